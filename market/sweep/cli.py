@@ -1,0 +1,162 @@
+"""The `gpumarket sweep` and `gpumarket report` subcommands; market.cli calls add_parsers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from market.errors import UserError
+
+SWEEP_EPILOG = """\
+designs (choose one; none means one point with --seeds replications):
+  --grid KEY=V1,V2,...     repeatable; the cartesian product of the values
+  --lhs N --range KEY=LOW:HIGH ...     a Latin hypercube of N points
+  --sobol N --range ...    Saltelli's sample for Sobol indices, N a power of 2: N*(D+2) points
+  --morris N --range ...   N Morris trajectories: N*(D+1) points
+
+Each run's seed comes from --seed by numpy's SeedSequence (replication r uses
+SeedSequence(seed, spawn_key=(r,))); every design point shares the seeds of a replication.
+Running the same command again resumes: stored runs are skipped. See docs/sweep.md.
+"""
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Register `sweep` and `report` on the main parser's subparsers."""
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="many headless runs over a design, locally or on a Dask cluster",
+        description="Run a scenario over a design of parameter values and seeds, streaming "
+        "results to Parquet in --out.",
+        epilog=SWEEP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sweep.add_argument("scenario", metavar="SCENARIO", help="a bundled scenario name or a TOML path")
+    design = sweep.add_argument_group("design")
+    design.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                        help="grid values of a scenario key (repeatable)")
+    design.add_argument("--lhs", type=int, metavar="N", help="a Latin hypercube of N points")
+    design.add_argument("--sobol", type=int, metavar="N",
+                        help="a Sobol (Saltelli) sample with base size N, a power of 2")
+    design.add_argument("--morris", type=int, metavar="N", help="N Morris trajectories")
+    design.add_argument("--range", dest="ranges", action="append", default=[],
+                        metavar="KEY=LOW:HIGH", help="the range of a sampled key (repeatable)")
+    design.add_argument("--levels", type=int, default=4, metavar="N",
+                        help="Morris grid levels, even (default 4)")
+    design.add_argument("--second-order", action="store_true",
+                        help="Sobol: sample for second-order indices too (N*(2D+2) points)")
+    design.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="replications per design point (default 1)")
+    design.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="the root seed every run's seed derives from (default 0)")
+    design.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="a fixed override for every run (repeatable)")
+    design.add_argument("--months", type=int, metavar="N",
+                        help="months per run (default: the scenario's length)")
+    run = sweep.add_argument_group("running")
+    run.add_argument("--out", type=Path, metavar="DIR",
+                     help="output directory (default sweeps/<scenario>-<design hash>)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="worker processes (default: the number of cores)")
+    run.add_argument("--chunk-size", type=int, metavar="N",
+                     help="runs per task and per Parquet part (default: about 4 chunks per "
+                     "worker, at most 25)")
+    run.add_argument("--engine", choices=("process", "dask"), default="process",
+                     help="process: a local spawn process pool (default); dask: a Dask cluster")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="with --engine dask: an existing scheduler, such as tcp://10.0.0.5:8786 "
+                     "(default: a local cluster on 127.0.0.1)")
+    run.add_argument("--max-retries", type=int, default=2, metavar="N",
+                     help="retries of a run whose worker died (default 2)")
+    run.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto",
+                     help="auto: a bar on a terminal, log lines otherwise (default)")
+    sweep.set_defaults(func=cmd_sweep)
+
+    report = subparsers.add_parser(
+        "report",
+        help="summarise a sweep: means, 95%% intervals and sensitivity indices",
+        description="Per design point, the mean and 95%% t-interval of each outcome across "
+        "seeds; for Sobol and Morris designs, the sensitivity indices.",
+    )
+    report.add_argument("dir", metavar="DIR", type=Path, help="a sweep's --out directory")
+    report.add_argument("--outcome", action="append", default=[], metavar="NAME",
+                        help="an outcome column of runs.parquet, or a glob such as "
+                        "'*.market_share' (repeatable; default: the headline outcomes)")
+    report.add_argument("--csv", type=Path, metavar="DIR",
+                        help="write points.csv (and sensitivity.csv) to DIR")
+    report.add_argument("--png", type=Path, metavar="FILE",
+                        help="write a chart to FILE (needs matplotlib)")
+    report.add_argument("--max-points", type=int, default=30, metavar="N",
+                        help="design points shown in the terminal (default 30; --csv has all)")
+    report.set_defaults(func=cmd_report)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from market.sweep.design import build_design
+    from market.sweep.runner import SweepConfig, default_workers, prepare, run_sweep
+
+    design = build_design(
+        grid=args.grid,
+        ranges=args.ranges,
+        lhs=args.lhs,
+        sobol=args.sobol,
+        morris=args.morris,
+        seeds=args.seeds,
+        root_seed=args.seed,
+        morris_levels=args.levels,
+        second_order=args.second_order,
+    )
+    if args.scheduler and args.engine != "dask":
+        raise UserError("--scheduler goes with --engine dask")
+    if args.max_retries < 0:
+        raise UserError(f"--max-retries {args.max_retries}: expected 0 or more")
+    cfg = SweepConfig(
+        scenario=args.scenario,
+        design=design,
+        overrides=tuple(args.overrides),
+        months=args.months,
+        out=args.out,
+        workers=args.workers if args.workers is not None else default_workers(),
+        chunk_size=args.chunk_size,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        max_retries=args.max_retries,
+        progress=args.progress,
+    )
+    prepared = prepare(cfg)
+    try:
+        report = run_sweep(cfg, prepared)
+    except KeyboardInterrupt:
+        print("sweep: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    print(f"sweep: {report.total} runs in {report.out}: {report.ok} ok, {report.failed} failed"
+          + (f" ({report.skipped} were stored before)" if report.skipped else ""))
+    if report.failed:
+        _print(f"sweep: the failed runs' messages are in the error column of "
+               f"{report.out / 'runs.parquet'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from market.sweep.report import report
+
+    report(args.dir, outcomes=args.outcome, csv_dir=args.csv, png=args.png,
+           max_points=args.max_points)
+    return 0
+
+
+def _print(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (`python -m market.sweep sweep ...`), the same as `gpumarket sweep`."""
+    parser = argparse.ArgumentParser(prog="python -m market.sweep")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    args: Any = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

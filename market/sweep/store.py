@@ -1,0 +1,250 @@
+"""The sweep's files in --out: the manifest, the Parquet parts and the combined runs.parquet.
+
+Every file is written under a temporary name and renamed when complete, so a reader (or a
+resumed sweep) sees a file whole or not at all. A chunk writes its timeseries part first and
+its runs part last: the runs part is what marks the chunk's runs as done.
+
+    DIR/manifest.json                 the design and every run id, written before any run
+    DIR/runs/part-NNNNN.parquet       one row per run of a chunk
+    DIR/timeseries/part-NNNNN.parquet model.parquet rows of the chunk's runs, with run_id
+    DIR/runs.parquet                  all runs, sorted by run_id, written at the end
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from market.errors import UserError
+from market.sweep.design import Design, RunSpec
+from market.sweep.outcomes import outcome_sort_key, outcome_type
+from market.sweep.worker import RunOutcome
+
+MANIFEST = "manifest.json"
+RUNS_DIR = "runs"
+TIMESERIES_DIR = "timeseries"
+RUNS_FILE = "runs.parquet"
+_PART = re.compile(r"^part-(\d+)\.parquet$")
+_TMP_SUFFIX = ".tmp"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_parquet(path: Path, table: pa.Table) -> None:
+    tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+# --- the manifest ----------------------------------------------------------------------------
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    path = out / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise UserError(f"{path}: not a readable sweep manifest ({exc})") from None
+
+
+def prepare_out(out: Path, manifest: dict[str, Any]) -> bool:
+    """Make --out ready for this design; True if it already holds it (a resume).
+
+    Refuses a directory that holds a different design or files that are not a sweep's.
+    """
+    existing = read_manifest(out) if out.exists() else None
+    if existing is not None:
+        if existing.get("fingerprint") != manifest["fingerprint"]:
+            raise UserError(
+                f"--out {out}: holds a different sweep ({_describe(existing)}; this one is "
+                f"{_describe(manifest)}); choose another --out or remove the directory"
+            )
+        resumed = True
+    else:
+        if out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
+            raise UserError(f"--out {out}: the directory is not empty and holds no sweep manifest")
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        resumed = False
+    (out / RUNS_DIR).mkdir(exist_ok=True)
+    (out / TIMESERIES_DIR).mkdir(exist_ok=True)
+    _clean(out)
+    return resumed
+
+
+def _describe(manifest: dict[str, Any]) -> str:
+    design = manifest.get("design", {})
+    return (
+        f"{manifest.get('scenario', '?')}, {design.get('kind', '?')} design over "
+        f"{', '.join(design.get('params', [])) or 'no parameters'}, "
+        f"{manifest.get('n_runs', '?')} runs, fingerprint {str(manifest.get('fingerprint'))[:8]}"
+    )
+
+
+def _clean(out: Path) -> None:
+    """Drop temporary files and timeseries parts whose runs part never landed (a kill)."""
+    for sub in (RUNS_DIR, TIMESERIES_DIR):
+        for path in (out / sub).iterdir():
+            if path.name.endswith(_TMP_SUFFIX):
+                path.unlink(missing_ok=True)
+    done = set(part_numbers(out / RUNS_DIR))
+    for number in part_numbers(out / TIMESERIES_DIR):
+        if number not in done:
+            (out / TIMESERIES_DIR / part_name(number)).unlink(missing_ok=True)
+
+
+def part_name(number: int) -> str:
+    return f"part-{number:05d}.parquet"
+
+
+def part_numbers(directory: Path) -> list[int]:
+    if not directory.exists():
+        return []
+    found = (_PART.match(p.name) for p in directory.iterdir())
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def stored_run_ids(out: Path) -> set[str]:
+    ids: set[str] = set()
+    for number in part_numbers(out / RUNS_DIR):
+        table = pq.read_table(out / RUNS_DIR / part_name(number), columns=["run_id"])
+        ids.update(table.column("run_id").to_pylist())
+    return ids
+
+
+# --- parts -----------------------------------------------------------------------------------
+
+
+def param_types(design: Design) -> list[pa.DataType]:
+    """A column type per parameter: int64 if every value is an int, float64 if every value is
+    a number, else string."""
+    types: list[pa.DataType] = []
+    for i in range(len(design.params)):
+        values = [p[i] for p in design.points]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            types.append(pa.int64())
+        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            types.append(pa.float64())
+        else:
+            types.append(pa.string())
+    return types
+
+
+def _param_value(value: Any, dtype: pa.DataType) -> Any:
+    if pa.types.is_string(dtype):
+        return str(value)
+    if pa.types.is_floating(dtype):
+        return float(value)
+    return value
+
+
+def runs_table(design: Design, specs: Sequence[RunSpec], results: Sequence[RunOutcome]) -> pa.Table:
+    """One row per run: ids, parameters, status, error and the outcome columns."""
+    by_id = {r.run_id: r for r in results}
+    ordered = [by_id[s.run_id] for s in specs]
+    columns: dict[str, pa.Array] = {
+        "run_id": pa.array([s.run_id for s in specs], pa.string()),
+        "point": pa.array([s.point for s in specs], pa.int64()),
+        "replication": pa.array([s.replication for s in specs], pa.int64()),
+        "seed": pa.array([s.seed for s in specs], pa.int64()),
+    }
+    for i, (name, dtype) in enumerate(zip(design.params, param_types(design), strict=True)):
+        values = [_param_value(design.points[s.point][i], dtype) for s in specs]
+        columns[name] = pa.array(values, dtype)
+    columns["status"] = pa.array(["failed" if r.error else "ok" for r in ordered], pa.string())
+    columns["error"] = pa.array([r.error for r in ordered], pa.string())
+    names = sorted({k for r in ordered for k in r.outcomes}, key=outcome_sort_key)
+    for name in names:
+        columns[name] = pa.array([r.outcomes.get(name) for r in ordered], outcome_type(name))
+    return pa.table(columns)
+
+
+class PartWriter:
+    """Writes each finished chunk as the next numbered pair of parts."""
+
+    def __init__(self, out: Path, design: Design) -> None:
+        self.out = out
+        self.design = design
+        numbers = part_numbers(out / RUNS_DIR)
+        self.next_number = numbers[-1] + 1 if numbers else 0
+        self.parts_written = 0
+
+    def write(
+        self, specs: Sequence[RunSpec], results: Sequence[RunOutcome], timeseries: pa.Table | None
+    ) -> None:
+        name = part_name(self.next_number)
+        if timeseries is not None and timeseries.num_rows:
+            atomic_write_parquet(self.out / TIMESERIES_DIR / name, timeseries)
+        atomic_write_parquet(self.out / RUNS_DIR / name, runs_table(self.design, specs, results))
+        self.next_number += 1
+        self.parts_written += 1
+
+
+# --- combining -------------------------------------------------------------------------------
+
+
+def combine(out: Path, design: Design) -> pa.Table:
+    """All runs parts as one table sorted by run_id, with a column order that does not depend on
+    how the runs were chunked; written to runs.parquet atomically."""
+    tables = [pq.read_table(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
+    if not tables:
+        raise UserError(f"{out}: no runs are stored yet")
+    table = pa.concat_tables(tables, promote_options="permissive")
+    table = _dedupe(table)
+    table = table.sort_by("run_id")
+    fixed = ["run_id", "point", "replication", "seed", *design.params, "status", "error"]
+    outcome_cols = sorted((c for c in table.column_names if c not in fixed), key=outcome_sort_key)
+    table = table.select(fixed + outcome_cols)
+    for i, name in enumerate(outcome_cols, start=len(fixed)):
+        dtype = outcome_type(name)
+        if table.schema.field(name).type != dtype:
+            table = table.set_column(i, name, table.column(name).cast(dtype))
+    atomic_write_parquet(out / RUNS_FILE, table)
+    return table
+
+
+def _dedupe(table: pa.Table) -> pa.Table:
+    """Keep the first stored row of a run id; only a hand-copied part could repeat one."""
+    ids = table.column("run_id").to_pylist()
+    seen: set[str] = set()
+    keep = []
+    for i, rid in enumerate(ids):
+        if rid not in seen:
+            seen.add(rid)
+            keep.append(i)
+    return table if len(keep) == len(ids) else table.take(keep)
+
+
+def read_runs(out: Path) -> pa.Table:
+    """runs.parquet, or the parts combined in memory if the sweep has not finished."""
+    path = out / RUNS_FILE
+    if path.exists():
+        return pq.read_table(path)
+    manifest = read_manifest(out)
+    if manifest is None:
+        raise UserError(f"{out}: not a sweep directory (no {MANIFEST})")
+    parts = [pq.read_table(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
+    if not parts:
+        raise UserError(f"{out}: the sweep has no stored runs yet")
+    return _dedupe(pa.concat_tables(parts, promote_options="permissive")).sort_by("run_id")
+
+
+def iter_chunks(specs: Sequence[RunSpec], size: int) -> Iterable[list[RunSpec]]:
+    for start in range(0, len(specs), size):
+        yield list(specs[start : start + size])
