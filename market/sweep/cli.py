@@ -32,45 +32,107 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         epilog=SWEEP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sweep.add_argument("scenario", metavar="SCENARIO", help="a bundled scenario name or a TOML path")
+    sweep.add_argument(
+        "scenario", metavar="SCENARIO", help="a bundled scenario name or a TOML path"
+    )
     design = sweep.add_argument_group("design")
-    design.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
-                        help="grid values of a scenario key (repeatable)")
+    design.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="grid values of a scenario key (repeatable)",
+    )
     design.add_argument("--lhs", type=int, metavar="N", help="a Latin hypercube of N points")
-    design.add_argument("--sobol", type=int, metavar="N",
-                        help="a Sobol (Saltelli) sample with base size N, a power of 2")
+    design.add_argument(
+        "--sobol",
+        type=int,
+        metavar="N",
+        help="a Sobol (Saltelli) sample with base size N, a power of 2",
+    )
     design.add_argument("--morris", type=int, metavar="N", help="N Morris trajectories")
-    design.add_argument("--range", dest="ranges", action="append", default=[],
-                        metavar="KEY=LOW:HIGH", help="the range of a sampled key (repeatable)")
-    design.add_argument("--levels", type=int, default=4, metavar="N",
-                        help="Morris grid levels, even (default 4)")
-    design.add_argument("--second-order", action="store_true",
-                        help="Sobol: sample for second-order indices too (N*(2D+2) points)")
-    design.add_argument("--seeds", type=int, default=1, metavar="N",
-                        help="replications per design point (default 1)")
-    design.add_argument("--seed", type=int, default=0, metavar="N",
-                        help="the root seed every run's seed derives from (default 0)")
-    design.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="a fixed override for every run (repeatable)")
-    design.add_argument("--months", type=int, metavar="N",
-                        help="months per run (default: the scenario's length)")
+    design.add_argument(
+        "--range",
+        dest="ranges",
+        action="append",
+        default=[],
+        metavar="KEY=LOW:HIGH",
+        help="the range of a sampled key (repeatable)",
+    )
+    design.add_argument(
+        "--levels", type=int, default=4, metavar="N", help="Morris grid levels, even (default 4)"
+    )
+    design.add_argument(
+        "--second-order",
+        action="store_true",
+        help="Sobol: sample for second-order indices too (N*(2D+2) points)",
+    )
+    design.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="replications per design point (default 1)",
+    )
+    design.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the root seed every run's seed derives from (default 0)",
+    )
+    design.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a fixed override for every run (repeatable)",
+    )
+    design.add_argument(
+        "--months", type=int, metavar="N", help="months per run (default: the scenario's length)"
+    )
     run = sweep.add_argument_group("running")
-    run.add_argument("--out", type=Path, metavar="DIR",
-                     help="output directory (default sweeps/<scenario>-<design hash>)")
-    run.add_argument("--workers", type=int, metavar="N",
-                     help="worker processes (default: the number of cores)")
-    run.add_argument("--chunk-size", type=int, metavar="N",
-                     help="runs per task and per Parquet part (default: about 4 chunks per "
-                     "worker, at most 25)")
-    run.add_argument("--engine", choices=("process", "dask"), default="process",
-                     help="process: a local spawn process pool (default); dask: a Dask cluster")
-    run.add_argument("--scheduler", metavar="ADDRESS",
-                     help="with --engine dask: an existing scheduler, such as tcp://10.0.0.5:8786 "
-                     "(default: a local cluster on 127.0.0.1)")
-    run.add_argument("--max-retries", type=int, default=2, metavar="N",
-                     help="retries of a run whose worker died (default 2)")
-    run.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto",
-                     help="auto: a bar on a terminal, log lines otherwise (default)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output directory (default sweeps/<scenario>-<design hash>)",
+    )
+    run.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: the number of cores)"
+    )
+    run.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="runs per task and per Parquet part (default: about 4 chunks per worker, at most 25)",
+    )
+    run.add_argument(
+        "--engine",
+        choices=("process", "dask"),
+        default="process",
+        help="process: a local spawn process pool (default); dask: a Dask cluster",
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: an existing scheduler, such as tcp://10.0.0.5:8786 "
+        "(default: a local cluster on 127.0.0.1)",
+    )
+    run.add_argument(
+        "--max-retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="retries of a run whose worker died (default 2)",
+    )
+    run.add_argument(
+        "--progress",
+        choices=("auto", "rich", "plain", "none"),
+        default="auto",
+        help="auto: a bar on a terminal, log lines otherwise (default)",
+    )
     sweep.set_defaults(func=cmd_sweep)
 
     report = subparsers.add_parser(
@@ -80,15 +142,27 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "seeds; for Sobol and Morris designs, the sensitivity indices.",
     )
     report.add_argument("dir", metavar="DIR", type=Path, help="a sweep's --out directory")
-    report.add_argument("--outcome", action="append", default=[], metavar="NAME",
-                        help="an outcome column of runs.parquet, or a glob such as "
-                        "'*.market_share' (repeatable; default: the headline outcomes)")
-    report.add_argument("--csv", type=Path, metavar="DIR",
-                        help="write points.csv (and sensitivity.csv) to DIR")
-    report.add_argument("--png", type=Path, metavar="FILE",
-                        help="write a chart to FILE (needs matplotlib)")
-    report.add_argument("--max-points", type=int, default=30, metavar="N",
-                        help="design points shown in the terminal (default 30; --csv has all)")
+    report.add_argument(
+        "--outcome",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an outcome column of runs.parquet, or a glob such as "
+        "'*.market_share' (repeatable; default: the headline outcomes)",
+    )
+    report.add_argument(
+        "--csv", type=Path, metavar="DIR", help="write points.csv (and sensitivity.csv) to DIR"
+    )
+    report.add_argument(
+        "--png", type=Path, metavar="FILE", help="write a chart to FILE (needs matplotlib)"
+    )
+    report.add_argument(
+        "--max-points",
+        type=int,
+        default=30,
+        metavar="N",
+        help="design points shown in the terminal (default 30; --csv has all)",
+    )
     report.set_defaults(func=cmd_report)
 
 
@@ -130,19 +204,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("sweep: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    print(f"sweep: {report.total} runs in {report.out}: {report.ok} ok, {report.failed} failed"
-          + (f" ({report.skipped} were stored before)" if report.skipped else ""))
+    print(
+        f"sweep: {report.total} runs in {report.out}: {report.ok} ok, {report.failed} failed"
+        + (f" ({report.skipped} were stored before)" if report.skipped else "")
+    )
     if report.failed:
-        _print(f"sweep: the failed runs' messages are in the error column of "
-               f"{report.out / 'runs.parquet'}")
+        _print(
+            f"sweep: the failed runs' messages are in the error column of "
+            f"{report.out / 'runs.parquet'}"
+        )
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from market.sweep.report import report
 
-    report(args.dir, outcomes=args.outcome, csv_dir=args.csv, png=args.png,
-           max_points=args.max_points)
+    report(
+        args.dir, outcomes=args.outcome, csv_dir=args.csv, png=args.png, max_points=args.max_points
+    )
     return 0
 
 

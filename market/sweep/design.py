@@ -81,7 +81,11 @@ class Design:
         return len(self.points) * self.seeds
 
     def salib_problem(self) -> dict[str, object]:
-        return {"num_vars": len(self.params), "names": list(self.params), "bounds": list(self.bounds)}
+        return {
+            "num_vars": len(self.params),
+            "names": list(self.params),
+            "bounds": list(self.bounds),
+        }
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -259,9 +263,7 @@ def build_design(
     return morris_design(parsed, n, seeds, root_seed, morris_levels)
 
 
-def grid_design(
-    grid: Sequence[tuple[str, Sequence[Value]]], seeds: int, root_seed: int
-) -> Design:
+def grid_design(grid: Sequence[tuple[str, Sequence[Value]]], seeds: int, root_seed: int) -> Design:
     """The cartesian product of the grid values; the first key varies slowest."""
     params = tuple(k for k, _ in grid)
     points = tuple(itertools.product(*(tuple(v) for _, v in grid)))
@@ -326,5 +328,7 @@ def morris_design(
 
     if levels < 2 or levels % 2:
         raise UserError(f"--levels {levels}: expected an even number of at least 2")
-    sample = morris.sample(_problem(ranges), n, num_levels=levels, seed=design_sample_seed(root_seed))
+    sample = morris.sample(
+        _problem(ranges), n, num_levels=levels, seed=design_sample_seed(root_seed)
+    )
     return _sampled("morris", ranges, sample, n, seeds, root_seed, {"levels": levels})

@@ -89,7 +89,9 @@ def extract(model: pa.Table, agents: pa.Table) -> dict[str, Any]:
         name = str(row["agent"])
         if name not in last_row or row["month"] >= last_row[name]["month"]:
             last_row[name] = row
-        if row.get("defaulted") and (name not in first_default or row["month"] < first_default[name]):
+        if row.get("defaulted") and (
+            name not in first_default or row["month"] < first_default[name]
+        ):
             first_default[name] = int(row["month"])
     for name, row in last_row.items():
         for fld in ("market_share", "market_value", "cash", "debt"):

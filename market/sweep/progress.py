@@ -14,7 +14,7 @@ class Progress(Protocol):
 
 
 def _fmt_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:

@@ -195,7 +195,9 @@ class _Executors:
             try:
                 client = Client(self.cfg.scheduler, timeout="10s")
             except (OSError, TimeoutError, ValueError) as exc:
-                raise UserError(f"--scheduler {self.cfg.scheduler}: cannot connect ({exc})") from None
+                raise UserError(
+                    f"--scheduler {self.cfg.scheduler}: cannot connect ({exc})"
+                ) from None
         else:
             cluster = LocalCluster(
                 host="127.0.0.1",
@@ -304,6 +306,7 @@ def _execute(
                 fut = submit(executors.replace(), chunk)
             chunk.executor = executors.current
             return fut
+
         try:
             while queue or suspects or inflight:
                 if suspects:

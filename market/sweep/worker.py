@@ -84,7 +84,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             result = simulate(scenario, seed, months=task.months)
             row = extract(result.model, result.agents)
             model = result.model
-            tables.append(model.add_column(0, "run_id", pa.array([rid] * model.num_rows, pa.string())))
+            tables.append(
+                model.add_column(0, "run_id", pa.array([rid] * model.num_rows, pa.string()))
+            )
         except Exception as exc:  # noqa: BLE001 - one run's failure must not stop the sweep
             outcomes.append(RunOutcome(rid, describe(exc), {}))
             continue

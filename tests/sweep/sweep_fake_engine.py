@@ -25,6 +25,7 @@ class Scenario(BaseModel):
     name: str = "fake"
     months: int = 12
     growth: float = 0.1
+    noise: float = 0.0  # no effect: a dummy for sensitivity tests
     boom: bool = False
     die: bool = False
 
@@ -33,7 +34,11 @@ def load_scenario(ref: str, overrides: Sequence[str] | Mapping[str, object] = ()
     if ref != "fake":
         raise UserError(f"{ref}: no such scenario")
     data: dict[str, object] = {}
-    items = overrides.items() if isinstance(overrides, Mapping) else (o.split("=", 1) for o in overrides)
+    items = (
+        overrides.items()
+        if isinstance(overrides, Mapping)
+        else (o.split("=", 1) for o in overrides)
+    )
     for key, value in items:
         if key not in Scenario.model_fields:
             raise UserError(f"{key}: unknown key")
@@ -70,10 +75,27 @@ def simulate(scenario: Scenario, seed: int, months: int | None = None, ledger: b
     for m in range(n):
         for name, s in (("Alpha", share[m]), ("Beta", 1 - share[m])):
             rows.append(
-                {"month": m, "agent": name, "kind": "neocloud", "cash": 100.0 * s,
-                 "debt": 10.0, "market_share": s, "market_value": None,
-                 "defaulted": name == "Beta" and m >= n - 2}
+                {
+                    "month": m,
+                    "agent": name,
+                    "kind": "neocloud",
+                    "cash": 100.0 * s,
+                    "debt": 10.0,
+                    "market_share": s,
+                    "market_value": None,
+                    "defaulted": name == "Beta" and m >= n - 2,
+                }
             )
-        rows.append({"month": m, "agent": "Lab", "kind": "lab", "cash": 1.0, "debt": 0.0,
-                     "market_share": 0.0, "market_value": None, "defaulted": False})
+        rows.append(
+            {
+                "month": m,
+                "agent": "Lab",
+                "kind": "lab",
+                "cash": 1.0,
+                "debt": 0.0,
+                "market_share": 0.0,
+                "market_value": None,
+                "defaulted": False,
+            }
+        )
     return Result(model, pa.Table.from_pylist(rows))
