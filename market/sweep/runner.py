@@ -199,6 +199,11 @@ class _Executors:
                     f"--scheduler {self.cfg.scheduler}: cannot connect ({exc})"
                 ) from None
         else:
+            # The local scheduler lives in this process; a dying worker is already reported
+            # in runs.parquet, so keep its log lines off the progress output.
+            quiet = logging.getLogger("distributed")
+            self.stack.callback(quiet.setLevel, quiet.level)
+            quiet.setLevel(logging.CRITICAL)
             cluster = LocalCluster(
                 host="127.0.0.1",
                 n_workers=self.cfg.workers,
@@ -222,9 +227,13 @@ class _Executors:
         return self.current
 
     def shutdown(self, cancel: bool = False) -> None:
-        if self.current is not None:
+        if self.current is None:
+            return
+        if self.cfg.engine == "process":
             self.current.shutdown(wait=True, cancel_futures=cancel)
-            self.current = None
+        else:  # Dask's ClientExecutor has no cancel_futures; it cancels its own on shutdown
+            self.current.shutdown(wait=not cancel)
+        self.current = None
 
 
 # --- running ---------------------------------------------------------------------------------
