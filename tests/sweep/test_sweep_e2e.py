@@ -37,7 +37,12 @@ needs_cli = pytest.mark.skipif(
 def cli(*args: str, **kw) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CI": "true"}
     return subprocess.run(
-        [sys.executable, "-m", "market", *args], capture_output=True, text=True, env=env, **kw
+        [sys.executable, "-m", "market", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        **kw,
     )
 
 
