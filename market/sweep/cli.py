@@ -159,9 +159,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--max-points",
         type=int,
-        default=30,
+        default=20,
         metavar="N",
-        help="design points shown in the terminal (default 30; --csv has all)",
+        help="design points shown in the terminal (default 20; --csv has all)",
     )
     report.set_defaults(func=cmd_report)
 

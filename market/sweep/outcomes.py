@@ -4,11 +4,13 @@ Naming: market-wide figures keep the name of their model.parquet column and are 
 the final month (``avg_price_per_gpu_hour``, ``inference_share``, ``hhi_revenue``, ...).
 Per-provider figures are ``<agent>.<field>`` (``CoreWeave.market_share``), taken from the
 agent's last row, with ``<agent>.default_month`` the first month it was in default (empty if
-never). Providers are the agents of kind ``neocloud`` or ``hyperscaler``.
+never). Providers are the agents of kind ``neocloud`` or ``hyperscaler``. A NaN figure is
+stored empty (null).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,7 +67,11 @@ def outcome_sort_key(column: str) -> tuple[int, str, int]:
 
 
 def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    """NaN becomes empty: "no value" has one spelling in runs.parquet (and NaN != NaN)."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
 
 
 def extract(model: pa.Table, agents: pa.Table) -> dict[str, Any]:

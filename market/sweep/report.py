@@ -156,12 +156,44 @@ def _num(x: float) -> str:
     return f"{x:,.4g}" if abs(x) < 1e3 else f"{x:,.0f}"
 
 
-def _cell(s: Stat) -> str:
-    if s.n == 0:
-        return "—"
-    if math.isnan(s.lo):
-        return _num(s.mean)
-    return f"{_num(s.mean)} ± {_num(s.hi - s.mean)}"
+def _interval(s: Stat) -> str:
+    return "—" if math.isnan(s.lo) else f"[{_num(s.lo)}, {_num(s.hi)}]"
+
+
+def design_table(design: Design, counts: list[dict[str, int]], max_points: int) -> Table:
+    """The design points: their parameter values and how many of their runs succeeded."""
+    table = Table(title="design points", title_justify="left")
+    table.add_column("point", justify="right")
+    for key in design.params:
+        table.add_column(key, justify="right", overflow="fold")
+    table.add_column("runs ok", justify="right")
+    for p in range(min(len(design.points), max_points)):
+        values = [_num(v) if isinstance(v, float) else str(v) for v in design.points[p]]
+        table.add_row(str(p), *values, f"{counts[p]['ok']}/{counts[p]['ok'] + counts[p]['failed']}")
+    return table
+
+
+def outcome_table(design: Design, stats: dict[str, list[Stat]], max_points: int) -> Table:
+    """One row per design point and outcome, so it stays readable however many there are."""
+    table = Table(title="outcomes across seeds: mean and 95% t-interval", title_justify="left")
+    table.add_column("point", justify="right")
+    table.add_column("outcome", overflow="fold")
+    table.add_column("mean", justify="right", no_wrap=True)
+    table.add_column("95% t-interval", justify="right", no_wrap=True)
+    table.add_column("n", justify="right")
+    for p in range(min(len(design.points), max_points)):
+        for i, name in enumerate(stats):
+            s = stats[name][p]
+            mean = "—" if s.n == 0 else _num(s.mean)
+            table.add_row(
+                str(p) if i == 0 else "",
+                name,
+                mean,
+                _interval(s),
+                str(s.n),
+                end_section=i == len(stats) - 1,
+            )
+    return table
 
 
 def bars(values: Sequence[tuple[str, float]], width: int = BAR_WIDTH) -> list[str]:
@@ -180,7 +212,7 @@ def report(
     outcomes: Sequence[str] = (),
     csv_dir: Path | None = None,
     png: Path | None = None,
-    max_points: int = 30,
+    max_points: int = 20,
     console: Console | None = None,
 ) -> None:
     manifest = store.read_manifest(out) if out.is_dir() else None
@@ -198,20 +230,9 @@ def report(
         f"points × {design.seeds} seeds, {manifest.get('months')} months; {done} of "
         f"{manifest.get('n_runs')} runs stored, {failed} failed"
     )
-    grid = Table(
-        title="mean ± half-width of the 95% t-interval, across seeds", title_justify="left"
-    )
-    grid.add_column("point", justify="right")
-    for p in design.params:
-        grid.add_column(p, justify="right", overflow="fold")
-    grid.add_column("runs ok", justify="right")
-    for name in chosen:
-        grid.add_column(name, justify="right", overflow="fold")
-    for p in range(min(len(design.points), max_points)):
-        values = [_num(v) if isinstance(v, float) else str(v) for v in design.points[p]]
-        ok = f"{counts[p]['ok']}/{counts[p]['ok'] + counts[p]['failed']}"
-        grid.add_row(str(p), *values, ok, *(_cell(stats[n][p]) for n in chosen))
-    console.print(grid)
+    if design.params:
+        console.print(design_table(design, counts, max_points))
+    console.print(outcome_table(design, stats, max_points))
     if len(design.points) > max_points:
         console.print(f"… {len(design.points) - max_points} more points; --csv DIR writes all")
 
@@ -236,8 +257,8 @@ def _print_sensitivity(console: Console, design: Design, sens: list[dict]) -> No
     else:
         cols, key, what = ("mu_star", "mu_star_conf", "mu", "sigma"), "mu_star", "Morris μ*"
     table = Table(title=f"{design.kind} sensitivity indices (SALib)", title_justify="left")
-    table.add_column("outcome")
-    table.add_column("parameter")
+    table.add_column("outcome", overflow="fold")
+    table.add_column("parameter", overflow="fold")
     for c in cols:
         table.add_column(c, justify="right")
     for row in sens:

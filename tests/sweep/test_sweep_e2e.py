@@ -72,24 +72,9 @@ def test_runs_parquet_is_the_same_with_1_and_2_workers_and_dask(tmp_path):
 @needs_cli
 def test_a_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
     out = tmp_path / "s"
-    args = [
-        "sweep",
-        SCENARIO,
-        "--grid",
-        GRID,
-        "--seeds",
-        "3",
-        "--months",
-        "6",
-        "--workers",
-        "1",
-        "--chunk-size",
-        "1",
-        "--out",
-        str(out),
-        "--progress",
-        "plain",
-    ]
+    # 40 runs of 12 months, one per part: seconds of work, so the kill lands mid-sweep
+    args = ["sweep", SCENARIO, "--grid", GRID, "--seeds", "20", "--months", "12"]
+    args += ["--workers", "1", "--chunk-size", "1", "--out", str(out), "--progress", "plain"]
     env = {**os.environ, "CI": "true"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "market", *args],
@@ -102,14 +87,14 @@ def test_a_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
         deadline = time.monotonic() + 90
         while not list((out / "runs").glob("part-*.parquet")) and proc.poll() is None:
             assert time.monotonic() < deadline, "no part landed"
-            time.sleep(0.05)
+            time.sleep(0.01)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, all at once
         proc.wait()
     assert not (out / "runs.parquet").exists(), "the sweep finished before it was killed"
     before = len(list((out / "runs").glob("part-*.parquet")))
-    assert 1 <= before < 6
+    assert 1 <= before < 40
 
     done = cli(*args, timeout=120)
     assert done.returncode == 0, done.stderr
