@@ -1,0 +1,173 @@
+"""Buyers of compute: AI labs and enterprise segments.
+
+Their monthly state lives in one struct of numpy arrays (:class:`BuyerBook`) so that ten thousand
+buyers cost a few vector operations a month; each buyer is still a Mesa agent (:class:`Buyer`)
+that owns its training programme and capacity requests, which only labs have and which are few.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from market.ledger import Acct
+from market.mechanisms.clearing import price_response
+from market.scenario import BuyerSpec, month_index
+
+if TYPE_CHECKING:
+    from market.model import MarketModel
+
+
+class Buyer(mesa.Agent):
+    """One lab or enterprise (or one member of a generated segment)."""
+
+    def __init__(self, model: MarketModel, spec: BuyerSpec, name: str, idx: int, size: float) -> None:
+        super().__init__(model)
+        self.spec = spec
+        self.name = name
+        self.kind = spec.kind
+        self.idx = idx
+        self.eid = model.ledger.index[name]
+        self.size = size
+        self.defaulted = False
+        start = model.scn.market.start
+        tr = spec.training
+        self.next_project = month_index(tr.first_start, start) if tr else None
+        self.project_gpus = tr.gpus * size if tr else 0.0
+        self.projects: list[tuple[int, int, float, int]] = []  # (start, end, gpus, generation)
+        self.planned = sorted(
+            ((month_index(r.month, start), r) for r in spec.requests), key=lambda x: x[0]
+        )
+
+    def training_need(self, t: int) -> float:
+        """H100-equivalent GPU-hours its running training projects need this month."""
+        cat = self.model.cat
+        h = self.model.hours
+        return sum(g_units * h * cat.train[g] for s, e, g_units, g in self.projects if s <= t < e)
+
+    def plan(self, t: int) -> None:
+        """Issue capacity requests: for the next training project (``lead_months`` ahead), for
+        scripted deals, and to keep ``reserve_share`` of inference demand under contract."""
+        m = self.model
+        cat = m.cat
+        tr = self.spec.training
+        if tr is not None and self.next_project is not None and t >= self.next_project - tr.lead_months:
+            start = max(self.next_project, t + 1)
+            g = cat.newest(start) if self._shipped_by(start) else cat.newest(t)
+            gpus = self.project_gpus
+            self.projects.append((start, start + tr.duration_months, gpus, g))
+            if tr.contract_share > 0:
+                m.exchange.request(self, g, int(gpus * tr.contract_share), start, tr.term_months, "training")
+            self.next_project += tr.cadence_months
+            self.project_gpus *= m.training_growth if m.training_growth is not None else tr.growth
+        while self.planned and self.planned[0][0] <= t:
+            _, r = self.planned.pop(0)
+            start = month_index(r.start, m.scn.market.start)
+            m.exchange.request(self, cat.index[r.generation], r.gpus, max(start, t + 1), r.term_months,
+                               r.purpose)
+        if self.spec.reserve_share > 0 and t % 3 == 0:
+            self._reserve_inference(t)
+
+    def _shipped_by(self, month: int) -> bool:
+        return any(self.model.cat.nvidia[g] and self.model.cat.launch[g] <= month for g in range(self.model.cat.n))
+
+    def _reserve_inference(self, t: int) -> None:
+        m = self.model
+        cat = m.cat
+        book = m.buyers
+        ahead = t + 6
+        demand = book.inference_at(self.idx, ahead)
+        have = m.exchange.contracted_eq(self.name, ahead, "inference")
+        gap = self.spec.reserve_share * demand - have
+        if gap <= 0:
+            return
+        g = cat.newest(t)
+        gpus = int(gap / (cat.inf[g] * m.hours))
+        if gpus >= 8:
+            m.exchange.request(self, g, gpus, t + 3, 24, "inference")
+
+
+class BuyerBook:
+    """The monthly state of every buyer as arrays (index = ``Buyer.idx``)."""
+
+    def __init__(self, model: MarketModel, members: list[tuple[BuyerSpec, str, float]]) -> None:
+        self.model = model
+        n = len(members)
+        self.n = n
+        specs = [s for s, _, _ in members]
+        size = np.array([z for _, _, z in members])
+        self.names = [nm for _, nm, _ in members]
+        self.eids = np.array([model.ledger.index[nm] for nm in self.names], dtype=np.int64)
+        self.is_lab = np.array([s.kind == "lab" for s in specs])
+        self.ig = np.array([s.investment_grade for s in specs])
+
+        def arr(attr: str) -> np.ndarray:
+            return np.array([getattr(s, attr) for s in specs], dtype=float)
+
+        self.size = size
+        self.cash0 = arr("cash") * size
+        self.funding = arr("funding_per_month") * size
+        self.revenue0 = arr("revenue_per_month") * size
+        self.revenue_growth = arr("revenue_growth")
+        self.inf0 = arr("inference_demand") * size
+        self.inf_growth = arr("inference_growth")
+        self.elasticity = arr("price_elasticity")
+        self.ref_price = arr("reference_price")
+        self.spot_frac = arr("spot_fraction")
+        self.trust_weight = arr("trust_weight")
+        self.switching = arr("switching_cost")
+        self.erosion = arr("switching_erosion")
+        self.in_house = arr("in_house_share")
+        self.max_share = arr("max_share_per_provider")
+        self.ceiling_markup = arr("ceiling_markup")
+        names = {p.name: i for i, p in enumerate(model.providers)}
+        self.captive = np.array([names[s.captive_to] if s.captive_to else -1 for s in specs], dtype=np.int64)
+        # this month's figures
+        self.demand_eq = np.zeros(n)
+        self.inference_eq = np.zeros(n)
+        self.contract_eq = np.zeros(n)
+        self.bought_eq = np.zeros(n)
+        self.spend = np.zeros(n)
+
+    def open_books(self) -> None:
+        m = self.model
+        inv = np.full(self.n, m.party["investors"], dtype=np.int64)
+        m.ledger.transfer_many(inv, self.eids, self.cash0, "equity")
+
+    def inference_at(self, i: int, t: int) -> float:
+        return float(self.inf0[i] * (1.0 + self.inf_growth[i]) ** t * (1.0 - self.in_house[i]))
+
+    def step_month(self, t: int, market_price: float, training_need: np.ndarray) -> None:
+        """Income arrives; inference demand grows with adoption and answers the market price;
+        switching costs erode."""
+        m = self.model
+        L = m.ledger
+        revenue = self.revenue0 * np.power(1.0 + self.revenue_growth, t)
+        L.transfer_many(np.full(self.n, m.party["end_users"], dtype=np.int64), self.eids, revenue,
+                        "end_user_revenue")
+        L.transfer_many(np.full(self.n, m.party["investors"], dtype=np.int64), self.eids, self.funding, "equity")
+        base = self.inf0 * np.power(1.0 + self.inf_growth, t) * (1.0 - self.in_house)
+        self.inference_eq = price_response(base, market_price, self.ref_price, self.elasticity)
+        self.demand_eq = self.inference_eq + training_need
+        self.switching *= 1.0 - self.erosion
+
+    def residual(self) -> tuple[np.ndarray, np.ndarray]:
+        """Demand left after own contracts, split into (on-demand, spot) and capped by cash."""
+        m = self.model
+        left = np.maximum(0.0, self.demand_eq - self.contract_eq)
+        cash = np.maximum(0.0, m.ledger.balances[self.eids, Acct.CASH])
+        price = max(m.market_price, 1e-6)
+        left = np.minimum(left, cash / price)
+        spot = left * self.spot_frac
+        return left - spot, spot
+
+    def top_up(self) -> None:
+        """Investors cover any buyer whose cash fell below zero (labs and firms are funded to meet
+        their contracts); the equity shows in the ledger."""
+        m = self.model
+        cash = m.ledger.balances[self.eids, Acct.CASH]
+        short = np.where(cash < 0, -cash, 0.0)
+        if short.any():
+            m.ledger.transfer_many(np.full(self.n, m.party["investors"], dtype=np.int64), self.eids, short, "equity")

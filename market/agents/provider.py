@@ -1,0 +1,474 @@
+"""The shared base of every GPU cloud: fleet, power, prices, capacity plan, costs and financing.
+
+Neoclouds and hyperscalers differ only by their scenario parameters and the few hooks their
+subclasses override; every rule here is one of the functions in ``market.mechanisms``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from market.ledger import Acct
+from market.mechanisms import depreciation, finance, pricing
+from market.scenario import ProviderSpec, month_index
+
+if TYPE_CHECKING:
+    from market.model import MarketModel
+
+NAN = float("nan")
+IDLE_POWER_DRAW = 0.3  # share of full power an idle but powered GPU still draws
+
+
+class Loan:
+    """A floating-rate GPU-backed loan: base rate + ``spread``, level principal repayments."""
+
+    __slots__ = ("principal", "spread", "monthly_principal")
+
+    def __init__(self, principal: float, spread: float, amort_months: int) -> None:
+        self.principal = principal
+        self.spread = spread
+        self.monthly_principal = principal / amort_months
+
+
+class Provider(mesa.Agent):
+    """A GPU cloud. ``kind`` is 'neocloud' or 'hyperscaler'."""
+
+    kind = "provider"
+
+    def __init__(self, model: MarketModel, spec: ProviderSpec, name: str, scale: float = 1.0) -> None:
+        super().__init__(model)
+        cat = model.cat
+        G = cat.n
+        self.spec = spec
+        self.name = name
+        self.eid = model.ledger.index[name]
+        self.scale = scale
+        start = model.scn.market.start
+        self.active_from = month_index(spec.active_from, start) if spec.active_from else 0
+        self.active = self.active_from <= 0
+        self.player = False
+        # fleet
+        self.installed = np.zeros(G)
+        self.running = np.zeros(G)
+        self.cost_sum = np.zeros(G)  # gross capital cost of installed units, by generation
+        self.c_gen = np.zeros(0, dtype=np.int64)
+        self.c_month = np.zeros(0, dtype=np.int64)
+        self.c_units = np.zeros(0)
+        self.c_cost = np.zeros(0)  # unit capex of each cohort
+        self.transit: dict[int, list[tuple[int, float, float]]] = {}
+        self.in_transit = np.zeros(G)
+        self.on_order = np.zeros(G)
+        # power
+        self.powered_mw = spec.powered_mw * scale
+        self.builds: list[tuple[int, float]] = [
+            (month_index(b.ready, start), b.mw * scale) for b in spec.mw_pipeline
+        ]
+        self.mw_lead = spec.mw_lead_months
+        self.mw_cost = spec.mw_build_cost
+        self.infra_dep = spec.power_infra * scale / (spec.power_infra_years * 12.0)
+        # prices and use
+        self.od = np.full(G, NAN)
+        self.rival_min = np.full(G, NAN)  # cheapest rival on-demand price last month, by generation
+        self.res = np.full(G, NAN)
+        self.spot = np.full(G, NAN)
+        self.util_g = np.full(G, spec.pricing.target_utilisation)
+        self.utilisation = 0.0
+        self.committed = np.zeros(G)  # own GPUs serving contracts this month
+        self.resale = np.zeros(G)  # GPUs contracted from other providers to resell this month
+        self.sold_hours_g = np.zeros(G)  # physical GPU-hours sold this month (contracts + short-term)
+        self.own_sold_hours_g = np.zeros(G)
+        self.st_sold_eq = 0.0  # H100-equivalent hours sold short-term this month
+        self.st_sold_eq_prev = 0.0
+        self.capacity_hours = 0.0
+        # finance
+        self.loans: list[Loan] = []
+        self.spread_extra = 0.0
+        self.status = "ok"
+        self.breaches = 0
+        self.defaulted = False
+        self.default_month: int | None = None
+        self.restructured_until = -1
+        self.sentiment = spec.sentiment
+        self.shock = 0.0
+        self.market_value = NAN
+        self.shares = spec.shares_outstanding * scale
+        self.hist: list[tuple[float, float, float]] = []  # (revenue, ebitda, debt service) per month
+        self.service_month = 0.0
+        self.custom_chips = 0.0
+        self.orders_this_month = np.zeros(G)
+        self.custom_price_factor = 1.0  # scenario events cut custom-silicon prices through this
+
+    # ------------------------------------------------------------------ opening balances
+    def open_books(self) -> None:
+        """Opening balance sheet: cash paid in by investors, fleet and data centres at cost less
+        depreciation to date, and debt owed to lenders (all within the ledger)."""
+        m = self.model
+        L = m.ledger
+        spec = self.spec
+        s = self.scale
+        L.transfer(m.party["investors"], self.eid, spec.cash * s, "equity")
+        life = spec.depreciation_years * 12.0
+        start = m.scn.market.start
+        for c in spec.fleet:
+            g = m.cat.index[c.generation]
+            units = round(c.gpus * s)
+            if units <= 0:
+                continue
+            month = month_index(c.installed, start)
+            cost = units * c.unit_cost
+            acc = float(depreciation.accumulated(np.array([cost]), life, np.array([-month]))[0])
+            L.post(self.eid, Acct.GPU_ASSETS, Acct.PAID_IN, cost, "opening")
+            L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
+            self._add_cohort(g, month, units, c.unit_cost)
+        L.post(self.eid, Acct.POWER_INFRA, Acct.PAID_IN, spec.power_infra * s, "opening")
+        if spec.debt > 0:
+            debt = spec.debt * s
+            spread = (spec.debt_rate - m.base_rate) if spec.debt_rate is not None else spec.finance.spread
+            self.loans.append(Loan(debt, spread, spec.finance.amort_months))
+            L.post(self.eid, Acct.PAID_IN, Acct.DEBT, debt, "opening")
+            L.post(m.party["lenders"], Acct.INVESTMENTS, Acct.PAID_IN, debt, "opening")
+        if spec.custom_silicon:
+            g = m.cat.index[spec.custom_silicon.generation]
+            chips = spec.custom_silicon.chips * s
+            cost = chips * m.cat.capex(g, m.cat.list_price[g])
+            if chips > 0:
+                L.post(self.eid, Acct.GPU_ASSETS, Acct.PAID_IN, cost, "opening")
+                self._add_cohort(g, -12, chips, cost / chips)
+                acc = float(depreciation.accumulated(np.array([cost]), life, np.array([12]))[0])
+                L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
+
+    def _add_cohort(self, g: int, month: int, units: float, unit_cost: float) -> None:
+        self.c_gen = np.append(self.c_gen, g)
+        self.c_month = np.append(self.c_month, month)
+        self.c_units = np.append(self.c_units, units)
+        self.c_cost = np.append(self.c_cost, unit_cost)
+        self.installed[g] += units
+        self.cost_sum[g] += units * unit_cost
+
+    # ------------------------------------------------------------------ the month, part 1
+    def receive(self, t: int) -> None:
+        """GPUs shipped ``lead_time`` months ago arrive and are installed; MW builds finish."""
+        if not self.active and t >= self.active_from and not self.defaulted:
+            self.active = True
+        for g, units, unit_cost in self.transit.pop(t, ()):
+            self.in_transit[g] -= units
+            self._add_cohort(g, t, units, unit_cost)
+        if self.builds:
+            done = [b for b in self.builds if b[0] <= t]
+            if done:
+                self.powered_mw += sum(mw for _, mw in done)
+                self.builds = [b for b in self.builds if b[0] > t]
+        self._build_custom(t)
+        self._power_fleet()
+
+    def _build_custom(self, t: int) -> None:
+        """Hyperscalers add in-house chips (overridden)."""
+
+    def _power_fleet(self) -> None:
+        """GPUs run only where powered MW exist; the newest generations get power first."""
+        cat = self.model.cat
+        kw = self.powered_mw * 1000.0
+        run = self.running
+        run[:] = 0.0
+        for g in cat.newest_first:
+            n = self.installed[g]
+            if n <= 0 or kw <= 0:
+                continue
+            fit = min(n, kw / cat.power_kw[g])
+            run[g] = fit
+            kw -= fit * cat.power_kw[g]
+
+    def rate(self) -> float:
+        """The provider's marginal borrowing rate now."""
+        return self.model.base_rate + self._spread() + self.spread_extra
+
+    def _spread(self) -> float:
+        f = self.spec.finance
+        lev = self.leverage()
+        return finance.spread(f.spread, f.ig_discount, self.model.exchange.ig_share(self.name), min(lev, 20.0),
+                              f.leverage_penalty)
+
+    def leverage(self) -> float:
+        ebitda = sum(h[1] for h in self.hist[-3:]) * (12.0 / max(1, len(self.hist[-3:])))
+        return finance.leverage(self.debt(), ebitda)
+
+    def debt(self) -> float:
+        return -self.model.ledger.balances[self.eid, Acct.DEBT]
+
+    def cash(self) -> float:
+        return self.model.ledger.balances[self.eid, Acct.CASH]
+
+    def set_prices(self, t: int, nv_price: np.ndarray) -> None:
+        """Every generation it can sell gets on-demand, reserved and spot prices by its strategy.
+        An older generation is capped at ``second_life_premium`` times the provider's own cheapest
+        newer generation per unit of inference work: old GPUs are priced by the work they still do."""
+        if not self.active or self.defaulted or self.player:
+            return
+        cat = self.model.cat
+        premium = self.model.scn.market.second_life_premium
+        best_eq = float("inf")  # cheapest newer price per H100-equivalent hour seen so far
+        p = self.spec.pricing
+        hours = self.model.hours
+        rate = self.rate()
+        life = self.spec.depreciation_years * 12.0
+        for g in cat.price_order:
+            have = self.installed[g] + self.resale[g] + self.in_transit[g]
+            if have <= 0:
+                continue
+            capex = self.cost_sum[g] / self.installed[g] if self.installed[g] > 0 else cat.capex(g, nv_price[g])
+            full = pricing.full_cost_per_hour(capex, life, rate, cat.power_kw[g], self.spec.pue,
+                                              self.spec.power_price_kwh, self.spec.opex_per_gpu_hour, hours)
+            cash_cost = pricing.cash_cost_per_hour(cat.power_kw[g], self.spec.pue, self.spec.power_price_kwh,
+                                                   self.spec.opex_per_gpu_hour)
+            prev = self.od[g]
+            if prev != prev and cat.names[g] in p.initial:
+                od = p.initial[cat.names[g]]
+            else:
+                cap = best_eq * cat.inf[g] * premium if cat.nvidia[g] else float("inf")
+                inp = pricing.PriceInputs(full, cash_cost, prev, self.util_g[g], self.rival_min[g], cap)
+                od = pricing.on_demand(p.strategy, inp, markup=p.markup, gap=p.undercut,
+                                       target=p.target_utilisation, step=p.step, band=p.sticky_band,
+                                       min_margin=p.min_margin)
+            if not cat.nvidia[g]:
+                od = self._custom_price(od)
+            idle = max(0.0, 1.0 - self.util_g[g])
+            res, spot = pricing.reserved_and_spot(od, p.reserved_discount, p.spot_discount, idle,
+                                                  p.spot_idle_sensitivity, cash_cost)
+            self.od[g], self.res[g], self.spot[g] = od, res, spot
+            if cat.nvidia[g]:
+                best_eq = min(best_eq, od / cat.inf[g])
+
+    def _custom_price(self, od: float) -> float:
+        """Custom silicon is priced ``price_discount`` below the provider's cheapest GPU offer per
+        unit of inference work (then times any scenario price cut)."""
+        cat = self.model.cat
+        cs = self.spec.custom_silicon
+        per_eq = [self.od[h] / cat.inf[h] for h in range(cat.n) if cat.nvidia[h] and self.od[h] == self.od[h]]
+        g = cat.index[cs.generation] if cs else None
+        if per_eq and g is not None:
+            od = min(od, min(per_eq) * cat.inf[g] * (1.0 - cs.price_discount))
+        return od * self.custom_price_factor
+
+    # ------------------------------------------------------------------ capacity plan
+    def plan_capacity(self, t: int, nv_price: np.ndarray) -> None:
+        """Order GPUs for contracts that start within the delivery horizon and for short-term
+        growth; build MW for the fleet that is coming."""
+        if not self.active or self.defaulted or self.player:
+            return
+        m = self.model
+        cat = m.cat
+        cp = self.spec.capacity
+        horizon = m.nvidia.spec.lead_time_months + 3
+        need = m.exchange.committed_ahead(self.name, t, horizon)  # GPUs by generation
+        supply = self.installed + self.in_transit + self.on_order
+        order = np.maximum(0.0, need - supply)
+        # short-term growth in the planned generation
+        gp = cat.newest(t) if cp.generation == "newest" else cat.index[cp.generation]
+        st_eq_target = self.st_sold_eq_prev * (1.0 + cp.growth_target) ** horizon / max(cp.target_utilisation, 0.05)
+        free_eq = float(np.sum(np.maximum(0.0, supply - need) * cat.inf)) * m.hours
+        extra = max(0.0, st_eq_target - free_eq) / (cat.inf[gp] * m.hours)
+        order[gp] += extra
+        fleet = max(float(self.installed.sum()), 500.0)
+        cap = cp.max_order_share * fleet
+        total = float(order.sum())
+        if total > cap:
+            order *= cap / total
+        # afford it: cash above the buffer plus what can be borrowed
+        unit = np.array([cat.capex(g, nv_price[g]) for g in range(cat.n)])
+        budget = max(0.0, self.cash() - self.cash_buffer()) + self.borrowing_capacity()
+        spend = float(np.sum(order * unit))
+        if spend > budget > 0:
+            order *= budget / spend
+        elif budget <= 0:
+            order[:] = 0.0
+        order = np.floor(order)
+        for g in np.nonzero(order > 0)[0]:
+            self.place_order(int(g), float(order[g]))
+        self.plan_power(t)
+
+    def place_order(self, g: int, units: float) -> None:
+        self.model.nvidia.book_order(self, g, units)
+        self.on_order[g] += units
+        self.orders_this_month[g] += units
+
+    def plan_power(self, t: int) -> None:
+        cat = self.model.cat
+        fleet = self.installed + self.in_transit + self.on_order
+        need_mw = float(np.sum(fleet * cat.power_kw)) / 1000.0 * (1.0 + self.spec.capacity.mw_buffer)
+        have = self.powered_mw + sum(mw for _, mw in self.builds)
+        if need_mw > have:
+            self.build_mw(t, need_mw - have)
+
+    def build_mw(self, t: int, mw: float) -> float:
+        """Start building ``mw``: paid now, powered after the lead time. Returns MW started."""
+        m = self.model
+        cost = mw * self.mw_cost
+        affordable = self.ensure_cash(cost)
+        if affordable < cost:
+            mw = affordable / self.mw_cost if self.mw_cost > 0 else mw
+            cost = affordable
+        if mw <= 0:
+            return 0.0
+        m.ledger.transfer(self.eid, m.party["builders"], cost, "power_build")
+        self.infra_dep += cost / (self.spec.power_infra_years * 12.0)
+        self.builds.append((t + self.mw_lead, mw))
+        return mw
+
+    def take_delivery(self, t: int, g: int, units: float, unit_price: float, lead: int) -> float:
+        """NVIDIA ships ``units``: pay for GPUs and systems now (capex), install after ``lead``.
+        Returns the units paid for; the rest go back to NVIDIA."""
+        m = self.model
+        sys_cost = m.cat.system_cost[g]
+        total = units * (unit_price + sys_cost)
+        affordable = self.ensure_cash(total)
+        if affordable < total:
+            units = math.floor(affordable / (unit_price + sys_cost))
+        if units <= 0:
+            return 0.0
+        m.ledger.transfer(self.eid, m.nvidia.eid, units * unit_price, "gpu_purchase")
+        m.ledger.transfer(self.eid, m.party["suppliers"], units * sys_cost, "system_purchase")
+        self.on_order[g] = max(0.0, self.on_order[g] - units)
+        self.in_transit[g] += units
+        self.transit.setdefault(t + lead, []).append((g, units, unit_price + sys_cost))
+        return units
+
+    # ------------------------------------------------------------------ the month, part 2
+    def pay_operating(self, t: int) -> None:
+        """Power, site operations, overheads, depreciation, interest and principal."""
+        m = self.model
+        L = m.ledger
+        cat = m.cat
+        spec = self.spec
+        hours = m.hours
+        run_h = self.running * hours
+        busy = np.minimum(self.own_sold_hours_g, run_h)
+        kwh = float(np.sum((busy + IDLE_POWER_DRAW * (run_h - busy)) * cat.power_kw)) * spec.pue
+        L.transfer(self.eid, m.party["utilities"], kwh * spec.power_price_kwh, "power")
+        L.transfer(self.eid, m.party["suppliers"], float(run_h.sum()) * spec.opex_per_gpu_hour, "site_opex")
+        L.transfer(self.eid, m.party["suppliers"], spec.sga_per_month * self.scale * (1.0 if self.active else 0.2), "sga")
+        # depreciation: straight line over the book life, cohort by cohort
+        life = spec.depreciation_years * 12.0
+        if self.c_units.size:
+            dep = float(np.sum(depreciation.straight_line(self.c_units * self.c_cost, life, t - self.c_month)))
+            L.post(self.eid, Acct.DEPRECIATION, Acct.ACCUM_DEP, dep, "depreciation")
+        infra = min(self.infra_dep, max(0.0, L.balances[self.eid, Acct.POWER_INFRA]))
+        L.post(self.eid, Acct.DEPRECIATION, Acct.POWER_INFRA, infra, "depreciation")
+        self.service_debt(t)
+
+    def service_debt(self, t: int) -> None:
+        m = self.model
+        L = m.ledger
+        interest = 0.0
+        principal = 0.0
+        slow = 0.5 if t <= self.restructured_until else 1.0
+        for loan in self.loans:
+            interest += finance.monthly_interest(loan.principal, m.base_rate + loan.spread + self.spread_extra)
+            pay = min(loan.principal, loan.monthly_principal * slow)
+            loan.principal -= pay
+            principal += pay
+        self.loans = [ln for ln in self.loans if ln.principal > 1e-6]
+        L.transfer(self.eid, m.party["lenders"], interest, "interest")
+        L.transfer(self.eid, m.party["lenders"], principal, "repayment")
+        self.service_month = interest + principal
+
+    # ------------------------------------------------------------------ financing
+    def cash_buffer(self) -> float:
+        s = self.spec
+        monthly = s.sga_per_month * self.scale + float(self.running.sum()) * self.model.hours * s.opex_per_gpu_hour
+        return s.finance.min_cash_months * monthly
+
+    def fleet_market_value(self) -> float:
+        """Market value of the fleet (the collateral): each cohort by the used-GPU rule."""
+        m = self.model
+        if not self.c_units.size:
+            return 0.0
+        t = m.month
+        cat = m.cat
+        mk = m.scn.market
+        total = 0.0
+        for g in range(cat.n):
+            sel = self.c_gen == g
+            if not sel.any():
+                continue
+            units = self.c_units[sel]
+            age = float(np.average(t - self.c_month[sel], weights=units)) if units.sum() > 0 else 0.0
+            capex = float(np.average(self.c_cost[sel], weights=units)) if units.sum() > 0 else 0.0
+            per = depreciation.market_value_per_gpu(capex, age, mk.economic_life_months, mk.residual_value,
+                                                    cat.newer_count(g, t), mk.obsolescence)
+            total += per * float(units.sum())
+        return total
+
+    def borrowing_capacity(self) -> float:
+        f = self.spec.finance
+        ltv = max(0.0, f.ltv - self.model.ltv_cut)
+        ig = self.model.exchange.ig_backlog(self.name)
+        return finance.borrowing_capacity(self.fleet_market_value(), ltv, ig, f.contract_ltv, self.debt())
+
+    def ensure_cash(self, amount: float) -> float:
+        """Make ``amount`` payable: borrow against the fleet and contracts, then raise equity.
+        Returns how much of ``amount`` can be paid while keeping the cash buffer."""
+        need = amount + self.cash_buffer() - self.cash()
+        if need > 0:
+            self.borrow(min(need, self.borrowing_capacity()))
+            need = amount + self.cash_buffer() - self.cash()
+        if need > 0:
+            self.raise_equity(need)
+        return max(0.0, min(amount, self.cash()))
+
+    def borrow(self, amount: float) -> None:
+        if amount <= 1.0:
+            return
+        m = self.model
+        self.loans.append(Loan(amount, self._spread(), self.spec.finance.amort_months))
+        m.ledger.transfer(m.party["lenders"], self.eid, amount, "loan")
+
+    def raise_equity(self, amount: float) -> float:
+        """Sell new shares to investors at a price set by the market value (public) or the book
+        value (private), 10% below; only while sentiment is at least 0.6."""
+        m = self.model
+        f = self.spec.finance
+        if not f.can_raise_equity or self.sentiment < 0.6 or amount <= 0:
+            return 0.0
+        if self.spec.public:
+            value = self.market_value
+        else:
+            b = m.ledger.balances[self.eid]
+            value = -float(b[Acct.PAID_IN:].sum())  # book equity
+        if not value > 0:
+            return 0.0
+        price = 0.9 * value / self.shares
+        self.shares += amount / price
+        m.ledger.transfer(m.party["investors"], self.eid, amount, "equity")
+        m.news("equity_raise", [self.name], f"{self.name} raises ${amount / 1e9:.2f}B of equity at "
+               f"${price:.2f} a share")
+        self.shock -= 0.03
+        return amount
+
+    def end_month(self, t: int, revenue: float, ebitda: float) -> None:
+        """Record the month, cover any cash shortfall, test covenants each quarter."""
+        self.hist.append((revenue, ebitda, self.service_month))
+        self.st_sold_eq_prev = self.st_sold_eq
+        if self.defaulted:
+            return
+        if self.cash() < 0:
+            self.ensure_cash(0.0)
+        if self.cash() < 0:
+            self.model.distress.fire_sale(self, t)
+        if self.cash() < 0:
+            self.model.distress.default(self, t, "cash ran out")
+            return
+        if (t + 1) % 3 == 0 and self.debt() > 0 and len(self.hist) >= 3:
+            q = self.hist[-3:]
+            f = self.spec.finance
+            breached, lev, cov = finance.covenant_breached(self.debt(), sum(h[1] for h in q), sum(h[2] for h in q),
+                                                           f.max_leverage, f.min_dscr)
+            if breached:
+                self.model.distress.breach(self, t, lev, cov)
+            elif self.status != "ok":
+                self.status = "ok"
+                self.breaches = 0
+                self.model.news("covenant_cured", [self.name], f"{self.name} passes its covenant tests again")

@@ -1,0 +1,69 @@
+"""The catalogue of accelerator generations as arrays, and NVIDIA's output schedule."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from market.scenario import Scenario, month_index
+
+NEVER = 10**6
+
+
+class Catalogue:
+    """Per-generation parameters as numpy arrays, indexed in scenario order."""
+
+    def __init__(self, scn: Scenario) -> None:
+        gens = scn.generations
+        start = scn.market.start
+        self.n = len(gens)
+        self.names = [g.name for g in gens]
+        self.index = {g.name: i for i, g in enumerate(gens)}
+        self.nvidia = np.array([g.vendor == "nvidia" for g in gens])
+        self.launch = np.array([month_index(g.launch, start) for g in gens])
+        self.end = np.array([month_index(g.end_of_production, start) if g.end_of_production else NEVER for g in gens])
+        self.list_price = np.array([g.list_price for g in gens], dtype=float)
+        self.unit_cost = np.array([g.unit_cost for g in gens], dtype=float)
+        self.system_cost = np.array([g.system_cost for g in gens], dtype=float)
+        self.train = np.array([g.training_perf for g in gens], dtype=float)
+        self.inf = np.array([g.inference_perf for g in gens], dtype=float)
+        self.power_kw = np.array([g.power_kw for g in gens], dtype=float)
+        self.memory_gb = np.array([g.memory_gb for g in gens])
+        self.base_output = np.array([g.monthly_output for g in gens], dtype=float)
+        self.output_growth = np.array([g.output_growth for g in gens], dtype=float)
+        self.ramp = np.array([g.ramp_months for g in gens])
+        self.output_multiplier = np.ones(self.n)
+        self.reorder()
+
+    def reorder(self) -> None:
+        """Orders that follow launch dates (called again when an event moves a launch)."""
+        # newest first: power goes to the newest GPUs first
+        self.newest_first = [int(g) for g in np.argsort(-self.launch, kind="stable")]
+        # NVIDIA generations newest first, so an older one can be capped by the newer ones'
+        # prices; then custom silicon, which is priced off the GPUs
+        self.price_order = [g for g in self.newest_first if self.nvidia[g]] + [
+            g for g in range(self.n) if not self.nvidia[g]]
+
+    def output(self, t: int) -> np.ndarray:
+        """Units NVIDIA makes of each generation in month ``t``: ramps linearly over ``ramp_months``
+        from launch, then grows at ``output_growth`` a month, until the end of production."""
+        age = t - self.launch
+        ramp = np.clip((age + 1) / np.maximum(self.ramp, 1), 0.0, 1.0)
+        grow = np.power(1.0 + self.output_growth, np.maximum(0, t - np.maximum(self.launch, 0)))
+        live = (age >= 0) & (t < self.end) & self.nvidia
+        return np.where(live, self.base_output * ramp * grow * self.output_multiplier, 0.0)
+
+    def shipped(self, g: int, t: int) -> bool:
+        return bool(self.launch[g] <= t)
+
+    def newest(self, t: int) -> int:
+        """The newest NVIDIA generation shipping in month ``t``."""
+        live = [g for g in range(self.n) if self.nvidia[g] and self.launch[g] <= t and t < self.end[g]]
+        return max(live, key=lambda g: self.launch[g])
+
+    def newer_count(self, g: int, t: int) -> int:
+        """NVIDIA generations launched after ``g`` and by month ``t``."""
+        return int(np.sum(self.nvidia & (self.launch > self.launch[g]) & (self.launch <= t)))
+
+    def capex(self, g: int, nvidia_price: float) -> float:
+        """All-in capital cost of one GPU today: NVIDIA's price plus servers, network and install."""
+        return nvidia_price + self.system_cost[g]

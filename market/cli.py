@@ -1,0 +1,225 @@
+"""The ``gpumarket`` command (also ``python -m market``).
+
+Exit status: 0 success; 2 a user's mistake (one line on stderr naming the file, flag or field);
+1 an internal error. ``play`` loads the Textual UI (package ``tui``) at run time only, so the
+engine and the headless commands never import Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from market.errors import UserError
+
+DEFAULT_SCENARIO = "baseline-2026"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {v}")
+    return v
+
+
+def _months(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of months, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected at least 1 month, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="gpumarket", description="An agent-based simulation of the AI compute market.")
+    from market import __version__
+
+    ap.add_argument("--version", action="version", version=f"gpumarket {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("play", help="the terminal UI: watch, step and play the market")
+    p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, help="bundled name or TOML path")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--as", dest="as_company", metavar="COMPANY", help="take the seat of this provider")
+    p.add_argument("--load", metavar="FILE", help="resume a saved game (JSON)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("run", help="one headless run to files")
+    p.add_argument("scenario", help="bundled name or TOML path")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--months", type=_months, default=None, help="default: the scenario's length")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario field by its dotted path (repeatable)")
+    p.add_argument("--out", type=Path, default=None, help="folder for the output files")
+    p.add_argument("--ledger", action="store_true", help="also write every posting to ledger.parquet")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("scenarios", help="list the bundled scenarios")
+    p.set_defaults(func=cmd_scenarios)
+
+    p = sub.add_parser("validate", help="check a scenario file and say what is wrong")
+    p.add_argument("file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_validate)
+
+    try:
+        sweep_cli = importlib.import_module("market.sweep.cli")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("market.sweep", "market.sweep.cli"):
+            raise
+    else:
+        sweep_cli.add_parsers(sub)
+    return ap
+
+
+# ---------------------------------------------------------------------------- commands
+
+def cmd_scenarios(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from market.scenario import list_scenarios
+
+    t = Table(title="Bundled scenarios", show_lines=False)
+    t.add_column("name", style="bold")
+    t.add_column("title")
+    t.add_column("months", justify="right")
+    t.add_column("summary")
+    for s in list_scenarios():
+        t.add_row(s.name, s.title, str(s.months), s.summary)
+    Console(width=160 if not sys.stdout.isatty() else None).print(t)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from market.scenario import load_scenario
+
+    s = load_scenario(args.file, args.overrides)
+    print(f"{args.file}: ok: {s.name!r}, {s.months} months from {s.market.start}, {len(s.generations)} "
+          f"generations, {len(s.providers)} provider specs, {len(s.buyers)} buyer specs, {len(s.events)} events")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from market.scenario import load_scenario
+    from market.simulate import simulate, write_outputs
+
+    scn = load_scenario(args.scenario, args.overrides)
+    out: Path = args.out if args.out is not None else Path("runs") / f"{scn.name}-seed{args.seed}"
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    months = args.months or scn.months
+    t0 = time.perf_counter()
+    progress = _progress(months, args.quiet)
+    with progress as tick:
+        result = simulate(scn, args.seed, months, ledger=args.ledger, progress=tick)
+    elapsed = time.perf_counter() - t0
+    write_outputs(result, out)
+    if not args.quiet:
+        _print_summary(result, out, elapsed)
+    return 0
+
+
+class _progress:
+    """A rich progress bar on a terminal for long runs; nothing otherwise."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total = total
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                transient=True)
+
+    def __enter__(self):
+        if self.bar is None:
+            return None
+        self.bar.start()
+        task = self.bar.add_task("months", total=self.total)
+        return lambda done, total: self.bar.update(task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_summary(result, out: Path, elapsed: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    s = result.summary
+    console = Console(width=120 if not sys.stdout.isatty() else None)
+    mk = s["market"]
+    console.print(f"[bold]{s['title']}[/] - seed {s['seed']}, {s['months']} months to {s['final_date']} "
+                  f"({elapsed:.2f} s)")
+    console.print(f"market in {s['final_date']}: compute revenue ${mk['compute_revenue'] / 1e9:,.2f}B/month, "
+                  f"avg ${mk['avg_price_per_gpu_hour']:.2f}/GPU-hour, utilisation {mk['utilization']:.0%}, "
+                  f"inference share {mk['inference_share']:.0%}, HHI {mk['hhi_revenue']:.3f}")
+    t = Table(title=f"Providers in {s['final_date']}")
+    for col, just in (("company", "left"), ("kind", "left"), ("share", "right"), ("revenue/mo", "right"),
+                      ("net income/mo", "right"), ("cash", "right"), ("debt", "right"), ("backlog", "right"),
+                      ("GPUs", "right"), ("util", "right"), ("value", "right"), ("status", "left")):
+        t.add_column(col, justify=just)
+    for name, a in s["agents"].items():
+        if a["kind"] not in ("neocloud", "hyperscaler", "nvidia"):
+            continue
+        mv = a["market_value"]
+        t.add_row(name, a["kind"], f"{a['market_share']:.1%}", _b(a["revenue"]), _b(a["net_income"]), _b(a["cash"]),
+                  _b(a["debt"]), _b(a["backlog"]), f"{a['gpus_installed']:,.0f}", f"{a['utilization']:.0%}",
+                  _b(mv) if mv is not None else "-", "defaulted" if a["defaulted"] else a["status"] or "")
+    console.print(t)
+    console.print(f"files in {out}/: " + ", ".join(sorted(p.name for p in out.iterdir() if not p.name.startswith("."))))
+
+
+def _b(x: float) -> str:
+    return f"${x / 1e9:,.2f}B"
+
+
+def cmd_play(args) -> int:
+    try:
+        app = importlib.import_module("tui.app")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("textual", "tui", "tui.app"):
+            raise UserError(f"play needs the terminal UI, which is not installed ({exc.name}); "
+                            "reinstall gpumarket with its dependencies") from None
+        raise
+    return app.main(args)
+
+
+# ---------------------------------------------------------------------------- entry point
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"gpumarket: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gpumarket: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:  # an internal error: a bug to report, with its traceback
+        traceback.print_exc()
+        print("gpumarket: internal error (exit 1); please report it with the traceback above", file=sys.stderr)
+        return 1

@@ -1,0 +1,197 @@
+"""Financial distress: covenant breaches, restructuring, fire sales and default."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from market.contracts import Contract
+from market.ledger import Acct
+from market.mechanisms import depreciation
+
+if TYPE_CHECKING:
+    from market.agents.provider import Provider
+    from market.model import MarketModel
+
+RESTRUCTURE_SPREAD = 0.02  # added to every loan of a restructured borrower
+RESTRUCTURE_MONTHS = 6  # principal repayments halve for this long
+
+
+class Distress:
+    """The escalation ladder: a first breach restructures the debt (higher spread, slower
+    amortisation); a second sells part of the fleet to rivals at a discount and pays lenders; a
+    third (or running out of cash) is default: the fleet is sold, lenders take what there is and
+    write off the rest, contracts pass to rivals with capacity or are cancelled."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+
+    def breach(self, p: Provider, t: int, lev: float, cov: float) -> None:
+        m = self.model
+        p.breaches += 1
+        p.shock -= 0.15
+        m.news("covenant_breach", [p.name], f"{p.name} breaches its covenants: leverage {lev:.1f}x, "
+               f"debt-service cover {cov:.2f}")
+        if p.breaches == 1:
+            p.status = "restructuring"
+            p.spread_extra += RESTRUCTURE_SPREAD
+            p.restructured_until = t + RESTRUCTURE_MONTHS
+            m.news("restructuring", [p.name], f"{p.name} restructures its debt: +{RESTRUCTURE_SPREAD * 1e4:.0f} bp, "
+                   f"principal halved for {RESTRUCTURE_MONTHS} months")
+        elif p.breaches == 2:
+            p.status = "fire_sale"
+            self.fire_sale(p, t)
+        else:
+            self.default(p, t, "covenants breached three quarters running")
+
+    def _cohort_values(self, p: Provider, t: int) -> np.ndarray:
+        m = self.model
+        mk = m.scn.market
+        return np.array([
+            depreciation.market_value_per_gpu(p.c_cost[i], t - p.c_month[i], mk.economic_life_months,
+                                              mk.residual_value, m.cat.newer_count(int(p.c_gen[i]), t),
+                                              mk.obsolescence)
+            for i in range(p.c_units.size)
+        ])
+
+    def fire_sale(self, p: Provider, t: int, share: float | None = None) -> float:
+        """Sell ``share`` of the fleet, oldest cohorts first, at a discount to market value, to the
+        rival with the most cash (or the secondary market); proceeds repay debt. Returns proceeds."""
+        m = self.model
+        L = m.ledger
+        f = p.spec.finance
+        share = f.fire_sale_share if share is None else share
+        if not p.c_units.size:
+            return 0.0
+        to_sell = share * float(p.c_units.sum())
+        values = self._cohort_values(p, t) * (1.0 - f.fire_sale_discount)
+        life = p.spec.depreciation_years * 12.0
+        proceeds = 0.0
+        units_sold = 0.0
+        for i in np.argsort(p.c_month, kind="stable"):
+            if to_sell <= 0:
+                break
+            k = min(p.c_units[i], to_sell)
+            if k <= 0:
+                continue
+            g = int(p.c_gen[i])
+            price = k * values[i]
+            cost = k * p.c_cost[i]
+            acc = float(depreciation.accumulated(np.array([cost]), life, np.array([t - p.c_month[i]]))[0])
+            buyer = self._buyer_for(p, price)
+            payer = buyer.eid if buyer is not None else m.party["secondary_market"]
+            L.transfer(payer, p.eid, price, "asset_sale")
+            # remove the cohort at cost, its accumulated depreciation, and book the loss or gain
+            L.post(p.eid, Acct.ACCUM_DEP, Acct.GPU_ASSETS, acc, "disposal")
+            book = cost - acc
+            if book > price:
+                L.post(p.eid, Acct.OTHER_EXPENSE, Acct.GPU_ASSETS, book - price, "disposal")
+            else:
+                L.post(p.eid, Acct.GPU_ASSETS, Acct.OTHER_INCOME, price - book, "disposal")
+            p.c_units[i] -= k
+            p.installed[g] -= k
+            p.cost_sum[g] -= cost
+            if buyer is not None:
+                buyer._add_cohort(g, t, k, values[i])
+            proceeds += price
+            units_sold += k
+            to_sell -= k
+        keep = p.c_units > 1e-9
+        p.c_gen, p.c_month, p.c_units, p.c_cost = p.c_gen[keep], p.c_month[keep], p.c_units[keep], p.c_cost[keep]
+        p._power_fleet()
+        self._repay(p, min(proceeds, p.debt(), max(0.0, p.cash())))
+        m.news("fire_sale", [p.name], f"{p.name} sells {units_sold:,.0f} GPUs at a "
+               f"{f.fire_sale_discount:.0%} discount for ${proceeds / 1e9:.2f}B")
+        return proceeds
+
+    def _buyer_for(self, seller: Provider, price: float) -> Provider | None:
+        best = None
+        for q in self.model.providers:
+            if q is seller or q.defaulted or not q.active:
+                continue
+            spare = q.cash() - q.cash_buffer()
+            if spare >= price and (best is None or spare > best.cash() - best.cash_buffer()):
+                best = q
+        return best
+
+    def _repay(self, p: Provider, amount: float) -> None:
+        m = self.model
+        if amount <= 0:
+            return
+        left = amount
+        for loan in p.loans:
+            pay = min(loan.principal, left)
+            loan.principal -= pay
+            loan.monthly_principal = min(loan.monthly_principal, loan.principal)
+            left -= pay
+        p.loans = [ln for ln in p.loans if ln.principal > 1e-6]
+        m.ledger.transfer(p.eid, m.party["lenders"], amount - left, "repayment")
+
+    def default(self, p: Provider, t: int, why: str) -> None:
+        m = self.model
+        L = m.ledger
+        if p.defaulted:
+            return
+        p.defaulted = True
+        p.active = False
+        p.status = "defaulted"
+        p.default_month = t
+        m.nvidia.cancel_orders(p)
+        p.on_order[:] = 0.0
+        self.fire_sale(p, t, share=1.0)
+        self._repay(p, min(p.debt(), max(0.0, p.cash())))
+        rest = p.debt()
+        if rest > 0:
+            # lenders write off what the sale did not cover
+            L.post(p.eid, Acct.DEBT, Acct.OTHER_INCOME, rest, "write_off")
+            L.post(m.party["lenders"], Acct.OTHER_EXPENSE, Acct.INVESTMENTS, rest, "write_off")
+            p.loans = []
+        m.news("default", [p.name], f"{p.name} defaults ({why}); lenders write off ${rest / 1e9:.2f}B")
+        ex = m.exchange
+        for c in list(ex.by_seller.get(p.name, ())):
+            if c.status not in ("pending", "active"):
+                continue
+            self._reassign(c, t)
+        for c in list(ex.by_buyer.get(p.name, ())):
+            if c.status in ("pending", "active"):
+                ex.cancel(c, t, "buyer defaulted", fee_share=0.0)
+        p.market_value = 0.0
+        p.sentiment = 0.05
+
+    def _reassign(self, c, t: int) -> None:
+        """Pass a defaulted seller's contract to the rival with the most idle GPUs of that
+        generation (same price, remaining term, no prepayment), or cancel it."""
+        m = self.model
+        L = m.ledger
+        ex = m.exchange
+        old = m.provider_by_name[c.seller]
+        buyer = m.agent_by_name[c.buyer]
+        # the unearned prepayment is lost with the defaulted seller
+        if c.prepaid_left > 0:
+            L.post(buyer.eid, Acct.OTHER_EXPENSE, Acct.PREPAID, c.prepaid_left, "write_off")
+            L.post(old.eid, Acct.DEFERRED_REVENUE, Acct.OTHER_INCOME, c.prepaid_left, "write_off")
+            c.prepaid_left = 0.0
+        g = c.generation
+        best, spare = None, 0.0
+        for q in m.providers:
+            if q is old or q.defaulted or not q.active or q.name == c.buyer:
+                continue
+            committed = ex.committed_ahead(q.name, t, 0)[g]
+            idle = q.installed[g] - committed
+            if idle >= c.gpus and idle > spare:
+                best, spare = q, idle
+        c.status = "reassigned"
+        if best is None:
+            m.news("cancelled", [c.buyer, c.seller], f"{c.buyer}'s contract with {c.seller} is cancelled in "
+                   f"the default", contract_id=c.contract_id)
+            return
+        left = max(0, c.end - max(t + 1, c.start))
+        if left <= 0:
+            return
+        n = Contract(ex._next_contract, c.buyer, best.name, g, c.gpus, t, max(t + 1, c.start), left, c.price,
+                     c.purpose, 0.0, c.fee)
+        ex._next_contract += 1
+        ex.add_contract(n)
+        m.news("reassigned", [c.buyer, c.seller, best.name], f"{best.name} takes over {c.buyer}'s contract "
+               f"from {c.seller} ({c.gpus:,} GPUs, {left} months)", contract_id=n.contract_id)

@@ -1,0 +1,517 @@
+"""The marketplace: capacity requests and their negotiation, take-or-pay contracts, and the
+monthly short-term (on-demand and spot) market. The rules come from ``market.mechanisms``; this
+module applies them to the agents and moves the money through the ledger."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from market.contracts import Contract, Request
+from market.ledger import Acct
+from market.mechanisms import clearing, negotiation, pricing
+
+if TYPE_CHECKING:
+    from market.agents.provider import Provider
+    from market.model import MarketModel
+
+TRUST_PRICE_WEIGHT = 0.5  # $ per GPU-hour a buyer of trust weight 1 pays for a provider's full trust
+
+
+class Exchange:
+    """Requests, contracts and the short-term market of one model."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        self.requests: list[Request] = []
+        self.contracts: list[Contract] = []
+        self.by_seller: dict[str, list[Contract]] = {}
+        self.by_buyer: dict[str, list[Contract]] = {}
+        self._next_request = 0
+        self._next_contract = 0
+        self.ig: set[str] = {b.name for b in model.buyer_agents if b.spec.investment_grade}
+        self.ig |= {p.name for p in model.providers if p.kind == "hyperscaler"}
+        self._cache_month = -99
+        self._ig_backlog: dict[str, float] = {}
+        self._ig_share: dict[str, float] = {}
+        self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
+        # short-term market results
+        self.st_revenue = 0.0
+        self.st_eq = 0.0
+        self.st_hours = 0.0
+        self.st_inference_hours = 0.0
+        self.unmet_eq = 0.0
+        self.contract_hours = 0.0
+        self.contract_inference_hours = 0.0
+        self.contract_revenue = 0.0
+        self.demand_hours = 0.0
+        self.offers: list[tuple[Provider, bool]] = []
+        self._build_offers()
+
+    # ------------------------------------------------------------------ lookups
+    def _refresh(self) -> None:
+        t = self.model.month
+        if self._cache_month == t:
+            return
+        self._cache_month = t
+        self._ig_backlog = {}
+        self._ig_share = {}
+        for seller, cs in self.by_seller.items():
+            total = 0.0
+            ig = 0.0
+            for c in cs:
+                v = c.remaining_value()
+                total += v
+                if c.buyer in self.ig:
+                    ig += v
+            self._ig_backlog[seller] = ig
+            self._ig_share[seller] = ig / total if total > 0 else 0.0
+
+    def ig_backlog(self, seller: str) -> float:
+        self._refresh()
+        return self._ig_backlog.get(seller, 0.0)
+
+    def ig_share(self, seller: str) -> float:
+        self._refresh()
+        return self._ig_share.get(seller, 0.0)
+
+    def backlog(self, seller: str) -> tuple[float, float, list[tuple[str, float]]]:
+        """Remaining contracted value, the largest buyer's share of it, and buyers by value."""
+        per: dict[str, float] = {}
+        for c in self.by_seller.get(seller, ()):
+            v = c.remaining_value()
+            if v > 0:
+                per[c.buyer] = per.get(c.buyer, 0.0) + v
+        total = sum(per.values())
+        ranked = sorted(per.items(), key=lambda kv: -kv[1])
+        top = ranked[0][1] / total if total > 0 else 0.0
+        return total, top, ranked
+
+    def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
+        """GPUs by generation that the seller's contracts need at most over months t..t+horizon."""
+        G = self.model.cat.n
+        need = np.zeros(G)
+        cs = [c for c in self.by_seller.get(seller, ()) if c.status in ("pending", "active")]
+        if not cs:
+            return need
+        for month in range(t, t + horizon + 1):
+            cur = np.zeros(G)
+            for c in cs:
+                if c.start <= month < c.end:
+                    cur[c.generation] += c.gpus
+            np.maximum(need, cur, out=need)
+        return need
+
+    def contracted_eq(self, buyer: str, month: int, purpose: str | None = None) -> float:
+        cat = self.model.cat
+        h = self.model.hours
+        total = 0.0
+        for c in self.by_buyer.get(buyer, ()):
+            if c.status in ("pending", "active") and c.start <= month < c.end and (purpose is None or c.purpose == purpose):
+                total += c.gpus * h * (cat.inf[c.generation] if c.purpose == "inference" else cat.train[c.generation])
+        return total
+
+    def reference_reserved(self, g: int) -> float:
+        """The market's reserved price for a generation: the mean of providers that quote it, or,
+        for a generation nobody sells yet, a cost-plus estimate at NVIDIA's current price."""
+        m = self.model
+        quotes = [p.res[g] for p in m.providers if p.active and not p.defaulted and p.res[g] == p.res[g]]
+        if quotes:
+            return float(np.mean(quotes))
+        cat = m.cat
+        full = pricing.full_cost_per_hour(cat.capex(g, m.nvidia.price[g]), 72.0, m.base_rate + 0.045,
+                                          cat.power_kw[g], 1.3, 0.07, 0.25, m.hours)
+        return full * 1.6 * 0.8
+
+    # ------------------------------------------------------------------ requests and negotiation
+    def request(self, buyer, g: int, gpus: int, start: int, term: int, purpose: str) -> Request | None:
+        m = self.model
+        if gpus <= 0:
+            return None
+        markup = buyer.spec.ceiling_markup if hasattr(buyer.spec, "ceiling_markup") else 0.3
+        ceiling = self.reference_reserved(g) * (1.0 + markup)
+        max_share = getattr(buyer.spec, "max_share_per_provider", 1.0)
+        r = Request(self._next_request, buyer.name, g, int(gpus), start, term, ceiling, purpose, m.month,
+                    int(gpus), max_share)
+        self._next_request += 1
+        self.requests.append(r)
+        m.news("request", [buyer.name],
+               f"{buyer.name} seeks {gpus:,} {m.cat.names[g]} GPUs from {m.label(start)} for {term} months "
+               f"(ceiling ${ceiling:.2f}/GPU-hour)", request_id=r.request_id)
+        return r
+
+    def open_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.open]
+
+    def eligible_sellers(self, r: Request) -> list[Provider]:
+        m = self.model
+        buyer = m.agent_by_name[r.buyer]
+        captive = getattr(buyer.spec, "captive_to", None)
+        out = []
+        for p in m.providers:
+            if not p.active or p.defaulted or p.name == r.buyer:
+                continue
+            if captive and p.name != captive:
+                continue
+            if buyer.kind == "hyperscaler" and p.kind != "neocloud":
+                continue
+            if not m.cat.nvidia[r.generation] and p.installed[r.generation] <= 0:
+                continue
+            out.append(p)
+        return out
+
+    def earliest_start(self, p: Provider, g: int, gpus: int, t: int) -> int:
+        """The earliest month the seller could serve: NVIDIA's queue and lead time for the GPUs,
+        and the build time of any MW it lacks."""
+        m = self.model
+        cat = m.cat
+        if cat.nvidia[g]:
+            out = max(m.nvidia.output[g], cat.base_output[g] * 0.1, 1.0)
+            wait = math.ceil((m.nvidia.backlog[g] + gpus) / out) if cat.launch[g] <= t else cat.launch[g] - t
+            gpu_ready = t + max(1, wait) + m.nvidia.spec.lead_time_months
+        else:
+            gpu_ready = t + 1
+        kw_need = gpus * cat.power_kw[g]
+        spare_kw = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - float(
+            np.sum((p.installed + p.in_transit + p.on_order) * cat.power_kw))
+        power_ready = t if spare_kw >= kw_need else t + p.mw_lead
+        return max(gpu_ready, power_ready)
+
+    def reservation_price(self, p: Provider, g: int, term: int) -> float:
+        m = self.model
+        cat = m.cat
+        s = p.spec
+        capex = cat.capex(g, m.nvidia.price[g]) if cat.nvidia[g] else cat.capex(g, cat.list_price[g])
+        life = min(float(term), s.depreciation_years * 12.0, m.scn.market.economic_life_months)
+        full = pricing.full_cost_per_hour(capex, life, p.rate(), cat.power_kw[g], s.pue, s.power_price_kwh,
+                                          s.opex_per_gpu_hour, m.hours)
+        margin = s.contract_margin if s.contract_margin is not None else m.scn.negotiation.min_margin
+        return full * (1.0 + margin)
+
+    def tightness(self) -> float:
+        """Demand over supply: NVIDIA's backlog in months of output over its target, and
+        last month's utilisation of the providers over 85%; the larger of the two."""
+        m = self.model
+        nv = m.nvidia
+        live = nv.output > 0
+        months = float(nv.backlog[live].sum() / nv.output[live].sum()) if live.any() else 0.0
+        by_backlog = months / max(nv.spec.target_backlog_months, 1e-9)
+        return max(by_backlog, m.utilisation / 0.85)
+
+    def negotiate_all(self, t: int) -> None:
+        m = self.model
+        neg = m.scn.negotiation
+        for r in self.open_requests():
+            self._negotiate(r, t)
+            if r.remaining <= 0:
+                r.open = False
+            elif t - r.issued >= neg.max_request_age:
+                r.open = False
+                m.news("request_lapsed", [r.buyer], f"{r.buyer}'s request for {r.remaining:,} "
+                       f"{m.cat.names[r.generation]} GPUs lapses unfilled")
+        self.player_answers.clear()
+
+    def _negotiate(self, r: Request, t: int) -> None:
+        m = self.model
+        neg = m.scn.negotiation
+        cat = m.cat
+        gname = cat.names[r.generation]
+        tight = self.tightness()
+        offers = []
+        for p in self.eligible_sellers(r):
+            qty = min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
+            if qty <= 0:
+                continue
+            start = max(r.start, self.earliest_start(p, r.generation, qty, t))
+            if p.player:
+                ans = self.player_answers.get(r.request_id)
+                if ans is None or ans[0] == "decline":
+                    if ans is not None:
+                        m.news("decline", [p.name, r.buyer], f"{p.name} declines {r.buyer}'s request")
+                    continue
+                offers.append((ans[1], p, qty, start, ans[1], ans[0]))
+                continue
+            res = self.reservation_price(p, r.generation, r.term)
+            ask = res * (1.0 + neg.ask_markup * min(2.0, tight))
+            delay = max(0, start - r.start)
+            trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * p.spec.trust
+            score = ask * (1.0 + 0.03 * delay) - TRUST_PRICE_WEIGHT * trust
+            offers.append((score, p, qty, start, res, "ai"))
+        if not offers:
+            return
+        offers.sort(key=lambda o: (o[0], o[1].name))
+        for score, p, qty, start, res, mode in offers:
+            if r.remaining <= 0:
+                break
+            qty = min(qty, r.remaining)
+            bid0 = r.ceiling * (1.0 - neg.bid_discount)
+            if mode != "ai":  # the player's answer: a firm price the buyer takes if under its ceiling
+                price = res
+                ok = price <= r.ceiling
+                m.news("offer", [p.name, r.buyer], f"{p.name} offers {r.buyer} {qty:,} {gname} GPUs at "
+                       f"${price:.2f}/GPU-hour from {m.label(start)}", request_id=r.request_id)
+                if ok:
+                    self.sign(r, p, qty, start, price, t)
+                else:
+                    m.news("walk_away", [r.buyer, p.name], f"{r.buyer} walks away from {p.name}: "
+                           f"${price:.2f} is above its ceiling", request_id=r.request_id)
+                continue
+            ask = res * (1.0 + neg.ask_markup * min(2.0, tight))
+            e_s, e_b = negotiation.exponents(tight, len(offers), neg.tightness_weight, neg.outside_option_weight)
+            out = negotiation.negotiate(res, ask, bid0, r.ceiling, neg.rounds, e_s, e_b)
+            s0, b0 = out.rounds[0]
+            m.news("offer", [p.name, r.buyer], f"{p.name} offers {r.buyer} {qty:,} {gname} GPUs at ${s0:.2f}/GPU-hour "
+                   f"from {m.label(start)}; {r.buyer} bids ${b0:.2f}", request_id=r.request_id)
+            for i, (s, b) in enumerate(out.rounds[1:], start=1):
+                m.news("counter", [p.name, r.buyer], f"round {i}: {p.name} asks ${s:.2f}, {r.buyer} bids ${b:.2f}",
+                       request_id=r.request_id)
+            if out.signed:
+                self.sign(r, p, qty, start, out.price, t)
+            else:
+                m.news("walk_away", [r.buyer, p.name], f"{r.buyer} and {p.name} walk away: {out.reason}",
+                       request_id=r.request_id)
+
+    def sign(self, r: Request, p: Provider, qty: int, start: int, price: float, t: int) -> Contract:
+        m = self.model
+        neg = m.scn.negotiation
+        fee = qty * m.hours * price
+        c = Contract(self._next_contract, r.buyer, p.name, r.generation, qty, t, start, r.term, price, r.purpose,
+                     neg.prepay_share, fee)
+        self._next_contract += 1
+        self.add_contract(c)
+        r.remaining -= qty
+        buyer = m.agent_by_name[r.buyer]
+        prepay = neg.prepay_share * c.total_value
+        if prepay > 0:
+            m.ledger.transfer(buyer.eid, p.eid, prepay, "prepayment")
+            c.prepaid_left = prepay
+        m.news("signed", [p.name, r.buyer], f"{p.name} signs {r.buyer}: {qty:,} {m.cat.names[r.generation]} GPUs "
+               f"at ${price:.2f}/GPU-hour for {r.term} months from {m.label(start)}, "
+               f"${c.total_value / 1e9:.2f}B take-or-pay", contract_id=c.contract_id, value=c.total_value)
+        ev = max(p.market_value, 1e9) if p.market_value == p.market_value else 1e10
+        p.shock += min(0.3, 0.5 * c.total_value / ev)
+        self._cache_month = -99
+        return c
+
+    def add_contract(self, c: Contract) -> None:
+        self.contracts.append(c)
+        self.by_seller.setdefault(c.seller, []).append(c)
+        self.by_buyer.setdefault(c.buyer, []).append(c)
+        self._cache_month = -99
+
+    # ------------------------------------------------------------------ serving contracts
+    def serve_contracts(self, t: int) -> None:
+        """Reserved capacity first: each seller delivers its running GPUs to its contracts in the
+        order they were signed; buyers pay for what is delivered (take-or-pay) from their
+        prepayment first; a short delivery costs the seller a penalty, and one late beyond the
+        grace period lets the buyer cancel."""
+        m = self.model
+        L = m.ledger
+        cat = m.cat
+        neg = m.scn.negotiation
+        h = m.hours
+        book = m.buyers
+        book.contract_eq[:] = 0.0
+        avail = {p.name: p.running.copy() for p in m.providers}
+        self.contract_hours = 0.0
+        self.contract_inference_hours = 0.0
+        for c in self.contracts:
+            if c.status not in ("pending", "active") or c.start > t:
+                continue
+            if t >= c.end:
+                c.status = "completed"
+                c.delivered = 0
+                continue
+            seller = m.provider_by_name[c.seller]
+            buyer = m.agent_by_name[c.buyer]
+            if c.status == "pending":
+                c.status = "active"
+            g = c.generation
+            a = avail[c.seller]
+            deliver = min(float(c.gpus), a[g]) if not seller.defaulted else 0.0
+            a[g] -= deliver
+            c.delivered = int(deliver)
+            share = deliver / c.gpus
+            due = c.fee * share
+            c.months_billed += 1
+            if share < 1.0:
+                c.late_months += 1
+                L.transfer(seller.eid, buyer.eid, neg.penalty_rate * (c.fee - due), "penalty")
+            else:
+                c.late_months = 0
+            use_prepaid = min(c.prepaid_left, due * c.prepay_share)
+            resale = buyer.kind in ("neocloud", "hyperscaler")
+            if use_prepaid > 0:
+                L.post(buyer.eid, Acct.COST_OF_REVENUE if resale else Acct.COMPUTE, Acct.PREPAID, use_prepaid,
+                       "consume_prepaid")
+                L.post(seller.eid, Acct.DEFERRED_REVENUE, Acct.REVENUE, use_prepaid, "recognise")
+                c.prepaid_left -= use_prepaid
+            L.transfer(buyer.eid, seller.eid, due - use_prepaid, "resale_compute" if resale else "compute")
+            seller.committed[g] += deliver
+            seller.sold_hours_g[g] += deliver * h
+            seller.own_sold_hours_g[g] += deliver * h
+            self.contract_hours += deliver * h
+            if c.purpose == "inference":
+                self.contract_inference_hours += deliver * h
+            self.contract_revenue += due
+            if resale:
+                buyer.resale[g] += deliver
+            else:
+                perf = cat.inf[g] if c.purpose == "inference" else cat.train[g]
+                book.contract_eq[buyer.idx] += deliver * h * perf
+            if c.months_billed >= c.term:
+                c.status = "completed"
+            elif c.late_months > neg.late_grace_months:
+                self.cancel(c, t, "late delivery", fee_share=0.0)
+        self._cache_month = -99
+
+    def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
+        """End a contract early. The buyer pays ``fee_share`` of the remaining value (taken from
+        its prepayment first); any prepayment left is refunded."""
+        m = self.model
+        L = m.ledger
+        seller = m.provider_by_name[c.seller]
+        buyer = m.agent_by_name[c.buyer]
+        fee = fee_share * c.remaining_value()
+        from_prepaid = min(fee, c.prepaid_left)
+        if from_prepaid > 0:
+            L.post(buyer.eid, Acct.OTHER_EXPENSE, Acct.PREPAID, from_prepaid, "consume_prepaid")
+            L.post(seller.eid, Acct.DEFERRED_REVENUE, Acct.OTHER_INCOME, from_prepaid, "recognise")
+        L.transfer(buyer.eid, seller.eid, fee - from_prepaid, "penalty")
+        refund = c.prepaid_left - from_prepaid
+        if refund > 0:
+            L.transfer(seller.eid, buyer.eid, refund, "refund")
+        c.prepaid_left = 0.0
+        c.status = "cancelled"
+        m.news("cancelled", [c.buyer, c.seller], f"{c.buyer} cancels its {m.cat.names[c.generation]} contract "
+               f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee", contract_id=c.contract_id)
+        seller.shock -= 0.05
+        self._cache_month = -99
+
+    # ------------------------------------------------------------------ the short-term market
+    def _build_offers(self) -> None:
+        """One GPU offer per provider, and one custom-silicon offer per provider that has it."""
+        m = self.model
+        self.offers = []
+        for p in m.providers:
+            self.offers.append((p, False))
+            if p.spec.custom_silicon is not None:
+                self.offers.append((p, True))
+        self.offer_provider = np.array([m.providers.index(p) for p, _ in self.offers], dtype=np.int64)
+        self.offer_custom = np.array([c for _, c in self.offers])
+        self.offer_eid = np.array([p.eid for p, _ in self.offers], dtype=np.int64)
+
+    def consideration_sets(self, rng: np.random.Generator) -> np.ndarray:
+        """Each buyer considers ``market.consider`` offers, drawn once, with probability in
+        proportion to the provider's starting fleet (the big names are known to more buyers);
+        captive buyers consider only their provider's offers."""
+        m = self.model
+        book = m.buyers
+        O = len(self.offers)
+        K = min(m.scn.market.consider, O)
+        fleet = np.array([max(1.0, float(p.installed.sum()) + p.powered_mw * 300.0) for p, _ in self.offers])
+        if K == O:
+            idx = np.tile(np.arange(O), (book.n, 1))
+        else:
+            keys = np.log(fleet)[None, :] + rng.gumbel(size=(book.n, O))
+            idx = np.argpartition(-keys, K - 1, axis=1)[:, :K]
+            idx.sort(axis=1)
+        cap = book.captive >= 0
+        if cap.any():
+            for i in np.nonzero(cap)[0]:
+                own = np.nonzero(self.offer_provider == book.captive[i])[0]
+                row = np.full(K, -1, dtype=np.int64)
+                row[: min(K, own.size)] = own[:K]
+                idx[i] = row
+        return idx
+
+    def clear_short_term(self, t: int) -> None:
+        """Idle capacity meets the demand left after contracts: on-demand first, then spot."""
+        m = self.model
+        cat = m.cat
+        h = m.hours
+        book = m.buyers
+        O = len(self.offers)
+        cap = np.zeros(O)
+        p_od = np.zeros(O)
+        p_spot = np.zeros(O)
+        trust = np.zeros(O)
+        mix: list[tuple[np.ndarray, np.ndarray] | None] = []
+        nvidia_mask = cat.nvidia
+        for o, (p, custom) in enumerate(self.offers):
+            if not p.active or p.defaulted:
+                mix.append(None)
+                continue
+            own_idle = np.maximum(0.0, p.running - p.committed)
+            idle = own_idle + p.resale
+            idle = np.where(nvidia_mask != custom, idle, 0.0)
+            priced = ~np.isnan(p.od)
+            idle = np.where(priced, idle, 0.0)
+            eq = idle * h * cat.inf
+            total = float(eq.sum())
+            if total <= 0:
+                mix.append(None)
+                continue
+            w = eq / total
+            p_od[o] = float(np.sum(w * np.nan_to_num(p.od) / cat.inf))
+            p_spot[o] = float(np.sum(w * np.nan_to_num(p.spot) / cat.inf))
+            cap[o] = total
+            trust[o] = p.spec.trust
+            mix.append((w, np.divide(own_idle, idle, out=np.zeros_like(idle), where=idle > 0)))
+        od_dem, spot_dem = book.residual()
+        idx = m.consider
+        valid = idx >= 0
+        safe = np.where(valid, idx, 0)
+        beta = m.scn.market.logit_beta
+        tw = (m.scn.market.trust_scale * book.trust_weight)[:, None] * trust[safe]
+        custom = self.offer_custom[safe]
+        lock = np.where(custom, book.switching[:, None], 0.0)
+        served_od, cap_left = self._clear(od_dem, idx, safe, p_od, lock, tw, beta, cap)
+        served_sp, cap_left = self._clear(spot_dem, idx, safe, p_spot, lock, tw, beta, cap_left)
+        # payments: one per buyer and offer
+        pay = served_od * p_od[safe] + served_sp * p_spot[safe]
+        payers = np.repeat(book.eids, idx.shape[1])
+        payees = self.offer_eid[safe].ravel()
+        m.ledger.transfer_many(payers, payees, np.where(valid, pay, 0.0).ravel(), "compute")
+        sold_eq = np.bincount(safe.ravel(), weights=np.where(valid, served_od + served_sp, 0.0).ravel(), minlength=O)
+        revenue = np.bincount(safe.ravel(), weights=np.where(valid, pay, 0.0).ravel(), minlength=O)
+        bought = (served_od + served_sp).sum(axis=1)
+        book.bought_eq = bought
+        book.spend = pay.sum(axis=1)
+        total_need = od_dem + spot_dem
+        self.unmet_eq = float(np.maximum(0.0, total_need - bought).sum())
+        # inference share of short-term purchases: the buyer's inference need over its total need
+        inf_frac = np.divide(book.inference_eq, book.demand_eq, out=np.ones(book.n), where=book.demand_eq > 0)
+        inf_frac = np.clip(inf_frac, 0.0, 1.0)
+        self.st_revenue = float(revenue.sum())
+        self.st_eq = float(sold_eq.sum())
+        hours_total = 0.0
+        inf_hours = 0.0
+        for o, (p, _) in enumerate(self.offers):
+            if mix[o] is None or sold_eq[o] <= 0:
+                continue
+            w, own_share = mix[o]
+            phys = sold_eq[o] * w / cat.inf  # physical GPU-hours by generation
+            p.sold_hours_g += phys
+            p.own_sold_hours_g += phys * own_share
+            p.st_sold_eq += sold_eq[o]
+            hours_total += float(phys.sum())
+        # inference hours: each buyer's purchases split by its inference fraction, at the market's
+        # average physical hours per equivalent hour
+        phys_per_eq = hours_total / self.st_eq if self.st_eq > 0 else 0.0
+        inf_hours = float(np.sum(bought * inf_frac)) * phys_per_eq
+        self.st_hours = hours_total
+        self.st_inference_hours = inf_hours
+        unmet_phys = self.unmet_eq * (phys_per_eq if phys_per_eq > 0 else 1.0)
+        self.demand_hours = self.contract_hours + hours_total + unmet_phys
+        if self.st_eq > 0:
+            m.market_price = self.st_revenue / self.st_eq
+
+    @staticmethod
+    def _clear(demand, idx, safe, price, lock, trust_term, beta, cap):
+        pr = np.maximum(price[safe], 1e-6) * (1.0 + lock)
+        score = -beta * np.log(pr) + beta * trust_term * TRUST_PRICE_WEIGHT / np.maximum(pr, 1e-6)
+        ok_idx = np.where(price[safe] > 0, idx, -1)
+        return clearing.clear(demand, ok_idx, score, cap)

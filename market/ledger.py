@@ -1,0 +1,223 @@
+"""The double-entry ledger: the only place money moves.
+
+Every entity (an agent or an outside party such as lenders or utilities) has the same chart of
+accounts. A posting debits one account and credits another of the *same* entity by the same
+amount, so each entity's accounts always sum to zero and assets = liabilities + equity holds by
+construction. Money crosses between entities only through :meth:`Ledger.transfer`, which writes
+the two matching postings (one on each side) of a payment, so the sum of all cash accounts is
+constant: cash is conserved. Balances are a numpy matrix (entities x accounts); postings are kept
+only when ``keep=True`` (``--ledger``).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class Acct(IntEnum):
+    """The chart of accounts (debit balances are positive)."""
+
+    CASH = 0
+    GPU_ASSETS = 1  # GPUs and their systems at cost (asset)
+    ACCUM_DEP = 2  # accumulated depreciation (contra-asset)
+    POWER_INFRA = 3  # data centres and power at cost, net of its own depreciation (asset)
+    PREPAID = 4  # prepaid compute (asset, buyers)
+    INVESTMENTS = 5  # loans made, equity held (asset, lenders, investors, NVIDIA)
+    DEBT = 6  # borrowings (liability)
+    DEFERRED_REVENUE = 7  # prepayments received (liability)
+    PAID_IN = 8  # paid-in capital (equity)
+    REVENUE = 9  # income
+    OTHER_INCOME = 10  # penalties received, backstop payments, gains (income)
+    COST_OF_REVENUE = 11  # power, site operations, NVIDIA's cost of goods, resold capacity (expense)
+    DEPRECIATION = 12  # expense
+    INTEREST = 13  # expense
+    OPEX = 14  # selling, general and administrative (expense)
+    COMPUTE = 15  # compute bought for own use (expense, buyers)
+    OTHER_EXPENSE = 16  # penalties paid, cancellation fees, losses on sales (expense)
+
+
+N_ACCTS = len(Acct)
+ASSETS = [Acct.CASH, Acct.GPU_ASSETS, Acct.ACCUM_DEP, Acct.POWER_INFRA, Acct.PREPAID, Acct.INVESTMENTS]
+LIABILITIES = [Acct.DEBT, Acct.DEFERRED_REVENUE]
+INCOME = [Acct.REVENUE, Acct.OTHER_INCOME]
+EXPENSES = [Acct.COST_OF_REVENUE, Acct.DEPRECIATION, Acct.INTEREST, Acct.OPEX, Acct.COMPUTE,
+            Acct.OTHER_EXPENSE]
+ACCT_NAMES = [a.name.lower() for a in Acct]
+
+#: kinds of payment: (payer's debit account, payee's credit account); the payer credits cash and
+#: the payee debits cash.
+TRANSFERS: dict[str, tuple[Acct, Acct]] = {
+    "compute": (Acct.COMPUTE, Acct.REVENUE),  # a buyer pays a provider for compute
+    "resale_compute": (Acct.COST_OF_REVENUE, Acct.REVENUE),  # a reseller pays for capacity it resells
+    "gpu_purchase": (Acct.GPU_ASSETS, Acct.REVENUE),  # a provider pays NVIDIA for GPUs
+    "system_purchase": (Acct.GPU_ASSETS, Acct.REVENUE),  # servers, network, install
+    "custom_chips": (Acct.GPU_ASSETS, Acct.REVENUE),  # in-house accelerators from a foundry
+    "cost_of_goods": (Acct.COST_OF_REVENUE, Acct.REVENUE),  # NVIDIA pays its suppliers
+    "power": (Acct.COST_OF_REVENUE, Acct.REVENUE),  # electricity to utilities
+    "site_opex": (Acct.COST_OF_REVENUE, Acct.REVENUE),  # colocation, network, staff per GPU-hour
+    "sga": (Acct.OPEX, Acct.REVENUE),  # overheads
+    "power_build": (Acct.POWER_INFRA, Acct.REVENUE),  # building MW
+    "interest": (Acct.INTEREST, Acct.REVENUE),  # to lenders
+    "loan": (Acct.INVESTMENTS, Acct.DEBT),  # lender pays, borrower owes
+    "repayment": (Acct.DEBT, Acct.INVESTMENTS),  # borrower pays, lender's claim falls
+    "equity": (Acct.INVESTMENTS, Acct.PAID_IN),  # investors pay in
+    "prepayment": (Acct.PREPAID, Acct.DEFERRED_REVENUE),  # buyer prepays a contract
+    "refund": (Acct.DEFERRED_REVENUE, Acct.PREPAID),  # seller returns an unearned prepayment
+    "end_user_revenue": (Acct.COMPUTE, Acct.REVENUE),  # end users pay a lab for its services
+    "penalty": (Acct.OTHER_EXPENSE, Acct.OTHER_INCOME),  # late-delivery penalties, cancellation fees
+    "backstop": (Acct.COMPUTE, Acct.OTHER_INCOME),  # NVIDIA buys unused capacity
+    "asset_sale": (Acct.GPU_ASSETS, Acct.GPU_ASSETS),  # GPUs change hands (payee's gain/loss posted apart)
+}
+#: transfers whose payer side is capital expenditure
+CAPEX_KINDS = frozenset({"gpu_purchase", "system_purchase", "custom_chips", "power_build"})
+MEMOS = list(TRANSFERS) + ["opening", "depreciation", "recognise", "consume_prepaid", "disposal",
+                           "write_off", "asset_purchase"]
+MEMO_CODE = {m: i for i, m in enumerate(MEMOS)}
+_TRANSFER_CODES = {k: (int(TRANSFERS[k][0]), int(TRANSFERS[k][1]), MEMO_CODE[k]) for k in TRANSFERS}
+_CASH = int(Acct.CASH)
+
+
+class Ledger:
+    """Balances of every entity's accounts, moved only by postings."""
+
+    def __init__(self, names: list[str], keep: bool = False) -> None:
+        self.names = list(names)
+        self.index = {n: i for i, n in enumerate(self.names)}
+        self.balances = np.zeros((len(self.names), N_ACCTS))
+        self.capex = np.zeros(len(self.names))  # this month's capital expenditure
+        self.keep = keep
+        self.month = -1
+        self._rows: list[tuple[int, int, int, int, float, int, int]] = []
+        self._batches: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]] = []
+        self._next_transfer = 0
+
+    # -- postings ---------------------------------------------------------------------------
+    def post(self, entity: int, debit: int, credit: int, amount: float, memo: str) -> None:
+        """One posting inside one entity (depreciation, recognition of deferred revenue...)."""
+        if amount == 0.0:
+            return
+        b = self.balances
+        b[entity, debit] += amount
+        b[entity, credit] -= amount
+        if self.keep:
+            self._rows.append((self.month, entity, debit, credit, amount, MEMO_CODE[memo], -1))
+
+    def transfer(self, payer: int, payee: int, amount: float, kind: str) -> None:
+        """A payment of ``amount`` from ``payer`` to ``payee``: two postings, one on each side."""
+        if amount == 0.0:
+            return
+        if amount < 0.0 or amount != amount:
+            raise ValueError(f"transfer {kind}: amount must be a non-negative number, got {amount}")
+        dr, cr, code = _TRANSFER_CODES[kind]
+        b = self.balances
+        b[payer, dr] += amount
+        b[payer, _CASH] -= amount
+        b[payee, _CASH] += amount
+        b[payee, cr] -= amount
+        if kind in CAPEX_KINDS:
+            self.capex[payer] += amount
+        if self.keep:
+            t = self._next_transfer
+            self._next_transfer += 1
+            self._rows.append((self.month, payer, dr, _CASH, amount, code, t))
+            self._rows.append((self.month, payee, _CASH, cr, amount, code, t))
+
+    def transfer_many(self, payers: np.ndarray, payees: np.ndarray, amounts: np.ndarray, kind: str) -> None:
+        """Many payments of one kind at once (the vectorised form of :meth:`transfer`)."""
+        keep = amounts > 0.0
+        if not keep.all():
+            payers, payees, amounts = payers[keep], payees[keep], amounts[keep]
+        if amounts.size == 0:
+            return
+        dr, cr, code = _TRANSFER_CODES[kind]
+        n = len(self.names)
+        flat = self.balances.reshape(-1)
+        np.add.at(flat, payers * N_ACCTS + dr, amounts)
+        np.add.at(flat, payers * N_ACCTS + _CASH, -amounts)
+        np.add.at(flat, payees * N_ACCTS + _CASH, amounts)
+        np.add.at(flat, payees * N_ACCTS + cr, -amounts)
+        if kind in CAPEX_KINDS:
+            self.capex += np.bincount(payers, weights=amounts, minlength=n)
+        if self.keep:
+            ids = np.arange(self._next_transfer, self._next_transfer + amounts.size)
+            self._next_transfer += amounts.size
+            self._batches.append((self.month, payers, np.full(amounts.size, dr), amounts.copy(), ids, code,
+                                  np.full(amounts.size, _CASH)))
+            self._batches.append((self.month, payees, np.full(amounts.size, _CASH), amounts.copy(), ids, code,
+                                  np.full(amounts.size, cr)))
+
+    # -- reading ------------------------------------------------------------------------------
+    def cash(self, entity: int) -> float:
+        return float(self.balances[entity, _CASH])
+
+    def balance(self, entity: int, acct: int) -> float:
+        return float(self.balances[entity, acct])
+
+    def begin_month(self, month: int) -> np.ndarray:
+        """Start a month: reset capex, return a copy of the opening balances."""
+        self.month = month
+        self.capex[:] = 0.0
+        return self.balances.copy()
+
+    def postings(self) -> dict[str, np.ndarray]:
+        """Every kept posting as columns: month, entity, debit, credit, amount, memo, transfer_id."""
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("month", "entity", "debit", "credit", "amount",
+                                                             "memo", "transfer_id")}
+        if self._rows:
+            arr = np.array(self._rows, dtype=object)
+            cols["month"].append(arr[:, 0].astype(np.int64))
+            cols["entity"].append(arr[:, 1].astype(np.int64))
+            cols["debit"].append(arr[:, 2].astype(np.int64))
+            cols["credit"].append(arr[:, 3].astype(np.int64))
+            cols["amount"].append(arr[:, 4].astype(np.float64))
+            cols["memo"].append(arr[:, 5].astype(np.int64))
+            cols["transfer_id"].append(arr[:, 6].astype(np.int64))
+        for month, ent, dr, amt, ids, code, cr in self._batches:
+            cols["month"].append(np.full(amt.size, month, dtype=np.int64))
+            cols["entity"].append(ent.astype(np.int64))
+            cols["debit"].append(dr.astype(np.int64))
+            cols["credit"].append(cr.astype(np.int64))
+            cols["amount"].append(amt)
+            cols["memo"].append(np.full(amt.size, code, dtype=np.int64))
+            cols["transfer_id"].append(ids.astype(np.int64))
+        out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+        if out["month"].size:
+            order = np.argsort(out["month"], kind="stable")
+            out = {k: v[order] for k, v in out.items()}
+        return out
+
+
+def statement(balances: np.ndarray) -> dict[str, np.ndarray]:
+    """Balance-sheet stocks per entity from a balance matrix (rows = entities)."""
+    b = balances
+    assets = b[:, ASSETS].sum(axis=1)
+    liabilities = -b[:, LIABILITIES].sum(axis=1)
+    return {
+        "cash": b[:, Acct.CASH].copy(),
+        "total_assets": assets,
+        "liabilities": liabilities,
+        "debt": -b[:, Acct.DEBT],
+        "equity_book": assets - liabilities,
+        "fleet_book": b[:, Acct.GPU_ASSETS] + b[:, Acct.ACCUM_DEP],
+    }
+
+
+def flows(start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
+    """Income-statement flows per entity between two balance matrices."""
+    d = end - start
+    revenue = -d[:, Acct.REVENUE]
+    other_income = -d[:, Acct.OTHER_INCOME]
+    exp = d[:, EXPENSES]
+    return {
+        "revenue": revenue,
+        "other_income": other_income,
+        "cost_of_revenue": d[:, Acct.COST_OF_REVENUE],
+        "depreciation": d[:, Acct.DEPRECIATION],
+        "interest_expense": d[:, Acct.INTEREST],
+        "opex": d[:, Acct.OPEX],
+        "compute_expense": d[:, Acct.COMPUTE],
+        "other_expense": d[:, Acct.OTHER_EXPENSE],
+        "net_income": revenue + other_income - exp.sum(axis=1),
+    }

@@ -1,0 +1,61 @@
+"""NVIDIA's allocation of scarce output among open orders."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Split ``output`` units among orders of size ``requested``.
+
+    Each order receives output in proportion to ``weights * requested`` (pro-rata when weights are
+    all one), never more than it asked for; what a capped order leaves is shared again among the
+    rest (water-filling). If output covers every order, each gets what it asked for.
+    """
+    req = np.asarray(requested, dtype=float)
+    alloc = np.zeros_like(req)
+    if output <= 0 or req.size == 0:
+        return alloc
+    w = np.ones_like(req) if weights is None else np.asarray(weights, dtype=float)
+    left = float(output)
+    open_ = req > 0
+    while left > 1e-9 and open_.any():
+        claim = np.where(open_, w * req, 0.0)
+        total = claim.sum()
+        if total <= 0:
+            break
+        share = left * claim / total
+        room = req - alloc
+        give = np.minimum(share, room)
+        alloc += give
+        left -= give.sum()
+        open_ = open_ & (room - give > 1e-9)
+    return alloc
+
+
+def policy_weights(policy: str, partner: np.ndarray, rival_silicon: np.ndarray, partner_weight: float) -> np.ndarray:
+    """Weights of the allocation policies.
+
+    ``pro_rata``: every order alike. ``partner_priority``: NVIDIA's partners (equity stakes,
+    backstops) weigh ``partner_weight`` times as much. ``no_rival_silicon``: buyers that build no
+    competing silicon weigh ``partner_weight`` times as much.
+    """
+    if policy == "pro_rata":
+        return np.ones(partner.shape)
+    if policy == "partner_priority":
+        return np.where(partner, partner_weight, 1.0)
+    if policy == "no_rival_silicon":
+        return np.where(rival_silicon, 1.0, partner_weight)
+    raise ValueError(f"unknown allocation policy {policy!r}")
+
+
+def nvidia_price(list_price: float, backlog_units: float, output_units: float, target_months: float,
+                 sensitivity: float, floor: float, cap: float) -> float:
+    """NVIDIA's unit price: list price times 1 + sensitivity x (backlog in months of output - target),
+    held within [floor, cap] x list price."""
+    if output_units <= 0:
+        months = target_months
+    else:
+        months = backlog_units / output_units
+    factor = 1.0 + sensitivity * (months - target_months)
+    return list_price * min(cap, max(floor, factor))

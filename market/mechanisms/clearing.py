@@ -1,0 +1,59 @@
+"""The short-term (on-demand and spot) market, vectorised over buyers x offers.
+
+Each buyer considers ``K`` offers (its consideration set). It splits its demand among them by a
+logit rule on a score (price, trust, switching cost). Offers with less capacity than is asked of
+them fill every request in the same proportion; the unmet part goes round again among offers with
+capacity left, for ``rounds`` rounds. All of it is numpy over (buyers, K) arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def logit_shares(score: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``score`` over the entries where ``available`` is true."""
+    s = np.where(available, score, -np.inf)
+    top = s.max(axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.where(available, np.exp(s - top), 0.0)
+    tot = e.sum(axis=1, keepdims=True)
+    return np.divide(e, tot, out=np.zeros_like(e), where=tot > 0)
+
+
+def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,
+          rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Match ``demand`` (per buyer) to ``capacity`` (per offer).
+
+    ``offer_idx`` (buyers x K) names the offers each buyer considers and ``score`` (buyers x K) how
+    much it likes each. Returns ``served`` (buyers x K, units bought from each considered offer)
+    and ``capacity_left`` (per offer). Conserves quantity: served sums to at most demand per buyer
+    and at most capacity per offer.
+    """
+    n_offers = capacity.shape[0]
+    want_left = demand.astype(float).copy()
+    cap_left = capacity.astype(float).copy()
+    served = np.zeros(offer_idx.shape)
+    valid = offer_idx >= 0
+    idx = np.where(valid, offer_idx, 0)
+    for _ in range(rounds):
+        avail = valid & (cap_left[idx] > 1e-9)
+        if not avail.any() or want_left.sum() <= 1e-9:
+            break
+        shares = logit_shares(score, avail)
+        asked = shares * want_left[:, None]
+        total_asked = np.bincount(idx.ravel(), weights=asked.ravel(), minlength=n_offers)
+        fill = np.ones(n_offers)
+        np.divide(cap_left, total_asked, out=fill, where=total_asked > cap_left)
+        got = asked * fill[idx]
+        served += got
+        want_left -= got.sum(axis=1)
+        cap_left -= np.bincount(idx.ravel(), weights=got.ravel(), minlength=n_offers)
+        np.maximum(want_left, 0.0, out=want_left)
+        np.maximum(cap_left, 0.0, out=cap_left)
+    return served, cap_left
+
+
+def price_response(base: np.ndarray, price: float, reference: np.ndarray, elasticity: np.ndarray) -> np.ndarray:
+    """Constant-elasticity demand: base x (price / reference) ^ -elasticity."""
+    return base * np.power(price / reference, -elasticity)

@@ -1,0 +1,59 @@
+"""Bilateral negotiation of a capacity contract: time-dependent concession (Faratin et al. 1998).
+
+The seller opens at its ask and concedes towards its reservation price; the buyer opens at its bid
+and concedes towards its ceiling. In round r of R the seller offers
+``res + (ask - res) * (1 - (r/R) ** (1/e_s))`` and the buyer bids ``bid + (ceil - bid) * (r/R) ** (1/e_b)``.
+An exponent below one concedes late (tough, "Boulware"); above one concedes early ("conceder").
+A tight market makes the seller tough and the buyer soft; rival offers make the buyer tough.
+The deal closes at the midpoint in the first round where the bid reaches the offer; if none does,
+both walk away.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Outcome:
+    signed: bool
+    price: float
+    rounds: list[tuple[float, float]] = field(default_factory=list)  # (seller offer, buyer bid) per round
+    reason: str = ""
+
+
+def exponents(tightness: float, rival_offers: int, tightness_weight: float, outside_weight: float) -> tuple[float, float]:
+    """Concession exponents (seller, buyer). ``tightness`` is demand over supply (1 = balanced)."""
+    e_s = math.exp(-tightness_weight * (tightness - 1.0))
+    e_b = math.exp(tightness_weight * (tightness - 1.0) - outside_weight * max(0, rival_offers - 1))
+    return max(0.05, min(20.0, e_s)), max(0.05, min(20.0, e_b))
+
+
+def seller_offer(reservation: float, ask: float, r: int, rounds: int, e_s: float) -> float:
+    return reservation + (ask - reservation) * (1.0 - (r / rounds) ** (1.0 / e_s))
+
+
+def buyer_bid(bid: float, ceiling: float, r: int, rounds: int, e_b: float) -> float:
+    return bid + (ceiling - bid) * (r / rounds) ** (1.0 / e_b)
+
+
+def negotiate(reservation: float, ask: float, bid: float, ceiling: float, rounds: int, e_s: float,
+              e_b: float) -> Outcome:
+    """Alternate offers for ``rounds`` rounds after the opening (round 0)."""
+    out = Outcome(False, float("nan"))
+    if ceiling < reservation:
+        out.reason = "ceiling below the seller's reservation price"
+        # still record the opening so the walk-away is visible
+        out.rounds.append((ask, bid))
+        return out
+    for r in range(rounds + 1):
+        s = seller_offer(reservation, ask, r, rounds, e_s)
+        b = buyer_bid(bid, ceiling, r, rounds, e_b)
+        out.rounds.append((s, b))
+        if b >= s:
+            out.signed = True
+            out.price = 0.5 * (s + b)
+            return out
+    out.reason = "no agreement in the rounds allowed"
+    return out

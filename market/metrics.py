@@ -1,0 +1,165 @@
+"""What is recorded each month: the market row, one row per agent, and prices.
+
+Money columns come from the ledger (balances at month end and their change over the month);
+the rest from the agents' state after the month's last posting.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from market.ledger import flows, statement
+
+if TYPE_CHECKING:
+    from market.model import MarketModel
+
+AGENT_COLUMNS = [
+    "month", "agent", "kind", "cash", "total_assets", "liabilities", "debt", "equity_book", "revenue",
+    "cost_of_revenue", "depreciation", "interest_expense", "net_income", "capex", "gpus_installed", "powered_mw",
+    "gpu_hours_sold", "utilization", "market_share", "backlog", "top_customer_share", "market_value", "defaulted",
+    "other_income", "opex", "compute_expense", "other_expense", "fleet_book", "status",
+]
+MODEL_COLUMNS = [
+    "month", "date", "gpus_shipped", "gpus_installed", "demand_gpu_hours", "served_gpu_hours",
+    "served_inference_gpu_hours", "inference_share", "avg_price_per_gpu_hour", "hhi_revenue",
+    "gpus_shipped_to_providers", "unmet_gpu_hours", "utilization", "compute_revenue", "backlog", "base_rate",
+    "nvidia_gross_margin", "short_term_price_per_h100_hour", "contracts_signed",
+]
+
+
+class Recorder:
+    """Keeps each month's figures as arrays; :meth:`tables` turns them into columns."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        m = model
+        n = m.n_agents
+        self.names = m.ledger.names[:n]
+        self.kinds = np.array(["nvidia"] + [p.kind for p in m.providers] + [b.kind for b in m.buyer_agents])
+        self.prov_rows = np.array([p.eid for p in m.providers], dtype=np.int64)
+        self.public = np.zeros(n, dtype=bool)
+        self.public[0] = True
+        for p in m.providers:
+            self.public[p.eid] = p.spec.public
+        self.model_rows: list[dict] = []
+        self.agent_months: list[dict[str, np.ndarray]] = []
+        self.price_rows: list[tuple] = []
+        self._signed_seen = 0
+
+    def record(self, t: int, opening: np.ndarray) -> None:
+        m = self.model
+        n = m.n_agents
+        L = m.ledger
+        end = L.balances[:n]
+        st = statement(end)
+        fl = flows(opening[:n], end)
+        P = self.prov_rows
+        installed = np.zeros(n)
+        mw = np.zeros(n)
+        sold = np.zeros(n)
+        util = np.zeros(n)
+        backlog = np.zeros(n)
+        top = np.zeros(n)
+        value = np.full(n, np.nan)
+        defaulted = np.zeros(n, dtype=bool)
+        status = np.full(n, "", dtype=object)
+        for p in m.providers:
+            e = p.eid
+            installed[e] = p.installed.sum()
+            mw[e] = p.powered_mw
+            sold[e] = p.sold_hours_g.sum()
+            util[e] = p.utilisation
+            backlog[e], top[e], _ = m.exchange.backlog(p.name)
+            value[e] = p.market_value if p.spec.public else np.nan
+            defaulted[e] = p.defaulted
+            status[e] = p.status
+            for g in np.nonzero(~np.isnan(p.od))[0]:
+                self.price_rows.append((t, p.name, m.cat.names[g], float(p.od[g]), float(p.res[g]), float(p.spot[g])))
+        value[0] = m.nvidia.market_value
+        revenue = fl["revenue"]
+        compute_rev = revenue[P]
+        total_rev = float(compute_rev.sum())
+        share = np.zeros(n)
+        if total_rev > 0:
+            share[P] = compute_rev / total_rev
+        row = {
+            "month": t, **st, **fl, "capex": L.capex[:n].copy(), "gpus_installed": installed, "powered_mw": mw,
+            "gpu_hours_sold": sold, "utilization": util, "market_share": share, "backlog": backlog,
+            "top_customer_share": top, "market_value": value, "defaulted": defaulted, "status": status,
+        }
+        self.agent_months.append(row)
+        ex = m.exchange
+        nv = m.nvidia
+        served = ex.contract_hours + ex.st_hours
+        inf = ex.contract_inference_hours + ex.st_inference_hours
+        nv_rev = float(revenue[nv.eid])
+        signed = sum(1 for c in ex.contracts if c.signed == t)
+        self.model_rows.append({
+            "month": t,
+            "date": m.label(t),
+            "gpus_shipped": float(nv.shipped.sum()),
+            "gpus_installed": float(installed.sum()),
+            "demand_gpu_hours": ex.demand_hours,
+            "served_gpu_hours": served,
+            "served_inference_gpu_hours": inf,
+            "inference_share": inf / served if served > 0 else 0.0,
+            "avg_price_per_gpu_hour": total_rev / served if served > 0 else 0.0,
+            "hhi_revenue": float(np.sum(share[P] ** 2)),
+            "gpus_shipped_to_providers": float(sum(nv.shipped_to.values())),
+            "unmet_gpu_hours": max(0.0, ex.demand_hours - served),
+            "utilization": m.utilisation,
+            "compute_revenue": total_rev,
+            "backlog": float(backlog.sum()),
+            "base_rate": m.base_rate,
+            "nvidia_gross_margin": (nv_rev - float(fl["cost_of_revenue"][nv.eid])) / nv_rev if nv_rev > 0 else 0.0,
+            "short_term_price_per_h100_hour": m.market_price,
+            "contracts_signed": signed,
+        })
+
+    # ------------------------------------------------------------------ tables
+    def model_table(self) -> dict[str, list]:
+        return {c: [r[c] for r in self.model_rows] for c in MODEL_COLUMNS}
+
+    def agent_table(self) -> dict[str, np.ndarray]:
+        months = self.agent_months
+        n = len(self.names)
+        if not months:
+            return {c: [] for c in AGENT_COLUMNS}
+        out: dict[str, np.ndarray] = {
+            "month": np.repeat([r["month"] for r in months], n),
+            "agent": np.tile(np.array(self.names, dtype=object), len(months)),
+            "kind": np.tile(self.kinds, len(months)),
+        }
+        for c in AGENT_COLUMNS[3:]:
+            out[c] = np.concatenate([r[c] for r in months])
+        # market value is empty for non-public companies
+        out["market_value"] = np.where(np.tile(self.public, len(months)), out["market_value"], np.nan)
+        return out
+
+    def price_table(self) -> dict[str, list]:
+        cols = ["month", "agent", "generation", "on_demand", "reserved", "spot"]
+        return {c: [r[i] for r in self.price_rows] for i, c in enumerate(cols)}
+
+    def last(self) -> dict[str, dict]:
+        """The final month's figures per agent."""
+        if not self.agent_months:
+            return {}
+        r = self.agent_months[-1]
+        out = {}
+        for i, name in enumerate(self.names):
+            d = {"kind": str(self.kinds[i])}
+            for c in AGENT_COLUMNS[3:]:
+                v = r[c][i]
+                if c == "market_value" and not self.public[i]:
+                    v = None
+                elif isinstance(v, np.bool_):
+                    v = bool(v)
+                elif isinstance(v, np.floating | float):
+                    v = None if v != v else float(v)
+                elif isinstance(v, np.integer):
+                    v = int(v)
+                d[c] = v
+            out[name] = d
+        return out

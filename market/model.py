@@ -1,0 +1,277 @@
+"""The Mesa model: the monthly schedule and nothing else.
+
+One ``step`` is one month. The order of a month, a modelling decision written down here once:
+
+1. **Events** of the scenario timeline for this month apply.
+2. **Arrivals**: GPUs shipped ``lead_time`` months ago are installed; MW builds finish; power is
+   given to the newest generations first.
+3. **NVIDIA** tops up the rest of the world's orders, prices each generation off its backlog and
+   allocates this month's output among open orders by its policy; buyers pay on shipment.
+4. **Providers**, in random order, set on-demand / reserved / spot prices (from last month's
+   utilisation and rivals' prices) and plan capacity: GPU orders and MW builds.
+5. **Buyers** receive income, grow their demand, and labs issue capacity requests; every open
+   request is **negotiated** with eligible providers in rounds (signed, countered or walked away).
+6. **Contracts are served** first (take-or-pay billing, penalties for short delivery), then the
+   **short-term market** clears the remaining demand against idle capacity: on-demand, then spot.
+7. **Costs**: NVIDIA pays backstops for unused capacity; providers pay power, site operations,
+   overheads, depreciation, interest and principal.
+8. **Month end**: buyers short of cash are funded; providers cover shortfalls, test covenants
+   each quarter (restructuring, fire sale, default); public companies are revalued; the month is
+   recorded.
+
+Buyers are stepped in bulk as one vectorised population (``BuyerBook``) rather than one by one,
+so that ten thousand of them cost a few numpy operations: within a month their decisions do
+not depend on each other's, so the order among them does not matter.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from market import events as scenario_events
+from market.agents import Buyer, BuyerBook, Hyperscaler, Neocloud, Nvidia, Provider
+from market.catalogue import Catalogue
+from market.contracts import Contract
+from market.distress import Distress
+from market.exchange import Exchange
+from market.ledger import Acct, Ledger, flows
+from market.mechanisms import valuation
+from market.metrics import Recorder
+from market.scenario import Scenario, month_index, month_label
+
+OUTSIDE_PARTIES = ["investors", "lenders", "utilities", "suppliers", "builders", "end_users", "rest_of_world",
+                   "secondary_market"]
+SENTIMENT_PERSISTENCE = 0.8
+
+
+def expand(specs, rng: np.random.Generator) -> list[tuple[object, str, float]]:
+    """Members of each spec: one, or ``count`` copies named ``name-0001``... whose sizes follow a
+    lognormal of spread ``size_spread`` with mean one."""
+    out = []
+    for s in specs:
+        if s.count == 1:
+            out.append((s, s.name, 1.0))
+            continue
+        sig = s.size_spread
+        sizes = rng.lognormal(-0.5 * sig * sig, sig, s.count) if sig > 0 else np.ones(s.count)
+        width = max(4, len(str(s.count)))
+        out.extend((s, f"{s.name}-{i + 1:0{width}d}", float(z)) for i, z in enumerate(sizes))
+    return out
+
+
+class MarketModel(mesa.Model):
+    """The AI compute market, one month per step."""
+
+    def __init__(self, scenario: Scenario, seed: int = 0, keep_ledger: bool = False) -> None:
+        super().__init__(rng=seed)
+        self.scn = scenario
+        self.seed = seed
+        mk = scenario.market
+        self.hours = mk.hours_per_month
+        self.base_rate = mk.base_rate
+        self.ltv_cut = 0.0
+        self.training_growth: float | None = None
+        self.month = 0
+        self.cat = Catalogue(scenario)
+        self.events_log: list[dict] = []
+        prov_members = expand(scenario.providers, self.rng)
+        buyer_members = expand(scenario.buyers, self.rng)
+        names = [scenario.nvidia.name] + [n for _, n, _ in prov_members] + [n for _, n, _ in buyer_members]
+        self.n_agents = len(names)
+        self.ledger = Ledger(names + OUTSIDE_PARTIES, keep=keep_ledger)
+        self.party = {n: self.ledger.index[n] for n in OUTSIDE_PARTIES}
+        self.nvidia = Nvidia(self, scenario.nvidia)
+        self.providers: list[Provider] = [
+            (Neocloud if s.kind == "neocloud" else Hyperscaler)(self, s, n, z) for s, n, z in prov_members
+        ]
+        self.provider_by_name = {p.name: p for p in self.providers}
+        self.provider_set = mesa.agent.AgentSet(self.providers, random=self.random)
+        self.buyer_agents = [Buyer(self, s, n, i, z) for i, (s, n, z) in enumerate(buyer_members)]
+        self.labs_with_plans = [b for b in self.buyer_agents if b.spec.training or b.spec.requests or b.spec.reserve_share > 0]
+        self.buyers = BuyerBook(self, buyer_members)
+        self.agent_by_name: dict[str, object] = {self.nvidia.name: self.nvidia}
+        self.agent_by_name.update(self.provider_by_name)
+        self.agent_by_name.update({b.name: b for b in self.buyer_agents})
+        self.exchange = Exchange(self)
+        self.distress = Distress(self)
+        self.events_by_month: dict[int, list] = {}
+        for e in scenario.events:
+            self.events_by_month.setdefault(month_index(e.month, mk.start), []).append(e)
+        self._open_books()
+        self.consider = self.exchange.consideration_sets(self.rng)
+        self.utilisation = 0.85
+        self.market_price = self._initial_price()
+        self.recorder = Recorder(self)
+
+    # ------------------------------------------------------------------ set-up
+    def _open_books(self) -> None:
+        self.ledger.month = -1
+        self.nvidia.open_books()
+        for p in self.providers:
+            p.open_books()
+        self.buyers.open_books()
+        start = self.scn.market.start
+        holders = [(b, b.spec.contracts, b.size) for b in self.buyer_agents]
+        holders += [(p, p.spec.purchases, p.scale) for p in self.providers]
+        for b, contracts, size in holders:
+            for oc in contracts:
+                g = self.cat.index[oc.generation]
+                c_start = month_index(oc.start, start)
+                gpus = max(1, round(oc.gpus * size))
+                fee = gpus * self.hours * oc.price_per_gpu_hour
+                c = Contract(self.exchange._next_contract, b.name, oc.seller, g, gpus, min(-1, c_start), c_start,
+                             oc.term_months, oc.price_per_gpu_hour, oc.purpose, 0.0, fee)
+                c.months_billed = max(0, -c_start)
+                c.status = "active" if c_start <= 0 else "pending"
+                if c.months_billed >= c.term:
+                    continue
+                self.exchange._next_contract += 1
+                self.exchange.add_contract(c)
+
+    def _initial_price(self) -> float:
+        """The short-term price buyers see in the first month: the mean on-demand price per
+        H100-equivalent hour of the providers' stated initial prices."""
+        vals = []
+        for p in self.providers:
+            for name, price in p.spec.pricing.initial.items():
+                vals.append(price / self.cat.inf[self.cat.index[name]])
+        return float(np.mean(vals)) if vals else 2.5
+
+    # ------------------------------------------------------------------ helpers for agents
+    def label(self, month: int) -> str:
+        return month_label(month, self.scn.market.start)
+
+    @property
+    def date(self) -> str:
+        return self.label(self.month)
+
+    def news(self, kind: str, agents: list[str], text: str, **extra) -> None:
+        row = {"month": self.month, "kind": kind, "agents": agents, "text": text}
+        if extra:
+            row.update(extra)
+        self.events_log.append(row)
+
+    # ------------------------------------------------------------------ the month
+    def step(self) -> None:
+        t = self.month
+        L = self.ledger
+        opening = L.begin_month(t)
+        ex = self.exchange
+        ex.contract_revenue = 0.0
+        for p in self.providers:
+            p.committed[:] = 0.0
+            p.resale[:] = 0.0
+            p.sold_hours_g[:] = 0.0
+            p.own_sold_hours_g[:] = 0.0
+            p.orders_this_month[:] = 0.0
+            p.st_sold_eq = 0.0
+        # 1. events
+        for e in self.events_by_month.get(t, ()):
+            scenario_events.apply(self, e)
+        # 2. arrivals and power
+        for p in self.providers:
+            p.receive(t)
+        # 3. NVIDIA
+        self.nvidia.step_month(t)
+        # 4. providers: prices and capacity plans
+        self._price_references()
+        nv_price = self.nvidia.price
+        self.provider_set.shuffle_do("set_prices", t, nv_price)
+        self.provider_set.shuffle_do("plan_capacity", t, nv_price)
+        # 5. buyers: income, demand, requests; negotiation
+        training = np.zeros(self.buyers.n)
+        for b in self.labs_with_plans:
+            b.plan(t)
+            if b.projects:
+                training[b.idx] = b.training_need(t)
+        self.buyers.step_month(t, self.market_price, training)
+        ex.negotiate_all(t)
+        # 6. contracts first, then the short-term market
+        ex.serve_contracts(t)
+        ex.clear_short_term(t)
+        # 7. costs
+        self.nvidia.pay_backstops(t)
+        for p in self.providers:
+            p.pay_operating(t)
+        # 8. month end
+        self.buyers.top_up()
+        f = flows(opening, L.balances)
+        ebitda = (f["revenue"] + f["other_income"] - f["cost_of_revenue"] - f["opex"] - f["compute_expense"]
+                  - f["other_expense"])
+        self._utilisation()
+        for p in self.providers:
+            p.end_month(t, float(f["revenue"][p.eid]), float(ebitda[p.eid]))
+        self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
+        self._revalue(t)
+        # the record reads the ledger after every posting of the month
+        self.recorder.record(t, opening)
+        self.month += 1
+
+    def _price_references(self) -> None:
+        """Set on each live provider the cheapest *rival* on-demand price per generation last
+        month (``rival_min``), which the undercutting strategy answers."""
+        G = self.cat.n
+        live = [p for p in self.providers if p.active and not p.defaulted]
+        if not live:
+            return
+        od = np.array([p.od for p in live])
+        od_inf = np.where(np.isnan(od), np.inf, od)
+        order = np.argsort(od_inf, axis=0, kind="stable")
+        cols = np.arange(G)
+        min1 = od_inf[order[0], cols]
+        min2 = od_inf[order[1], cols] if len(live) > 1 else np.full(G, np.inf)
+        for i, p in enumerate(live):
+            r = np.where(order[0] == i, min2, min1)
+            p.rival_min = np.where(np.isinf(r), np.nan, r)
+
+    def _utilisation(self) -> None:
+        sold = 0.0
+        capacity = 0.0
+        for p in self.providers:
+            cap_g = (p.running + p.resale) * self.hours
+            with np.errstate(all="ignore"):
+                p.util_g = np.where(cap_g > 0, p.sold_hours_g / np.maximum(cap_g, 1e-9), p.util_g)
+            c = float(cap_g.sum())
+            s = float(p.sold_hours_g.sum())
+            p.capacity_hours = c
+            p.utilisation = s / c if c > 0 else 0.0
+            sold += s
+            capacity += c
+        self.utilisation = sold / capacity if capacity > 0 else 0.0
+
+    def _revalue(self, t: int) -> None:
+        """Public companies' market value by the valuation rule, with sentiment taking the
+        month's news."""
+        for p in self.providers:
+            if p.defaulted:
+                p.market_value = 0.0 if p.spec.public else np.nan
+                continue
+            p.sentiment = valuation.next_sentiment(p.sentiment, SENTIMENT_PERSISTENCE, p.shock)
+            p.shock = 0.0
+            if not p.spec.public:
+                continue
+            p.market_value = self._value(p.hist, p.spec.ev_revenue_multiple, p.sentiment, p.cash(), p.debt(),
+                                         self.exchange.backlog(p.name)[0], p.leverage())
+        nv = self.nvidia
+        b = self.ledger.balances[nv.eid]
+        nv.market_value = self._value(nv.hist, nv.spec.ev_revenue_multiple, 1.0, b[Acct.CASH], 0.0, 0.0, 0.0)
+
+    @staticmethod
+    def _value(hist, base: float, sentiment: float, cash: float, debt: float, backlog: float, lev: float) -> float:
+        if not hist:
+            return np.nan
+        rev = hist[-1][0]
+        if rev <= 0:
+            return valuation.equity_value(0.0, 0.0, cash, debt)
+        past = hist[-4][0] if len(hist) >= 4 else hist[0][0]
+        months = min(3, len(hist) - 1)
+        growth = (rev / past) ** (12.0 / months) - 1.0 if months > 0 and past > 0 else 0.0
+        margin = hist[-1][1] / rev
+        run_rate = 12.0 * rev
+        mult = valuation.ev_multiple(base, growth, margin, lev, backlog / run_rate, sentiment)
+        return valuation.equity_value(run_rate, mult, cash, debt)
+
+    def run(self, months: int | None = None) -> None:
+        for _ in range(months if months is not None else self.scn.months):
+            self.step()
