@@ -2,6 +2,7 @@
 
     python benchmarks/bench_sweep.py                 # 1,000 runs of baseline-2026 × 60 months
     python benchmarks/bench_sweep.py --runs 100      # a quick check
+    python benchmarks/bench_sweep.py --runs 1000 --timing-workers 2 --rss-runs 1000
 
 Each measurement runs in a fresh subprocess (so its peak RSS is its own): one design point,
 ``--runs`` seeds, with 1 and with 2 workers; then the parent's peak RSS for each of
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1000, help="runs per timing measurement")
     ap.add_argument("--months", type=int, default=60)
     ap.add_argument("--rss-runs", default="100,1000", help="sweep sizes for the peak RSS")
+    ap.add_argument("--timing-workers", default="1,2", help="worker counts to time")
     ap.add_argument("--workers", type=int, default=2, help="(with --measure)")
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -74,7 +76,7 @@ def main() -> None:
 
     print(f"{args.scenario}, {args.months} months per run")
     timing: dict[int, dict[str, float]] = {}
-    for workers in (1, 2):
+    for workers in (int(x) for x in args.timing_workers.split(",") if x):
         r = in_subprocess(args.scenario, args.runs, args.months, workers)
         timing[workers] = r
         print(
@@ -82,9 +84,13 @@ def main() -> None:
             f"{args.runs / r['wall_s']:.2f} runs/s, parent peak RSS {r['rss_mb']:.0f} MB"
             f" ({r['ok']} ok, {r['failed']} failed)"
         )
-    print(f"  speed-up with 2 workers: {timing[1]['wall_s'] / timing[2]['wall_s']:.2f}×")
+    if 1 in timing and 2 in timing:
+        print(f"  speed-up with 2 workers: {timing[1]['wall_s'] / timing[2]['wall_s']:.2f}×")
     for n in (int(x) for x in args.rss_runs.split(",") if x):
-        r = timing[2] if n == args.runs else in_subprocess(args.scenario, n, args.months, 2)
+        if n == args.runs and 2 in timing:
+            r = timing[2]
+        else:
+            r = in_subprocess(args.scenario, n, args.months, 2)
         print(f"  parent peak RSS, {n} runs, 2 workers: {r['rss_mb']:.0f} MB ({r['wall_s']:.1f} s)")
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import math
 import os
 from collections import deque
@@ -36,6 +37,7 @@ from market.sweep.design import Design, RunSpec, format_value
 from market.sweep.progress import Progress, make_progress
 from market.sweep.worker import ChunkResult, ChunkTask, Hooks, RunOutcome, describe, run_chunk
 
+DASK_MISSING = '--engine dask needs Dask, an optional extra: pip install "gpumarket[dask]"'
 SEED_RULE = (
     "seed = SeedSequence(root_seed, spawn_key=(replication,)).generate_state(1, uint64)[0] >> 1; "
     "the same for every design point"
@@ -114,6 +116,8 @@ def prepare(cfg: SweepConfig) -> Prepared:
         raise UserError(f"--chunk-size {cfg.chunk_size}: expected at least 1")
     if cfg.months is not None and cfg.months < 1:
         raise UserError(f"--months {cfg.months}: expected at least 1")
+    if cfg.engine == "dask" and importlib.util.find_spec("distributed") is None:
+        raise UserError(DASK_MISSING)
     base = _load(cfg, [])
     months = cfg.months if cfg.months is not None else int(base.months)
     flag = "--grid" if design.kind == "grid" else "--range"
@@ -190,7 +194,7 @@ class _Executors:
 
             from distributed import Client, LocalCluster
         except ImportError:
-            raise UserError('--engine dask needs Dask: pip install "gpumarket[dask]"') from None
+            raise UserError(DASK_MISSING) from None
         if self.cfg.scheduler:
             try:
                 client = Client(self.cfg.scheduler, timeout="10s")

@@ -188,3 +188,37 @@ def test_plain_progress_prints_lines_with_counts():
     assert lines[0] == "sweep: 20 runs to do of 40, 20 already stored"
     assert lines[-1].startswith("sweep: 40/40 runs (100%), 0 failed")
     assert 2 <= len(lines) <= 22
+
+
+def test_report_of_a_morris_design_ranks_the_parameter_that_matters(tmp_path):
+    out = tmp_path / "s"
+    design = build_design(morris=4, ranges=["growth=0:0.1", "noise=0:1"], seeds=1)
+    run_sweep(config(out, design=design))
+    buf = io.StringIO()
+    rep.report(
+        out,
+        outcomes=["avg_price_per_gpu_hour"],
+        png=tmp_path / "m.png",
+        console=Console(file=buf, width=160),
+    )
+    assert "morris sensitivity indices" in buf.getvalue()
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = rep.store.read_runs(out)
+    _, stats = rep.point_stats(table, design, ["avg_price_per_gpu_hour"])
+    rows, _ = rep.sensitivity(design, stats)
+    mu_star = {r["parameter"]: r["mu_star"] for r in rows}
+    assert mu_star["growth"] > 0.1 and mu_star["noise"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_dask_engine_without_dask_installed_is_a_user_error_before_any_file(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "distributed" else real(name, *a),
+    )
+    with pytest.raises(UserError, match=r'pip install "gpumarket\[dask\]"'):
+        run_sweep(config(tmp_path / "s", engine="dask"))
+    assert not (tmp_path / "s").exists()
