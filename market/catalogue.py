@@ -32,6 +32,8 @@ class Catalogue:
         self.output_growth = np.array([g.output_growth for g in gens], dtype=float)
         self.ramp = np.array([g.ramp_months for g in gens])
         self.output_multiplier = np.ones(self.n)
+        self._newer_key: tuple | None = None
+        self._newer = np.zeros(self.n, dtype=np.int64)
         self.reorder()
 
     def reorder(self) -> None:
@@ -62,7 +64,16 @@ class Catalogue:
 
     def newer_count(self, g: int, t: int) -> int:
         """NVIDIA generations launched after ``g`` and by month ``t``."""
-        return int(np.sum(self.nvidia & (self.launch > self.launch[g]) & (self.launch <= t)))
+        return int(self.newer_counts(t)[g])
+
+    def newer_counts(self, t: int) -> np.ndarray:
+        """``newer_count`` of every generation in month ``t`` (cached per month and launch plan)."""
+        key = (t, self.launch.tobytes())
+        if self._newer_key != key:
+            shipped = self.nvidia & (self.launch <= t)
+            self._newer = np.array([int(np.sum(shipped & (self.launch > self.launch[g]))) for g in range(self.n)])
+            self._newer_key = key
+        return self._newer
 
     def capex(self, g: int, nvidia_price: float) -> float:
         """All-in capital cost of one GPU today: NVIDIA's price plus servers, network and install."""

@@ -36,6 +36,7 @@ class Exchange:
         self._cache_month = -99
         self._ig_backlog: dict[str, float] = {}
         self._ig_share: dict[str, float] = {}
+        self._total_backlog: dict[str, float] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         # short-term market results
         self.st_revenue = 0.0
@@ -58,6 +59,7 @@ class Exchange:
         self._cache_month = t
         self._ig_backlog = {}
         self._ig_share = {}
+        self._total_backlog = {}
         for seller, cs in self.by_seller.items():
             total = 0.0
             ig = 0.0
@@ -67,11 +69,17 @@ class Exchange:
                 if c.buyer in self.ig:
                     ig += v
             self._ig_backlog[seller] = ig
+            self._total_backlog[seller] = total
             self._ig_share[seller] = ig / total if total > 0 else 0.0
 
     def ig_backlog(self, seller: str) -> float:
+        """The seller's remaining take-or-pay backlog from investment-grade buyers."""
         self._refresh()
         return self._ig_backlog.get(seller, 0.0)
+
+    def total_backlog(self, seller: str) -> float:
+        self._refresh()
+        return self._total_backlog.get(seller, 0.0)
 
     def ig_share(self, seller: str) -> float:
         self._refresh()
@@ -317,6 +325,7 @@ class Exchange:
         avail = {p.name: p.running.copy() for p in m.providers}
         self.contract_hours = 0.0
         self.contract_inference_hours = 0.0
+        buyer_hours = np.zeros(book.n)  # physical hours delivered to each buyer under contract
         for c in self.contracts:
             if c.status not in ("pending", "active") or c.start > t:
                 continue
@@ -353,18 +362,25 @@ class Exchange:
             seller.sold_hours_g[g] += deliver * h
             seller.own_sold_hours_g[g] += deliver * h
             self.contract_hours += deliver * h
-            if c.purpose == "inference":
-                self.contract_inference_hours += deliver * h
             self.contract_revenue += due
             if resale:
                 buyer.resale[g] += deliver
+                if c.purpose == "inference":
+                    self.contract_inference_hours += deliver * h
             else:
+                buyer_hours[buyer.idx] += deliver * h
                 perf = cat.inf[g] if c.purpose == "inference" else cat.train[g]
                 book.contract_eq[buyer.idx] += deliver * h * perf
             if c.months_billed >= c.term:
                 c.status = "completed"
             elif c.late_months > neg.late_grace_months:
                 self.cancel(c, t, "late delivery", fee_share=0.0)
+        # a buyer's contracted capacity serves its running training projects first and its
+        # inference with the rest
+        train_eq = np.maximum(0.0, book.demand_eq - book.inference_eq)
+        train_frac = np.clip(np.divide(train_eq, book.contract_eq, out=np.zeros(book.n),
+                                       where=book.contract_eq > 0), 0.0, 1.0)
+        self.contract_inference_hours += float(np.dot(buyer_hours, 1.0 - train_frac))
         self._cache_month = -99
 
     def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
@@ -428,82 +444,74 @@ class Exchange:
         return idx
 
     def clear_short_term(self, t: int) -> None:
-        """Idle capacity meets the demand left after contracts: on-demand first, then spot."""
+        """Idle capacity meets the demand left after contracts: on-demand first, then spot.
+
+        Each provider offers its idle GPUs (running less those serving contracts, plus capacity it
+        resells) as one product, and its custom silicon as another, priced per H100-equivalent
+        hour at the capacity-weighted mean of its generations' prices."""
         m = self.model
         cat = m.cat
         h = m.hours
         book = m.buyers
+        provs = m.providers
         O = len(self.offers)
-        cap = np.zeros(O)
-        p_od = np.zeros(O)
-        p_spot = np.zeros(O)
-        trust = np.zeros(O)
-        mix: list[tuple[np.ndarray, np.ndarray] | None] = []
-        nvidia_mask = cat.nvidia
-        for o, (p, custom) in enumerate(self.offers):
-            if not p.active or p.defaulted:
-                mix.append(None)
-                continue
-            own_idle = np.maximum(0.0, p.running - p.committed)
-            idle = own_idle + p.resale
-            idle = np.where(nvidia_mask != custom, idle, 0.0)
-            priced = ~np.isnan(p.od)
-            idle = np.where(priced, idle, 0.0)
-            eq = idle * h * cat.inf
-            total = float(eq.sum())
-            if total <= 0:
-                mix.append(None)
-                continue
-            w = eq / total
-            p_od[o] = float(np.sum(w * np.nan_to_num(p.od) / cat.inf))
-            p_spot[o] = float(np.sum(w * np.nan_to_num(p.spot) / cat.inf))
-            cap[o] = total
-            trust[o] = p.spec.trust
-            mix.append((w, np.divide(own_idle, idle, out=np.zeros_like(idle), where=idle > 0)))
+        live = np.array([p.active and not p.defaulted for p in provs])
+        running = np.array([p.running for p in provs])
+        committed = np.array([p.committed for p in provs])
+        resale = np.array([p.resale for p in provs])
+        od = np.array([p.od for p in provs])
+        spot = np.array([p.spot for p in provs])
+        own_idle = np.maximum(0.0, running - committed)
+        idle = np.where(live[:, None] & ~np.isnan(od), own_idle + resale, 0.0)
+        own_share = np.divide(own_idle, idle, out=np.zeros_like(idle), where=idle > 0)
+        # offers: rows of (provider, generation mask)
+        prow = self.offer_provider
+        gmask = np.where(self.offer_custom[:, None], ~cat.nvidia[None, :], cat.nvidia[None, :])
+        eq = idle[prow] * gmask * (h * cat.inf)
+        cap = eq.sum(axis=1)
+        w = np.divide(eq, cap[:, None], out=np.zeros_like(eq), where=cap[:, None] > 0)
+        p_od = np.sum(w * np.nan_to_num(od[prow]) / cat.inf, axis=1)
+        p_spot = np.sum(w * np.nan_to_num(spot[prow]) / cat.inf, axis=1)
+        trust = np.array([p.spec.trust for p in provs])[prow]
         od_dem, spot_dem = book.residual()
         idx = m.consider
         valid = idx >= 0
         safe = np.where(valid, idx, 0)
         beta = m.scn.market.logit_beta
         tw = (m.scn.market.trust_scale * book.trust_weight)[:, None] * trust[safe]
-        custom = self.offer_custom[safe]
-        lock = np.where(custom, book.switching[:, None], 0.0)
+        lock = np.where(self.offer_custom[safe], book.switching[:, None], 0.0)
         served_od, cap_left = self._clear(od_dem, idx, safe, p_od, lock, tw, beta, cap)
         served_sp, cap_left = self._clear(spot_dem, idx, safe, p_spot, lock, tw, beta, cap_left)
         # payments: one per buyer and offer
-        pay = served_od * p_od[safe] + served_sp * p_spot[safe]
+        pay = np.where(valid, served_od * p_od[safe] + served_sp * p_spot[safe], 0.0)
         payers = np.repeat(book.eids, idx.shape[1])
-        payees = self.offer_eid[safe].ravel()
-        m.ledger.transfer_many(payers, payees, np.where(valid, pay, 0.0).ravel(), "compute")
-        sold_eq = np.bincount(safe.ravel(), weights=np.where(valid, served_od + served_sp, 0.0).ravel(), minlength=O)
-        revenue = np.bincount(safe.ravel(), weights=np.where(valid, pay, 0.0).ravel(), minlength=O)
-        bought = (served_od + served_sp).sum(axis=1)
+        m.ledger.transfer_many(payers, self.offer_eid[safe].ravel(), pay.ravel(), "compute")
+        bought_k = np.where(valid, served_od + served_sp, 0.0)
+        sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=O)
+        bought = bought_k.sum(axis=1)
         book.bought_eq = bought
         book.spend = pay.sum(axis=1)
-        total_need = od_dem + spot_dem
-        self.unmet_eq = float(np.maximum(0.0, total_need - bought).sum())
-        # inference share of short-term purchases: the buyer's inference need over its total need
-        inf_frac = np.divide(book.inference_eq, book.demand_eq, out=np.ones(book.n), where=book.demand_eq > 0)
-        inf_frac = np.clip(inf_frac, 0.0, 1.0)
-        self.st_revenue = float(revenue.sum())
+        self.unmet_eq = float(np.maximum(0.0, od_dem + spot_dem - bought).sum())
+        self.st_revenue = float(pay.sum())
         self.st_eq = float(sold_eq.sum())
-        hours_total = 0.0
-        inf_hours = 0.0
-        for o, (p, _) in enumerate(self.offers):
-            if mix[o] is None or sold_eq[o] <= 0:
-                continue
-            w, own_share = mix[o]
-            phys = sold_eq[o] * w / cat.inf  # physical GPU-hours by generation
-            p.sold_hours_g += phys
-            p.own_sold_hours_g += phys * own_share
-            p.st_sold_eq += sold_eq[o]
-            hours_total += float(phys.sum())
-        # inference hours: each buyer's purchases split by its inference fraction, at the market's
-        # average physical hours per equivalent hour
+        # physical GPU-hours by provider and generation: each offer's sales split over its mix
+        phys = np.zeros_like(idle)
+        np.add.at(phys, prow, sold_eq[:, None] * w / cat.inf)
+        own_phys = phys * own_share
+        st_eq_p = np.bincount(prow, weights=sold_eq, minlength=len(provs))
+        for i, p in enumerate(provs):
+            if st_eq_p[i] > 0:
+                p.sold_hours_g += phys[i]
+                p.own_sold_hours_g += own_phys[i]
+                p.st_sold_eq += st_eq_p[i]
+        hours_total = float(phys.sum())
+        # inference hours: each buyer's purchases split by its inference share of need, at the
+        # market's average physical hours per equivalent hour
+        inf_frac = np.clip(np.divide(book.inference_eq, book.demand_eq, out=np.ones(book.n),
+                                     where=book.demand_eq > 0), 0.0, 1.0)
         phys_per_eq = hours_total / self.st_eq if self.st_eq > 0 else 0.0
-        inf_hours = float(np.sum(bought * inf_frac)) * phys_per_eq
         self.st_hours = hours_total
-        self.st_inference_hours = inf_hours
+        self.st_inference_hours = float(np.dot(bought, inf_frac)) * phys_per_eq
         unmet_phys = self.unmet_eq * (phys_per_eq if phys_per_eq > 0 else 1.0)
         self.demand_hours = self.contract_hours + hours_total + unmet_phys
         if self.st_eq > 0:

@@ -178,6 +178,7 @@ class FinanceSpec(Spec):
     leverage_penalty: NonNeg = Field(0.005, description="spread added per turn of leverage above 3x")
     ltv: Share = Field(0.7, description="debt at most this share of the fleet's market value")
     contract_ltv: Share = Field(0.4, description="and this share of investment-grade take-or-pay backlog")
+    non_ig_weight: Share = Field(0.5, description="weight of backlog from buyers below investment grade in that collateral")
     amort_months: PosInt = 60
     max_leverage: Pos = Field(7.0, description="covenant: debt / annualised EBITDA")
     min_dscr: NonNeg = Field(1.1, description="covenant: EBITDA / debt service")
@@ -260,6 +261,9 @@ class TrainingSpec(Spec):
     lead_months: NonNegInt = 9
     term_months: PosInt = 48
     contract_share: Share = Field(1.0, description="share of a project it tries to contract ahead")
+    current_gpus: NonNegInt = Field(0, description="GPUs of a project already running at the start")
+    current_generation: str | None = None
+    current_months_left: NonNegInt = 0
 
 
 class OpeningContractSpec(Spec):
@@ -468,6 +472,10 @@ class Scenario(Spec):
                 _known(c.generation, gens, f"buyers.{i}.contracts.{j}.generation")
             for j, r in enumerate(b.requests):
                 _known(r.generation, gens, f"buyers.{i}.requests.{j}.generation")
+            if b.training and b.training.current_gpus:
+                if b.training.current_generation is None:
+                    raise ValueError(f"buyers.{i}.training.current_generation: required when current_gpus > 0")
+                _known(b.training.current_generation, gens, f"buyers.{i}.training.current_generation")
         for j, s in enumerate(self.nvidia.backstops):
             _known(s.provider, provs, f"nvidia.backstops.{j}.provider")
         for name in self.nvidia.equity_stakes:

@@ -37,6 +37,9 @@ class Buyer(mesa.Agent):
         self.next_project = month_index(tr.first_start, start) if tr else None
         self.project_gpus = tr.gpus * size if tr else 0.0
         self.projects: list[tuple[int, int, float, int]] = []  # (start, end, gpus, generation)
+        if tr and tr.current_gpus:
+            g = model.cat.index[tr.current_generation]
+            self.projects.append((0, tr.current_months_left, tr.current_gpus * size, g))
         self.planned = sorted(
             ((month_index(r.month, start), r) for r in spec.requests), key=lambda x: x[0]
         )

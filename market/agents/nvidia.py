@@ -52,7 +52,14 @@ class Nvidia(mesa.Agent):
         m.ledger.transfer(m.party["investors"], self.eid, self.spec.cash, "equity")
 
     def book_order(self, provider: Provider, g: int, units: float) -> None:
-        self.book[g].append([provider, units])
+        """Add to the provider's open order for the generation (one open order per buyer and
+        generation; its place in the book is that of its first units)."""
+        for o in self.book[g]:
+            if o[0] is provider:
+                o[1] += units
+                break
+        else:
+            self.book[g].append([provider, units])
         self.backlog[g] += units
 
     def cancel_orders(self, provider: Provider) -> None:
@@ -79,8 +86,7 @@ class Nvidia(mesa.Agent):
             want = sp.rest_of_world_share * out[g] * sp.rest_of_world_backlog_months
             top_up = max(0.0, want - self.rest_backlog[g])
             if top_up > 0:
-                self.book[g].append([None, top_up])
-                self.backlog[g] += top_up
+                self.book_order(None, g, top_up)
                 self.rest_backlog[g] += top_up
         for g in range(cat.n):
             if not cat.nvidia[g]:

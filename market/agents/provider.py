@@ -101,6 +101,8 @@ class Provider(mesa.Agent):
         self.custom_chips = 0.0
         self.orders_this_month = np.zeros(G)
         self.custom_price_factor = 1.0  # scenario events cut custom-silicon prices through this
+        self._mv_key: tuple | None = None
+        self._mv = 0.0
 
     # ------------------------------------------------------------------ opening balances
     def open_books(self) -> None:
@@ -142,21 +144,32 @@ class Provider(mesa.Agent):
                 L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
 
     def _add_cohort(self, g: int, month: int, units: float, unit_cost: float) -> None:
-        self.c_gen = np.append(self.c_gen, g)
-        self.c_month = np.append(self.c_month, month)
-        self.c_units = np.append(self.c_units, units)
-        self.c_cost = np.append(self.c_cost, unit_cost)
-        self.installed[g] += units
-        self.cost_sum[g] += units * unit_cost
+        self._add_cohorts([(g, units, unit_cost)], month)
+
+    def _add_cohorts(self, items: list[tuple[int, float, float]], month: int) -> None:
+        """Install cohorts of (generation, units, unit capex) in ``month``."""
+        if not items:
+            return
+        gens = np.array([i[0] for i in items], dtype=np.int64)
+        units = np.array([i[1] for i in items], dtype=float)
+        costs = np.array([i[2] for i in items], dtype=float)
+        self.c_gen = np.concatenate((self.c_gen, gens))
+        self.c_month = np.concatenate((self.c_month, np.full(gens.size, month, dtype=np.int64)))
+        self.c_units = np.concatenate((self.c_units, units))
+        self.c_cost = np.concatenate((self.c_cost, costs))
+        np.add.at(self.installed, gens, units)
+        np.add.at(self.cost_sum, gens, units * costs)
+        self._mv_key = None
 
     # ------------------------------------------------------------------ the month, part 1
     def receive(self, t: int) -> None:
         """GPUs shipped ``lead_time`` months ago arrive and are installed; MW builds finish."""
         if not self.active and t >= self.active_from and not self.defaulted:
             self.active = True
-        for g, units, unit_cost in self.transit.pop(t, ()):
+        arrivals = self.transit.pop(t, ())
+        for g, units, _ in arrivals:
             self.in_transit[g] -= units
-            self._add_cohort(g, t, units, unit_cost)
+        self._add_cohorts(arrivals, t)
         if self.builds:
             done = [b for b in self.builds if b[0] <= t]
             if done:
@@ -382,31 +395,30 @@ class Provider(mesa.Agent):
         return s.finance.min_cash_months * monthly
 
     def fleet_market_value(self) -> float:
-        """Market value of the fleet (the collateral): each cohort by the used-GPU rule."""
+        """Market value of the fleet (the collateral): every cohort by the used-GPU rule
+        (cached until the month or the fleet changes)."""
         m = self.model
+        key = (m.month, self.c_units.size)
+        if self._mv_key == key:
+            return self._mv
+        self._mv_key = key
         if not self.c_units.size:
+            self._mv = 0.0
             return 0.0
-        t = m.month
-        cat = m.cat
         mk = m.scn.market
-        total = 0.0
-        for g in range(cat.n):
-            sel = self.c_gen == g
-            if not sel.any():
-                continue
-            units = self.c_units[sel]
-            age = float(np.average(t - self.c_month[sel], weights=units)) if units.sum() > 0 else 0.0
-            capex = float(np.average(self.c_cost[sel], weights=units)) if units.sum() > 0 else 0.0
-            per = depreciation.market_value_per_gpu(capex, age, mk.economic_life_months, mk.residual_value,
-                                                    cat.newer_count(g, t), mk.obsolescence)
-            total += per * float(units.sum())
-        return total
+        per = depreciation.market_value_per_gpu(self.c_cost, m.month - self.c_month, mk.economic_life_months,
+                                                mk.residual_value, m.cat.newer_counts(m.month)[self.c_gen],
+                                                mk.obsolescence)
+        self._mv = float(np.dot(per, self.c_units))
+        return self._mv
 
     def borrowing_capacity(self) -> float:
         f = self.spec.finance
         ltv = max(0.0, f.ltv - self.model.ltv_cut)
-        ig = self.model.exchange.ig_backlog(self.name)
-        return finance.borrowing_capacity(self.fleet_market_value(), ltv, ig, f.contract_ltv, self.debt())
+        ex = self.model.exchange
+        ig = ex.ig_backlog(self.name)
+        backlog = ig + f.non_ig_weight * (ex.total_backlog(self.name) - ig)
+        return finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv, self.debt())
 
     def ensure_cash(self, amount: float) -> float:
         """Make ``amount`` payable: borrow against the fleet and contracts, then raise equity.

@@ -15,10 +15,11 @@ def accumulated(cost: np.ndarray, life_months: float, age_months: np.ndarray) ->
     return cost * np.minimum(np.maximum(age_months, 0), life_months) / life_months
 
 
-def market_value_per_gpu(capex: float, age_months: float, economic_life: float, residual: float,
-                         newer_generations: int, obsolescence: float) -> float:
+def market_value_per_gpu(capex, age_months, economic_life: float, residual: float, newer_generations,
+                         obsolescence: float):
     """What a used GPU fetches: its capital cost, falling linearly to ``residual`` x cost over the
-    economic life, and times (1 - obsolescence) for each newer NVIDIA generation already shipped."""
-    frac = min(max(age_months, 0.0), economic_life) / economic_life
+    economic life, and times (1 - obsolescence) for each newer NVIDIA generation already shipped.
+    Works on numbers or element-wise on arrays."""
+    frac = np.clip(age_months, 0.0, economic_life) / economic_life
     linear = 1.0 - (1.0 - residual) * frac
-    return capex * linear * (1.0 - obsolescence) ** newer_generations
+    return capex * linear * (1.0 - obsolescence) ** np.asarray(newer_generations)

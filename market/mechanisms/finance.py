@@ -15,11 +15,12 @@ def spread(base_spread: float, ig_discount: float, ig_share: float, leverage: fl
     return max(0.0, base_spread - ig_discount * ig_share + leverage_penalty * max(0.0, leverage - 3.0))
 
 
-def borrowing_capacity(fleet_market_value: float, ltv: float, ig_backlog: float, contract_ltv: float,
+def borrowing_capacity(fleet_market_value: float, ltv: float, backlog: float, contract_ltv: float,
                        debt: float) -> float:
     """How much more a provider can borrow: ltv x the fleet's market value plus contract_ltv x its
-    investment-grade take-or-pay backlog, less the debt it already has; never negative."""
-    return max(0.0, ltv * fleet_market_value + contract_ltv * ig_backlog - debt)
+    take-or-pay backlog (weighted by the buyers' credit), less the debt it already has; never
+    negative."""
+    return max(0.0, ltv * fleet_market_value + contract_ltv * backlog - debt)
 
 
 def leverage(debt: float, ebitda_annual: float) -> float:
