@@ -11,7 +11,7 @@ import numpy as np
 
 from market.contracts import Contract, Request
 from market.ledger import Acct
-from market.mechanisms import clearing, negotiation, pricing
+from market.mechanisms import clearing, depreciation, negotiation, pricing
 
 if TYPE_CHECKING:
     from market.agents.provider import Provider
@@ -154,11 +154,17 @@ class Exchange:
         return [r for r in self.requests if r.open]
 
     def eligible_sellers(self, r: Request) -> list[Provider]:
+        """Providers that may answer a request: active, able to supply the generation, within the
+        buyer's consideration set (a captive buyer's: its own provider; a reseller's: neoclouds)."""
         m = self.model
         buyer = m.agent_by_name[r.buyer]
         captive = getattr(buyer.spec, "captive_to", None)
         out = []
-        for p in m.providers:
+        pool = m.providers
+        if hasattr(buyer, "idx") and len(self.offers) > m.consider.shape[1]:
+            known = {int(self.offer_provider[o]) for o in m.consider[buyer.idx] if o >= 0}
+            pool = [m.providers[i] for i in sorted(known)]
+        for p in pool:
             if not p.active or p.defaulted or p.name == r.buyer:
                 continue
             if captive and p.name != captive:
@@ -188,12 +194,20 @@ class Exchange:
         return max(gpu_ready, power_ready)
 
     def reservation_price(self, p: Provider, g: int, term: int) -> float:
+        """The seller's walk-away price: the capital it must recover over the term (today's
+        capex less the discounted market value the GPU keeps at the end, assuming one newer
+        generation by then), power and site costs, times 1 + its contract margin."""
         m = self.model
         cat = m.cat
         s = p.spec
+        mk = m.scn.market
         capex = cat.capex(g, m.nvidia.price[g]) if cat.nvidia[g] else cat.capex(g, cat.list_price[g])
-        life = min(float(term), s.depreciation_years * 12.0, m.scn.market.economic_life_months)
-        full = pricing.full_cost_per_hour(capex, life, p.rate(), cat.power_kw[g], s.pue, s.power_price_kwh,
+        life = min(float(term), s.depreciation_years * 12.0, mk.economic_life_months)
+        rate = p.rate()
+        left = float(depreciation.market_value_per_gpu(capex, life, mk.economic_life_months, mk.residual_value, 1,
+                                                       mk.obsolescence))
+        recover = capex - left / (1.0 + rate / 12.0) ** life
+        full = pricing.full_cost_per_hour(recover, life, rate, cat.power_kw[g], s.pue, s.power_price_kwh,
                                           s.opex_per_gpu_hour, m.hours)
         margin = s.contract_margin if s.contract_margin is not None else m.scn.negotiation.min_margin
         return full * (1.0 + margin)

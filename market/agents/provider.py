@@ -206,7 +206,12 @@ class Provider(mesa.Agent):
                               f.leverage_penalty)
 
     def leverage(self) -> float:
-        ebitda = sum(h[1] for h in self.hist[-3:]) * (12.0 / max(1, len(self.hist[-3:])))
+        """Debt over EBITDA annualised from the last (up to) three months; before the first
+        month is booked there is no EBITDA to judge by, and lenders use the base spread."""
+        if not self.hist:
+            return 0.0
+        recent = self.hist[-3:]
+        ebitda = sum(h[1] for h in recent) * (12.0 / len(recent))
         return finance.leverage(self.debt(), ebitda)
 
     def debt(self) -> float:
