@@ -1,0 +1,95 @@
+"""baseline-2026 reproduces the public figures of DOMAIN.md within the bands of issue 3.
+
+Each target is documented, with the model's value and the source, in docs/calibration.md.
+The run is the documented one: seed 0, the scenario's defaults, January-March 2026 = months 0-2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from market.scenario import load_scenario
+from market.simulate import simulate
+
+NEOCLOUDS = ["CoreWeave", "Nebius", "Lambda", "Crusoe"]
+HYPERSCALERS = ["AWS", "Azure", "Google Cloud"]  # Meta Compute opens in July 2026
+
+
+@pytest.fixture(scope="module")
+def run():
+    return simulate(load_scenario("baseline-2026"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def agents(run):
+    return run.agents.to_pandas()
+
+
+@pytest.fixture(scope="module")
+def prices(run):
+    return run.prices.to_pandas()
+
+
+def cw(agents):
+    return agents[agents.agent == "CoreWeave"].set_index("month")
+
+
+def test_coreweave_q1_revenue_in_band(agents):
+    # reported: $2.08B for Q1 2026; band $1.5-2.7B
+    q1 = cw(agents).revenue.loc[0:2].sum()
+    assert 1.5e9 <= q1 <= 2.7e9, q1
+
+
+def test_coreweave_backlog_end_of_march_in_band(agents):
+    # reported: $99.4B at the end of Q1 2026; band $70-130B
+    backlog = cw(agents).backlog.loc[2]
+    assert 70e9 <= backlog <= 130e9, backlog
+
+
+def test_coreweave_two_largest_customers_hold_half_the_backlog(run):
+    # reported: Meta and OpenAI close to two-thirds of backlog; at least half required
+    c = run.contracts.to_pandas()
+    live = c[(c.seller == "CoreWeave") & c.status.isin(["pending", "active"])]
+    # remaining value at the end of the run is not March's; recompute March from the contracts:
+    # value left after month 2 = fee x (term - months billed by then)
+    fee = live.total_value / live.term_months
+    billed = np.clip(3 - live.start_month, 0, live.term_months)
+    left = fee * (live.term_months - billed)
+    signed_by_march = live.signed_month <= 2
+    by_buyer = left[signed_by_march].groupby(live.buyer[signed_by_march]).sum().sort_values(ascending=False)
+    assert by_buyer.iloc[:2].sum() / by_buyer.sum() >= 0.5, by_buyer
+
+
+def test_h100_prices_in_band_and_ordered(prices):
+    q1 = prices[(prices.generation == "H100") & (prices.month <= 2)]
+    neo = q1[q1.agent.isin(NEOCLOUDS)]
+    hyp = q1[q1.agent.isin(HYPERSCALERS)]
+    neo_mean = neo.groupby("month").on_demand.mean()
+    # reported: CoreWeave $2.39, Lambda $2.49; band $2.00-3.00 at neoclouds
+    assert ((neo_mean >= 2.0) & (neo_mean <= 3.0)).all(), neo_mean
+    # reserved below on-demand, spot below reserved, at every provider and month
+    assert (q1.reserved < q1.on_demand).all() and (q1.spot < q1.reserved).all()
+    # hyperscalers 30-50% above the neocloud average
+    ratio = hyp.groupby("month").on_demand.mean() / neo_mean
+    assert ((ratio >= 1.3) & (ratio <= 1.5)).all(), ratio
+
+
+def test_nvidia_gross_margin_in_band(run):
+    # reported: 75% (fiscal 2025), about 71% (fiscal 2026); band 65-78%
+    m = run.model.to_pandas()
+    gm = m.nvidia_gross_margin.loc[0:2]
+    assert ((gm >= 0.65) & (gm <= 0.78)).all(), gm
+
+
+def test_coreweave_capex_per_revenue_2026(agents):
+    # reported: about $2.60 of infrastructure spend per $1 of revenue in Q1 2026; band 1.5-4
+    c = cw(agents).loc[0:11]
+    ratio = c.capex.sum() / c.revenue.sum()
+    assert 1.5 <= ratio <= 4.0, ratio
+
+
+def test_inference_share_rises(run):
+    m = run.model.to_pandas()
+    first, last = m.inference_share.iloc[:6].mean(), m.inference_share.iloc[-12:].mean()
+    assert last > first, (first, last)
