@@ -494,8 +494,9 @@ class Exchange:
         beta = m.scn.market.logit_beta
         tw = (m.scn.market.trust_scale * book.trust_weight)[:, None] * trust[safe]
         lock = np.where(self.offer_custom[safe], book.switching[:, None], 0.0)
-        served_od, cap_left = self._clear(od_dem, idx, safe, p_od, lock, tw, beta, cap)
-        served_sp, cap_left = self._clear(spot_dem, idx, safe, p_spot, lock, tw, beta, cap_left)
+        rounds = m.scn.market.clearing_rounds
+        served_od, cap_left = self._clear(od_dem, idx, safe, p_od, lock, tw, beta, cap, rounds)
+        served_sp, cap_left = self._clear(spot_dem, idx, safe, p_spot, lock, tw, beta, cap_left, rounds)
         # payments: one per buyer and offer
         pay = np.where(valid, served_od * p_od[safe] + served_sp * p_spot[safe], 0.0)
         payers = np.repeat(book.eids, idx.shape[1])
@@ -532,8 +533,10 @@ class Exchange:
             m.market_price = self.st_revenue / self.st_eq
 
     @staticmethod
-    def _clear(demand, idx, safe, price, lock, trust_term, beta, cap):
+    def _clear(demand, idx, safe, price, lock, trust_term, beta, cap, rounds):
+        """Score = -beta x log(price x (1 + switching cost on custom silicon)) + beta x the
+        buyer's trust value for the provider as a share of the price; then ``clearing.clear``."""
         pr = np.maximum(price[safe], 1e-6) * (1.0 + lock)
         score = -beta * np.log(pr) + beta * trust_term * TRUST_PRICE_WEIGHT / np.maximum(pr, 1e-6)
         ok_idx = np.where(price[safe] > 0, idx, -1)
-        return clearing.clear(demand, ok_idx, score, cap)
+        return clearing.clear(demand, ok_idx, score, cap, rounds)

@@ -126,6 +126,10 @@ class Ledger:
 
     def transfer_many(self, payers: np.ndarray, payees: np.ndarray, amounts: np.ndarray, kind: str) -> None:
         """Many payments of one kind at once (the vectorised form of :meth:`transfer`)."""
+        bad = ~(amounts >= 0.0)  # negative or NaN
+        if bad.any():
+            raise ValueError(f"transfer {kind}: amounts must be non-negative numbers, got "
+                             f"{amounts[bad][0]}")
         keep = amounts > 0.0
         if not keep.all():
             payers, payees, amounts = payers[keep], payees[keep], amounts[keep]

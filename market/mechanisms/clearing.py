@@ -36,11 +36,18 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     served = np.zeros(offer_idx.shape)
     valid = offer_idx >= 0
     idx = np.where(valid, offer_idx, 0)
+    # the scores do not change between rounds, only which offers have capacity left: take the
+    # exponentials once (shifted by each row's best valid score, as logit_shares does)
+    s = np.where(valid, score, -np.inf)
+    top = s.max(axis=1, keepdims=True)
+    e = np.exp(s - np.where(np.isfinite(top), top, 0.0))
     for _ in range(rounds):
         avail = valid & (cap_left[idx] > 1e-9)
         if not avail.any() or want_left.sum() <= 1e-9:
             break
-        shares = logit_shares(score, avail)
+        ea = np.where(avail, e, 0.0)
+        tot = ea.sum(axis=1, keepdims=True)
+        shares = np.divide(ea, tot, out=np.zeros_like(ea), where=tot > 0)
         asked = shares * want_left[:, None]
         total_asked = np.bincount(idx.ravel(), weights=asked.ravel(), minlength=n_offers)
         fill = np.ones(n_offers)
