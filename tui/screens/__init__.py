@@ -1,0 +1,1 @@
+"""Screens of the terminal UI: the main market screen and the dialogs."""

@@ -1,0 +1,93 @@
+"""The main screen: a status line, the views under tabs, and the footer."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from tui.widgets.base import MarketView
+from tui.widgets.companies import Companies
+from tui.widgets.contracts import Contracts
+from tui.widgets.dashboard import Dashboard
+from tui.widgets.news import News
+from tui.widgets.status import StatusBar
+from tui.widgets.turn import TurnPanel
+
+TABS = ("dashboard", "companies", "contracts", "news", "turn")
+
+
+class MarketScreen(Screen):
+    """Views repaint only while visible; a hidden one is marked stale and repaints when shown."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+
+    def __init__(self) -> None:
+        super().__init__(id="market")
+        self.stale: set[str] = set(TABS)
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with TabbedContent(id="tabs", initial="dashboard"):
+            with TabPane("Dashboard [1]", id="dashboard"):
+                yield Dashboard(id="dashboard-view")
+            with TabPane("Companies [2]", id="companies"):
+                yield Companies(id="companies-view")
+            with TabPane("Contracts [3]", id="contracts"):
+                yield Contracts(id="contracts-view")
+            with TabPane("News [4]", id="news"):
+                yield News(id="news-view")
+            with TabPane("Your turn [5]", id="turn"):
+                yield TurnPanel(id="turn-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.app.session.player is None:  # type: ignore[attr-defined]
+            self.query_one(TabbedContent).hide_tab("turn")
+        self.app.first_paint()  # type: ignore[attr-defined]
+
+    def view(self, tab: str) -> MarketView:
+        return self.query_one(f"#{tab}-view")  # type: ignore[return-value]
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    def show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def refresh_views(self) -> None:
+        """Repaint the visible view now and mark the others stale."""
+        self.stale = set(TABS)
+        self._paint(self.active_tab)
+
+    def _paint(self, tab: str) -> None:
+        if not tab:
+            return
+        self.stale.discard(tab)
+        self.view(tab).show(self.app.session)  # type: ignore[attr-defined]
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id or ""
+        if pane in self.stale:
+            self._paint(pane)
+
+    async def reset_for_new_game(self) -> None:
+        """Another game: the turn form is rebuilt for its catalogue and the seat shown or hidden."""
+        tabs = self.query_one(TabbedContent)
+        companies = self.query_one(Companies)
+        companies.reset()
+        news = self.query_one(News)
+        news.issue = None
+        turn = self.query_one(TurnPanel)
+        await turn.recompose()
+        turn._filled_for = None
+        turn._request_ids = []
+        if self.app.session.player is None:  # type: ignore[attr-defined]
+            if tabs.active == "turn":
+                tabs.active = "dashboard"
+            tabs.hide_tab("turn")
+        else:
+            tabs.show_tab("turn")
+        self.refresh_views()

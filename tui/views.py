@@ -1,0 +1,345 @@
+"""What the screens show, read from a model as plain data (no Textual here, so it is testable
+without an app and cheap to call once per repaint)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from market.model import MarketModel
+
+INCOME_LINES = ("revenue", "cost_of_revenue", "opex", "depreciation", "interest_expense", "other", "net_income")
+INCOME_LABELS = {
+    "revenue": "Revenue",
+    "cost_of_revenue": "Cost of revenue",
+    "opex": "Overheads (SG&A)",
+    "depreciation": "Depreciation",
+    "interest_expense": "Interest",
+    "other": "Other, net",
+    "net_income": "Net income",
+}
+NEGOTIATION_KINDS = ("request", "offer", "counter", "signed", "walk_away", "decline", "request_lapsed")
+
+
+def months_done(m: MarketModel) -> int:
+    return len(m.recorder.model_rows)
+
+
+def headline(m: MarketModel) -> dict:
+    """The last simulated month's market row, with its change on the month before."""
+    rows = m.recorder.model_rows
+    if not rows:
+        return {}
+    out = dict(rows[-1])
+    prev = rows[-2] if len(rows) > 1 else None
+    out["prev"] = prev
+    return out
+
+
+def share_series(m: MarketModel, measure: str = "revenue") -> tuple[list[int], dict[str, list[float]]]:
+    """Each provider's share of the market per month: of compute revenue (``revenue``) or of
+    GPU-hours sold (``hours``)."""
+    rec = m.recorder
+    months = [r["month"] for r in rec.model_rows]
+    rows = [p.eid for p in m.providers]
+    out: dict[str, list[float]] = {p.name: [] for p in m.providers}
+    for am in rec.agent_months:
+        if measure == "revenue":
+            v = am["market_share"][rows]
+        else:
+            h = am["gpu_hours_sold"][rows]
+            tot = float(h.sum())
+            v = h / tot if tot > 0 else np.zeros(len(rows))
+        for p, x in zip(m.providers, v):
+            out[p.name].append(float(x))
+    return months, out
+
+
+@dataclass
+class PriceBook:
+    """Market-average posted prices per generation and month, built incrementally from the
+    recorder's price rows (mean over the providers that quote it)."""
+
+    seen: int = 0
+    by_gen: dict[str, dict[int, list[list[float]]]] = field(default_factory=dict)  # gen -> month -> [od, res, spot lists]
+
+    def update(self, m: MarketModel) -> None:
+        rows = m.recorder.price_rows
+        for t, _agent, gen, od, res, spot in rows[self.seen:]:
+            acc = self.by_gen.setdefault(gen, {}).setdefault(t, [[], [], []])
+            for i, v in enumerate((od, res, spot)):
+                if v == v:
+                    acc[i].append(v)
+        self.seen = len(rows)
+
+    def series(self, gen: str, kind: int = 0) -> tuple[list[int], list[float]]:
+        """(months, mean price) for one generation; kind 0 on-demand, 1 reserved, 2 spot."""
+        d = self.by_gen.get(gen, {})
+        xs = sorted(t for t, acc in d.items() if acc[kind])
+        return xs, [sum(d[t][kind]) / len(d[t][kind]) for t in xs]
+
+    def latest(self, month: int) -> list[tuple[str, float, float, float]]:
+        """(generation, on-demand, reserved, spot) means for a month, for generations priced then."""
+        out = []
+        for gen, d in self.by_gen.items():
+            acc = d.get(month)
+            if acc and acc[0]:
+                out.append((gen, *(sum(a) / len(a) if a else math.nan for a in acc)))
+        return out
+
+
+def _sum_months(m: MarketModel, e: int, key: str, months: list[int]) -> float:
+    am = m.recorder.agent_months
+    return float(sum(am[t][key][e] for t in months if t < len(am)))
+
+
+def period_months(m: MarketModel, period: str) -> list[int]:
+    """Months of the last simulated month's calendar quarter or year so far (``month``,
+    ``quarter``, ``year``), as month indices within the run."""
+    n = months_done(m)
+    if n == 0:
+        return []
+    last = n - 1
+    if period == "month":
+        return [last]
+    y, mo = (int(s) for s in m.label(last).split("-"))
+    first_mo = 1 if period == "year" else 3 * ((mo - 1) // 3) + 1
+    back = mo - first_mo
+    return [t for t in range(last - back, last + 1) if t >= 0]
+
+
+def income_statement(m: MarketModel, e: int) -> dict[str, dict[str, float]]:
+    """Line -> {month, quarter, year} for an agent row; ``other`` is what the named lines leave
+    (other income less other expense and compute bought)."""
+    out: dict[str, dict[str, float]] = {}
+    periods = {p: period_months(m, p) for p in ("month", "quarter", "year")}
+    for line in INCOME_LINES:
+        out[line] = {}
+    for p, ms in periods.items():
+        vals = {k: _sum_months(m, e, k, ms) for k in ("revenue", "cost_of_revenue", "opex", "depreciation",
+                                                      "interest_expense", "net_income")}
+        vals["other"] = vals["net_income"] - (vals["revenue"] - vals["cost_of_revenue"] - vals["opex"]
+                                              - vals["depreciation"] - vals["interest_expense"])
+        for line in INCOME_LINES:
+            out[line][p] = vals[line]
+    return out
+
+
+def balance_sheet(m: MarketModel, e: int) -> list[tuple[str, float]]:
+    """End-of-month balance sheet of an agent row: assets, then liabilities and equity."""
+    am = m.recorder.agent_months
+    if not am:
+        return []
+    r = am[-1]
+    cash = float(r["cash"][e])
+    fleet = float(r["fleet_book"][e])
+    assets = float(r["total_assets"][e])
+    debt = float(r["debt"][e])
+    liab = float(r["liabilities"][e])
+    return [
+        ("Cash", cash),
+        ("GPU fleet (book)", fleet),
+        ("Other assets", assets - cash - fleet),
+        ("Total assets", assets),
+        ("Debt", debt),
+        ("Other liabilities", liab - debt),
+        ("Equity (book)", float(r["equity_book"][e])),
+    ]
+
+
+def agent_series(m: MarketModel, e: int, key: str) -> list[float]:
+    return [float(am[key][e]) for am in m.recorder.agent_months]
+
+
+def backlog(m: MarketModel, name: str) -> tuple[float, float, list[tuple[str, float, float]]]:
+    """Total remaining contracted value, the top buyer's share, and (buyer, value, share)."""
+    total, top, ranked = m.exchange.backlog(name)
+    return total, top, [(b, v, v / total if total > 0 else 0.0) for b, v in ranked]
+
+
+def nvidia_book(m: MarketModel) -> list[dict]:
+    """Per NVIDIA generation: price, monthly output, units shipped, backlog, and the order book
+    by buyer (the rest of the world as one line)."""
+    nv = m.nvidia
+    cat = m.cat
+    out = []
+    for g in range(cat.n):
+        if not cat.nvidia[g]:
+            continue
+        by: dict[str, float] = {}
+        for who, units in nv.book[g]:
+            if units > 1e-9:
+                k = who.name if who is not None else "rest of world"
+                by[k] = by.get(k, 0.0) + float(units)
+        out.append({"generation": cat.names[g], "price": float(nv.price[g]), "output": float(nv.output[g]),
+                    "shipped": float(nv.shipped[g]), "backlog": float(nv.backlog[g]),
+                    "launch": m.label(int(cat.launch[g])),
+                    "orders": sorted(by.items(), key=lambda kv: -kv[1])})
+    return out
+
+
+def labs(m: MarketModel, named_only: bool = True) -> list[dict]:
+    """Each lab's compute bill last month and its contracts (named labs: not generated segment
+    members)."""
+    am = m.recorder.agent_months
+    last = am[-1] if am else None
+    out = []
+    for b in m.buyer_agents:
+        if b.kind != "lab" or (named_only and b.spec.count > 1):
+            continue
+        cs = m.exchange.by_buyer.get(b.name, [])
+        live = [c for c in cs if c.status in ("pending", "active")]
+        out.append({
+            "name": b.name,
+            "bill": float(last["compute_expense"][b.eid]) if last is not None else 0.0,
+            "short_term": float(m.buyers.spend[b.idx]),
+            "cash": float(last["cash"][b.eid]) if last is not None else 0.0,
+            "contracts": len(live),
+            "contracted_value": sum(c.remaining_value() for c in live),
+            "sellers": sorted({c.seller for c in live}),
+        })
+    return out
+
+
+def negotiations(m: MarketModel, month: int | None = None, limit: int = 200) -> list[dict]:
+    """The negotiation events (requests, offers, counters, signatures, walk-aways) of a month,
+    or of every month when ``month`` is None; newest last."""
+    rows = [e for e in m.events_log if e["kind"] in NEGOTIATION_KINDS and (month is None or e["month"] == month)]
+    return rows[-limit:]
+
+
+def month_events(m: MarketModel, month: int) -> list[dict]:
+    # events are appended in month order, so scan from the end
+    out = []
+    for e in reversed(m.events_log):
+        if e["month"] < month:
+            break
+        if e["month"] == month:
+            out.append(e)
+    return out[::-1]
+
+
+SECTION_OF = {
+    "default": "Headlines", "fire_sale": "Headlines", "restructuring": "Headlines", "covenant_breach": "Headlines",
+    "cancelled": "Headlines", "covenant_cured": "Headlines", "order_cut": "Headlines",
+    "signed": "Deals", "request": "Buyers shopping", "request_lapsed": "Buyers shopping",
+    "equity_raise": "Capital markets", "decline": "Deals",
+}
+
+
+def newsletter(m: MarketModel, month: int) -> list[tuple[str, list[str]]]:
+    """The month's news as sections of plain sentences, like a business game's newsletter:
+    scenario events and distress first, then deals, the market's figures, capital and shopping.
+    Offers, counters and walk-aways are summed up rather than listed."""
+    events = month_events(m, month)
+    sections: dict[str, list[str]] = {k: [] for k in ("Headlines", "Deals", "The market", "Capital markets",
+                                                      "Buyers shopping")}
+    deals = []
+    staged: list[str] = []  # the scenario's own events lead the newsletter
+    offers = counters = walks = 0
+    for e in events:
+        k = e["kind"]
+        if k.startswith("event:"):
+            staged.append(e["text"])
+        elif k not in SECTION_OF and k not in ("offer", "counter", "walk_away"):
+            sections["Headlines"].append(e["text"])
+        elif k == "signed":
+            deals.append((float(e.get("value", 0.0)), e["text"]))
+        elif k == "offer":
+            offers += 1
+        elif k == "counter":
+            counters += 1
+        elif k == "walk_away":
+            walks += 1
+        else:
+            sections[SECTION_OF[k]].append(e["text"])
+    sections["Headlines"] = staged + sections["Headlines"]
+    deals.sort(key=lambda d: -d[0])
+    sections["Deals"] = [t for _, t in deals] + sections["Deals"]
+    if offers or counters or walks:
+        sections["Deals"].append(f"Across the market: {offers} offers, {counters} counter-offers and {walks} "
+                                 f"walk-aways in negotiation.")
+    rows = m.recorder.model_rows
+    if 0 <= month < len(rows):
+        r = rows[month]
+        p = rows[month - 1] if month > 0 else None
+        mk = sections["The market"]
+        mk.append(f"NVIDIA shipped {r['gpus_shipped']:,.0f} GPUs; {r['gpus_installed']:,.0f} are installed in "
+                  f"the clouds.")
+        line = f"The average GPU-hour sold for ${r['avg_price_per_gpu_hour']:.2f}"
+        if p and p["avg_price_per_gpu_hour"] > 0:
+            ch = r["avg_price_per_gpu_hour"] / p["avg_price_per_gpu_hour"] - 1
+            line += f" ({'up' if ch >= 0 else 'down'} {abs(ch):.1%} on the month)"
+        mk.append(line + f"; clouds ran at {r['utilization']:.0%} utilisation.")
+        mk.append(f"Inference was {r['inference_share']:.0%} of the GPU-hours served; compute revenue "
+                  f"${r['compute_revenue'] / 1e9:,.2f}B; concentration (HHI) {r['hhi_revenue']:.3f}.")
+        if r["unmet_gpu_hours"] > 0.01 * max(r["demand_gpu_hours"], 1.0):
+            mk.append(f"Buyers went without {r['unmet_gpu_hours'] / max(r['demand_gpu_hours'], 1):.0%} of the "
+                      f"compute they wanted.")
+        if month < len(m.recorder.agent_months):
+            am = m.recorder.agent_months[month]
+            rows_p = [(p.name, float(am["market_share"][p.eid])) for p in m.providers]
+            rows_p.sort(key=lambda kv: -kv[1])
+            lead = ", ".join(f"{n} {s:.0%}" for n, s in rows_p[:3])
+            mk.append(f"Largest by compute revenue: {lead}.")
+    return [(k, v) for k, v in sections.items() if v]
+
+
+def open_requests(m: MarketModel) -> list[dict]:
+    cat = m.cat
+    return [{"id": r.request_id, "buyer": r.buyer, "generation": cat.names[r.generation], "gpus": r.gpus,
+             "remaining": r.remaining, "start": m.label(r.start), "term": r.term, "ceiling": r.ceiling,
+             "purpose": r.purpose, "issued": m.label(r.issued)} for r in m.exchange.open_requests()]
+
+
+def contracts(m: MarketModel, who: str | None = None) -> list[dict]:
+    """Signed contracts, newest first (``who`` filters on buyer or seller)."""
+    cat = m.cat
+    out = []
+    for c in reversed(m.exchange.contracts):
+        if who is not None and who not in (c.buyer, c.seller):
+            continue
+        out.append({"id": c.contract_id, "buyer": c.buyer, "seller": c.seller, "generation": cat.names[c.generation],
+                    "gpus": c.gpus, "signed": m.label(c.signed) if c.signed >= 0 else "before",
+                    "start": m.label(c.start), "term": c.term, "price": c.price, "purpose": c.purpose,
+                    "value": c.total_value, "remaining": c.remaining_value(), "status": c.status})
+    return out
+
+
+KEY_FIGURES = (
+    ("Compute revenue / month", "compute_revenue", "money"),
+    ("Avg price / GPU-hour", "avg_price_per_gpu_hour", "price"),
+    ("Utilisation", "utilization", "pct"),
+    ("Inference share", "inference_share", "pct"),
+    ("HHI (revenue)", "hhi_revenue", "float"),
+    ("GPUs installed", "gpus_installed", "count"),
+    ("Backlog (all)", "backlog", "money"),
+)
+
+
+def compare_rows(a: MarketModel, b: MarketModel, company: str | None = None) -> list[tuple[str, str, str]]:
+    """Key figures of two futures side by side (label, A, B), for the fork view."""
+    from tui import format as F
+
+    fmt = {"money": F.money, "price": F.price, "pct": F.pct, "count": F.count, "float": lambda x: f"{x:.3f}"}
+    ra = a.recorder.model_rows[-1] if a.recorder.model_rows else None
+    rb = b.recorder.model_rows[-1] if b.recorder.model_rows else None
+    out = []
+    for label, key, kind in KEY_FIGURES:
+        out.append((label, fmt[kind](ra[key]) if ra else "-", fmt[kind](rb[key]) if rb else "-"))
+    for p in a.providers:
+        if company is not None and p.name != company and p.kind != "neocloud":
+            continue
+        qa, qb = a.provider_by_name[p.name], b.provider_by_name[p.name]
+        sa = float(a.recorder.agent_months[-1]["market_share"][qa.eid]) if a.recorder.agent_months else 0.0
+        sb = float(b.recorder.agent_months[-1]["market_share"][qb.eid]) if b.recorder.agent_months else 0.0
+        out.append((f"{p.name}: share", F.pct(sa, 1), F.pct(sb, 1)))
+        out.append((f"{p.name}: cash", F.money(qa.cash()), F.money(qb.cash())))
+        out.append((f"{p.name}: status", _status(qa), _status(qb)))
+    return out
+
+
+def _status(p) -> str:
+    return "defaulted" if p.defaulted else p.status
