@@ -33,6 +33,7 @@ class Catalogue:
         self.ramp = np.array([g.ramp_months for g in gens])
         self.output_multiplier = np.ones(self.n)
         self._newer_key: tuple | None = None
+        self._newest: dict[tuple, int] = {}
         self._newer = np.zeros(self.n, dtype=np.int64)
         self.reorder()
 
@@ -58,9 +59,18 @@ class Catalogue:
         return bool(self.launch[g] <= t)
 
     def newest(self, t: int) -> int:
-        """The newest NVIDIA generation shipping in month ``t``."""
-        live = [g for g in range(self.n) if self.nvidia[g] and self.launch[g] <= t and t < self.end[g]]
-        return max(live, key=lambda g: self.launch[g])
+        """The newest NVIDIA generation shipping in month ``t`` (cached per month and launch plan)."""
+        key = (t, self.launch.tobytes())
+        hit = self._newest.get(key)
+        if hit is None:
+            live = [g for g in range(self.n) if self.nvidia[g] and self.launch[g] <= t < self.end[g]]
+            hit = self._newest[key] = max(live, key=lambda g: self.launch[g])
+        return hit
+
+    def unit_capex(self, nvidia_price: np.ndarray) -> np.ndarray:
+        """``capex`` of every generation at once: NVIDIA's price (custom silicon: its build cost)
+        plus servers, network and install."""
+        return np.where(self.nvidia, nvidia_price, self.list_price) + self.system_cost
 
     def newer_count(self, g: int, t: int) -> int:
         """NVIDIA generations launched after ``g`` and by month ``t``."""

@@ -34,6 +34,9 @@ class Exchange:
         self.ig: set[str] = {b.name for b in model.buyer_agents if b.spec.investment_grade}
         self.ig |= {p.name for p in model.providers if p.kind == "hyperscaler"}
         self._cache_month = -99
+        self._version = 0
+        self._ahead_key: tuple | None = None
+        self._ahead: dict[str, np.ndarray] = {}
         self._ig_backlog: dict[str, float] = {}
         self._ig_share: dict[str, float] = {}
         self._total_backlog: dict[str, float] = {}
@@ -52,6 +55,11 @@ class Exchange:
         self._build_offers()
 
     # ------------------------------------------------------------------ lookups
+    def _touch(self) -> None:
+        """Contracts changed: drop the cached backlog figures and commitments."""
+        self._cache_month = -99
+        self._version += 1
+
     def _refresh(self) -> None:
         t = self.model.month
         if self._cache_month == t:
@@ -98,19 +106,25 @@ class Exchange:
         return total, top, ranked
 
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
-        """GPUs by generation that the seller's contracts need at most over months t..t+horizon."""
-        G = self.model.cat.n
-        need = np.zeros(G)
-        cs = [c for c in self.by_seller.get(seller, ()) if c.status in ("pending", "active")]
-        if not cs:
-            return need
-        for month in range(t, t + horizon + 1):
-            cur = np.zeros(G)
-            for c in cs:
-                if c.start <= month < c.end:
-                    cur[c.generation] += c.gpus
-            np.maximum(need, cur, out=need)
-        return need
+        """GPUs by generation that the seller's contracts need at most over months t..t+horizon
+        (computed for every seller at once, and again only when a contract changes)."""
+        key = (t, horizon, self._version)
+        if self._ahead_key != key:
+            self._ahead_key = key
+            self._ahead = {}
+            G = self.model.cat.n
+            span = np.arange(t, t + horizon + 1)
+            for name, cs in self.by_seller.items():
+                live = [c for c in cs if c.status in ("pending", "active") and c.start <= t + horizon and c.end > t]
+                if not live:
+                    continue
+                per_month = np.zeros((span.size, G))
+                for c in live:
+                    on = (span >= c.start) & (span < c.end)
+                    per_month[on, c.generation] += c.gpus
+                self._ahead[name] = per_month.max(axis=0)
+        got = self._ahead.get(seller)
+        return got.copy() if got is not None else np.zeros(self.model.cat.n)
 
     def contracted_eq(self, buyer: str, month: int, purpose: str | None = None) -> float:
         cat = self.model.cat
@@ -314,14 +328,14 @@ class Exchange:
                f"${c.total_value / 1e9:.2f}B take-or-pay", contract_id=c.contract_id, value=c.total_value)
         ev = max(p.market_value, 1e9) if p.market_value == p.market_value else 1e10
         p.shock += min(0.3, 0.5 * c.total_value / ev)
-        self._cache_month = -99
+        self._touch()
         return c
 
     def add_contract(self, c: Contract) -> None:
         self.contracts.append(c)
         self.by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
-        self._cache_month = -99
+        self._touch()
 
     # ------------------------------------------------------------------ serving contracts
     def serve_contracts(self, t: int) -> None:
@@ -395,7 +409,7 @@ class Exchange:
         train_frac = np.clip(np.divide(train_eq, book.contract_eq, out=np.zeros(book.n),
                                        where=book.contract_eq > 0), 0.0, 1.0)
         self.contract_inference_hours += float(np.dot(buyer_hours, 1.0 - train_frac))
-        self._cache_month = -99
+        self._touch()
 
     def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
         """End a contract early. The buyer pays ``fee_share`` of the remaining value (taken from
@@ -418,7 +432,7 @@ class Exchange:
         m.news("cancelled", [c.buyer, c.seller], f"{c.buyer} cancels its {m.cat.names[c.generation]} contract "
                f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee", contract_id=c.contract_id)
         seller.shock -= 0.05
-        self._cache_month = -99
+        self._touch()
 
     # ------------------------------------------------------------------ the short-term market
     def _build_offers(self) -> None:

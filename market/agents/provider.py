@@ -230,35 +230,43 @@ class Provider(mesa.Agent):
         premium = self.model.scn.market.second_life_premium
         best_eq = float("inf")  # cheapest newer price per H100-equivalent hour seen so far
         p = self.spec.pricing
+        sp = self.spec
         hours = self.model.hours
         rate = self.rate()
-        life = self.spec.depreciation_years * 12.0
+        life = sp.depreciation_years * 12.0
+        # plain floats: numpy scalars are slow in a loop this small
+        installed = self.installed.tolist()
+        have = (self.installed + self.resale + self.in_transit).tolist()
+        cost_sum = self.cost_sum.tolist()
+        util = self.util_g.tolist()
+        rival = self.rival_min.tolist()
+        prev_od = self.od.tolist()
+        power = cat.power_kw.tolist()
+        inf = cat.inf.tolist()
+        is_nv = cat.nvidia.tolist()
         for g in cat.price_order:
-            have = self.installed[g] + self.resale[g] + self.in_transit[g]
-            if have <= 0:
+            if have[g] <= 0:
                 continue
-            capex = self.cost_sum[g] / self.installed[g] if self.installed[g] > 0 else cat.capex(g, nv_price[g])
-            full = pricing.full_cost_per_hour(capex, life, rate, cat.power_kw[g], self.spec.pue,
-                                              self.spec.power_price_kwh, self.spec.opex_per_gpu_hour, hours)
-            cash_cost = pricing.cash_cost_per_hour(cat.power_kw[g], self.spec.pue, self.spec.power_price_kwh,
-                                                   self.spec.opex_per_gpu_hour)
-            prev = self.od[g]
+            capex = cost_sum[g] / installed[g] if installed[g] > 0 else cat.capex(g, float(nv_price[g]))
+            cash_cost = pricing.cash_cost_per_hour(power[g], sp.pue, sp.power_price_kwh, sp.opex_per_gpu_hour)
+            full = pricing.annuity(capex, rate / 12.0, life) / hours + cash_cost
+            prev = prev_od[g]
             if prev != prev and cat.names[g] in p.initial:
                 od = p.initial[cat.names[g]]
             else:
-                cap = best_eq * cat.inf[g] * premium if cat.nvidia[g] else float("inf")
-                inp = pricing.PriceInputs(full, cash_cost, prev, self.util_g[g], self.rival_min[g], cap)
+                cap = best_eq * inf[g] * premium if is_nv[g] else float("inf")
+                inp = pricing.PriceInputs(full, cash_cost, prev, util[g], rival[g], cap)
                 od = pricing.on_demand(p.strategy, inp, markup=p.markup, gap=p.undercut,
                                        target=p.target_utilisation, step=p.step, band=p.sticky_band,
                                        min_margin=p.min_margin)
-            if not cat.nvidia[g]:
+            if not is_nv[g]:
                 od = self._custom_price(od)
-            idle = max(0.0, 1.0 - self.util_g[g])
+            idle = max(0.0, 1.0 - util[g])
             res, spot = pricing.reserved_and_spot(od, p.reserved_discount, p.spot_discount, idle,
                                                   p.spot_idle_sensitivity, cash_cost)
             self.od[g], self.res[g], self.spot[g] = od, res, spot
-            if cat.nvidia[g]:
-                best_eq = min(best_eq, od / cat.inf[g])
+            if is_nv[g]:
+                best_eq = min(best_eq, od / inf[g])
 
     def _custom_price(self, od: float) -> float:
         """Custom silicon is priced ``price_discount`` below the provider's cheapest GPU offer per
@@ -296,7 +304,7 @@ class Provider(mesa.Agent):
         if total > cap:
             order *= cap / total
         # afford it: cash above the buffer plus what can be borrowed
-        unit = np.array([cat.capex(g, nv_price[g]) for g in range(cat.n)])
+        unit = cat.unit_capex(nv_price)
         budget = max(0.0, self.cash() - self.cash_buffer()) + self.borrowing_capacity()
         spend = float(np.sum(order * unit))
         if spend > budget > 0:
