@@ -534,9 +534,25 @@ def read_toml(path: Path) -> dict:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _fmt_loc(loc: Sequence) -> str:
-    # pydantic puts the discriminator tag into the location of union members; drop it
-    parts = [str(p) for p in loc if p not in EVENT_KINDS]
+def _fmt_loc(loc: Sequence, data=None) -> str:
+    """A dotted field path; list items that have a name are shown by it (``providers.CoreWeave.cash``),
+    which is also how ``--set`` addresses them."""
+    parts = []
+    node = data
+    for p in loc:
+        if p in EVENT_KINDS:  # pydantic puts the discriminator tag into union members' locations
+            continue
+        label = str(p)
+        if isinstance(node, list) and isinstance(p, int) and p < len(node):
+            node = node[p]
+            name = node.get("name") if isinstance(node, dict) else None
+            if isinstance(name, str) and name and "." not in name:
+                label = name
+        elif isinstance(node, dict):
+            node = node.get(p)
+        else:
+            node = None
+        parts.append(label)
     return ".".join(parts) or "(top level)"
 
 
@@ -546,7 +562,7 @@ def validate_dict(data: Mapping, source: str) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = _fmt_loc(err["loc"])
+        loc = _fmt_loc(err["loc"], data)
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
