@@ -27,8 +27,8 @@ from tui.screens.help import HelpScreen
 from tui.screens.market import MarketScreen
 from tui.session import Session
 
-#: delay between months while playing, slowest first (0: as fast as the repaint allows)
-SPEEDS = (2.0, 1.0, 0.5, 0.25, 0.1, 0.0)
+#: pause between months while playing, slowest first (a zero-delay Textual timer never fires)
+SPEEDS = (2.0, 1.0, 0.5, 0.25, 0.1, 0.02)
 SPEED_NAMES = ("×¼", "×½", "×1", "×2", "×5", "max")
 
 
@@ -158,7 +158,10 @@ class GpuMarketApp(App):
             with s.lock:
                 if s.generation != generation or s.finished:
                     break
-                s.game.step(decision if i == 0 else None)
+                try:
+                    s.game.step(decision if i == 0 else None)
+                except UserError as exc:  # checked before, so only a race can bring us here
+                    return exc
             done += 1
             if months > 1:
                 self.post_message(MonthsAdvanced(s.model.month, self.busy_to or 0))
@@ -170,16 +173,14 @@ class GpuMarketApp(App):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         w = event.worker
         if w.group == "sim":
-            if event.state == WorkerState.SUCCESS:
-                self._after_steps()
-            elif event.state == WorkerState.ERROR:
-                self.busy = False
-                self.playing = False
-                exc = w.error
-                msg = str(exc) if isinstance(exc, UserError) else f"internal error: {exc!r}"
-                self.last_error = msg
-                self.notify(msg, title="The month was not simulated", severity="error", timeout=8)
-                self.repaint()
+            if event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+                if self._worker_failed(w, "The month was not simulated"):
+                    self.busy = False
+                    self.busy_to = None
+                    self._pause()
+                    self.repaint()
+                else:
+                    self._after_steps()
         elif w.group == "load" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self._after_load(w)
         elif w.group == "fork" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
@@ -362,14 +363,27 @@ class GpuMarketApp(App):
             self.push_screen(PathScreen("Load a saved game from", str(saves[-1]) if saves else ""), go)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load_worker(self, path: str) -> Game:
-        return Game.load(path)
+    def _load_worker(self, path: str) -> Game | UserError:
+        try:
+            return Game.load(path)
+        except UserError as exc:  # the user's mistake is a result, not a failure of the worker
+            return exc
+
+    def _worker_failed(self, w: Worker, title: str) -> bool:
+        """Say what went wrong with a worker, if anything: its result is a UserError, or it
+        raised (a bug)."""
+        if w.state == WorkerState.ERROR:
+            msg = f"internal error: {w.error!r}"
+        elif isinstance(w.result, UserError):
+            msg = str(w.result)
+        else:
+            return False
+        self.last_error = msg
+        self.notify(msg, title=title, severity="error", timeout=8)
+        return True
 
     def _after_load(self, w: Worker) -> None:
-        if w.state == WorkerState.ERROR:
-            msg = str(w.error) if isinstance(w.error, UserError) else f"internal error: {w.error!r}"
-            self.last_error = msg
-            self.notify(msg, title="Not loaded", severity="error", timeout=8)
+        if self._worker_failed(w, "Not loaded"):
             return
         game: Game = w.result  # type: ignore[assignment]
         self.replace_game(game)
@@ -399,23 +413,25 @@ class GpuMarketApp(App):
         self.fork_futures(plan, decision)
 
     @work(thread=True, exclusive=True, group="fork", exit_on_error=False)
-    def fork_futures(self, plan: ForkPlan, decision: Decision | None) -> tuple[ForkPlan, Game, Game]:
-        with self.session.lock:
-            base = self.session.game
-            a = base.fork()
-            b = base.fork(plan.events or None)
-        for i in range(plan.months):
-            if a.finished:
-                break
-            a.step(None)
-            b.step(decision if i == 0 else None)
+    def fork_futures(self, plan: ForkPlan, decision: Decision | None) -> tuple[ForkPlan, Game, Game] | UserError:
+        """Two copies of the present run ``plan.months`` on: A as is, B with the plan's events
+        and the decision (the present game is not touched)."""
+        try:
+            with self.session.lock:
+                base = self.session.game
+                a = base.fork()
+                b = base.fork(plan.events or None)
+            for i in range(plan.months):
+                if a.finished:
+                    break
+                a.step(None)
+                b.step(decision if i == 0 else None)
+        except UserError as exc:
+            return exc
         return plan, a, b
 
     def _after_fork(self, w: Worker) -> None:
-        if w.state == WorkerState.ERROR:
-            msg = str(w.error) if isinstance(w.error, UserError) else f"internal error: {w.error!r}"
-            self.last_error = msg
-            self.notify(msg, title="Fork failed", severity="error", timeout=8)
+        if self._worker_failed(w, "Fork failed"):
             return
         plan, a, b = w.result  # type: ignore[misc]
         self.forks = (a, b)

@@ -55,7 +55,7 @@ class NewGameScreen(Dialog):
                 yield Label("Seed", classes="form-label")
                 yield Input(str(seed), id="seed", classes="num", type="integer")
                 yield Label("Run", classes="form-label")
-                yield Select([], id="seat", allow_blank=False)
+                yield Select([("watch the market", WATCH)], id="seat", allow_blank=False, value=WATCH)
             with Horizontal(classes="buttons"):
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Cancel", id="cancel")

@@ -136,6 +136,8 @@ class TurnPanel(VerticalScroll, MarketView):
         m = session.model
         p = session.game.company
         cat = m.cat
+        # what was typed stands for this month: a later repaint must not reset the boxes
+        self._filled_for = (session.generation, m.month)
         orders: dict[str, int] = {}
         prices: dict[str, dict[str, float]] = {}
         for g, name in enumerate(cat.names):
