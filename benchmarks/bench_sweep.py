@@ -56,8 +56,10 @@ def in_subprocess(scenario: str, runs: int, months: int, workers: int) -> dict[s
         "--workers",
         str(workers),
     ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"measurement failed ({' '.join(cmd[2:])}):\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
