@@ -1,0 +1,286 @@
+"""The bundled teaching scenarios: each is baseline-2026 plus one staged event, and each event
+shows in a short run in the direction its rule states (docs/scenarios.md tells the stories).
+
+Every run here is seed 0 and at most 19 months; runs are cached per module, so the baseline is
+stepped once and each scenario once (about 15 s in all).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from functools import cache
+
+import pandas as pd
+import pytest
+
+from market.model import MarketModel
+from market.scenario import bundled_paths, load_scenario, month_index
+from market.simulate import collect
+
+BASELINE = "baseline-2026"
+TEACHING = ["meta-sells-capacity", "rates-up-300", "training-plateau", "tpu-price-cut", "power-crunch",
+            "component-shock", "openai-walks", "allocation-shift"]
+MONTHS = 19  # 2026-01 .. 2027-07: enough for every effect below
+TEXT_FIELDS = ("name", "title", "summary", "description", "question")
+NEOCLOUDS = ["CoreWeave", "Nebius", "Lambda", "Crusoe"]
+
+
+class Run:
+    """A stepped model, its output tables as pandas, and whatever a probe recorded each month."""
+
+    def __init__(self, name: str, months: int = MONTHS) -> None:
+        self.scn = load_scenario(name)
+        self.model = MarketModel(self.scn, seed=0)
+        self.builds: list[tuple[int, int, float]] = []  # CoreWeave MW builds: (month started, ready, mw)
+        self.cohorts: list[tuple[int, str, float]] = []  # CoreWeave cohorts: (month installed, generation, unit cost)
+        cw = self.model.provider_by_name["CoreWeave"]
+        for t in range(months):
+            before = list(cw.builds)
+            n_cohorts = cw.c_units.size
+            self.model.step()
+            self.builds += [(t, ready, mw) for ready, mw in cw.builds if (ready, mw) not in before]
+            self.cohorts += [(int(cw.c_month[i]), self.model.cat.names[cw.c_gen[i]], float(cw.c_cost[i]))
+                             for i in range(n_cohorts, cw.c_units.size)]
+        res = collect(self.model)
+        self.market = res.model.to_pandas().set_index("month")
+        self.agents = res.agents.to_pandas()
+        self.prices = res.prices.to_pandas()
+        self.contracts = res.contracts.to_pandas()
+        self.events = res.events
+
+    def agent(self, name: str, column: str) -> pd.Series:
+        a = self.agents
+        return a[a.agent == name].set_index("month")[column]
+
+    def price(self, provider: str, generation: str) -> pd.Series:
+        p = self.prices
+        return p[(p.agent == provider) & (p.generation == generation)].set_index("month")["on_demand"]
+
+    def month(self, ym: str) -> int:
+        return month_index(ym, self.scn.market.start)
+
+
+@cache
+def run(name: str) -> Run:
+    return Run(name)
+
+
+@pytest.fixture(scope="module")
+def base() -> Run:
+    return run(BASELINE)
+
+
+def event_month(name: str, kind: str) -> int:
+    scn = load_scenario(name)
+    (e,) = [e for e in scn.events if e.kind == kind]
+    return month_index(e.month, scn.market.start)
+
+
+# ---------------------------------------------------------------------------- the bundle
+
+
+def test_at_least_six_teaching_scenarios_are_bundled():
+    names = set(bundled_paths())
+    assert {BASELINE, "scale", *TEACHING} <= names
+    assert len(names - {BASELINE, "scale"}) >= 6
+
+
+def test_every_bundled_scenario_is_listed_by_the_cli():
+    out = subprocess.run([sys.executable, "-m", "market", "scenarios"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    for name in bundled_paths():
+        scn = load_scenario(name)
+        assert name in out, name
+        assert scn.summary and scn.summary.split()[0] in out, name
+
+
+@pytest.mark.parametrize("name", TEACHING)
+def test_teaching_scenario_is_the_baseline_plus_its_events(name):
+    """A full copy of baseline-2026: only its texts, its events (one or two, within the default run)
+    and, for Meta, the month its compute arm would open by itself differ."""
+    scn = load_scenario(name)
+    base = load_scenario(BASELINE)
+    assert scn.name == name
+    for field in TEXT_FIELDS[1:]:
+        text = getattr(scn, field)
+        assert text.strip() and text != getattr(base, field), field
+    assert "\n" not in scn.summary and "\n" not in scn.question
+    assert 1 <= len(scn.events) <= 2
+    for e in scn.events:
+        assert 0 <= month_index(e.month, scn.market.start) < scn.months
+    mine = scn.model_dump(exclude={*TEXT_FIELDS, "events"})
+    theirs = base.model_dump(exclude={*TEXT_FIELDS, "events"})
+    if name == "meta-sells-capacity":
+        (meta,) = [p for p in mine["providers"] if p["name"] == "Meta Compute"]
+        assert month_index(meta["active_from"], scn.market.start) >= scn.months  # the event opens it
+        meta["active_from"] = "2026-07"
+    assert mine == theirs
+
+
+# ---------------------------------------------------------------------------- the effects
+
+
+def test_meta_sells_capacity_opens_meta_compute_early(base):
+    s = run("meta-sells-capacity")
+    t = s.month("2026-04")
+    july = s.month("2026-07")
+    before, early = slice(0, t - 1), slice(t, july - 1)
+    assert (s.agent("Meta Compute", "revenue").loc[before] == 0).all()
+    assert (s.agent("Meta Compute", "revenue").loc[early] > 5e7).all()  # selling from April...
+    assert (base.agent("Meta Compute", "revenue").loc[early] == 0).all()  # ...where the baseline waits for July
+    assert (s.agent("Meta Compute", "market_share").loc[early] > 0.01).all()
+    # Meta AI brings 40% of its inference in-house: it buys less compute
+    spend, spend0 = s.agent("Meta AI", "compute_expense"), base.agent("Meta AI", "compute_expense")
+    assert spend.loc[t:t + 8].sum() < 0.85 * spend0.loc[t:t + 8].sum()
+    # the news costs the neoclouds' share prices
+    assert s.agent("CoreWeave", "market_value").loc[t] < 0.97 * base.agent("CoreWeave", "market_value").loc[t]
+
+
+def test_rates_up_300_raises_interest_by_the_rate_times_the_debt(base):
+    s = run("rates-up-300")
+    t = event_month("rates-up-300", "rate_change")
+    assert s.market.base_rate.loc[t] == pytest.approx(0.043 + 0.03)
+    assert base.market.base_rate.loc[t] == pytest.approx(0.043)
+    cw, cw0 = s.agent("CoreWeave", "interest_expense"), base.agent("CoreWeave", "interest_expense")
+    # the event month: the same loans, the same principal, 300 bp base + 100 bp spread more
+    opening_debt = base.agent("CoreWeave", "debt").loc[t - 1]
+    assert s.agent("CoreWeave", "debt").loc[t - 1] == opening_debt
+    assert cw.loc[t] - cw0.loc[t] == pytest.approx(0.04 * opening_debt / 12, rel=0.01)
+    # every later month: at least the 300 bp share of the debt it carries
+    debt = s.agent("CoreWeave", "debt")
+    for m in range(t, MONTHS):
+        assert cw.loc[m] - cw0.loc[m] >= 0.03 * debt.loc[m] / 12, m
+    ni, ni0 = s.agent("CoreWeave", "net_income"), base.agent("CoreWeave", "net_income")
+    assert ni.loc[t:t + 5].sum() < ni0.loc[t:t + 5].sum() - 0.03 * opening_debt / 12 * 6
+    # a hyperscaler without debt pays no interest either way
+    assert s.agent("AWS", "interest_expense").loc[t:].abs().max() == 0
+
+
+def test_training_plateau_stops_project_growth(base):
+    s = run("training-plateau")
+    t = event_month("training-plateau", "scaling_plateau")
+    growth = load_scenario(BASELINE).buyers[0].training.growth
+    assert load_scenario(BASELINE).buyers[0].name == "OpenAI"
+
+    def projects(r: Run):
+        b = r.model.agent_by_name["OpenAI"]
+        return b, [gpus for start, _, gpus, _ in b.projects if start > 0]  # the ones it planned
+
+    b, sizes = projects(s)
+    b0, sizes0 = projects(base)
+    assert len(sizes) == len(sizes0) >= 3
+    assert sizes[:2] == sizes0[:2]  # planned before the event (the second sized at the first's planning)
+    assert sizes[2] == pytest.approx(sizes[1])  # planned after it: no bigger than the last
+    assert b.project_gpus == pytest.approx(sizes[-1])
+    assert sizes0[2] == pytest.approx(growth * sizes0[1])  # the baseline keeps growing
+    assert b0.project_gpus == pytest.approx(growth * sizes0[-1])
+    # smaller training requests: less new backlog in the market by mid-2027
+    assert s.market.backlog.loc[MONTHS - 1] < 0.97 * base.market.backlog.loc[MONTHS - 1]
+    assert (s.market.backlog.loc[:t] == base.market.backlog.loc[:t]).all()
+
+
+def test_tpu_price_cut_cuts_custom_prices_and_hyperscaler_revenue(base):
+    s = run("tpu-price-cut")
+    t = event_month("tpu-price-cut", "custom_silicon_cut")
+    for provider, gen in (("Google Cloud", "TPU-v7"), ("AWS", "Trainium2")):
+        p, p0 = s.price(provider, gen), base.price(provider, gen)
+        assert p.loc[:t - 1].equals(p0.loc[:t - 1])
+        assert p.loc[t] == pytest.approx(0.6 * p0.loc[t])  # 40% off, the month it is announced
+        # list prices are sticky, so the two runs reprice in different months; the gap stays
+        assert (p.loc[t:] <= 0.85 * p0.loc[t:]).all()
+        assert p.loc[t:].mean() < 0.7 * p0.loc[t:].mean()
+        # GPU offers are not cut
+        assert s.price(provider, "H200").loc[t] == pytest.approx(base.price(provider, "H200").loc[t])
+    # the custom fleets are sold out either way, so the cut gives away revenue
+    for provider in ("Google Cloud", "AWS"):
+        assert s.agent(provider, "revenue").loc[t:t + 11].sum() < 0.9 * base.agent(provider, "revenue").loc[t:t + 11].sum()
+    # and the short-term price of compute falls
+    st, st0 = s.market.short_term_price_per_h100_hour, base.market.short_term_price_per_h100_hour
+    assert st.loc[t:t + 11].mean() < 0.9 * st0.loc[t:t + 11].mean()
+
+
+def test_power_crunch_makes_new_power_slower_and_dearer(base):
+    s = run("power-crunch")
+    t = event_month("power-crunch", "power_shortage")
+    spec = next(p for p in load_scenario(BASELINE).providers if p.name == "CoreWeave")
+    assert s.builds and base.builds
+    for started, ready, _ in s.builds:
+        assert ready - started == spec.mw_lead_months + (12 if started >= t else 0)
+    for started, ready, _ in base.builds:
+        assert ready - started == spec.mw_lead_months
+    assert s.model.provider_by_name["CoreWeave"].mw_cost == pytest.approx(spec.mw_build_cost * 1.5)
+    # the power CoreWeave will have by mid-2028 falls short of the baseline's
+    horizon = s.month("2028-06")
+
+    def due(r: Run) -> float:
+        p = r.model.provider_by_name["CoreWeave"]
+        return p.powered_mw + sum(mw for ready, mw in p.builds if ready <= horizon)
+
+    assert due(s) < due(base) - 100
+
+
+def test_component_shock_raises_capex_per_gpu(base):
+    s = run("component-shock")
+    t = event_month("component-shock", "component_cost_rise")
+    lead = load_scenario(BASELINE).nvidia.lead_time_months
+    sys_cost = {g.name: g.system_cost for g in load_scenario(BASELINE).generations}
+    assert s.model.cat.system_cost == pytest.approx(base.model.cat.system_cost * 1.3)
+
+    def unit_costs(r: Run) -> pd.Series:
+        df = pd.DataFrame(r.cohorts, columns=["month", "gen", "cost"])
+        return df[df.month >= t + lead].groupby("gen").cost.mean()
+
+    new, old = unit_costs(s), unit_costs(base)
+    assert "GB300" in new.index
+    for gen in new.index.intersection(old.index):
+        # NVIDIA's price moves a little with its order book; the system cost moves 30%
+        assert new[gen] - old[gen] == pytest.approx(0.3 * sys_cost[gen], rel=0.25), gen
+    cap, cap0 = s.agent("CoreWeave", "capex"), base.agent("CoreWeave", "capex")
+    assert cap.loc[t:t + 11].sum() > 1.05 * cap0.loc[t:t + 11].sum()
+
+
+def test_openai_walks_from_coreweave(base):
+    s = run("openai-walks")
+    t = event_month("openai-walks", "customer_cancel")
+    c = s.contracts
+    mine = c[(c.buyer == "OpenAI") & (c.seller == "CoreWeave") & (c.signed_month < t)]
+    assert len(mine) >= 3 and (mine.status == "cancelled").all()
+    c0 = base.contracts
+    theirs = c0[(c0.buyer == "OpenAI") & (c0.seller == "CoreWeave") & (c0.signed_month < t)]
+    assert len(theirs) == len(mine) and (theirs.status != "cancelled").all()
+    # the fees, by hand: the termination share of each contract's months not yet billed
+    share = load_scenario(BASELINE).negotiation.termination_fee
+    hours = load_scenario(BASELINE).market.hours_per_month
+    billed = (t - mine.start_month).clip(lower=0, upper=mine.term_months)
+    fees = float((share * mine.price_per_gpu_hour * mine.gpus * hours * (mine.term_months - billed)).sum())
+    extra = s.agent("CoreWeave", "other_income").loc[t] - base.agent("CoreWeave", "other_income").loc[t]
+    assert extra == pytest.approx(fees, rel=0.01)
+    # CoreWeave loses OpenAI's backlog: its backlog falls by at least the value of two opening deals left
+    bl, bl0 = s.agent("CoreWeave", "backlog"), base.agent("CoreWeave", "backlog")
+    assert bl.loc[t - 1] == bl0.loc[t - 1]
+    assert bl.loc[t] < bl0.loc[t] - 2.5e10
+    assert (bl.loc[t:] < bl0.loc[t:]).all()
+    # it books the termination fees in the month, and its share price falls
+    assert s.agent("CoreWeave", "net_income").loc[t] > base.agent("CoreWeave", "net_income").loc[t] + 5e9
+    assert s.agent("CoreWeave", "market_value").loc[t] < 0.85 * base.agent("CoreWeave", "market_value").loc[t]
+    assert any(e["kind"] == "event:customer_cancel" and e["month"] == t for e in s.events)
+
+
+def test_allocation_shift_moves_gpus_from_hyperscalers_to_the_smaller_neoclouds(base):
+    s = run("allocation-shift")
+    t = event_month("allocation-shift", "allocation_change")
+    assert s.model.nvidia.policy == "no_rival_silicon" and base.model.nvidia.policy == "partner_priority"
+    others = ["Nebius", "Lambda", "Crusoe"]
+
+    def installed(r: Run, names) -> pd.Series:
+        a = r.agents
+        return a[a.agent.isin(names)].groupby("month").gpus_installed.sum()
+
+    got, got0 = installed(s, others), installed(base, others)
+    assert (got.loc[:t] == got0.loc[:t]).all()
+    later = slice(t + 3, MONTHS - 1)
+    assert (got.loc[later] > got0.loc[later]).all()
+    assert got.loc[MONTHS - 1] > 1.05 * got0.loc[MONTHS - 1]
+    hyper = [p.name for p in s.model.providers if p.kind == "hyperscaler"]
+    assert installed(s, hyper).loc[later].sum() < installed(base, hyper).loc[later].sum()
