@@ -1,0 +1,502 @@
+"""The market's rules (``market.mechanisms``) against numbers worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from market.mechanisms import allocation, clearing, depreciation, finance, negotiation, pricing, valuation
+
+NAN = float("nan")
+INF = float("inf")
+
+
+# ============================================================================ allocation
+
+
+class TestAllocate:
+    def test_pro_rata_when_short(self):
+        # 30 units over orders 10, 20, 30 (total 60): each gets half of what it asked.
+        assert_allclose(allocation.allocate(30, np.array([10.0, 20.0, 30.0])), [5, 10, 15])
+
+    def test_everyone_served_when_output_covers_all(self):
+        assert_allclose(allocation.allocate(1000, np.array([10.0, 20.0, 30.0])), [10, 20, 30])
+
+    def test_nothing_to_give(self):
+        assert_allclose(allocation.allocate(0, np.array([10.0, 20.0])), [0, 0])
+        assert allocation.allocate(10, np.array([])).size == 0
+
+    def test_weights_tilt_the_split(self):
+        # output 30, orders 20 and 20, weights 2:1 -> claims 40:20 -> 20 and 10.
+        assert_allclose(allocation.allocate(30, np.array([20.0, 20.0]), np.array([2.0, 1.0])), [20, 10])
+
+    def test_capped_water_filling(self):
+        # output 100, orders 10 and 100, weights 10:1 -> claims 100:100 -> shares 50/50; the first is
+        # capped at 10; the 40 it leaves goes to the second in the next round: 10 and 90.
+        got = allocation.allocate(100, np.array([10.0, 100.0]), np.array([10.0, 1.0]))
+        assert_allclose(got, [10, 90])
+
+    def test_water_filling_three_orders(self):
+        # output 60, orders 5, 50, 50 with weights 20, 1, 1 -> claims 100, 50, 50 (total 200):
+        # shares 30, 15, 15; the first is capped at 5, leaving 25; round two: claims 50, 50 ->
+        # 12.5 each -> 5, 27.5, 27.5.
+        got = allocation.allocate(60, np.array([5.0, 50.0, 50.0]), np.array([20.0, 1.0, 1.0]))
+        assert_allclose(got, [5, 27.5, 27.5])
+        assert got.sum() == pytest.approx(60)
+
+    def test_never_more_than_asked_nor_output(self):
+        rng = np.random.default_rng(1)
+        for _ in range(200):
+            req = rng.uniform(0, 100, 7) * (rng.uniform(size=7) > 0.2)
+            w = rng.uniform(0.1, 5, 7)
+            out = rng.uniform(0, 400)
+            got = allocation.allocate(out, req, w)
+            assert np.all(got <= req + 1e-9)
+            assert np.all(got >= 0)
+            assert got.sum() == pytest.approx(min(out, req.sum()), rel=1e-9, abs=1e-6)
+
+
+class TestPolicyWeights:
+    partner = np.array([True, False, False])
+    rival = np.array([False, True, False])
+
+    def test_pro_rata(self):
+        assert_allclose(allocation.policy_weights("pro_rata", self.partner, self.rival, 3.0), [1, 1, 1])
+
+    def test_partner_priority(self):
+        assert_allclose(allocation.policy_weights("partner_priority", self.partner, self.rival, 3.0), [3, 1, 1])
+
+    def test_no_rival_silicon(self):
+        # buyers building no competing silicon weigh 3x: the first and the third
+        assert_allclose(allocation.policy_weights("no_rival_silicon", self.partner, self.rival, 3.0), [3, 1, 3])
+
+    def test_unknown_policy(self):
+        with pytest.raises(ValueError, match="allocation policy"):
+            allocation.policy_weights("lottery", self.partner, self.rival, 3.0)
+
+
+class TestNvidiaPrice:
+    # list 100, target 3 months of backlog, sensitivity 0.05, bounds [0.85, 1.25]
+    def price(self, backlog, output, target=3.0):
+        return allocation.nvidia_price(100.0, backlog, output, target, 0.05, 0.85, 1.25)
+
+    def test_inside_the_bounds(self):
+        # backlog 600 / output 100 = 6 months; 1 + 0.05 x (6 - 3) = 1.15
+        assert self.price(600, 100) == pytest.approx(115.0)
+        # 2 months: 1 - 0.05 = 0.95
+        assert self.price(200, 100) == pytest.approx(95.0)
+
+    def test_at_the_target(self):
+        assert self.price(300, 100) == pytest.approx(100.0)
+
+    def test_capped(self):
+        # 12 months: 1.45 -> capped at 1.25
+        assert self.price(1200, 100) == pytest.approx(125.0)
+
+    def test_floored(self):
+        # no backlog with a 6-month target: 1 - 0.3 = 0.7 -> floor 0.85
+        assert self.price(0, 100, target=6.0) == pytest.approx(85.0)
+
+    def test_exactly_at_the_floor(self):
+        # no backlog, 3-month target: 0.85, the floor itself
+        assert self.price(0, 100) == pytest.approx(85.0)
+
+    def test_no_output_means_list_price(self):
+        assert self.price(5000, 0) == pytest.approx(100.0)
+
+
+# ============================================================================ pricing
+
+
+def inputs(full=2.0, cash=1.0, previous=NAN, util=0.85, rival=NAN, cap=INF) -> pricing.PriceInputs:
+    return pricing.PriceInputs(full, cash, previous, util, rival, cap)
+
+
+class TestPricingRules:
+    def test_cost_plus(self):
+        # 2.00 x 1.5
+        assert pricing.cost_plus(inputs(full=2.0), 0.5) == pytest.approx(3.0)
+
+    def test_floor_price(self):
+        assert pricing.floor_price(inputs(cash=1.0), 0.1) == pytest.approx(1.1)
+
+    def test_undercut_when_idle(self):
+        # utilisation 0.5 < target 0.85: rival 3.00 less 10% = 2.70
+        assert pricing.undercut(inputs(previous=3.2, util=0.5, rival=3.0), 0.1, 0.5, 0.85) == pytest.approx(2.7)
+
+    def test_undercut_when_full_holds_its_higher_price(self):
+        # full: max(rival 3.00, own 3.20) = 3.20
+        assert pricing.undercut(inputs(previous=3.2, util=0.9, rival=3.0), 0.1, 0.5, 0.85) == pytest.approx(3.2)
+
+    def test_undercut_when_full_matches_a_dearer_rival(self):
+        assert pricing.undercut(inputs(previous=2.5, util=0.9, rival=3.0), 0.1, 0.5, 0.85) == pytest.approx(3.0)
+
+    def test_undercut_first_price_undercuts(self):
+        # no price of its own yet: the rival less the gap
+        assert pricing.undercut(inputs(util=0.9, rival=3.0), 0.1, 0.5, 0.85) == pytest.approx(2.7)
+
+    def test_undercut_without_rivals(self):
+        # nobody else sells it: cost-plus the first time (2 x 1.5), then hold its price
+        assert pricing.undercut(inputs(full=2.0), 0.1, 0.5, 0.85) == pytest.approx(3.0)
+        assert pricing.undercut(inputs(full=2.0, previous=2.8), 0.1, 0.5, 0.85) == pytest.approx(2.8)
+
+    def test_utilisation_target_raises_when_full(self):
+        # 3.00 x (1 + 0.5 x (0.95 - 0.85)) = 3.15
+        assert pricing.utilisation_target(inputs(previous=3.0, util=0.95), 0.85, 0.5, 0.5) == pytest.approx(3.15)
+
+    def test_utilisation_target_cuts_when_idle(self):
+        # 3.00 x (1 + 0.5 x (0.45 - 0.85)) = 3.00 x 0.8 = 2.40
+        assert pricing.utilisation_target(inputs(previous=3.0, util=0.45), 0.85, 0.5, 0.5) == pytest.approx(2.4)
+
+    def test_utilisation_target_starts_at_cost_plus(self):
+        assert pricing.utilisation_target(inputs(full=2.0), 0.85, 0.5, 0.5) == pytest.approx(3.0)
+
+    def test_sticky_inside_the_band_holds(self):
+        # target 3.00, previous 2.80: |3/2.8 - 1| = 7.1% < 25%: hold 2.80
+        assert pricing.sticky(inputs(full=2.0, previous=2.8), 0.5, 0.25) == pytest.approx(2.8)
+
+    def test_sticky_outside_the_band_reprices(self):
+        # target 3.00, previous 2.00: 50% > 25%: reprice to 3.00
+        assert pricing.sticky(inputs(full=2.0, previous=2.0), 0.5, 0.25) == pytest.approx(3.0)
+        # and downwards: previous 5.00 -> |3/5 - 1| = 40%
+        assert pricing.sticky(inputs(full=2.0, previous=5.0), 0.5, 0.25) == pytest.approx(3.0)
+
+    def test_sticky_first_price_is_the_target(self):
+        assert pricing.sticky(inputs(full=2.0), 0.5, 0.25) == pytest.approx(3.0)
+
+
+class TestOnDemand:
+    kw = dict(markup=0.5, gap=0.1, target=0.85, step=0.5, band=0.25, min_margin=0.1)
+
+    def test_each_strategy_by_name(self):
+        inp = inputs(full=2.0, cash=1.0, previous=3.0, util=0.45, rival=2.5)
+        assert pricing.on_demand("cost_plus", inp, **self.kw) == pytest.approx(3.0)
+        assert pricing.on_demand("undercut", inp, **self.kw) == pytest.approx(2.25)  # 2.5 x 0.9
+        assert pricing.on_demand("utilisation", inp, **self.kw) == pytest.approx(2.4)  # 3 x 0.8
+        assert pricing.on_demand("sticky", inp, **self.kw) == pytest.approx(3.0)  # target 3 = previous
+
+    def test_floor(self):
+        # cost-plus 0.5 x 1.5 = 0.75 is below cash cost 1.0 x 1.1 = 1.10
+        assert pricing.on_demand("cost_plus", inputs(full=0.5, cash=1.0), **self.kw) == pytest.approx(1.1)
+
+    def test_value_cap(self):
+        # cost-plus 3.00 capped at the generation's value 2.50
+        assert pricing.on_demand("cost_plus", inputs(full=2.0, cash=1.0, cap=2.5), **self.kw) == pytest.approx(2.5)
+
+    def test_floor_beats_the_value_cap(self):
+        # the cap (1.00) is below the floor (1.10): no provider sells below its floor
+        assert pricing.on_demand("cost_plus", inputs(full=2.0, cash=1.0, cap=1.0), **self.kw) == pytest.approx(1.1)
+
+    def test_unknown_strategy(self):
+        with pytest.raises(ValueError, match="pricing strategy"):
+            pricing.on_demand("auction", inputs(), **self.kw)
+
+
+class TestReservedAndSpot:
+    def test_discounts(self):
+        # od 4.00: reserved 4 x 0.8 = 3.20; spot 4 x (1 - 0.45 - 0.4 x 0.5) = 1.40 (> cash 1.00)
+        res, spot = pricing.reserved_and_spot(4.0, 0.2, 0.45, 0.5, 0.4, 1.0)
+        assert res == pytest.approx(3.2)
+        assert spot == pytest.approx(1.4)
+
+    def test_spot_never_below_cash_cost(self):
+        res, spot = pricing.reserved_and_spot(4.0, 0.2, 0.45, 0.5, 0.4, 2.0)
+        assert spot == pytest.approx(2.0)
+
+    def test_spot_below_the_reserved_price(self):
+        # reserved 4 x 0.5 = 2.00; spot 4.00 undiscounted -> at most 0.95 x 2.00 = 1.90
+        res, spot = pricing.reserved_and_spot(4.0, 0.5, 0.0, 0.0, 0.0, 0.5)
+        assert res == pytest.approx(2.0)
+        assert spot == pytest.approx(1.9)
+
+
+class TestCosts:
+    def test_annuity(self):
+        # 1000 at 1% a month over 12 months: 1000 x 0.01 / (1 - 1.01^-12) = 88.8488
+        assert pricing.annuity(1000.0, 0.01, 12) == pytest.approx(88.8488, abs=1e-4)
+
+    def test_annuity_edges(self):
+        assert pricing.annuity(1200.0, 0.0, 12) == pytest.approx(100.0)
+        assert pricing.annuity(1200.0, 0.01, 0) == pytest.approx(1200.0)
+
+    def test_annuity_repays_the_principal(self):
+        # the present value of the payments is the principal
+        pay = pricing.annuity(50_000.0, 0.008, 60)
+        pv = sum(pay / 1.008**k for k in range(1, 61))
+        assert pv == pytest.approx(50_000.0)
+
+    def test_cash_cost(self):
+        # 1.3 kW x PUE 1.2 x $0.10 = 0.156, + 0.25 site operations
+        assert pricing.cash_cost_per_hour(1.3, 1.2, 0.10, 0.25) == pytest.approx(0.406)
+
+    def test_full_cost_per_hour(self):
+        # capex 36,000 over 48 months at 0%: 750 a month / 750 hours = 1.00;
+        # power 1 kW x 1.5 x 0.10 = 0.15; operations 0.25 -> 1.40
+        assert pricing.full_cost_per_hour(36_000, 48, 0.0, 1.0, 1.5, 0.10, 0.25, 750) == pytest.approx(1.40)
+
+    def test_full_cost_with_interest(self):
+        # at 12% a year (1% a month) over 12 months: 12,000 -> annuity 1066.19 a month, / 730 h = 1.46053
+        got = pricing.full_cost_per_hour(12_000, 12, 0.12, 0.0 + 1e-12, 1.0, 0.0, 0.0, 730)
+        assert got == pytest.approx(12_000 * 0.01 / (1 - 1.01**-12) / 730)
+        assert got == pytest.approx(1.46053, abs=1e-5)
+
+
+# ============================================================================ clearing
+
+
+class TestLogitShares:
+    def test_softmax(self):
+        # scores 0 and ln 3: shares 1/4 and 3/4
+        s = clearing.logit_shares(np.array([[0.0, math.log(3.0)]]), np.array([[True, True]]))
+        assert_allclose(s, [[0.25, 0.75]])
+
+    def test_unavailable_gets_nothing(self):
+        s = clearing.logit_shares(np.array([[5.0, 0.0, 1.0]]), np.array([[False, True, True]]))
+        e = math.exp(-1.0)
+        assert_allclose(s, [[0.0, e / (1 + e), 1 / (1 + e)]])
+
+    def test_nothing_available(self):
+        s = clearing.logit_shares(np.array([[1.0, 2.0]]), np.array([[False, False]]))
+        assert_allclose(s, [[0.0, 0.0]])
+
+    def test_large_scores_do_not_overflow(self):
+        s = clearing.logit_shares(np.array([[1000.0, 1000.0]]), np.array([[True, True]]))
+        assert_allclose(s, [[0.5, 0.5]])
+
+
+class TestClear:
+    def test_two_buyers_two_offers_rationed(self):
+        # Both buyers want 100 and like both offers equally, so each asks 50 of each.
+        # Round 1: offer 0 (capacity 40) is asked 100: fills 40% -> 20 to each buyer; offer 1
+        # (capacity 200) fills the 100 asked. Each buyer still wants 30; round 2: only offer 1 has
+        # capacity (100 left), asked 60 -> filled. Served: [[20, 80], [20, 80]]; capacity left 0, 40.
+        served, left = clearing.clear(np.array([100.0, 100.0]), np.array([[0, 1], [0, 1]]), np.zeros((2, 2)),
+                                      np.array([40.0, 200.0]))
+        assert_allclose(served, [[20, 80], [20, 80]])
+        assert_allclose(left, [0, 40])
+
+    def test_logit_split_when_capacity_is_ample(self):
+        # buyer 0 scores offers (ln 3, 0): 75 / 25 of its 100; buyer 1 considers offer 1 then 0
+        # with equal scores: 30 / 30 of its 60.
+        idx = np.array([[0, 1], [1, 0]])
+        score = np.array([[math.log(3.0), 0.0], [0.0, 0.0]])
+        served, left = clearing.clear(np.array([100.0, 60.0]), idx, score, np.array([1000.0, 1000.0]))
+        assert_allclose(served, [[75, 25], [30, 30]])
+        assert_allclose(left, [1000 - 75 - 30, 1000 - 25 - 30])
+
+    def test_one_round_leaves_demand_unmet(self):
+        served, left = clearing.clear(np.array([100.0, 100.0]), np.array([[0, 1], [0, 1]]), np.zeros((2, 2)),
+                                      np.array([40.0, 200.0]), rounds=1)
+        assert_allclose(served, [[20, 50], [20, 50]])
+        assert_allclose(left, [0, 100])
+
+    def test_invalid_offers_are_never_served(self):
+        served, left = clearing.clear(np.array([50.0]), np.array([[-1, 0]]), np.array([[10.0, 0.0]]),
+                                      np.array([100.0]))
+        assert_allclose(served, [[0, 50]])
+        assert_allclose(left, [50])
+
+    def test_short_capacity_is_shared_by_demand(self):
+        # one offer of 30 asked 60 and 30: fill 1/3 -> 20 and 10
+        served, left = clearing.clear(np.array([60.0, 30.0]), np.array([[0], [0]]), np.zeros((2, 1)),
+                                      np.array([30.0]))
+        assert_allclose(served, [[20], [10]])
+        assert_allclose(left, [0])
+
+    def test_quantity_is_conserved(self):
+        rng = np.random.default_rng(7)
+        for _ in range(100):
+            B, K, O = 9, 3, 5
+            demand = rng.uniform(0, 100, B)
+            idx = np.stack([rng.choice(O, K, replace=False) for _ in range(B)])
+            idx[rng.uniform(size=(B, K)) < 0.15] = -1
+            score = rng.normal(size=(B, K))
+            cap = rng.uniform(0, 150, O)
+            served, left = clearing.clear(demand, idx, score, cap)
+            assert np.all(served >= 0)
+            assert np.all(served[idx < 0] == 0)
+            assert np.all(served.sum(axis=1) <= demand + 1e-9)
+            per_offer = np.bincount(idx[idx >= 0], weights=served[idx >= 0], minlength=O)
+            assert_allclose(per_offer + left, cap, atol=1e-9)
+            assert np.all(left >= 0)
+
+
+class TestPriceResponse:
+    def test_constant_elasticity(self):
+        # price 2: 100 x (2/1)^-1 = 50; 100 x (2/4)^-1 = 200 (cheaper than quoted); at the
+        # reference price, the base; and 100 x (4/1)^-0.5 = 50
+        assert_allclose(clearing.price_response(np.array([100.0, 100.0, 80.0]), 2.0, np.array([1.0, 4.0, 2.0]),
+                                                np.array([1.0, 1.0, 0.7])), [50.0, 200.0, 80.0])
+        assert_allclose(clearing.price_response(np.array([100.0]), 4.0, np.array([1.0]), np.array([0.5])), [50.0])
+
+
+# ============================================================================ finance
+
+
+class TestFinance:
+    def test_monthly_interest(self):
+        # 1.2M at 10% a year: 10,000 a month
+        assert finance.monthly_interest(1.2e6, 0.10) == pytest.approx(10_000.0)
+
+    def test_spread(self):
+        # 4.5% - 2% x 0.5 + 0.5% x (5 - 3) = 4.5%
+        assert finance.spread(0.045, 0.02, 0.5, 5.0, 0.005) == pytest.approx(0.045)
+        # below 3x leverage no penalty: 4.5% - 2% = 2.5%
+        assert finance.spread(0.045, 0.02, 1.0, 2.0, 0.005) == pytest.approx(0.025)
+
+    def test_spread_never_negative(self):
+        assert finance.spread(0.01, 0.05, 1.0, 2.0, 0.005) == 0.0
+
+    def test_borrowing_capacity(self):
+        # 0.7 x 100 + 0.4 x 50 - 30 = 60
+        assert finance.borrowing_capacity(100.0, 0.7, 50.0, 0.4, 30.0) == pytest.approx(60.0)
+        assert finance.borrowing_capacity(100.0, 0.7, 50.0, 0.4, 200.0) == 0.0
+
+    def test_leverage(self):
+        assert finance.leverage(100.0, 20.0) == pytest.approx(5.0)
+        assert finance.leverage(0.0, -5.0) == 0.0
+        assert finance.leverage(100.0, 0.0) == INF
+        assert finance.leverage(100.0, -1.0) == INF
+
+    def test_dscr(self):
+        assert finance.dscr(30.0, 20.0) == pytest.approx(1.5)
+        assert finance.dscr(30.0, 0.0) == INF
+
+    def test_covenants_pass(self):
+        # leverage 100 / (5 x 4) = 5 <= 7; DSCR 5 / 4 = 1.25 >= 1.1
+        breached, lev, cov = finance.covenant_breached(100.0, 5.0, 4.0, 7.0, 1.1)
+        assert not breached
+        assert lev == pytest.approx(5.0)
+        assert cov == pytest.approx(1.25)
+
+    def test_leverage_covenant_breached(self):
+        # leverage 100 / 12 = 8.33 > 7
+        breached, lev, cov = finance.covenant_breached(100.0, 3.0, 1.0, 7.0, 1.1)
+        assert breached
+        assert lev == pytest.approx(100 / 12)
+        assert cov == pytest.approx(3.0)
+
+    def test_dscr_covenant_breached(self):
+        # leverage 100 / 40 = 2.5 fine, but DSCR 10 / 10 = 1.0 < 1.1
+        breached, lev, cov = finance.covenant_breached(100.0, 10.0, 10.0, 7.0, 1.1)
+        assert breached
+        assert lev == pytest.approx(2.5)
+        assert cov == pytest.approx(1.0)
+
+    def test_negative_ebitda_breaches(self):
+        breached, lev, _ = finance.covenant_breached(100.0, -1.0, 1.0, 7.0, 0.0)
+        assert breached and lev == INF
+
+
+# ============================================================================ depreciation
+
+
+class TestDepreciation:
+    def test_straight_line(self):
+        # 720 over 72 months: 10 a month while younger than 72 months, then nothing
+        got = depreciation.straight_line(np.array([720.0, 720.0, 720.0]), 72, np.array([0, 71, 72]))
+        assert_allclose(got, [10, 10, 0])
+
+    def test_accumulated(self):
+        # not yet installed, half-way, beyond the life
+        got = depreciation.accumulated(np.array([720.0, 720.0, 720.0]), 72, np.array([-5, 36, 100]))
+        assert_allclose(got, [0, 360, 720])
+
+    def test_straight_line_sums_to_accumulated(self):
+        monthly = sum(depreciation.straight_line(np.array([720.0]), 72, np.array([a]))[0] for a in range(40))
+        assert monthly == pytest.approx(depreciation.accumulated(np.array([720.0]), 72, np.array([40]))[0])
+
+    def test_market_value(self):
+        # age 24 of 48, residual 20%: 1 - 0.8 x 0.5 = 0.6 -> 600
+        assert depreciation.market_value_per_gpu(1000, 24, 48, 0.2, 0, 0.25) == pytest.approx(600.0)
+        # two newer generations: x 0.75^2 = 0.5625 -> 337.5
+        assert depreciation.market_value_per_gpu(1000, 24, 48, 0.2, 2, 0.25) == pytest.approx(337.5)
+
+    def test_market_value_bounds(self):
+        assert depreciation.market_value_per_gpu(1000, 100, 48, 0.2, 0, 0.25) == pytest.approx(200.0)
+        assert depreciation.market_value_per_gpu(1000, -3, 48, 0.2, 0, 0.25) == pytest.approx(1000.0)
+
+
+# ============================================================================ negotiation
+
+
+class TestNegotiation:
+    def test_exponents_balanced(self):
+        assert negotiation.exponents(1.0, 1, 1.0, 0.5) == pytest.approx((1.0, 1.0))
+
+    def test_exponents_tight_market_with_rivals(self):
+        # e_s = exp(-1 x (2 - 1)) = 0.3679; e_b = exp(1 x 1 - 0.5 x (3 - 1)) = exp(0) = 1
+        e_s, e_b = negotiation.exponents(2.0, 3, 1.0, 0.5)
+        assert e_s == pytest.approx(math.exp(-1.0))
+        assert e_b == pytest.approx(1.0)
+
+    def test_exponents_clipped(self):
+        assert negotiation.exponents(100.0, 1, 1.0, 0.0) == pytest.approx((0.05, 20.0))
+
+    def test_seller_offer_ends(self):
+        # opens at the ask (20), ends at the reservation price (10), whatever the exponent
+        for e in (0.2, 1.0, 5.0):
+            assert negotiation.seller_offer(10.0, 20.0, 0, 4, e) == pytest.approx(20.0)
+            assert negotiation.seller_offer(10.0, 20.0, 4, 4, e) == pytest.approx(10.0)
+
+    def test_buyer_bid_ends(self):
+        for e in (0.2, 1.0, 5.0):
+            assert negotiation.buyer_bid(5.0, 15.0, 0, 4, e) == pytest.approx(5.0)
+            assert negotiation.buyer_bid(5.0, 15.0, 4, 4, e) == pytest.approx(15.0)
+
+    def test_concession_speed(self):
+        # round 2 of 4: a linear seller (e=1) is half-way: 15; a tough one (e=0.5): 10 + 10 x (1 - 0.25) = 17.5
+        assert negotiation.seller_offer(10.0, 20.0, 2, 4, 1.0) == pytest.approx(15.0)
+        assert negotiation.seller_offer(10.0, 20.0, 2, 4, 0.5) == pytest.approx(17.5)
+        # a conceding buyer (e=2): 5 + 10 x 0.5^0.5 = 12.071
+        assert negotiation.buyer_bid(5.0, 15.0, 2, 4, 2.0) == pytest.approx(5 + 10 * math.sqrt(0.5))
+
+    def test_deal_at_the_midpoint(self):
+        # linear: seller 20 - 2.5 r, buyer 6 + 2.5 r; they cross when 5 r >= 14: round 3,
+        # seller 12.5, buyer 13.5 -> price 13.0
+        out = negotiation.negotiate(10.0, 20.0, 6.0, 16.0, 4, 1.0, 1.0)
+        assert out.signed
+        assert out.price == pytest.approx(13.0)
+        assert len(out.rounds) == 4
+        assert out.rounds[0] == pytest.approx((20.0, 6.0))
+        assert out.rounds[-1] == pytest.approx((12.5, 13.5))
+
+    def test_deal_at_once_when_the_bid_meets_the_ask(self):
+        out = negotiation.negotiate(10.0, 12.0, 14.0, 20.0, 4, 1.0, 1.0)
+        assert out.signed and out.price == pytest.approx(13.0) and len(out.rounds) == 1
+
+    def test_walk_away_when_ceiling_below_reservation(self):
+        out = negotiation.negotiate(10.0, 20.0, 5.0, 9.0, 4, 1.0, 1.0)
+        assert not out.signed
+        assert math.isnan(out.price)
+        assert "ceiling" in out.reason
+        assert out.rounds == [(20.0, 5.0)]
+
+
+# ============================================================================ valuation
+
+
+class TestValuation:
+    def test_ev_multiple(self):
+        # 10 x (1 + 0.3 x 0.5) x (1 + 0.2) x (1 + 0.05 x 2) / (1 + 0.1 x 2) x 1 = 12.65
+        assert valuation.ev_multiple(10.0, 0.5, 0.2, 5.0, 2.0, 1.0) == pytest.approx(12.65)
+
+    def test_ev_multiple_clips(self):
+        # growth 5 -> 1 (x1.3); margin -2 -> -0.5 (x0.5); cover 50 -> 10 (x1.5); infinite leverage
+        # counts as 10 turns (/2); sentiment 0.8: 10 x 1.3 x 0.5 x 1.5 / 2 x 0.8 = 3.9
+        assert valuation.ev_multiple(10.0, 5.0, -2.0, INF, 50.0, 0.8) == pytest.approx(3.9)
+
+    def test_equity_value(self):
+        # EV 100 x 5 = 500, less debt 300, plus cash 20
+        assert valuation.equity_value(100.0, 5.0, 20.0, 300.0) == pytest.approx(220.0)
+        assert valuation.equity_value(100.0, 5.0, 20.0, 3000.0) == 0.0
+
+    def test_sentiment(self):
+        # 1 + 0.8 x 0.5 + 0.1 = 1.5
+        assert valuation.next_sentiment(1.5, 0.8, 0.1) == pytest.approx(1.5)
+        # no news: decays towards 1
+        assert valuation.next_sentiment(0.5, 0.8, 0.0) == pytest.approx(0.6)
+        assert valuation.next_sentiment(0.1, 0.8, -2.0) == pytest.approx(0.05)

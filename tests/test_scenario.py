@@ -1,0 +1,309 @@
+"""Loading and validating scenarios: bundled files, user files and ``--set`` overrides.
+
+Every error must be one line naming the file, the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from market.errors import UserError
+from market.scenario import (
+    Scenario,
+    bundled_paths,
+    list_scenarios,
+    load_scenario,
+    month_index,
+    month_label,
+    parse_value,
+    resolve,
+)
+
+MINI = """\
+name = "mini"
+title = "A tiny market"
+
+[market]
+months = 3
+
+[[generations]]
+name = "H100"
+launch = "2023-03"
+list_price = 25000
+unit_cost = 6500
+system_cost = 20000
+training_perf = 1.0
+inference_perf = 1.0
+power_kw = 1.3
+memory_gb = 80
+monthly_output = 1000
+
+[[providers]]
+name = "Cloudy"
+kind = "neocloud"
+cash = 1e9
+powered_mw = 20
+fleet = [{ generation = "H100", gpus = 5000, installed = "2025-01", unit_cost = 45000 }]
+
+[[buyers]]
+name = "Lab"
+kind = "lab"
+cash = 1e9
+inference_demand = 1e6
+contracts = [{ seller = "Cloudy", generation = "H100", gpus = 1000, start = "2025-06", term_months = 24, price_per_gpu_hour = 2.0 }]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def error_of(ref, overrides=()) -> str:
+    with pytest.raises(UserError) as info:
+        load_scenario(str(ref), overrides)
+    msg = str(info.value)
+    assert "\n" not in msg, "an error is one line"
+    return msg
+
+
+# ---------------------------------------------------------------------------- bundled
+
+
+def test_baseline_is_bundled():
+    assert "baseline-2026" in bundled_paths()
+
+
+@pytest.mark.parametrize("name", sorted(bundled_paths()))
+def test_every_bundled_scenario_validates(name):
+    s = load_scenario(name)
+    assert isinstance(s, Scenario)
+    assert s.name == name  # the file's stem is the scenario's name, as listed and in summary.json
+    assert s.title and s.months > 0
+    assert load_scenario(str(bundled_paths()[name])) == s  # by name or by path, the same
+
+
+def test_list_scenarios_matches_the_files():
+    assert sorted(s.name for s in list_scenarios()) == sorted(bundled_paths())
+
+
+def test_baseline_content():
+    s = load_scenario("baseline-2026")
+    assert s.market.start == "2026-01"
+    assert {p.name for p in s.providers} >= {"CoreWeave", "Nebius", "Lambda", "Crusoe", "AWS", "Azure"}
+    cw = next(p for p in s.providers if p.name == "CoreWeave")
+    assert cw.kind == "neocloud" and cw.debt == pytest.approx(2.1e10)
+
+
+def test_mini_file_is_valid(tmp_path):
+    s = load_scenario(str(write(tmp_path, MINI)))
+    assert s.name == "mini" and s.months == 3
+    # defaults fill what the file leaves out
+    assert s.market.base_rate == pytest.approx(0.043)
+    assert s.providers[0].pricing.strategy == "cost_plus"
+
+
+# ---------------------------------------------------------------------------- file errors
+
+
+def test_malformed_toml(tmp_path):
+    p = write(tmp_path, MINI.replace('title = "A tiny market"', "title = "))
+    msg = error_of(p)
+    assert str(p) in msg
+    assert "not valid TOML" in msg
+    assert "line 2" in msg
+
+
+# Field paths name list items by their ``name`` where they have one (``providers.Cloudy.cash``),
+# the way ``--set`` addresses them; items without a name (fleet cohorts, contracts) by index.
+
+
+def test_missing_field(tmp_path):
+    p = write(tmp_path, MINI.replace("powered_mw = 20\n", ""))
+    msg = error_of(p)
+    assert msg == f"{p}: providers.Cloudy.powered_mw: required field is missing"
+
+
+def test_wrong_type(tmp_path):
+    p = write(tmp_path, MINI.replace("powered_mw = 20", 'powered_mw = "lots"'))
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: providers.Cloudy.powered_mw: ")
+    assert "valid number" in msg and "'lots'" in msg
+
+
+def test_unknown_key(tmp_path):
+    p = write(tmp_path, MINI.replace("months = 3", "months = 3\nmonhts = 4"))
+    assert error_of(p) == f"{p}: market.monhts: unknown key"
+
+
+def test_unknown_key_in_a_list_item(tmp_path):
+    p = write(tmp_path, MINI.replace('kind = "lab"', 'kind = "lab"\ncolour = "red"'))
+    assert error_of(p) == f"{p}: buyers.Lab.colour: unknown key"
+
+
+def test_negative_quantity(tmp_path):
+    p = write(tmp_path, MINI.replace("gpus = 5000", "gpus = -5000"))
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: providers.Cloudy.fleet.0.gpus: ")
+    assert "greater than or equal to 0" in msg and "-5000" in msg
+
+
+def test_negative_money(tmp_path):
+    p = write(tmp_path, MINI.replace("cash = 1e9\npowered_mw", "cash = -1e9\npowered_mw"))
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: providers.Cloudy.cash: ") and "greater than or equal to 0" in msg
+
+
+def test_unknown_reference(tmp_path):
+    p = write(tmp_path, MINI.replace('seller = "Cloudy"', 'seller = "Nobody"'))
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: buyers.Lab.contracts.0.seller: unknown name 'Nobody'")
+    assert "Cloudy" in msg  # what was expected
+
+
+def test_unknown_generation(tmp_path):
+    p = write(tmp_path, MINI.replace('fleet = [{ generation = "H100"', 'fleet = [{ generation = "H999"'))
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: providers.Cloudy.fleet.0.generation: unknown name 'H999'")
+
+
+def test_bad_month(tmp_path):
+    p = write(tmp_path, MINI.replace('launch = "2023-03"', 'launch = "2023-13"'))
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: generations.H100.launch: ") and "2023-13" in msg
+
+
+def test_duplicate_names(tmp_path):
+    p = write(tmp_path, MINI.replace('name = "Lab"', 'name = "Cloudy"'))
+    msg = error_of(p)
+    assert str(p) in msg and "Cloudy" in msg
+
+
+def test_unknown_event_kind(tmp_path):
+    p = write(tmp_path, MINI + '\n[[events]]\nkind = "meteor"\nmonth = "2026-02"\n')
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: events.0") and "meteor" in msg and "rate_change" in msg
+
+
+def test_event_naming_an_unknown_company(tmp_path):
+    p = write(tmp_path, MINI + '\n[[events]]\nkind = "customer_cancel"\nmonth = "2026-02"\nbuyer = "Nobody"\n')
+    assert error_of(p).startswith(f"{p}: events.0.buyer: unknown name 'Nobody'")
+
+
+def test_several_errors_are_counted(tmp_path):
+    p = write(tmp_path, MINI.replace("powered_mw = 20", 'powered_mw = "x"').replace("cash = 1e9\ninf", 'cash = "y"\ninf'))
+    assert "(and 1 more)" in error_of(p)
+
+
+def test_missing_file_and_unknown_name(tmp_path):
+    assert error_of(tmp_path / "nothere.toml") == f"{tmp_path / 'nothere.toml'}: no such scenario file"
+    msg = error_of("no-such-scenario")
+    assert msg.startswith("no-such-scenario: unknown scenario") and "baseline-2026" in msg
+
+
+def test_resolve(tmp_path):
+    assert resolve("baseline-2026") == bundled_paths()["baseline-2026"]
+    p = write(tmp_path, MINI)
+    assert resolve(str(p)) == p
+
+
+# ---------------------------------------------------------------------------- --set
+
+
+def test_set_by_index_and_by_name():
+    s = load_scenario("baseline-2026", ["providers.0.cash=2e9", "providers.Nebius.debt=1e9",
+                                        "buyers.Meta AI.cash=5", "market.base_rate=0.05"])
+    by = {p.name: p for p in s.providers}
+    assert by["CoreWeave"].cash == 2e9
+    assert by["Nebius"].debt == 1e9
+    assert next(b for b in s.buyers if b.name == "Meta AI").cash == 5
+    assert s.market.base_rate == 0.05
+
+
+def test_set_by_list_item_name_deep():
+    s = load_scenario("baseline-2026", {"providers.CoreWeave.cash": 1e9,
+                                        "providers.CoreWeave.fleet.0.gpus": 1,
+                                        "providers.CoreWeave.pricing.strategy": "sticky"})
+    cw = s.providers[0]
+    assert cw.name == "CoreWeave" and cw.cash == 1e9 and cw.fleet[0].gpus == 1 and cw.pricing.strategy == "sticky"
+
+
+def test_set_leaves_the_file_untouched():
+    load_scenario("baseline-2026", {"providers.CoreWeave.cash": 1.0})
+    assert load_scenario("baseline-2026").providers[0].cash == 3.0e9
+
+
+def test_set_a_section_left_to_its_defaults(tmp_path):
+    # mini has no [negotiation] section: the override creates it
+    s = load_scenario(str(write(tmp_path, MINI)), ["negotiation.rounds=7"])
+    assert s.negotiation.rounds == 7
+
+
+def test_set_events_inline():
+    s = load_scenario("baseline-2026", ['events=[{kind="rate_change", month="2026-03", bps=100}]'])
+    assert len(s.events) == 1 and s.events[0].bps == 100
+
+
+def test_set_is_validated_like_the_file():
+    msg = error_of("baseline-2026", ["providers.CoreWeave.cash=-1"])
+    assert "--set providers.CoreWeave.cash" in msg
+    assert "providers.CoreWeave.cash" in msg and "greater than or equal to 0" in msg
+    assert "baseline-2026.toml" in msg
+
+
+def test_set_wrong_type():
+    msg = error_of("baseline-2026", ["market.months=many"])
+    assert "market.months" in msg and "'many'" in msg and "integer" in msg
+
+
+def test_set_unknown_key():
+    msg = error_of("baseline-2026", ["market.nonsense=1"])
+    assert msg.endswith("market.nonsense: unknown key")
+    assert "baseline-2026.toml" in msg
+
+
+def test_set_unknown_top_level_key():
+    assert error_of("baseline-2026", ["nonsense.x=1"]).endswith("nonsense: unknown key")
+
+
+def test_set_index_out_of_range():
+    msg = error_of("baseline-2026", ["providers.99.cash=1"])
+    assert "--set providers.99.cash" in msg and "no item '99'" in msg and "baseline-2026.toml" in msg
+
+
+def test_set_unknown_item_name():
+    msg = error_of("baseline-2026", ["providers.Oracle.cash=1"])
+    assert "no item 'Oracle' at providers.Oracle" in msg
+
+
+def test_set_below_a_value():
+    msg = error_of("baseline-2026", ["market.months.x=1"])
+    assert "market.months is a value, not a section" in msg
+
+
+@pytest.mark.parametrize("text", ["market.months", "=5", "market..months=5"])
+def test_set_malformed(text):
+    msg = error_of("baseline-2026", [text])
+    assert "--set" in msg
+
+
+def test_parse_value():
+    assert parse_value("3") == 3
+    assert parse_value("1e9") == 1e9
+    assert parse_value("true") is True
+    assert parse_value("[1, 2]") == [1, 2]
+    assert parse_value("sticky") == "sticky"
+    assert parse_value("2026-03") == "2026-03"
+    assert parse_value('"quoted"') == "quoted"
+
+
+def test_month_arithmetic():
+    assert month_index("2027-02", "2026-01") == 13
+    assert month_index("2025-12", "2026-01") == -1
+    assert month_label(13, "2026-01") == "2027-02"
+    assert month_label(-1, "2026-01") == "2025-12"
+    for i in range(-30, 30):
+        assert month_index(month_label(i, "2026-05"), "2026-05") == i
