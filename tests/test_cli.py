@@ -320,3 +320,12 @@ def test_unknown_command():
     proc = gpumarket("fly")
     assert proc.returncode == 2
     assert proc.stderr.startswith("gpumarket: error: ") and "Traceback" not in proc.stderr
+
+
+def test_out_that_is_a_file(tmp_path):
+    f = tmp_path / "taken"
+    f.write_text("x")
+    proc = gpumarket("run", "baseline-2026", "--months", "1", "--out", str(f))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("gpumarket: error: ") and "--out" in proc.stderr
+    assert f.read_text() == "x"

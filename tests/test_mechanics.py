@@ -396,3 +396,31 @@ class TestNvidia:
         m.step()
         assert 1 + lead not in p.transit
         assert m.month == 2 + lead
+
+
+# ============================================================================ the market row
+
+
+class TestMarketRecord:
+    @staticmethod
+    def physical_hours_sold(model) -> float:
+        return sum(float(p.own_sold_hours_g.sum()) for p in model.providers)
+
+    def test_served_hours_are_the_physical_hours_sold(self, make_model):
+        # Without resale, every GPU-hour served is one of a provider's own GPUs, sold once.
+        m = make_model({"providers.Azure.purchases": [], "providers.Azure.resells": False})
+        for _ in range(2):
+            m.step()
+            served = m.recorder.model_rows[-1]["served_gpu_hours"]
+            assert served == pytest.approx(self.physical_hours_sold(m), rel=1e-9)
+
+    def test_resold_hours_are_served_once(self, make_model):
+        # Azure buys CoreWeave capacity (50,000 H100 + 30,000 GB200) and resells it. Each of those
+        # GPU-hours reaches one end user: it must be counted once in served_gpu_hours, not once
+        # as CoreWeave's delivery to Azure and again as Azure's sale.
+        m = make_model()
+        for _ in range(2):
+            m.step()
+            assert m.provider_by_name["Azure"].resale.sum() > 0
+            served = m.recorder.model_rows[-1]["served_gpu_hours"]
+            assert served == pytest.approx(self.physical_hours_sold(m), rel=1e-9)
