@@ -10,8 +10,8 @@ def money(x: float | None, digits: int = 2) -> str:
     """Dollars in the largest sensible unit: $1.23B, $45.6M, $789k; '-' for missing values."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
-    sign = "-" if x < 0 else ""
     a = abs(x)
+    sign = "-" if x < 0 and a >= 0.5 else ""
     for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if a >= div:
             return f"{sign}${a / div:,.{digits}f}{unit}"

@@ -47,7 +47,7 @@ def plot_lines(widget: PlotextPlot, series: list[tuple[str, list[float], list[fl
         if not xs:
             continue
         x, y = downsample(xs, ys, width)
-        plt.plot(x, y, label=label, marker="braille")
+        plt.plot(x, y, label=label, marker="hd")
         drawn += 1
     if ylabel:
         plt.ylabel(ylabel)

@@ -24,7 +24,16 @@ def _table(title: str | None = None) -> Table:
                  show_edge=False, header_style="bold")
 
 
-def provider_panel(session: Session, name: str) -> Group:
+def _pair(a, b, narrow: bool):
+    """Two tables side by side, or one above the other on a narrow screen."""
+    if narrow:
+        return Group(a, Text(""), b)
+    grid = Table.grid(padding=(0, 3))
+    grid.add_row(a, b)
+    return grid
+
+
+def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
     """Balance sheet, income statement (month, quarter, year to date), backlog and sparklines."""
     m = session.model
     p = m.provider_by_name[name]
@@ -59,9 +68,7 @@ def provider_panel(session: Session, name: str) -> Group:
         style = "bold" if line in ("revenue", "net_income") else ""
         inc.add_row(Text(V.INCOME_LABELS[line], style=style),
                     *(Text(F.money(st[line][k]), style=style) for k in ("month", "quarter", "year")))
-    top = Table.grid(padding=(0, 3))
-    top.add_row(bs, inc)
-    parts.append(top)
+    parts.append(_pair(bs, inc, narrow))
     total, top_share, ranked = V.backlog(m, name)
     bl = _table(f"Backlog {F.money(total)}, top customer {F.pct(top_share)}")
     bl.add_column("customer")
@@ -82,9 +89,7 @@ def provider_panel(session: Session, name: str) -> Group:
                             ("Utilisation", "utilization", F.pct)):
         ys = V.agent_series(m, e, key)
         sp.add_row(label, fmt(ys[-1]), Text(spark(ys), style="green"))
-    low = Table.grid(padding=(0, 3))
-    low.add_row(bl, sp)
-    parts.append(low)
+    parts.append(_pair(bl, sp, narrow))
     return Group(*parts)
 
 
@@ -186,5 +191,5 @@ class Companies(Horizontal, MarketView):
             elif sel == LABS:
                 body = labs_panel(session)
             else:
-                body = provider_panel(session, sel)
+                body = provider_panel(session, sel, narrow=self.app.size.width < 110)
         self.query_one("#company-body", Static).update(body)
