@@ -1,3 +1,6 @@
+"""``python -m market`` is the ``gpumarket`` command."""
+
 from market.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -167,7 +167,7 @@ def _print_summary(result, out: Path, elapsed: float) -> None:
     from rich.table import Table
 
     s = result.summary
-    console = Console(width=120 if not sys.stdout.isatty() else None)
+    console = Console(width=160 if not sys.stdout.isatty() else None)
     mk = s["market"]
     console.print(f"[bold]{s['title']}[/] - seed {s['seed']}, {s['months']} months to {s['final_date']} "
                   f"({elapsed:.2f} s)")
@@ -175,10 +175,11 @@ def _print_summary(result, out: Path, elapsed: float) -> None:
                   f"avg ${mk['avg_price_per_gpu_hour']:.2f}/GPU-hour, utilisation {mk['utilization']:.0%}, "
                   f"inference share {mk['inference_share']:.0%}, HHI {mk['hhi_revenue']:.3f}")
     t = Table(title=f"Providers in {s['final_date']}")
-    for col, just in (("company", "left"), ("kind", "left"), ("share", "right"), ("revenue/mo", "right"),
+    t.add_column("company", no_wrap=True, min_width=12)
+    for col, just in ( ("kind", "left"), ("share", "right"), ("revenue/mo", "right"),
                       ("net income/mo", "right"), ("cash", "right"), ("debt", "right"), ("backlog", "right"),
                       ("GPUs", "right"), ("util", "right"), ("value", "right"), ("status", "left")):
-        t.add_column(col, justify=just)
+        t.add_column(col, justify=just, no_wrap=True)
     for name, a in s["agents"].items():
         if a["kind"] not in ("neocloud", "hyperscaler", "nvidia"):
             continue

@@ -140,6 +140,11 @@ class Distress:
         p.default_month = t
         m.nvidia.cancel_orders(p)
         p.on_order[:] = 0.0
+        # GPUs paid for and still in transit belong to the estate: they are sold with the fleet
+        arriving = [item for month in sorted(p.transit) for item in p.transit[month]]
+        p.transit.clear()
+        p.in_transit[:] = 0.0
+        p._add_cohorts(arriving, t)
         self.fire_sale(p, t, share=1.0)
         self._repay(p, min(p.debt(), max(0.0, p.cash())))
         rest = p.debt()

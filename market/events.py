@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def apply(m: MarketModel, e: S.EventSpec) -> None:
     """Apply one event in the current month and put it in the news."""
     t = m.month
-    note = f" {e.note}" if e.note else ""
+    note = f". {e.note}" if e.note else ""
     match e:
         case S.ComputeBusinessLaunch():
             p = m.provider_by_name[e.provider]
@@ -45,6 +45,10 @@ def apply(m: MarketModel, e: S.EventSpec) -> None:
             agents = [m.nvidia.name]
         case S.ScalingPlateau():
             m.training_growth = e.growth
+            # the next project of every lab is re-planned at the new growth
+            for b in m.buyer_agents:
+                if b.last_project_gpus is not None:
+                    b.project_gpus = b.last_project_gpus * e.growth
             text = f"Frontier scaling plateaus: new training projects grow {e.growth:.2f}x, not more"
             agents = []
         case S.CustomSiliconCut():
@@ -75,6 +79,9 @@ def apply(m: MarketModel, e: S.EventSpec) -> None:
                     ex.cancel(c, t, "brings the work in-house" if e.in_house_share else "cancels",
                               fee_share=m.scn.negotiation.termination_fee)
                     n += 1
+            if e.exclude_months:
+                for q in ([e.seller] if e.seller else {c.seller for c in ex.by_buyer.get(e.buyer, ())}):
+                    m.exchange.exclusions[(e.buyer, q)] = t + e.exclude_months
             b = m.agent_by_name[e.buyer]
             if e.in_house_share and hasattr(b, "idx"):
                 m.buyers.in_house[b.idx] = e.in_house_share

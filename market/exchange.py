@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from market.agents.provider import Provider
     from market.model import MarketModel
 
-TRUST_PRICE_WEIGHT = 0.5  # $ per GPU-hour a buyer of trust weight 1 pays for a provider's full trust
+TRUST_PRICE_WEIGHT = 0.5
+PROMISE_HORIZON = 36  # months of signed contracts a seller counts against its power when offering  # $ per GPU-hour a buyer of trust weight 1 pays for a provider's full trust
 
 
 class Exchange:
@@ -35,12 +36,12 @@ class Exchange:
         self.ig |= {p.name for p in model.providers if p.kind == "hyperscaler"}
         self._cache_month = -99
         self._version = 0
-        self._ahead_key: tuple | None = None
-        self._ahead: dict[str, np.ndarray] = {}
+        self._ahead: dict[tuple, tuple[int, np.ndarray]] = {}
         self._ig_backlog: dict[str, float] = {}
         self._ig_share: dict[str, float] = {}
         self._total_backlog: dict[str, float] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
+        self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         # short-term market results
         self.st_revenue = 0.0
         self.st_eq = 0.0
@@ -107,24 +108,25 @@ class Exchange:
 
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
         """GPUs by generation that the seller's contracts need at most over months t..t+horizon
-        (computed for every seller at once, and again only when a contract changes)."""
-        key = (t, horizon, self._version)
-        if self._ahead_key != key:
-            self._ahead_key = key
-            self._ahead = {}
-            G = self.model.cat.n
+        (cached per seller until a contract changes)."""
+        key = (seller, t, horizon)
+        hit = self._ahead.get(key)
+        if hit is not None and hit[0] == self._version:
+            return hit[1].copy()
+        G = self.model.cat.n
+        need = np.zeros(G)
+        live = [c for c in self.by_seller.get(seller, ()) if c.status in ("pending", "active")
+                and c.start <= t + horizon and c.end > t]
+        if live:
             span = np.arange(t, t + horizon + 1)
-            for name, cs in self.by_seller.items():
-                live = [c for c in cs if c.status in ("pending", "active") and c.start <= t + horizon and c.end > t]
-                if not live:
-                    continue
-                per_month = np.zeros((span.size, G))
-                for c in live:
-                    on = (span >= c.start) & (span < c.end)
-                    per_month[on, c.generation] += c.gpus
-                self._ahead[name] = per_month.max(axis=0)
-        got = self._ahead.get(seller)
-        return got.copy() if got is not None else np.zeros(self.model.cat.n)
+            per_month = np.zeros((span.size, G))
+            for c in live:
+                per_month[(span >= c.start) & (span < c.end), c.generation] += c.gpus
+            need = per_month.max(axis=0)
+        if len(self._ahead) > 4096:
+            self._ahead.clear()
+        self._ahead[key] = (self._version, need)
+        return need.copy()
 
     def contracted_eq(self, buyer: str, month: int, purpose: str | None = None) -> float:
         cat = self.model.cat
@@ -183,6 +185,8 @@ class Exchange:
                 continue
             if captive and p.name != captive:
                 continue
+            if self.exclusions.get((r.buyer, p.name), -1) > m.month:
+                continue
             if buyer.kind == "hyperscaler" and p.kind != "neocloud":
                 continue
             if not m.cat.nvidia[r.generation] and p.installed[r.generation] <= 0:
@@ -198,12 +202,14 @@ class Exchange:
         if cat.nvidia[g]:
             out = max(m.nvidia.output[g], cat.base_output[g] * 0.1, 1.0)
             wait = math.ceil((m.nvidia.backlog[g] + gpus) / out) if cat.launch[g] <= t else cat.launch[g] - t
-            gpu_ready = t + max(1, wait) + m.nvidia.spec.lead_time_months
+            gpu_ready = t + max(1, wait) + 1 + m.nvidia.spec.lead_time_months
         else:
             gpu_ready = t + 1
         kw_need = gpus * cat.power_kw[g]
-        spare_kw = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - float(
-            np.sum((p.installed + p.in_transit + p.on_order) * cat.power_kw))
+        # MW already spoken for: the fleet, what is coming, and what signed contracts still need
+        supply = p.installed + p.in_transit + p.on_order
+        promised = np.maximum(supply, self.committed_ahead(p.name, t, PROMISE_HORIZON))
+        spare_kw = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - float(np.sum(promised * cat.power_kw))
         power_ready = t if spare_kw >= kw_need else t + p.mw_lead
         return max(gpu_ready, power_ready)
 
@@ -389,9 +395,11 @@ class Exchange:
             seller.committed[g] += deliver
             seller.sold_hours_g[g] += deliver * h
             seller.own_sold_hours_g[g] += deliver * h
-            self.contract_hours += deliver * h
             self.contract_revenue += due
+            self.contract_hours += deliver * h
             if resale:
+                # served once, here, as a take-or-pay delivery; the reseller's later sale of the
+                # same hours is not counted again (see clear_short_term)
                 buyer.resale[g] += deliver
                 if c.purpose == "inference":
                     self.contract_inference_hours += deliver * h
@@ -533,7 +541,8 @@ class Exchange:
                 p.sold_hours_g += phys[i]
                 p.own_sold_hours_g += own_phys[i]
                 p.st_sold_eq += st_eq_p[i]
-        hours_total = float(phys.sum())
+        # resold hours were served when delivered to the reseller: count only own-fleet hours
+        hours_total = float(own_phys.sum())
         # inference hours: each buyer's purchases split by its inference share of need, at the
         # market's average physical hours per equivalent hour
         inf_frac = np.clip(np.divide(book.inference_eq, book.demand_eq, out=np.ones(book.n),

@@ -75,12 +75,15 @@ class Recorder:
             value[e] = p.market_value if p.spec.public else np.nan
             defaulted[e] = p.defaulted
             status[e] = p.status
+            if p.defaulted or not p.active:
+                continue  # a company that is not trading posts no prices
             for g in np.nonzero(~np.isnan(p.od))[0]:
                 self.price_rows.append((t, p.name, m.cat.names[g], float(p.od[g]), float(p.res[g]), float(p.spot[g])))
         value[0] = m.nvidia.market_value
         revenue = fl["revenue"]
         compute_rev = revenue[P]
         total_rev = float(compute_rev.sum())
+        hours_sold = float(sold[P].sum())  # every provider's sales, resales included
         share = np.zeros(n)
         if total_rev > 0:
             share[P] = compute_rev / total_rev
@@ -105,7 +108,7 @@ class Recorder:
             "served_gpu_hours": served,
             "served_inference_gpu_hours": inf,
             "inference_share": inf / served if served > 0 else 0.0,
-            "avg_price_per_gpu_hour": total_rev / served if served > 0 else 0.0,
+            "avg_price_per_gpu_hour": total_rev / hours_sold if hours_sold > 0 else 0.0,
             "hhi_revenue": float(np.sum(share[P] ** 2)),
             "gpus_shipped_to_providers": float(sum(nv.shipped_to.values())),
             "unmet_gpu_hours": max(0.0, ex.demand_hours - served),

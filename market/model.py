@@ -9,8 +9,9 @@ One ``step`` is one month. The order of a month, a modelling decision written do
    allocates this month's output among open orders by its policy; buyers pay on shipment.
 4. **Providers**, in random order, set on-demand / reserved / spot prices (from last month's
    utilisation and rivals' prices) and plan capacity: GPU orders and MW builds.
-5. **Buyers** receive income, grow their demand, and labs issue capacity requests; every open
-   request is **negotiated** with eligible providers in rounds (signed, countered or walked away).
+5. **Buyers** receive income, grow their demand, and labs issue capacity requests; hyperscalers
+   that resell ask neoclouds for capacity; every open request is **negotiated** with eligible
+   providers in rounds (signed, countered or walked away).
 6. **Contracts are served** first (take-or-pay billing, penalties for short delivery), then the
    **short-term market** clears the remaining demand against idle capacity: on-demand, then spot.
 7. **Costs**: NVIDIA pays backstops for unused capacity; providers pay power, site operations,
@@ -186,6 +187,8 @@ class MarketModel(mesa.Model):
             if b.projects:
                 training[b.idx] = b.training_need(t)
         self.buyers.step_month(t, self.market_price, training)
+        for h in self.agents_by_type.get(Hyperscaler, ()):
+            h.plan_resale(t)
         ex.negotiate_all(t)
         # 6. contracts first, then the short-term market
         ex.serve_contracts(t)

@@ -81,7 +81,7 @@ class MarketSpec(Spec):
     logit_beta: Pos = Field(6.0, description="price sensitivity of buyers' provider choice")
     trust_scale: NonNeg = Field(1.0, description="weight of provider trust in the choice, per unit of buyer trust weight")
     consider: PosInt = Field(12, description="offers each buyer considers in the short-term market")
-    clearing_rounds: PosInt = Field(3, description="re-allocation rounds of unmet demand")
+    clearing_rounds: PosInt = Field(10, description="at most this many re-allocation rounds of unmet demand (stops early when no progress)")
     economic_life_months: PosInt = Field(48, description="life used to value a GPU for collateral")
     residual_value: Share = Field(0.2, description="market value share of a GPU at end of economic life")
     obsolescence: Share = Field(0.25, description="market value lost by a GPU generation per newer NVIDIA generation shipped")
@@ -196,6 +196,7 @@ class CapacitySpec(Spec):
     max_order_share: Share = Field(0.3, description="orders per month at most this share of the fleet")
     mw_buffer: NonNeg = Field(0.1, description="spare powered MW kept ahead of the fleet")
     generation: str = Field("newest", description="'newest' or a catalogue name")
+    order_ahead_months: PosInt = Field(10, description="orders GPUs for contracts starting within this many months")
 
 
 class CustomSiliconSpec(Spec):
@@ -203,7 +204,7 @@ class CustomSiliconSpec(Spec):
 
     generation: str
     chips: NonNegInt
-    monthly_build: NonNeg = 0.0
+    monthly_build: NonNeg = Field(0.0, description="chips built a month at the target utilisation (up to twice as many when sold out)")
     price_discount: Share = Field(0.4, description="price per inference unit below the provider's GPU offer")
 
 
@@ -373,6 +374,7 @@ class CustomerCancel(_Event):
     buyer: str
     seller: str | None = None
     in_house_share: Share = 0.0
+    exclude_months: NonNegInt = Field(12, description="months the buyer will not contract with the seller(s) again")
 
 
 class AllocationChange(_Event):
@@ -452,7 +454,8 @@ class Scenario(Spec):
         if provs & buyers:
             raise ValueError(f"a name is both a provider and a buyer: {sorted(provs & buyers)[0]}")
         parties = provs | buyers
-        for i, p in enumerate(self.providers):
+        for p in self.providers:
+            i = _label(p.name)
             for j, c in enumerate(p.purchases):
                 _known(c.seller, provs - {p.name}, f"providers.{i}.purchases.{j}.seller")
                 _known(c.generation, gens, f"providers.{i}.purchases.{j}.generation")
@@ -464,7 +467,8 @@ class Scenario(Spec):
                 _known(g, gens, f"providers.{i}.pricing.initial")
             if p.capacity.generation != "newest":
                 _known(p.capacity.generation, gens, f"providers.{i}.capacity.generation")
-        for i, b in enumerate(self.buyers):
+        for b in self.buyers:
+            i = _label(b.name)
             if b.captive_to is not None:
                 _known(b.captive_to, provs, f"buyers.{i}.captive_to")
             for j, c in enumerate(b.contracts):
@@ -491,6 +495,11 @@ class Scenario(Spec):
         if not any(g.vendor == "nvidia" for g in self.generations):
             raise ValueError("generations: at least one NVIDIA generation is needed")
         return self
+
+
+def _label(name: str) -> str:
+    """How a named list item appears in a field path (and in ``--set``)."""
+    return name if name and "." not in name else repr(name)
 
 
 def _known(value: str, pool: set[str], path: str) -> None:

@@ -59,7 +59,11 @@ def collect(model: MarketModel) -> RunResult:
     rec = model.recorder
     scn = model.scn
     model_tbl = pa.table(rec.model_table())
-    agents_tbl = pa.table(rec.agent_table())
+    cols = rec.agent_table()
+    mv = np.asarray(cols["market_value"], dtype=float)
+    # market value is empty (null), not NaN, for companies that are not public
+    cols["market_value"] = pa.array(mv, mask=np.isnan(mv), type=pa.float64())
+    agents_tbl = pa.table(cols)
     prices_tbl = pa.table(rec.price_table(), schema=pa.schema([
         ("month", pa.int64()), ("agent", pa.string()), ("generation", pa.string()), ("on_demand", pa.float64()),
         ("reserved", pa.float64()), ("spot", pa.float64())]))

@@ -35,7 +35,8 @@ class Buyer(mesa.Agent):
         start = model.scn.market.start
         tr = spec.training
         self.next_project = month_index(tr.first_start, start) if tr else None
-        self.project_gpus = tr.gpus * size if tr else 0.0
+        self.project_gpus = tr.gpus * size if tr else 0.0  # size of the next project
+        self.last_project_gpus: float | None = None
         self.projects: list[tuple[int, int, float, int]] = []  # (start, end, gpus, generation)
         if tr and tr.current_gpus:
             g = model.cat.index[tr.current_generation]
@@ -60,6 +61,7 @@ class Buyer(mesa.Agent):
             start = max(self.next_project, t + 1)
             g = cat.newest(start) if self._shipped_by(start) else cat.newest(t)
             gpus = self.project_gpus
+            self.last_project_gpus = gpus
             self.projects.append((start, start + tr.duration_months, gpus, g))
             if tr.contract_share > 0:
                 m.exchange.request(self, g, int(gpus * tr.contract_share), start, tr.term_months, "training")

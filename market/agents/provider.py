@@ -101,6 +101,7 @@ class Provider(mesa.Agent):
         self.custom_chips = 0.0
         self.orders_this_month = np.zeros(G)
         self.custom_price_factor = 1.0  # scenario events cut custom-silicon prices through this
+        self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut
         self._mv_key: tuple | None = None
         self._mv = 0.0
 
@@ -182,18 +183,22 @@ class Provider(mesa.Agent):
         """Hyperscalers add in-house chips (overridden)."""
 
     def _power_fleet(self) -> None:
-        """GPUs run only where powered MW exist; the newest generations get power first."""
-        cat = self.model.cat
+        """GPUs run only where powered MW exist. Power goes first to the GPUs this month's
+        contracts need, then to the rest, newest generation first."""
+        m = self.model
+        cat = m.cat
         kw = self.powered_mw * 1000.0
         run = self.running
         run[:] = 0.0
-        for g in cat.newest_first:
-            n = self.installed[g]
-            if n <= 0 or kw <= 0:
-                continue
-            fit = min(n, kw / cat.power_kw[g])
-            run[g] = fit
-            kw -= fit * cat.power_kw[g]
+        need = np.minimum(self.installed, m.exchange.committed_ahead(self.name, m.month, 0))
+        for want in (need, self.installed):
+            for g in cat.newest_first:
+                n = want[g] - run[g]
+                if n <= 0 or kw <= 0:
+                    continue
+                fit = min(n, kw / cat.power_kw[g])
+                run[g] += fit
+                kw -= fit * cat.power_kw[g]
 
     def rate(self) -> float:
         """The provider's marginal borrowing rate now."""
@@ -250,7 +255,9 @@ class Provider(mesa.Agent):
             capex = cost_sum[g] / installed[g] if installed[g] > 0 else cat.capex(g, float(nv_price[g]))
             cash_cost = pricing.cash_cost_per_hour(power[g], sp.pue, sp.power_price_kwh, sp.opex_per_gpu_hour)
             full = pricing.annuity(capex, rate / 12.0, life) / hours + cash_cost
-            prev = prev_od[g]
+            # custom silicon: the strategy works on the price before any scenario cut, which
+            # then applies once (not again on last month's already-cut price)
+            prev = prev_od[g] if is_nv[g] else float(self.custom_uncut[g])
             if prev != prev and cat.names[g] in p.initial:
                 od = p.initial[cat.names[g]]
             else:
@@ -260,7 +267,9 @@ class Provider(mesa.Agent):
                                        target=p.target_utilisation, step=p.step, band=p.sticky_band,
                                        min_margin=p.min_margin)
             if not is_nv[g]:
-                od = self._custom_price(od)
+                od = self._custom_cap(od)
+                self.custom_uncut[g] = od
+                od *= self.custom_price_factor
             idle = max(0.0, 1.0 - util[g])
             res, spot = pricing.reserved_and_spot(od, p.reserved_discount, p.spot_discount, idle,
                                                   p.spot_idle_sensitivity, cash_cost)
@@ -268,16 +277,16 @@ class Provider(mesa.Agent):
             if is_nv[g]:
                 best_eq = min(best_eq, od / inf[g])
 
-    def _custom_price(self, od: float) -> float:
-        """Custom silicon is priced ``price_discount`` below the provider's cheapest GPU offer per
-        unit of inference work (then times any scenario price cut)."""
+    def _custom_cap(self, od: float) -> float:
+        """Custom silicon is priced at least ``price_discount`` below the provider's cheapest GPU
+        offer per unit of inference work."""
         cat = self.model.cat
         cs = self.spec.custom_silicon
         per_eq = [self.od[h] / cat.inf[h] for h in range(cat.n) if cat.nvidia[h] and self.od[h] == self.od[h]]
         g = cat.index[cs.generation] if cs else None
         if per_eq and g is not None:
             od = min(od, min(per_eq) * cat.inf[g] * (1.0 - cs.price_discount))
-        return od * self.custom_price_factor
+        return od
 
     # ------------------------------------------------------------------ capacity plan
     def plan_capacity(self, t: int, nv_price: np.ndarray) -> None:
@@ -288,29 +297,27 @@ class Provider(mesa.Agent):
         m = self.model
         cat = m.cat
         cp = self.spec.capacity
-        horizon = m.nvidia.spec.lead_time_months + 3
+        horizon = max(cp.order_ahead_months, m.nvidia.spec.lead_time_months + 1)
         need = m.exchange.committed_ahead(self.name, t, horizon)  # GPUs by generation
         supply = self.installed + self.in_transit + self.on_order
-        order = np.maximum(0.0, need - supply)
-        # short-term growth in the planned generation
+        contract = np.maximum(0.0, need - supply)  # promised in signed contracts: must be ordered
+        # speculative growth in the planned generation, at most max_order_share of the fleet a month
         gp = cat.newest(t) if cp.generation == "newest" else cat.index[cp.generation]
         st_eq_target = self.st_sold_eq_prev * (1.0 + cp.growth_target) ** horizon / max(cp.target_utilisation, 0.05)
         free_eq = float(np.sum(np.maximum(0.0, supply - need) * cat.inf)) * m.hours
-        extra = max(0.0, st_eq_target - free_eq) / (cat.inf[gp] * m.hours)
-        order[gp] += extra
-        fleet = max(float(self.installed.sum()), 500.0)
-        cap = cp.max_order_share * fleet
-        total = float(order.sum())
-        if total > cap:
-            order *= cap / total
-        # afford it: cash above the buffer plus what can be borrowed
+        growth = min(max(0.0, st_eq_target - free_eq) / (cat.inf[gp] * m.hours),
+                     cp.max_order_share * max(float(self.installed.sum()), 500.0))
+        # afford it: cash above the buffer plus what can be borrowed; contracts first
         unit = cat.unit_capex(nv_price)
         budget = max(0.0, self.cash() - self.cash_buffer()) + self.borrowing_capacity()
-        spend = float(np.sum(order * unit))
-        if spend > budget > 0:
-            order *= budget / spend
-        elif budget <= 0:
-            order[:] = 0.0
+        spend = float(np.sum(contract * unit))
+        if spend > budget:
+            contract *= budget / spend if spend > 0 else 0.0
+            growth = 0.0
+        else:
+            growth = min(growth, (budget - spend) / unit[gp])
+        order = contract
+        order[gp] += growth
         order = np.floor(order)
         for g in np.nonzero(order > 0)[0]:
             self.place_order(int(g), float(order[g]))
@@ -364,7 +371,10 @@ class Provider(mesa.Agent):
 
     # ------------------------------------------------------------------ the month, part 2
     def pay_operating(self, t: int) -> None:
-        """Power, site operations, overheads, depreciation, interest and principal."""
+        """Power, site operations, overheads, depreciation, interest and principal (none once
+        the company has defaulted and been wound up)."""
+        if self.defaulted:
+            return
         m = self.model
         L = m.ledger
         cat = m.cat

@@ -22,7 +22,7 @@ def logit_shares(score: np.ndarray, available: np.ndarray) -> np.ndarray:
 
 
 def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,
-          rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+          rounds: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Match ``demand`` (per buyer) to ``capacity`` (per offer).
 
     ``offer_idx`` (buyers x K) names the offers each buyer considers and ``score`` (buyers x K) how
@@ -58,6 +58,8 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
         cap_left -= np.bincount(idx.ravel(), weights=got.ravel(), minlength=n_offers)
         np.maximum(want_left, 0.0, out=want_left)
         np.maximum(cap_left, 0.0, out=cap_left)
+        if got.sum() <= 1e-9 * max(1.0, float(demand.sum())):
+            break  # no more progress: what is left cannot be matched
     return served, cap_left
 
 
