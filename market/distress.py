@@ -183,11 +183,13 @@ class Distress:
         for q in m.providers:
             if q is old or q.defaulted or not q.active or q.name == c.buyer:
                 continue
-            committed = ex.committed_ahead(q.name, t, 0)[g]
+            # what it has promised over the rest of this contract's term, reassignments included
+            committed = ex.committed_ahead(q.name, t + 1, max(0, c.end - t - 2))[g]
             idle = q.installed[g] - committed
             if idle >= c.gpus and idle > spare:
                 best, spare = q, idle
         c.status = "reassigned"
+        ex._touch()
         if best is None:
             m.news("cancelled", [c.buyer, c.seller], f"{c.buyer}'s contract with {c.seller} is cancelled in "
                    f"the default", contract_id=c.contract_id)

@@ -108,21 +108,20 @@ class Exchange:
 
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
         """GPUs by generation that the seller's contracts need at most over months t..t+horizon
-        (cached per seller until a contract changes)."""
+        (cached per seller until a contract is added or ends)."""
         key = (seller, t, horizon)
         hit = self._ahead.get(key)
         if hit is not None and hit[0] == self._version:
             return hit[1].copy()
-        G = self.model.cat.n
-        need = np.zeros(G)
-        live = [c for c in self.by_seller.get(seller, ()) if c.status in ("pending", "active")
-                and c.start <= t + horizon and c.end > t]
-        if live:
-            span = np.arange(t, t + horizon + 1)
-            per_month = np.zeros((span.size, G))
-            for c in live:
-                per_month[(span >= c.start) & (span < c.end), c.generation] += c.gpus
-            need = per_month.max(axis=0)
+        need = np.zeros(self.model.cat.n)
+        last = t + horizon
+        spans: dict[int, list[tuple[int, int, int]]] = {}
+        for c in self.by_seller.get(seller, ()):
+            if c.status in ("pending", "active") and c.start <= last and c.end > t:
+                spans.setdefault(c.generation, []).append((max(c.start, t), c.end, c.gpus))
+        for g, cs in spans.items():
+            # the total is a step function that only rises at a start: check each start
+            need[g] = max(sum(n for s0, e0, n in cs if s0 <= s < e0) for s, _, _ in cs)
         if len(self._ahead) > 4096:
             self._ahead.clear()
         self._ahead[key] = (self._version, need)
@@ -360,12 +359,14 @@ class Exchange:
         self.contract_hours = 0.0
         self.contract_inference_hours = 0.0
         buyer_hours = np.zeros(book.n)  # physical hours delivered to each buyer under contract
+        ended = False  # did a contract end (commitments change)?
         for c in self.contracts:
             if c.status not in ("pending", "active") or c.start > t:
                 continue
             if t >= c.end:
                 c.status = "completed"
                 c.delivered = 0
+                ended = True
                 continue
             seller = m.provider_by_name[c.seller]
             buyer = m.agent_by_name[c.buyer]
@@ -409,6 +410,7 @@ class Exchange:
                 book.contract_eq[buyer.idx] += deliver * h * perf
             if c.months_billed >= c.term:
                 c.status = "completed"
+                ended = True
             elif c.late_months > neg.late_grace_months:
                 self.cancel(c, t, "late delivery", fee_share=0.0)
         # a buyer's contracted capacity serves its running training projects first and its
@@ -417,7 +419,9 @@ class Exchange:
         train_frac = np.clip(np.divide(train_eq, book.contract_eq, out=np.zeros(book.n),
                                        where=book.contract_eq > 0), 0.0, 1.0)
         self.contract_inference_hours += float(np.dot(buyer_hours, 1.0 - train_frac))
-        self._touch()
+        self._cache_month = -99  # months were billed: backlog figures change
+        if ended:
+            self._touch()
 
     def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
         """End a contract early. The buyer pays ``fee_share`` of the remaining value (taken from

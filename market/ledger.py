@@ -198,11 +198,12 @@ def statement(balances: np.ndarray) -> dict[str, np.ndarray]:
     b = balances
     assets = b[:, ASSETS].sum(axis=1)
     liabilities = -b[:, LIABILITIES].sum(axis=1)
+    # (+ 0.0 turns the -0.0 of an empty negated account into 0.0)
     return {
-        "cash": b[:, Acct.CASH].copy(),
-        "total_assets": assets,
-        "liabilities": liabilities,
-        "debt": -b[:, Acct.DEBT],
+        "cash": b[:, Acct.CASH] + 0.0,
+        "total_assets": assets + 0.0,
+        "liabilities": liabilities + 0.0,
+        "debt": -b[:, Acct.DEBT] + 0.0,
         "equity_book": assets - liabilities,
         "fleet_book": b[:, Acct.GPU_ASSETS] + b[:, Acct.ACCUM_DEP],
     }
@@ -211,8 +212,8 @@ def statement(balances: np.ndarray) -> dict[str, np.ndarray]:
 def flows(start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
     """Income-statement flows per entity between two balance matrices."""
     d = end - start
-    revenue = -d[:, Acct.REVENUE]
-    other_income = -d[:, Acct.OTHER_INCOME]
+    revenue = -d[:, Acct.REVENUE] + 0.0
+    other_income = -d[:, Acct.OTHER_INCOME] + 0.0
     exp = d[:, EXPENSES]
     return {
         "revenue": revenue,

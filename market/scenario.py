@@ -487,6 +487,8 @@ class Scenario(Spec):
         for name in self.nvidia.partners:
             _known(name, provs, "nvidia.partners")
         for i, e in enumerate(self.events):
+            if month_index(e.month, self.market.start) < 0:
+                raise ValueError(f"events.{i}.month: {e.month} is before the scenario starts ({self.market.start})")
             for attr, pool in (("provider", provs), ("buyer", parties), ("seller", provs),
                                ("generation", gens)):
                 v = getattr(e, attr, None)
@@ -575,6 +577,11 @@ def validate_dict(data: Mapping, source: str) -> Scenario:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif err["type"] == "union_tag_not_found":
+            msg = f"missing 'kind' (expected one of {', '.join(EVENT_KINDS)})"
+        elif err["type"] == "union_tag_invalid":
+            msg = f"unknown kind {err['input'].get('kind')!r} (expected one of {', '.join(EVENT_KINDS)})" if isinstance(
+                err.get("input"), dict) else f"unknown kind (expected one of {', '.join(EVENT_KINDS)})"
         elif err["type"] == "missing":
             msg = "required field is missing"
         elif "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict | list):

@@ -104,6 +104,8 @@ class Provider(mesa.Agent):
         self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut
         self._mv_key: tuple | None = None
         self._mv = 0.0
+        self._bc_key: tuple | None = None
+        self._bc = 0.0
 
     # ------------------------------------------------------------------ opening balances
     def open_books(self) -> None:
@@ -436,12 +438,21 @@ class Provider(mesa.Agent):
         return self._mv
 
     def borrowing_capacity(self) -> float:
+        """What lenders will still advance against the fleet's market value and the
+        take-or-pay backlog (cached until the month, the fleet, the debt or the contracts change)."""
+        m = self.model
+        ex = m.exchange
+        debt = self.debt()
+        key = (m.month, self.c_units.size, debt, ex._version, ex._cache_month, m.ltv_cut)
+        if self._bc_key == key:
+            return self._bc
         f = self.spec.finance
-        ltv = max(0.0, f.ltv - self.model.ltv_cut)
-        ex = self.model.exchange
+        ltv = max(0.0, f.ltv - m.ltv_cut)
         ig = ex.ig_backlog(self.name)
         backlog = ig + f.non_ig_weight * (ex.total_backlog(self.name) - ig)
-        return finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv, self.debt())
+        self._bc = finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv, debt)
+        self._bc_key = (m.month, self.c_units.size, debt, ex._version, ex._cache_month, m.ltv_cut)
+        return self._bc
 
     def ensure_cash(self, amount: float) -> float:
         """Make ``amount`` payable: borrow against the fleet and contracts, then raise equity.
