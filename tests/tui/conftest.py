@@ -42,6 +42,9 @@ async def settle(pilot) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    # a chart's refresh() is scheduled, not immediate: let every scheduled repaint land
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.1)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -8,29 +8,41 @@ from textual.widgets import Input
 from tests.tui.conftest import settle
 
 
-def _months(n: int):
-    async def run_before(pilot) -> None:
-        await pilot.pause()
-        pilot.app.action_jump(n)
-        await settle(pilot)
+def stepped_app(new_game, months: int):
+    """An app on a game already stepped ``months`` months outside the UI: the snapshot then
+    depends on the look alone, not on when a worker thread's last repaint lands (stepping
+    through the worker is what the Pilot tests check)."""
+    from tui.app import GpuMarketApp
 
-    return run_before
-
-
-def test_dashboard_after_six_months(snap_compare, make_app):
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_months(6))
-
-
-def test_dashboard_at_80x24(snap_compare, make_app):
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_months(6))
+    game = new_game()
+    for _ in range(months):
+        game.step()
+    return GpuMarketApp(game)
 
 
-def test_companies_coreweave(snap_compare, make_app):
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_months(4), press=["2"])
+async def _settled(pilot) -> None:
+    await settle(pilot)
 
 
-def test_news(snap_compare, make_app):
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_months(2), press=["4"])
+def test_dashboard_at_month_zero(snap_compare, make_app):
+    # what a class sees first: the scenario, its description and its question
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_settled)
+
+
+def test_dashboard_after_six_months(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 6), terminal_size=(120, 40), run_before=_settled)
+
+
+def test_dashboard_at_80x24(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 6), terminal_size=(80, 24), run_before=_settled)
+
+
+def test_companies_coreweave(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 4), terminal_size=(120, 40), run_before=_settled, press=["2"])
+
+
+def test_news(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 2), terminal_size=(120, 40), run_before=_settled, press=["4"])
 
 
 def test_turn_with_a_refused_decision(snap_compare, make_app):

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import plotext._utility as _plotext_utility
 from textual_plotext import PlotextPlot
 
 from tui.format import downsample
+
+
+def _ordered_no_duplicates(data):
+    """plotext removes duplicate points with ``list(set(...))``; the set holds strings (markers,
+    colours), so the drawing order, and which point wins a shared cell, changed with Python's
+    per-process string hashing: the same chart came out differently run to run. plotext's own
+    source keeps this order-preserving version beside it (commented out as slower)."""
+    return list(dict.fromkeys(data))
+
+
+_plotext_utility.no_duplicates = _ordered_no_duplicates
 
 if TYPE_CHECKING:
     from tui.session import Session
@@ -53,6 +65,11 @@ def plot_lines(widget: PlotextPlot, series: list[tuple[str, list[float], list[fl
         plt.ylabel(ylabel)
     if xticks is not None and drawn:
         plt.xticks(*xticks)
+        # room on the right for the last tick's label: at the very edge plotext may drop it or
+        # not depending on the order it happens to place labels in (snapshots came out unstable)
+        lo = min(min(xs) for _, xs, _ in series if xs)
+        hi = max(max(xs) for _, xs, _ in series if xs)
+        plt.xlim(lo, hi + max(0.5, 0.08 * (hi - lo)))
     if ylim is not None and drawn:
         plt.ylim(*ylim)
     widget.refresh()

@@ -24,7 +24,20 @@ class Headline(Static):
     def show(self, session: Session) -> None:
         h = V.headline(session.model)
         if not h:
-            self.update(Text("No month simulated yet: press n for the next month, space to play.", style="italic"))
+            # before the first month: what this scenario is about, for the class
+            scn = session.game.scenario
+            t = Text()
+            t.append(scn.title, style="bold")
+            if scn.summary:
+                t.append(f"  {scn.summary}", style="dim")
+            if scn.description:
+                t.append("\n" + " ".join(scn.description.split()))
+            if scn.question:
+                t.append("\nQuestion for the class: ", style="bold")
+                t.append(scn.question)
+            t.append("\nNo month simulated yet: press n for the next month, space to play, ? for help.",
+                     style="italic")
+            self.update(t)
             return
         prev = h["prev"]
 
