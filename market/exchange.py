@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from market.agents.provider import Provider
     from market.model import MarketModel
 
+# $ per GPU-hour a buyer of trust weight 1 pays for a provider's full trust
 TRUST_PRICE_WEIGHT = 0.5
-PROMISE_HORIZON = 36  # months of signed contracts a seller counts against its power when offering  # $ per GPU-hour a buyer of trust weight 1 pays for a provider's full trust
+# months of signed contracts a seller counts against its power when offering
+PROMISE_HORIZON = 36
 
 
 class Exchange:
@@ -126,6 +128,14 @@ class Exchange:
             self._ahead.clear()
         self._ahead[key] = (self._version, need)
         return need.copy()
+
+    def resale_capacity(self, buyer: str, t: int) -> np.ndarray:
+        """GPUs by generation a reseller has bought for month ``t`` (before they are delivered)."""
+        out = np.zeros(self.model.cat.n)
+        for c in self.by_buyer.get(buyer, ()):
+            if c.status in ("pending", "active") and c.start <= t < c.end:
+                out[c.generation] += c.gpus
+        return out
 
     def contracted_eq(self, buyer: str, month: int, purpose: str | None = None) -> float:
         cat = self.model.cat
@@ -521,8 +531,9 @@ class Exchange:
         tw = (m.scn.market.trust_scale * book.trust_weight)[:, None] * trust[safe]
         lock = np.where(self.offer_custom[safe], book.switching[:, None], 0.0)
         rounds = m.scn.market.clearing_rounds
-        served_od, cap_left = self._clear(od_dem, idx, safe, p_od, lock, tw, beta, cap, rounds)
-        served_sp, cap_left = self._clear(spot_dem, idx, safe, p_spot, lock, tw, beta, cap_left, rounds)
+        max_p = book.max_price
+        served_od, cap_left = self._clear(od_dem, idx, safe, p_od, lock, tw, beta, cap, rounds, max_p)
+        served_sp, cap_left = self._clear(spot_dem, idx, safe, p_spot, lock, tw, beta, cap_left, rounds, max_p)
         # payments: one per buyer and offer
         pay = np.where(valid, served_od * p_od[safe] + served_sp * p_spot[safe], 0.0)
         payers = np.repeat(book.eids, idx.shape[1])
@@ -551,7 +562,7 @@ class Exchange:
         # market's average physical hours per equivalent hour
         inf_frac = np.clip(np.divide(book.inference_eq, book.demand_eq, out=np.ones(book.n),
                                      where=book.demand_eq > 0), 0.0, 1.0)
-        phys_per_eq = hours_total / self.st_eq if self.st_eq > 0 else 0.0
+        phys_per_eq = float(phys.sum()) / self.st_eq if self.st_eq > 0 else 0.0
         self.st_hours = hours_total
         self.st_inference_hours = float(np.dot(bought, inf_frac)) * phys_per_eq
         unmet_phys = self.unmet_eq * (phys_per_eq if phys_per_eq > 0 else 1.0)
@@ -560,10 +571,11 @@ class Exchange:
             m.market_price = self.st_revenue / self.st_eq
 
     @staticmethod
-    def _clear(demand, idx, safe, price, lock, trust_term, beta, cap, rounds):
+    def _clear(demand, idx, safe, price, lock, trust_term, beta, cap, rounds, max_price):
         """Score = -beta x log(price x (1 + switching cost on custom silicon)) + beta x the
-        buyer's trust value for the provider as a share of the price; then ``clearing.clear``."""
+        buyer's trust value for the provider as a share of the price; offers above the buyer's
+        maximum price are not considered; then ``clearing.clear``."""
         pr = np.maximum(price[safe], 1e-6) * (1.0 + lock)
         score = -beta * np.log(pr) + beta * trust_term * TRUST_PRICE_WEIGHT / np.maximum(pr, 1e-6)
-        ok_idx = np.where(price[safe] > 0, idx, -1)
+        ok_idx = np.where((price[safe] > 0) & (pr <= max_price[:, None]), idx, -1)
         return clearing.clear(demand, ok_idx, score, cap, rounds)

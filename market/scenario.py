@@ -61,7 +61,7 @@ class GenerationSpec(Spec):
     training_perf: Pos = Field(description="training throughput relative to H100 = 1")
     inference_perf: Pos = Field(description="inference tokens per GPU-hour relative to H100 = 1")
     power_kw: Pos = Field(description="power per GPU at the wall, kW")
-    memory_gb: PosInt
+    memory_gb: PosInt = Field(description="memory per GPU, GB (descriptive: shown, not used by a rule)")
     monthly_output: NonNeg = Field(0.0, description="units NVIDIA makes per month at full ramp")
     output_growth: float = Field(0.0, ge=-0.5, le=0.5, description="monthly growth of output")
     ramp_months: NonNegInt = 6
@@ -86,8 +86,6 @@ class MarketSpec(Spec):
     residual_value: Share = Field(0.2, description="market value share of a GPU at end of economic life")
     obsolescence: Share = Field(0.25, description="market value lost by a GPU generation per newer NVIDIA generation shipped")
     second_life_premium: Pos = Field(1.4, description="how much more per unit of inference work an older generation can charge than the cheapest newer one")
-    valuation_discount_rate: NonNeg = 0.13
-    equity_risk_premium: NonNeg = 0.06
 
 
 class NegotiationSpec(Spec):
@@ -133,7 +131,6 @@ class NvidiaSpec(Spec):
     rest_of_world_backlog_months: NonNeg = 3.0
     equity_stakes: dict[str, Share] = Field(default_factory=dict)
     backstops: list[BackstopSpec] = Field(default_factory=list)
-    shares_outstanding: Pos = 24.4e9
     ev_revenue_multiple: Pos = 18.0
 
 
@@ -164,6 +161,7 @@ class PricingSpec(Spec):
     step: NonNeg = Field(0.5, description="price change per unit of utilisation gap (utilisation)")
     min_margin: float = Field(0.05, ge=-0.5, description="floor over cash cost per GPU-hour")
     sticky_band: Share = Field(0.25, description="sticky: reprice only when the target moved this much")
+    max_markup: NonNeg = Field(2.5, description="no on-demand price above full cost x (1 + max_markup), whatever the strategy")
     reserved_discount: Share = 0.2
     spot_discount: Share = 0.45
     spot_idle_sensitivity: NonNeg = Field(0.4, description="extra spot discount per unit of idle share")
@@ -306,6 +304,7 @@ class BuyerSpec(Spec):
     inference_growth: float = Field(0.04, ge=-0.5, le=1.0)
     price_elasticity: NonNeg = 0.6
     reference_price: Pos = Field(2.5, description="$ per H100-equivalent hour the demand is quoted at")
+    max_price_multiple: Pos = Field(2.5, description="buys no short-term offer above this multiple of its reference price")
     spot_fraction: Share = 0.15
     trust_weight: NonNeg = 0.2
     switching_cost: NonNeg = Field(0.4, description="CUDA lock-in as a share of the price of custom silicon")

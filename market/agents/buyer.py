@@ -120,6 +120,7 @@ class BuyerBook:
         self.inf_growth = arr("inference_growth")
         self.elasticity = arr("price_elasticity")
         self.ref_price = arr("reference_price")
+        self.max_price = self.ref_price * arr("max_price_multiple")  # $ per H100-equivalent hour
         self.spot_frac = arr("spot_fraction")
         self.trust_weight = arr("trust_weight")
         self.switching = arr("switching_cost")

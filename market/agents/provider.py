@@ -243,7 +243,8 @@ class Provider(mesa.Agent):
         life = sp.depreciation_years * 12.0
         # plain floats: numpy scalars are slow in a loop this small
         installed = self.installed.tolist()
-        have = (self.installed + self.resale + self.in_transit).tolist()
+        resold = self.model.exchange.resale_capacity(self.name, t)  # this month's purchases to resell
+        have = (self.installed + resold + self.in_transit).tolist()
         cost_sum = self.cost_sum.tolist()
         util = self.util_g.tolist()
         rival = self.rival_min.tolist()
@@ -267,7 +268,7 @@ class Provider(mesa.Agent):
                 inp = pricing.PriceInputs(full, cash_cost, prev, util[g], rival[g], cap)
                 od = pricing.on_demand(p.strategy, inp, markup=p.markup, gap=p.undercut,
                                        target=p.target_utilisation, step=p.step, band=p.sticky_band,
-                                       min_margin=p.min_margin)
+                                       min_margin=p.min_margin, max_markup=p.max_markup)
             if not is_nv[g]:
                 od = self._custom_cap(od)
                 self.custom_uncut[g] = od

@@ -56,9 +56,10 @@ def sticky(inp: PriceInputs, markup: float, band: float) -> float:
 
 
 def on_demand(strategy: str, inp: PriceInputs, *, markup: float, gap: float, target: float, step: float,
-              band: float, min_margin: float) -> float:
-    """The on-demand price by the named strategy, bounded below by the floor and above by the
-    generation's value cap (old GPUs are priced by the inference work they still do)."""
+              band: float, min_margin: float, max_markup: float = float("inf")) -> float:
+    """The on-demand price by the named strategy, bounded above by the generation's value cap
+    (old GPUs are priced by the inference work they still do) and by full cost x (1 + max_markup),
+    and below by the floor."""
     if strategy == "cost_plus":
         p = cost_plus(inp, markup)
     elif strategy == "undercut":
@@ -69,7 +70,7 @@ def on_demand(strategy: str, inp: PriceInputs, *, markup: float, gap: float, tar
         p = sticky(inp, markup, band)
     else:
         raise ValueError(f"unknown pricing strategy {strategy!r}")
-    p = min(p, inp.value_cap)
+    p = min(p, inp.value_cap, inp.full_cost * (1.0 + max_markup))
     return max(p, floor_price(inp, min_margin))
 
 
