@@ -52,7 +52,6 @@ class Exchange:
         self.unmet_eq = 0.0
         self.contract_hours = 0.0
         self.contract_inference_hours = 0.0
-        self.contract_revenue = 0.0
         self.demand_hours = 0.0
         self.offers: list[tuple[Provider, bool]] = []
         self._build_offers()
@@ -406,7 +405,6 @@ class Exchange:
             seller.committed[g] += deliver
             seller.sold_hours_g[g] += deliver * h
             seller.own_sold_hours_g[g] += deliver * h
-            self.contract_revenue += due
             self.contract_hours += deliver * h
             if resale:
                 # served once, here, as a take-or-pay delivery; the reseller's later sale of the

@@ -159,7 +159,6 @@ class MarketModel(mesa.Model):
         L = self.ledger
         opening = L.begin_month(t)
         ex = self.exchange
-        ex.contract_revenue = 0.0
         for p in self.providers:
             p.committed[:] = 0.0
             p.resale[:] = 0.0
@@ -237,7 +236,6 @@ class MarketModel(mesa.Model):
                 p.util_g = np.where(cap_g > 0, p.sold_hours_g / np.maximum(cap_g, 1e-9), p.util_g)
             c = float(cap_g.sum())
             s = float(p.sold_hours_g.sum())
-            p.capacity_hours = c
             p.utilisation = s / c if c > 0 else 0.0
             sold += s
             capacity += c

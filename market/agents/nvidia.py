@@ -35,14 +35,13 @@ class Nvidia(mesa.Agent):
         self.backlog = np.zeros(G)
         self.shipped = np.zeros(G)
         self.shipped_to: dict[str, float] = {}
-        self.allocated_to: dict[str, np.ndarray] = {}
         self.rest_backlog = np.zeros(G)
         self.output = np.zeros(G)
         self.partners = set(spec.partners) | set(spec.equity_stakes) | {b.provider for b in spec.backstops}
         start = model.scn.market.start
         self.backstops = [(b.provider, b.cap_per_month, b.price_share, month_index(b.until, start))
                           for b in spec.backstops]
-        self.backstop_paid = 0.0
+        self.backstop_paid = 0.0  # paid for providers' unused capacity this month
         self.market_value = float("nan")
         self.hist: list[tuple[float, float, float]] = []
         self.defaulted = False

@@ -83,7 +83,6 @@ class Provider(mesa.Agent):
         self.own_sold_hours_g = np.zeros(G)
         self.st_sold_eq = 0.0  # H100-equivalent hours sold short-term this month
         self.st_sold_eq_prev = 0.0
-        self.capacity_hours = 0.0
         # finance
         self.loans: list[Loan] = []
         self.spread_extra = 0.0
@@ -99,7 +98,7 @@ class Provider(mesa.Agent):
         self.hist: list[tuple[float, float, float]] = []  # (revenue, ebitda, debt service) per month
         self.service_month = 0.0
         self.custom_chips = 0.0
-        self.orders_this_month = np.zeros(G)
+        self.orders_this_month = np.zeros(G)  # GPUs ordered from NVIDIA this month, by generation
         self.custom_price_factor = 1.0  # scenario events cut custom-silicon prices through this
         self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut
         self._mv_key: tuple | None = None
