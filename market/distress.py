@@ -189,7 +189,7 @@ class Distress:
             if idle >= c.gpus and idle > spare:
                 best, spare = q, idle
         c.status = "reassigned"
-        ex._touch()
+        ex._touch(c.seller, c.buyer)
         if best is None:
             m.news("cancelled", [c.buyer, c.seller], f"{c.buyer}'s contract with {c.seller} is cancelled in "
                    f"the default", contract_id=c.contract_id)

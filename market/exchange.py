@@ -38,6 +38,7 @@ class Exchange:
         self.ig |= {p.name for p in model.providers if p.kind == "hyperscaler"}
         self._cache_month = -99
         self._version = 0
+        self._party_version: dict[str, int] = {}
         self._ahead: dict[tuple, tuple[int, np.ndarray]] = {}
         self._ig_backlog: dict[str, float] = {}
         self._ig_share: dict[str, float] = {}
@@ -57,10 +58,19 @@ class Exchange:
         self._build_offers()
 
     # ------------------------------------------------------------------ lookups
-    def _touch(self) -> None:
-        """Contracts changed: drop the cached backlog figures and commitments."""
+    def _touch(self, *parties: str) -> None:
+        """Contracts changed: drop the cached backlog figures, and the cached commitments of the
+        parties named (of everyone when none is named)."""
         self._cache_month = -99
-        self._version += 1
+        if parties:
+            for name in parties:
+                self._party_version[name] = self._party_version.get(name, 0) + 1
+        else:
+            self._version += 1
+
+    def version(self, name: str) -> tuple[int, int]:
+        """Changes to the contracts, in general and of one party (for caches keyed on them)."""
+        return self._version, self._party_version.get(name, 0)
 
     def _refresh(self) -> None:
         t = self.model.month
@@ -111,8 +121,9 @@ class Exchange:
         """GPUs by generation that the seller's contracts need at most over months t..t+horizon
         (cached per seller until a contract is added or ends)."""
         key = (seller, t, horizon)
+        version = self.version(seller)
         hit = self._ahead.get(key)
-        if hit is not None and hit[0] == self._version:
+        if hit is not None and hit[0] == version:
             return hit[1].copy()
         need = np.zeros(self.model.cat.n)
         last = t + horizon
@@ -125,7 +136,7 @@ class Exchange:
             need[g] = max(sum(n for s0, e0, n in cs if s0 <= s < e0) for s, _, _ in cs)
         if len(self._ahead) > 4096:
             self._ahead.clear()
-        self._ahead[key] = (self._version, need)
+        self._ahead[key] = (version, need)
         return need.copy()
 
     def resale_capacity(self, buyer: str, t: int) -> np.ndarray:
@@ -342,14 +353,13 @@ class Exchange:
                f"${c.total_value / 1e9:.2f}B take-or-pay", contract_id=c.contract_id, value=c.total_value)
         ev = max(p.market_value, 1e9) if p.market_value == p.market_value else 1e10
         p.shock += min(0.3, 0.5 * c.total_value / ev)
-        self._touch()
         return c
 
     def add_contract(self, c: Contract) -> None:
         self.contracts.append(c)
         self.by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
-        self._touch()
+        self._touch(c.seller, c.buyer)
 
     # ------------------------------------------------------------------ serving contracts
     def serve_contracts(self, t: int) -> None:
@@ -452,7 +462,7 @@ class Exchange:
         m.news("cancelled", [c.buyer, c.seller], f"{c.buyer} cancels its {m.cat.names[c.generation]} contract "
                f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee", contract_id=c.contract_id)
         seller.shock -= 0.05
-        self._touch()
+        self._touch(c.seller, c.buyer)
 
     # ------------------------------------------------------------------ the short-term market
     def _build_offers(self) -> None:

@@ -41,6 +41,7 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     s = np.where(valid, score, -np.inf)
     top = s.max(axis=1, keepdims=True)
     e = np.exp(s - np.where(np.isfinite(top), top, 0.0))
+    total_demand = max(1e-9, float(demand.sum()))
     for _ in range(rounds):
         avail = valid & (cap_left[idx] > 1e-9)
         if not avail.any() or want_left.sum() <= 1e-9:
@@ -58,8 +59,8 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
         cap_left -= np.bincount(idx.ravel(), weights=got.ravel(), minlength=n_offers)
         np.maximum(want_left, 0.0, out=want_left)
         np.maximum(cap_left, 0.0, out=cap_left)
-        if got.sum() <= 1e-9 * max(1.0, float(demand.sum())):
-            break  # no more progress: what is left cannot be matched
+        if got.sum() <= 1e-3 * total_demand:
+            break  # (nearly) no more progress: what is left cannot be matched
     return served, cap_left
 
 
