@@ -570,9 +570,13 @@ class Exchange:
         # market's average physical hours per equivalent hour
         inf_frac = np.clip(np.divide(book.inference_eq, book.demand_eq, out=np.ones(book.n),
                                      where=book.demand_eq > 0), 0.0, 1.0)
+        # two rates: own-fleet physical hours per equivalent hour sold (resold hours were counted
+        # at delivery to the reseller, so they must not be counted again here), and all physical
+        # hours per equivalent hour (what unmet demand would have taken)
+        own_per_eq = hours_total / self.st_eq if self.st_eq > 0 else 0.0
         phys_per_eq = float(phys.sum()) / self.st_eq if self.st_eq > 0 else 0.0
         self.st_hours = hours_total
-        self.st_inference_hours = float(np.dot(bought, inf_frac)) * phys_per_eq
+        self.st_inference_hours = float(np.dot(bought, inf_frac)) * own_per_eq
         unmet_phys = self.unmet_eq * (phys_per_eq if phys_per_eq > 0 else 1.0)
         self.demand_hours = self.contract_hours + hours_total + unmet_phys
         if self.st_eq > 0:

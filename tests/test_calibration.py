@@ -99,3 +99,12 @@ def test_inference_share_rises(run):
     m = run.model.to_pandas()
     first, last = m.inference_share.iloc[:6].mean(), m.inference_share.iloc[-12:].mean()
     assert last > first, (first, last)
+
+
+def test_shares_are_shares_over_the_whole_run(run):
+    # an identity, over all 36 months (resale layers must not count an hour twice)
+    m = run.model.to_pandas()
+    assert ((m.inference_share >= 0) & (m.inference_share <= 1)).all(), m.inference_share.max()
+    assert (m.served_inference_gpu_hours <= m.served_gpu_hours * (1 + 1e-12)).all()
+    assert (m.served_gpu_hours <= m.demand_gpu_hours * (1 + 1e-9)).all()
+
