@@ -20,6 +20,8 @@ def _ordered_no_duplicates(data):
 
 _plotext_utility.no_duplicates = _ordered_no_duplicates
 
+MARKER = "hd"  # plotext marker of every line chart (sd measured no faster)
+
 if TYPE_CHECKING:
     from tui.session import Session
 
@@ -59,7 +61,7 @@ def plot_lines(widget: PlotextPlot, series: list[tuple[str, list[float], list[fl
         if not xs:
             continue
         x, y = downsample(xs, ys, width)
-        plt.plot(x, y, label=label, marker="hd")
+        plt.plot(x, y, label=label, marker=MARKER)
         drawn += 1
     if ylabel:
         plt.ylabel(ylabel)
