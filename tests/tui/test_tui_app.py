@@ -335,3 +335,26 @@ def test_app_holds_the_game_it_was_given():
     g = Game.new("baseline-2026", 3)
     app = GpuMarketApp(g)
     assert app.session.game is g and not app.playing
+
+
+async def test_enter_in_a_turn_box_ends_the_turn(make_app):
+    # typing an order and pressing Enter in the box submits the turn: the month advances and the
+    # order reaches NVIDIA's book
+    from textual.widgets import Input
+
+    from tests.tui.conftest import settle
+
+    app = make_app("CoreWeave")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        cat = app.session.model.cat
+        g = cat.index["GB300"]
+        box = app.screen.query_one(f"#order-{g}", Input)
+        box.focus()
+        box.value = "4000"
+        await pilot.press("enter")
+        await settle(pilot)
+        p = app.session.model.provider_by_name["CoreWeave"]
+        assert app.session.model.month == 1
+        assert p.on_order[g] + p.in_transit[g] == 4000

@@ -28,12 +28,20 @@ class TurnPanel(VerticalScroll, MarketView):
         self._request_ids: list[int] = []
         self._names: list[str] = []
 
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in any box ends the turn, as ``n`` does outside the boxes (inside one, ``n``
+        is a letter)."""
+        event.stop()
+        self.app.action_next_month()  # type: ignore[attr-defined]
+
     def compose(self) -> ComposeResult:
         session: Session = self.app.session  # type: ignore[attr-defined]
         cat = session.model.cat
         self._names = list(cat.names)
         yield Static(id="turn-status")
         yield Static(id="turn-errors", classes="errors")
+        yield Static(Text("Tab moves between boxes; Enter (or n outside a box) ends the turn; Escape leaves a box.",
+                          style="dim"), classes="form-title")
         yield Static(Text("GPU orders from NVIDIA (units; paid on shipment)", style="bold"), classes="form-title")
         for g, name in enumerate(cat.names):
             if cat.nvidia[g]:
