@@ -207,7 +207,8 @@ class Game:
             if errs:
                 raise UserError("; ".join(errs))
             if self.player is not None:
-                self._apply(d)
+                decided = d
+                self.model.before_month = lambda: self._apply(decided)
         self.decisions.append(d.model_dump(mode="json") if d is not None and not d.is_empty() else None)
         self.model.step()
 

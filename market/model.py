@@ -2,7 +2,8 @@
 
 One ``step`` is one month. The order of a month, a modelling decision written down here once:
 
-1. **Events** of the scenario timeline for this month apply.
+1. **Events** of the scenario timeline for this month apply; then a human player's decisions
+   (orders, MW, prices, answers, borrowing) for its company.
 2. **Arrivals**: GPUs shipped ``lead_time`` months ago are installed; MW builds finish; power is
    given to the newest generations first.
 3. **NVIDIA** tops up the rest of the world's orders, prices each generation off its backlog and
@@ -103,6 +104,7 @@ class MarketModel(mesa.Model):
         self.consider = self.exchange.consideration_sets(self.rng)
         self.utilisation = 0.85
         self.market_price = self._initial_price()
+        self.before_month = None  # a callable run once at the start of the next month (a player's turn)
         self.recorder = Recorder(self)
 
     # ------------------------------------------------------------------ set-up
@@ -166,9 +168,12 @@ class MarketModel(mesa.Model):
             p.own_sold_hours_g[:] = 0.0
             p.orders_this_month[:] = 0.0
             p.st_sold_eq = 0.0
-        # 1. events
+        # 1. events, then the decisions of a human player's company (market.game)
         for e in self.events_by_month.get(t, ()):
             scenario_events.apply(self, e)
+        if self.before_month is not None:
+            self.before_month()
+            self.before_month = None
         # 2. arrivals and power
         for p in self.providers:
             p.receive(t)

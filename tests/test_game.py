@@ -1,0 +1,151 @@
+"""A played game (market/game.py): decisions, refusals that change nothing, save/load, fork."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from market.errors import UserError
+from market.game import Decision, Game
+
+
+@pytest.fixture
+def game() -> Game:
+    return Game.new("baseline-2026", 0, (), "Nebius")
+
+
+def books(g: Game) -> np.ndarray:
+    return g.model.ledger.balances.copy()
+
+
+def test_an_order_reaches_nvidia(game):
+    g = game.model.cat.index["GB300"]
+    p = game.company
+    game.step({"orders": {"GB300": 3000}})
+    # every unit is either still on order or already shipped (in transit): none lost, none extra
+    assert p.on_order[g] + p.in_transit[g] == 3000
+    assert p.orders_this_month[g] == 3000
+
+
+@pytest.mark.parametrize("decision, words", [
+    ({"prices": {"H100": {"on_demand": -1.0, "reserved": 1.0, "spot": 0.5}}}, "above zero"),
+    ({"prices": {"H100": {"on_demand": 2.0, "reserved": 1.0, "spot": 1.5}}}, "spot <= reserved <= on-demand"),
+    ({"orders": {"GB300": 10_000_000}}, "more than Nebius has and can borrow"),
+    ({"orders": {"H999": 10}}, "unknown generation"),
+    ({"orders": {"TPU-v7": 10}}, "not sold by NVIDIA"),
+    ({"orders": {"VR200": 10}}, "not shipping VR200"),
+    ({"repay": 1e12}, "more than the debt"),
+    ({"borrow": 1e13}, "more than the lenders allow"),
+    ({"answers": {999: {"action": "offer", "price": 3.0}}}, "request 999 is not open"),
+    ({"build_mw": -5}, "zero or more MW"),
+])
+def test_a_bad_decision_is_refused_and_changes_nothing(game, decision, words):
+    before = books(game)
+    month = game.model.month
+    with pytest.raises(UserError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        game.step(decision)
+    assert game.model.month == month
+    assert np.array_equal(books(game), before)
+    assert game.decisions == []
+
+
+def test_a_malformed_decision_names_the_field(game):
+    with pytest.raises(UserError, match="decision: orders"):
+        game.step({"orders": {"GB300": "many"}})
+
+
+def test_save_and_load_give_the_identical_state(game, tmp_path):
+    game.step({"orders": {"GB300": 2000}, "build_mw": 20})
+    game.step()
+    game.step({"prices": {"H100": {"on_demand": 2.2, "reserved": 1.8, "spot": 1.0}}})
+    path = game.save(tmp_path / "g.json")
+    doc = orjson.loads(path.read_bytes())
+    assert doc["format"] == "gpumarket-save" and doc["version"] == 1 and doc["month"] == 3
+    loaded = Game.load(path)
+    assert loaded.model.month == 3 and loaded.player == "Nebius"
+    assert np.array_equal(books(loaded), books(game))
+    assert loaded.model.recorder.model_rows == game.model.recorder.model_rows
+    # and the two futures stay identical
+    game.step()
+    loaded.step()
+    assert np.array_equal(books(loaded), books(game))
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda d: d.update(version=99), "save version 99"),
+    (lambda d: d.update(format="other"), "not a gpumarket save file"),
+    (lambda d: d.pop("seed"), "seed: required field is missing"),
+    (lambda d: d["decisions"].append(None), "one entry per month"),
+    (lambda d: d["scenario"]["market"].update(base_rate=-1), "market.base_rate"),
+])
+def test_a_bad_save_file_is_refused_by_name(game, tmp_path, mutate, words):
+    game.step()
+    doc = orjson.loads(game.to_json())
+    mutate(doc)
+    path = tmp_path / "bad.json"
+    path.write_bytes(orjson.dumps(doc))
+    with pytest.raises(UserError, match=words):
+        Game.load(path)
+
+
+def test_a_save_file_that_is_not_json(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        Game.load(path)
+
+
+def test_a_fork_shares_the_past_and_diverges_with_its_event(game):
+    game.step({"orders": {"GB300": 1000}})
+    game.step()
+    fork = game.fork([{"kind": "rate_change", "bps": 300}])
+    assert fork.model.month == game.model.month
+    assert np.array_equal(books(fork), books(game))
+    rate = game.model.base_rate
+    fork.step()
+    game.step()
+    # the event applies from the month of the fork: 300 bp on the base rate
+    assert fork.model.base_rate == pytest.approx(rate + 0.03)
+    assert game.model.base_rate == pytest.approx(rate)
+    nebius = game.company.eid
+    assert fork.model.ledger.balances[nebius, 13] > game.model.ledger.balances[nebius, 13]  # more interest
+
+
+def test_the_player_answers_a_request_and_signs(game):
+    m = game.model
+    buyer = m.agent_by_name["Mistral"]
+    g = m.cat.index["H200"]
+    r = m.exchange.request(buyer, g, 2000, 4, 12, "inference")
+    price = 0.9 * r.ceiling
+    game.step(Decision(answers={r.request_id: {"action": "offer", "price": price}}))
+    signed = [c for c in m.exchange.contracts if c.seller == "Nebius" and c.buyer == "Mistral" and c.signed == 0]
+    assert len(signed) == 1
+    assert signed[0].price == pytest.approx(price)
+    # the AI did not answer for the player
+    assert all(c.seller != "Nebius" or c.price == pytest.approx(price) for c in m.exchange.contracts if c.signed == 0)
+
+
+def test_the_scorecard_ranks_every_provider_and_flags_the_player(game):
+    for _ in range(3):
+        game.step()
+    rows = game.scorecard()
+    assert {r["company"] for r in rows} == set(game.model.provider_by_name)
+    assert [r["company"] for r in rows if r["player"]] == ["Nebius"]
+    assert sum(r["market_share"] for r in rows) == pytest.approx(1.0)
+    shares = [r["market_share"] for r in rows]
+    assert shares == sorted(shares, reverse=True)
+
+
+def test_a_player_company_must_exist():
+    with pytest.raises(UserError, match="--as Nobody: not a provider"):
+        Game.new("baseline-2026", 0, (), "Nobody")
+
+
+def test_the_game_ends_with_the_scenario():
+    g = Game.new("baseline-2026", 0, ["market.months=2"])
+    g.step()
+    g.step()
+    assert g.finished
+    with pytest.raises(UserError, match="ends after 2 months"):
+        g.step()
