@@ -303,7 +303,7 @@ class Exchange:
         if not offers:
             return
         offers.sort(key=lambda o: (o[0], o[1].name))
-        for score, p, qty, start, res, mode in offers:
+        for _score, p, qty, start, res, mode in offers:
             if r.remaining <= 0:
                 break
             qty = min(qty, r.remaining)
@@ -483,13 +483,13 @@ class Exchange:
         captive buyers consider only their provider's offers."""
         m = self.model
         book = m.buyers
-        O = len(self.offers)
-        K = min(m.scn.market.consider, O)
+        n_offers = len(self.offers)
+        K = min(m.scn.market.consider, n_offers)
         fleet = np.array([max(1.0, float(p.installed.sum()) + p.powered_mw * 300.0) for p, _ in self.offers])
-        if K == O:
-            idx = np.tile(np.arange(O), (book.n, 1))
+        if K == n_offers:
+            idx = np.tile(np.arange(n_offers), (book.n, 1))
         else:
-            keys = np.log(fleet)[None, :] + rng.gumbel(size=(book.n, O))
+            keys = np.log(fleet)[None, :] + rng.gumbel(size=(book.n, n_offers))
             idx = np.argpartition(-keys, K - 1, axis=1)[:, :K]
             idx.sort(axis=1)
         cap = book.captive >= 0
@@ -512,7 +512,7 @@ class Exchange:
         h = m.hours
         book = m.buyers
         provs = m.providers
-        O = len(self.offers)
+        n_offers = len(self.offers)
         live = np.array([p.active and not p.defaulted for p in provs])
         running = np.array([p.running for p in provs])
         committed = np.array([p.committed for p in provs])
@@ -547,7 +547,7 @@ class Exchange:
         payers = np.repeat(book.eids, idx.shape[1])
         m.ledger.transfer_many(payers, self.offer_eid[safe].ravel(), pay.ravel(), "compute")
         bought_k = np.where(valid, served_od + served_sp, 0.0)
-        sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=O)
+        sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=n_offers)
         bought = bought_k.sum(axis=1)
         book.bought_eq = bought
         book.spend = pay.sum(axis=1)

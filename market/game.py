@@ -227,7 +227,7 @@ class Game:
         }, option=orjson.OPT_INDENT_2)
 
     def save(self, path: str | Path) -> Path:
-        from market.simulate import write_bytes
+        from market.files import write_bytes
 
         path = Path(path)
         if path.parent and not path.parent.exists():

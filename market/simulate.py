@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 import market
 from market.errors import UserError
+from market.files import write_bytes, write_parquet
 from market.ledger import ACCT_NAMES, MEMOS
 from market.model import MarketModel
 from market.scenario import Scenario
@@ -127,31 +125,6 @@ def ledger_table(model: MarketModel) -> pa.Table:
 
 
 # ---------------------------------------------------------------------------- writing files
-
-def _atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_parquet(table: pa.Table, path: Path) -> None:
-    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
-
-
-def write_bytes(data: bytes, path: Path) -> None:
-    def w(tmp: str) -> None:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-
-    _atomic(path, w)
-
 
 def _json_default(o):
     if isinstance(o, np.generic):

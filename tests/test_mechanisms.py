@@ -309,17 +309,17 @@ class TestClear:
     def test_quantity_is_conserved(self):
         rng = np.random.default_rng(7)
         for _ in range(100):
-            B, K, O = 9, 3, 5
+            B, K, n_offers = 9, 3, 5
             demand = rng.uniform(0, 100, B)
-            idx = np.stack([rng.choice(O, K, replace=False) for _ in range(B)])
+            idx = np.stack([rng.choice(n_offers, K, replace=False) for _ in range(B)])
             idx[rng.uniform(size=(B, K)) < 0.15] = -1
             score = rng.normal(size=(B, K))
-            cap = rng.uniform(0, 150, O)
+            cap = rng.uniform(0, 150, n_offers)
             served, left = clearing.clear(demand, idx, score, cap)
             assert np.all(served >= 0)
             assert np.all(served[idx < 0] == 0)
             assert np.all(served.sum(axis=1) <= demand + 1e-9)
-            per_offer = np.bincount(idx[idx >= 0], weights=served[idx >= 0], minlength=O)
+            per_offer = np.bincount(idx[idx >= 0], weights=served[idx >= 0], minlength=n_offers)
             assert_allclose(per_offer + left, cap, atol=1e-9)
             assert np.all(left >= 0)
 

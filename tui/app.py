@@ -21,8 +21,17 @@ from market.game import Decision, Game
 from tui import views as V
 from tui.commands import MarketCommands
 from tui.messages import GameReplaced, MonthsAdvanced
-from tui.screens.dialogs import (CompareScreen, ForkPlan, ForkScreen, NewGame, NewGameScreen, NumberScreen,
-                                 PathScreen, ScorecardScreen, fork_presets)
+from tui.screens.dialogs import (
+    CompareScreen,
+    ForkPlan,
+    ForkScreen,
+    NewGame,
+    NewGameScreen,
+    NumberScreen,
+    PathScreen,
+    ScorecardScreen,
+    fork_presets,
+)
 from tui.screens.help import HelpScreen
 from tui.screens.market import MarketScreen
 from tui.session import Session

@@ -12,7 +12,6 @@ its runs part last: the runs part is what marks the chunk's runs as done.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from market.errors import UserError
+from market.files import TMP_SUFFIX, write_bytes, write_parquet
 from market.sweep.design import Design, RunSpec
 from market.sweep.outcomes import outcome_sort_key, outcome_type
 from market.sweep.worker import RunOutcome
@@ -32,22 +32,15 @@ RUNS_DIR = "runs"
 TIMESERIES_DIR = "timeseries"
 RUNS_FILE = "runs.parquet"
 _PART = re.compile(r"^part-(\d+)\.parquet$")
-_TMP_SUFFIX = ".tmp"
+_TMP_SUFFIX = TMP_SUFFIX
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_bytes(data, path)
 
 
 def atomic_write_parquet(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}{_TMP_SUFFIX}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    write_parquet(table, path)
 
 
 # --- the manifest ----------------------------------------------------------------------------

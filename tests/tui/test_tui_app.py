@@ -115,8 +115,9 @@ async def test_company_list_shows_nvidia_and_labs(make_app):
         await settle(pilot)
         await pilot.press("2")
         await pilot.pause()
-        from tui.widgets.companies import LABS, NVIDIA, Companies
         from textual.widgets import OptionList
+
+        from tui.widgets.companies import LABS, NVIDIA, Companies
 
         ol = app.screen.query_one(OptionList)
         ids = [ol.get_option_at_index(i).id for i in range(ol.option_count)]

@@ -119,7 +119,7 @@ class Dashboard(Vertical, MarketView):
             pb = session.prices
             kind = self.price_kind
             pseries = []
-            for g, name in enumerate(m.cat.names):
+            for name in m.cat.names:
                 xs, ys = pb.series(name, kind)
                 pseries.append((name, [float(x) for x in xs], ys))
             plot_lines(self.query_one(PriceChart), pseries, f"{PRICE_KINDS[kind].capitalize()} $/GPU-hour (p)",
