@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from market.agents.provider import Provider
     from market.model import MarketModel
 
-RESTRUCTURE_SPREAD = 0.02  # added to every loan of a restructured borrower
-RESTRUCTURE_MONTHS = 6  # principal repayments halve for this long
 
 
 class Distress:
@@ -35,10 +33,11 @@ class Distress:
                f"debt-service cover {cov:.2f}")
         if p.breaches == 1:
             p.status = "restructuring"
-            p.spread_extra += RESTRUCTURE_SPREAD
-            p.restructured_until = t + RESTRUCTURE_MONTHS
-            m.news("restructuring", [p.name], f"{p.name} restructures its debt: +{RESTRUCTURE_SPREAD * 1e4:.0f} bp, "
-                   f"principal halved for {RESTRUCTURE_MONTHS} months")
+            f = p.spec.finance
+            p.spread_extra += f.restructure_spread
+            p.restructured_until = t + f.restructure_months
+            m.news("restructuring", [p.name], f"{p.name} restructures its debt: +{f.restructure_spread * 1e4:.0f} bp, "
+                   f"principal halved for {f.restructure_months} months")
         elif p.breaches == 2:
             p.status = "fire_sale"
             self.fire_sale(p, t)

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from market.agents.provider import Provider
     from market.model import MarketModel
 
-# $ per GPU-hour a buyer of trust weight 1 pays for a provider's full trust
-TRUST_PRICE_WEIGHT = 0.5
 # months of signed contracts a seller counts against its power when offering
 PROMISE_HORIZON = 36
 
@@ -277,6 +275,7 @@ class Exchange:
     def _negotiate(self, r: Request, t: int) -> None:
         m = self.model
         neg = m.scn.negotiation
+        mk = m.scn.market
         cat = m.cat
         gname = cat.names[r.generation]
         tight = self.tightness()
@@ -298,7 +297,7 @@ class Exchange:
             ask = res * (1.0 + neg.ask_markup * min(2.0, tight))
             delay = max(0, start - r.start)
             trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * p.spec.trust
-            score = ask * (1.0 + 0.03 * delay) - TRUST_PRICE_WEIGHT * trust
+            score = ask * (1.0 + mk.delay_penalty * delay) - mk.trust_price * trust
             offers.append((score, p, qty, start, res, "ai"))
         if not offers:
             return
@@ -536,7 +535,8 @@ class Exchange:
         valid = idx >= 0
         safe = np.where(valid, idx, 0)
         beta = m.scn.market.logit_beta
-        tw = (m.scn.market.trust_scale * book.trust_weight)[:, None] * trust[safe]
+        # trust's value in $ per GPU-hour, as a share of the price in the score
+        tw = (m.scn.market.trust_scale * m.scn.market.trust_price * book.trust_weight)[:, None] * trust[safe]
         lock = np.where(self.offer_custom[safe], book.switching[:, None], 0.0)
         rounds = m.scn.market.clearing_rounds
         max_p = book.max_price
@@ -588,6 +588,6 @@ class Exchange:
         buyer's trust value for the provider as a share of the price; offers above the buyer's
         maximum price are not considered; then ``clearing.clear``."""
         pr = np.maximum(price[safe], 1e-6) * (1.0 + lock)
-        score = -beta * np.log(pr) + beta * trust_term * TRUST_PRICE_WEIGHT / np.maximum(pr, 1e-6)
+        score = -beta * np.log(pr) + beta * trust_term / np.maximum(pr, 1e-6)
         ok_idx = np.where((price[safe] > 0) & (pr <= max_price[:, None]), idx, -1)
         return clearing.clear(demand, ok_idx, score, cap, rounds)

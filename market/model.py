@@ -44,7 +44,6 @@ from market.scenario import Scenario, month_index, month_label
 
 OUTSIDE_PARTIES = ["investors", "lenders", "utilities", "suppliers", "builders", "end_users", "rest_of_world",
                    "secondary_market"]
-SENTIMENT_PERSISTENCE = 0.8
 
 
 def expand(specs, rng: np.random.Generator) -> list[tuple[object, str, float]]:
@@ -253,7 +252,7 @@ class MarketModel(mesa.Model):
             if p.defaulted:
                 p.market_value = 0.0 if p.spec.public else np.nan
                 continue
-            p.sentiment = valuation.next_sentiment(p.sentiment, SENTIMENT_PERSISTENCE, p.shock)
+            p.sentiment = valuation.next_sentiment(p.sentiment, self.scn.market.sentiment_persistence, p.shock)
             p.shock = 0.0
             if not p.spec.public:
                 continue

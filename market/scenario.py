@@ -85,6 +85,10 @@ class MarketSpec(Spec):
     economic_life_months: PosInt = Field(48, description="life used to value a GPU for collateral")
     residual_value: Share = Field(0.2, description="market value share of a GPU at end of economic life")
     obsolescence: Share = Field(0.25, description="market value lost by a GPU generation per newer NVIDIA generation shipped")
+    trust_price: NonNeg = Field(0.5, description="$ per GPU-hour a buyer of trust weight 1 gives a provider of full trust")
+    sentiment_persistence: Share = Field(0.8, description="share of investor sentiment's gap from 1 that lasts to the next month")
+    idle_power_draw: Share = Field(0.3, description="share of full power a powered but idle GPU still draws")
+    delay_penalty: NonNeg = Field(0.03, description="a buyer's penalty on an offer per month of later start, as a share of price")
     second_life_premium: Pos = Field(1.4, description="how much more per unit of inference work an older generation can charge than the cheapest newer one")
 
 
@@ -182,6 +186,8 @@ class FinanceSpec(Spec):
     min_dscr: NonNeg = Field(1.1, description="covenant: EBITDA / debt service")
     min_cash_months: NonNeg = Field(2.0, description="cash buffer in months of operating cost")
     can_raise_equity: bool = True
+    restructure_spread: NonNeg = Field(0.02, description="spread added to every loan at a first covenant breach")
+    restructure_months: NonNegInt = Field(6, description="months of halved principal repayments after restructuring")
     fire_sale_share: Share = Field(0.2, description="share of the fleet sold in a fire sale")
     fire_sale_discount: Share = Field(0.4, description="discount to market value in a fire sale")
 

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from market.model import MarketModel
 
 NAN = float("nan")
-IDLE_POWER_DRAW = 0.3  # share of full power an idle but powered GPU still draws
 
 
 class Loan:
@@ -384,7 +383,8 @@ class Provider(mesa.Agent):
         hours = m.hours
         run_h = self.running * hours
         busy = np.minimum(self.own_sold_hours_g, run_h)
-        kwh = float(np.sum((busy + IDLE_POWER_DRAW * (run_h - busy)) * cat.power_kw)) * spec.pue
+        idle_draw = m.scn.market.idle_power_draw
+        kwh = float(np.sum((busy + idle_draw * (run_h - busy)) * cat.power_kw)) * spec.pue
         L.transfer(self.eid, m.party["utilities"], kwh * spec.power_price_kwh, "power")
         L.transfer(self.eid, m.party["suppliers"], float(run_h.sum()) * spec.opex_per_gpu_hour, "site_opex")
         L.transfer(self.eid, m.party["suppliers"], spec.sga_per_month * self.scale * (1.0 if self.active else 0.2), "sga")
