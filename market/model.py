@@ -112,6 +112,7 @@ class MarketModel(mesa.Model):
         self.nvidia.open_books()
         for p in self.providers:
             p.open_books()
+        self.nvidia.book_stakes()
         self.buyers.open_books()
         start = self.scn.market.start
         holders = [(b, b.spec.contracts, b.size) for b in self.buyer_agents]
@@ -261,6 +262,11 @@ class MarketModel(mesa.Model):
         nv = self.nvidia
         b = self.ledger.balances[nv.eid]
         nv.market_value = self._value(nv.hist, nv.spec.ev_revenue_multiple, 1.0, b[Acct.CASH], 0.0, 0.0, 0.0)
+        # plus its equity stakes at the providers' market values (private ones: not valued)
+        for name, share in nv.spec.equity_stakes.items():
+            p = self.provider_by_name[name]
+            if p.spec.public and p.market_value == p.market_value:
+                nv.market_value += share * p.market_value
 
     @staticmethod
     def _value(hist, base: float, sentiment: float, cash: float, debt: float, backlog: float, lev: float) -> float:

@@ -377,6 +377,23 @@ class TestNvidia:
         a = agents_frame(m)
         assert row(a, "CoreWeave", 0).other_income == pytest.approx(expected)
 
+    def test_equity_stake_is_on_the_books_and_in_the_value(self, make_model):
+        # NVIDIA holds 6% of CoreWeave: at the opening its INVESTMENTS hold 6% of CoreWeave's book
+        # equity, and its market value is its own plus 6% of CoreWeave's
+        from market.ledger import Acct
+
+        with_stake = make_model(months=2)
+        without = make_model({"nvidia.equity_stakes": {}}, months=2)
+        nv, cw = with_stake.nvidia, with_stake.provider_by_name["CoreWeave"]
+        opening = make_model()  # not stepped: the opening books
+        cw_equity = -opening.ledger.balances[opening.provider_by_name["CoreWeave"].eid, Acct.PAID_IN:].sum()
+        assert cw_equity > 0
+        assert opening.ledger.balances[opening.nvidia.eid, Acct.INVESTMENTS] == pytest.approx(0.06 * cw_equity)
+        invested = with_stake.ledger.balances[nv.eid, Acct.INVESTMENTS]
+        assert invested == pytest.approx(0.06 * cw_equity)  # held at cost
+        assert without.ledger.balances[without.nvidia.eid, Acct.INVESTMENTS] == 0
+        assert nv.market_value - without.nvidia.market_value == pytest.approx(0.06 * cw.market_value, rel=1e-9)
+
     def test_deliveries_arrive_after_the_lead_time(self, make_model):
         # providers order after NVIDIA allocates, so the first shipments go out in month 1; they
         # are paid on shipment and installed ``lead_time_months`` (3) later, in month 4

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from market.ledger import Acct
 from market.mechanisms import allocation
 from market.scenario import NvidiaSpec, month_index
 
@@ -49,6 +50,16 @@ class Nvidia(mesa.Agent):
     def open_books(self) -> None:
         m = self.model
         m.ledger.transfer(m.party["investors"], self.eid, self.spec.cash, "equity")
+
+    def book_stakes(self) -> None:
+        """Equity stakes in providers, on NVIDIA's books at the share of each provider's opening
+        book equity (the stake was paid for before the scenario starts). They also make the
+        provider a partner under ``partner_priority`` and add to NVIDIA's market value."""
+        m = self.model
+        for name, share in self.spec.equity_stakes.items():
+            p = m.provider_by_name[name]
+            equity = -float(m.ledger.balances[p.eid, Acct.PAID_IN:].sum())
+            m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.PAID_IN, share * max(0.0, equity), "opening")
 
     def book_order(self, provider: Provider, g: int, units: float) -> None:
         """Add to the provider's open order for the generation (one open order per buyer and
