@@ -67,11 +67,6 @@ def plot_lines(widget: PlotextPlot, series: list[tuple[str, list[float], list[fl
         plt.ylabel(ylabel)
     if xticks is not None and drawn:
         plt.xticks(*xticks)
-        # room on the right for the last tick's label: at the very edge plotext may drop it or
-        # not depending on the order it happens to place labels in (snapshots came out unstable)
-        lo = min(min(xs) for _, xs, _ in series if xs)
-        hi = max(max(xs) for _, xs, _ in series if xs)
-        plt.xlim(lo, hi + max(0.5, 0.08 * (hi - lo)))
     if ylim is not None and drawn:
         plt.ylim(*ylim)
     widget.refresh()
