@@ -34,13 +34,12 @@ class Exchange:
         self._next_contract = 0
         self.ig: set[str] = {b.name for b in model.buyer_agents if b.spec.investment_grade}
         self.ig |= {p.name for p in model.providers if p.kind == "hyperscaler"}
-        self._cache_month = -99
+        self._billed = 0  # months billed so far (remaining values change with each)
         self._version = 0
         self._party_version: dict[str, int] = {}
         self._ahead: dict[tuple, tuple[int, np.ndarray]] = {}
-        self._ig_backlog: dict[str, float] = {}
-        self._ig_share: dict[str, float] = {}
-        self._total_backlog: dict[str, float] = {}
+        self._reservation: dict[tuple, float] = {}
+        self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         # short-term market results
@@ -57,9 +56,8 @@ class Exchange:
 
     # ------------------------------------------------------------------ lookups
     def _touch(self, *parties: str) -> None:
-        """Contracts changed: drop the cached backlog figures, and the cached commitments of the
-        parties named (of everyone when none is named)."""
-        self._cache_month = -99
+        """Contracts changed: drop the cached backlog figures and commitments of the parties
+        named (of everyone when none is named)."""
         if parties:
             for name in parties:
                 self._party_version[name] = self._party_version.get(name, 0) + 1
@@ -70,38 +68,32 @@ class Exchange:
         """Changes to the contracts, in general and of one party (for caches keyed on them)."""
         return self._version, self._party_version.get(name, 0)
 
-    def _refresh(self) -> None:
-        t = self.model.month
-        if self._cache_month == t:
-            return
-        self._cache_month = t
-        self._ig_backlog = {}
-        self._ig_share = {}
-        self._total_backlog = {}
-        for seller, cs in self.by_seller.items():
-            total = 0.0
-            ig = 0.0
-            for c in cs:
-                v = c.remaining_value()
-                total += v
-                if c.buyer in self.ig:
-                    ig += v
-            self._ig_backlog[seller] = ig
-            self._total_backlog[seller] = total
-            self._ig_share[seller] = ig / total if total > 0 else 0.0
+    def _credit_backlog(self, seller: str) -> tuple[float, float]:
+        """(investment-grade backlog, total backlog) of one seller, cached until its contracts
+        change or a month is billed."""
+        key = (self._billed, self.version(seller))
+        hit = self._backlog_cache.get(seller)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        total = ig = 0.0
+        for c in self.by_seller.get(seller, ()):
+            v = c.remaining_value()
+            total += v
+            if c.buyer in self.ig:
+                ig += v
+        self._backlog_cache[seller] = (key, (ig, total))
+        return ig, total
 
     def ig_backlog(self, seller: str) -> float:
         """The seller's remaining take-or-pay backlog from investment-grade buyers."""
-        self._refresh()
-        return self._ig_backlog.get(seller, 0.0)
+        return self._credit_backlog(seller)[0]
 
     def total_backlog(self, seller: str) -> float:
-        self._refresh()
-        return self._total_backlog.get(seller, 0.0)
+        return self._credit_backlog(seller)[1]
 
     def ig_share(self, seller: str) -> float:
-        self._refresh()
-        return self._ig_share.get(seller, 0.0)
+        ig, total = self._credit_backlog(seller)
+        return ig / total if total > 0 else 0.0
 
     def backlog(self, seller: str) -> tuple[float, float, list[tuple[str, float]]]:
         """Remaining contracted value, the largest buyer's share of it, and buyers by value."""
@@ -233,8 +225,15 @@ class Exchange:
     def reservation_price(self, p: Provider, g: int, term: int) -> float:
         """The seller's walk-away price: the capital it must recover over the term (today's
         capex less the discounted market value the GPU keeps at the end, assuming one newer
-        generation by then), power and site costs, times 1 + its contract margin."""
+        generation by then), power and site costs, times 1 + its contract margin. Cached for
+        the month while nothing it depends on (debt, spreads, rates, the seller's contracts) changes."""
         m = self.model
+        key = (p.name, g, term, m.month, p.debt(), p.spread_extra, m.base_rate, self.version(p.name))
+        hit = self._reservation.get(key)
+        if hit is not None:
+            return hit
+        if len(self._reservation) > 4096:
+            self._reservation.clear()
         cat = m.cat
         s = p.spec
         mk = m.scn.market
@@ -247,7 +246,8 @@ class Exchange:
         full = pricing.full_cost_per_hour(recover, life, rate, cat.power_kw[g], s.pue, s.power_price_kwh,
                                           s.opex_per_gpu_hour, m.hours)
         margin = s.contract_margin if s.contract_margin is not None else m.scn.negotiation.min_margin
-        return full * (1.0 + margin)
+        self._reservation[key] = price = full * (1.0 + margin)
+        return price
 
     def tightness(self) -> float:
         """Demand over supply: NVIDIA's backlog in months of output over its target, and
@@ -436,7 +436,7 @@ class Exchange:
         train_frac = np.clip(np.divide(train_eq, book.contract_eq, out=np.zeros(book.n),
                                        where=book.contract_eq > 0), 0.0, 1.0)
         self.contract_inference_hours += float(np.dot(buyer_hours, 1.0 - train_frac))
-        self._cache_month = -99  # months were billed: backlog figures change
+        self._billed += 1  # months were billed: backlog figures change
         if ended:
             self._touch()
 

@@ -443,7 +443,7 @@ class Provider(mesa.Agent):
         m = self.model
         ex = m.exchange
         debt = self.debt()
-        key = (m.month, self.c_units.size, debt, ex.version(self.name), ex._cache_month, m.ltv_cut)
+        key = (m.month, self.c_units.size, debt, ex.version(self.name), ex._billed, m.ltv_cut)
         if self._bc_key == key:
             return self._bc
         f = self.spec.finance
@@ -451,7 +451,7 @@ class Provider(mesa.Agent):
         ig = ex.ig_backlog(self.name)
         backlog = ig + f.non_ig_weight * (ex.total_backlog(self.name) - ig)
         self._bc = finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv, debt)
-        self._bc_key = (m.month, self.c_units.size, debt, ex.version(self.name), ex._cache_month, m.ltv_cut)
+        self._bc_key = (m.month, self.c_units.size, debt, ex.version(self.name), ex._billed, m.ltv_cut)
         return self._bc
 
     def ensure_cash(self, amount: float) -> float:

@@ -42,25 +42,32 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     top = s.max(axis=1, keepdims=True)
     e = np.exp(s - np.where(np.isfinite(top), top, 0.0))
     total_demand = max(1e-9, float(demand.sum()))
+    n_buyers = want_left.size
+    rows = slice(None)  # every buyer; once fewer than half still want, only those
     for _ in range(rounds):
-        avail = valid & (cap_left[idx] > 1e-9)
-        if not avail.any() or want_left.sum() <= 1e-9:
+        r_idx = idx[rows]
+        avail = valid[rows] & (cap_left[r_idx] > 1e-9)
+        want = want_left[rows]
+        if not avail.any() or want.sum() <= 1e-9:
             break
-        ea = np.where(avail, e, 0.0)
+        ea = np.where(avail, e[rows], 0.0)
         tot = ea.sum(axis=1, keepdims=True)
         shares = np.divide(ea, tot, out=np.zeros_like(ea), where=tot > 0)
-        asked = shares * want_left[:, None]
-        total_asked = np.bincount(idx.ravel(), weights=asked.ravel(), minlength=n_offers)
+        asked = shares * want[:, None]
+        total_asked = np.bincount(r_idx.ravel(), weights=asked.ravel(), minlength=n_offers)
         fill = np.ones(n_offers)
         np.divide(cap_left, total_asked, out=fill, where=total_asked > cap_left)
-        got = asked * fill[idx]
-        served += got
-        want_left -= got.sum(axis=1)
-        cap_left -= np.bincount(idx.ravel(), weights=got.ravel(), minlength=n_offers)
-        np.maximum(want_left, 0.0, out=want_left)
+        got = asked * fill[r_idx]
+        served[rows] += got
+        want_left[rows] = np.maximum(want - got.sum(axis=1), 0.0)
+        cap_left -= np.bincount(r_idx.ravel(), weights=got.ravel(), minlength=n_offers)
         np.maximum(cap_left, 0.0, out=cap_left)
         if got.sum() <= 1e-3 * total_demand:
             break  # (nearly) no more progress: what is left cannot be matched
+        still = np.flatnonzero(want_left > 0)
+        if still.size == 0:
+            break
+        rows = still if still.size < n_buyers // 2 else slice(None)
     return served, cap_left
 
 
