@@ -115,15 +115,18 @@ class Exchange:
         hit = self._ahead.get(key)
         if hit is not None and hit[0] == version:
             return hit[1].copy()
-        need = np.zeros(self.model.cat.n)
+        G = self.model.cat.n
+        need = np.zeros(G)
         last = t + horizon
-        spans: dict[int, list[tuple[int, int, int]]] = {}
-        for c in self.by_seller.get(seller, ()):
-            if c.status in ("pending", "active") and c.start <= last and c.end > t:
-                spans.setdefault(c.generation, []).append((max(c.start, t), c.end, c.gpus))
-        for g, cs in spans.items():
-            # the total is a step function that only rises at a start: check each start
-            need[g] = max(sum(n for s0, e0, n in cs if s0 <= s < e0) for s, _, _ in cs)
+        live = [(max(c.start, t), c.end, c.gpus, c.generation) for c in self.by_seller.get(seller, ())
+                if c.status in ("pending", "active") and c.start <= last and c.end > t]
+        if live:
+            start, end, gpus, gen = (np.array(x) for x in zip(*live, strict=True))
+            # the total is a step function that only rises at a start: evaluate it at each start
+            on = (start[:, None] <= start[None, :]) & (start[None, :] < end[:, None])  # contract x start
+            per_gen = np.zeros((G, start.size))
+            np.add.at(per_gen, gen, on * gpus[:, None].astype(float))
+            need = per_gen.max(axis=1)
         if len(self._ahead) > 4096:
             self._ahead.clear()
         self._ahead[key] = (version, need)
