@@ -27,7 +27,6 @@ class Catalogue:
         self.train = np.array([g.training_perf for g in gens], dtype=float)
         self.inf = np.array([g.inference_perf for g in gens], dtype=float)
         self.power_kw = np.array([g.power_kw for g in gens], dtype=float)
-        self.memory_gb = np.array([g.memory_gb for g in gens])
         self.base_output = np.array([g.monthly_output for g in gens], dtype=float)
         self.output_growth = np.array([g.output_growth for g in gens], dtype=float)
         self.ramp = np.array([g.ramp_months for g in gens])

@@ -42,6 +42,7 @@ class Exchange:
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
+        self.signed_this_month = 0
         # short-term market results
         self.st_revenue = 0.0
         self.st_eq = 0.0
@@ -294,23 +295,24 @@ class Exchange:
                     if ans is not None:
                         m.news("decline", [p.name, r.buyer], f"{p.name} declines {r.buyer}'s request")
                     continue
-                offers.append((ans[1], p, qty, start, ans[1], ans[0]))
+                # the player's answer is a firm price: it stands where the AI's reservation and ask do
+                offers.append((ans[1], p, qty, start, ans[1], None))
                 continue
             res = self.reservation_price(p, r.generation, r.term)
             ask = res * (1.0 + neg.ask_markup * min(2.0, tight))
             delay = max(0, start - r.start)
             trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * p.spec.trust
             score = ask * (1.0 + mk.delay_penalty * delay) - mk.trust_price * trust
-            offers.append((score, p, qty, start, res, "ai"))
+            offers.append((score, p, qty, start, res, ask))
         if not offers:
             return
         offers.sort(key=lambda o: (o[0], o[1].name))
-        for _score, p, qty, start, res, mode in offers:
+        for _score, p, qty, start, res, ask in offers:
             if r.remaining <= 0:
                 break
             qty = min(qty, r.remaining)
             bid0 = r.ceiling * (1.0 - neg.bid_discount)
-            if mode != "ai":  # the player's answer: a firm price the buyer takes if under its ceiling
+            if ask is None:  # the player's answer: a firm price the buyer takes if under its ceiling
                 price = res
                 ok = price <= r.ceiling
                 m.news("offer", [p.name, r.buyer], f"{p.name} offers {r.buyer} {qty:,} {gname} GPUs at "
@@ -321,7 +323,6 @@ class Exchange:
                     m.news("walk_away", [r.buyer, p.name], f"{r.buyer} walks away from {p.name}: "
                            f"${price:.2f} is above its ceiling", request_id=r.request_id)
                 continue
-            ask = res * (1.0 + neg.ask_markup * min(2.0, tight))
             e_s, e_b = negotiation.exponents(tight, len(offers), neg.tightness_weight, neg.outside_option_weight)
             out = negotiation.negotiate(res, ask, bid0, r.ceiling, neg.rounds, e_s, e_b)
             s0, b0 = out.rounds[0]
@@ -344,6 +345,7 @@ class Exchange:
                      neg.prepay_share, fee)
         self._next_contract += 1
         self.add_contract(c)
+        self.signed_this_month += 1
         r.remaining -= qty
         buyer = m.agent_by_name[r.buyer]
         prepay = neg.prepay_share * c.total_value
@@ -395,7 +397,7 @@ class Exchange:
                 c.status = "active"
             g = c.generation
             a = avail[c.seller]
-            deliver = min(float(c.gpus), a[g]) if not seller.defaulted else 0.0
+            deliver = min(float(c.gpus), a[g])
             a[g] -= deliver
             c.delivered = int(deliver)
             share = deliver / c.gpus
@@ -478,6 +480,7 @@ class Exchange:
         self.offer_provider = np.array([m.providers.index(p) for p, _ in self.offers], dtype=np.int64)
         self.offer_custom = np.array([c for _, c in self.offers])
         self.offer_eid = np.array([p.eid for p, _ in self.offers], dtype=np.int64)
+        self.offer_trust = np.array([p.spec.trust for p, _ in self.offers])
 
     def consideration_sets(self, rng: np.random.Generator) -> np.ndarray:
         """Each buyer considers ``market.consider`` offers, drawn once, with probability in
@@ -532,14 +535,13 @@ class Exchange:
         w = np.divide(eq, cap[:, None], out=np.zeros_like(eq), where=cap[:, None] > 0)
         p_od = np.sum(w * np.nan_to_num(od[prow]) / cat.inf, axis=1)
         p_spot = np.sum(w * np.nan_to_num(spot[prow]) / cat.inf, axis=1)
-        trust = np.array([p.spec.trust for p in provs])[prow]
         od_dem, spot_dem = book.residual()
         idx = m.consider
         valid = idx >= 0
         safe = np.where(valid, idx, 0)
         beta = m.scn.market.logit_beta
         # trust's value in $ per GPU-hour, as a share of the price in the score
-        tw = (m.scn.market.trust_scale * m.scn.market.trust_price * book.trust_weight)[:, None] * trust[safe]
+        tw = (m.scn.market.trust_scale * m.scn.market.trust_price * book.trust_weight)[:, None] * self.offer_trust[safe]
         lock = np.where(self.offer_custom[safe], book.switching[:, None], 0.0)
         rounds = m.scn.market.clearing_rounds
         max_p = book.max_price
@@ -552,7 +554,6 @@ class Exchange:
         bought_k = np.where(valid, served_od + served_sp, 0.0)
         sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=n_offers)
         bought = bought_k.sum(axis=1)
-        book.bought_eq = bought
         book.spend = pay.sum(axis=1)
         self.unmet_eq = float(np.maximum(0.0, od_dem + spot_dem - bought).sum())
         self.st_revenue = float(pay.sum())

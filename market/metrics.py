@@ -98,7 +98,6 @@ class Recorder:
         served = ex.contract_hours + ex.st_hours
         inf = ex.contract_inference_hours + ex.st_inference_hours
         nv_rev = float(revenue[nv.eid])
-        signed = sum(1 for c in ex.contracts if c.signed == t)
         self.model_rows.append({
             "month": t,
             "date": m.label(t),
@@ -118,7 +117,7 @@ class Recorder:
             "base_rate": m.base_rate,
             "nvidia_gross_margin": (nv_rev - float(fl["cost_of_revenue"][nv.eid])) / nv_rev if nv_rev > 0 else 0.0,
             "short_term_price_per_h100_hour": m.market_price,
-            "contracts_signed": signed,
+            "contracts_signed": ex.signed_this_month,
         })
 
     # ------------------------------------------------------------------ tables

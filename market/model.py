@@ -161,6 +161,7 @@ class MarketModel(mesa.Model):
         L = self.ledger
         opening = L.begin_month(t)
         ex = self.exchange
+        ex.signed_this_month = 0
         for p in self.providers:
             p.committed[:] = 0.0
             p.resale[:] = 0.0

@@ -134,7 +134,6 @@ class BuyerBook:
         self.demand_eq = np.zeros(n)
         self.inference_eq = np.zeros(n)
         self.contract_eq = np.zeros(n)
-        self.bought_eq = np.zeros(n)
         self.spend = np.zeros(n)
 
     def open_books(self) -> None:

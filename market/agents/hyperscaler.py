@@ -29,7 +29,6 @@ class Hyperscaler(Provider):
             return
         m.ledger.transfer(self.eid, m.party["suppliers"], chips * unit, "custom_chips")
         self._add_cohort(g, t, chips, unit)
-        self.custom_chips += chips
         # power for the new chips comes from the capacity plan like any other
 
     def plan_resale(self, t: int) -> None:

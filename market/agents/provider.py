@@ -96,7 +96,6 @@ class Provider(mesa.Agent):
         self.shares = spec.shares_outstanding * scale
         self.hist: list[tuple[float, float, float]] = []  # (revenue, ebitda, debt service) per month
         self.service_month = 0.0
-        self.custom_chips = 0.0
         self.orders_this_month = np.zeros(G)  # GPUs ordered from NVIDIA this month, by generation
         self.custom_price_factor = 1.0  # scenario events cut custom-silicon prices through this
         self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut

@@ -32,17 +32,6 @@ RUNS_DIR = "runs"
 TIMESERIES_DIR = "timeseries"
 RUNS_FILE = "runs.parquet"
 _PART = re.compile(r"^part-(\d+)\.parquet$")
-_TMP_SUFFIX = TMP_SUFFIX
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    write_bytes(data, path)
-
-
-def atomic_write_parquet(path: Path, table: pa.Table) -> None:
-    write_parquet(table, path)
-
-
 # --- the manifest ----------------------------------------------------------------------------
 
 
@@ -73,7 +62,7 @@ def prepare_out(out: Path, manifest: dict[str, Any]) -> bool:
         if out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
             raise UserError(f"--out {out}: the directory is not empty and holds no sweep manifest")
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2), out / MANIFEST)
         resumed = False
     (out / RUNS_DIR).mkdir(exist_ok=True)
     (out / TIMESERIES_DIR).mkdir(exist_ok=True)
@@ -94,7 +83,7 @@ def _clean(out: Path) -> None:
     """Drop temporary files and timeseries parts whose runs part never landed (a kill)."""
     for sub in (RUNS_DIR, TIMESERIES_DIR):
         for path in (out / sub).iterdir():
-            if path.name.endswith(_TMP_SUFFIX):
+            if path.name.endswith(TMP_SUFFIX):
                 path.unlink(missing_ok=True)
     done = set(part_numbers(out / RUNS_DIR))
     for number in part_numbers(out / TIMESERIES_DIR):
@@ -183,8 +172,8 @@ class PartWriter:
     ) -> None:
         name = part_name(self.next_number)
         if timeseries is not None and timeseries.num_rows:
-            atomic_write_parquet(self.out / TIMESERIES_DIR / name, timeseries)
-        atomic_write_parquet(self.out / RUNS_DIR / name, runs_table(self.design, specs, results))
+            write_parquet(timeseries, self.out / TIMESERIES_DIR / name)
+        write_parquet(runs_table(self.design, specs, results), self.out / RUNS_DIR / name)
         self.next_number += 1
         self.parts_written += 1
 
@@ -208,7 +197,7 @@ def combine(out: Path, design: Design) -> pa.Table:
         dtype = outcome_type(name)
         if table.schema.field(name).type != dtype:
             table = table.set_column(i, name, table.column(name).cast(dtype))
-    atomic_write_parquet(out / RUNS_FILE, table)
+    write_parquet(table, out / RUNS_FILE)
     return table
 
 
