@@ -187,7 +187,7 @@ class Distress:
             idle = q.installed[g] - committed
             if idle >= c.gpus and idle > spare:
                 best, spare = q, idle
-        c.status = "reassigned"
+        ex.end_contract(c, "reassigned")
         ex._touch(c.seller, c.buyer)
         if best is None:
             m.news("cancelled", [c.buyer, c.seller], f"{c.buyer}'s contract with {c.seller} is cancelled in "

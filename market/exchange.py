@@ -37,7 +37,10 @@ class Exchange:
         self._billed = 0  # months billed so far (remaining values change with each)
         self._version = 0
         self._party_version: dict[str, int] = {}
-        self._ahead: dict[tuple, tuple[int, np.ndarray]] = {}
+        # GPUs by generation x month promised in live (pending or active) contracts, per seller
+        # and per buyer: kept as contracts are added and end, so commitments are a slice
+        self._sched: dict[str, np.ndarray] = {}
+        self._bsched: dict[str, np.ndarray] = {}
         self._reservation: dict[tuple, float] = {}
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
@@ -108,38 +111,39 @@ class Exchange:
         top = ranked[0][1] / total if total > 0 else 0.0
         return total, top, ranked
 
+    def _schedule(self, c: Contract, sign: float) -> None:
+        """Add (``sign`` = 1) or remove (-1) a live contract's GPUs in the months it runs."""
+        lo, hi = max(c.start, 0), c.end
+        if hi <= lo:
+            return
+        for name, books in ((c.seller, self._sched), (c.buyer, self._bsched)):
+            a = books.get(name)
+            if a is None or a.shape[1] < hi:
+                grown = np.zeros((self.model.cat.n, max(hi, 2 * (0 if a is None else a.shape[1]), 64)))
+                if a is not None:
+                    grown[:, : a.shape[1]] = a
+                books[name] = a = grown
+            a[c.generation, lo:hi] += sign * c.gpus
+
+    def end_contract(self, c: Contract, status: str) -> None:
+        """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs."""
+        c.status = status
+        self._schedule(c, -1.0)
+
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
-        """GPUs by generation that the seller's contracts need at most over months t..t+horizon
-        (cached per seller until a contract is added or ends)."""
-        key = (seller, t, horizon)
-        version = self.version(seller)
-        hit = self._ahead.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1].copy()
-        G = self.model.cat.n
-        need = np.zeros(G)
-        last = t + horizon
-        live = [(max(c.start, t), c.end, c.gpus, c.generation) for c in self.by_seller.get(seller, ())
-                if c.status in ("pending", "active") and c.start <= last and c.end > t]
-        if live:
-            start, end, gpus, gen = (np.array(x) for x in zip(*live, strict=True))
-            # the total is a step function that only rises at a start: evaluate it at each start
-            on = (start[:, None] <= start[None, :]) & (start[None, :] < end[:, None])  # contract x start
-            per_gen = np.zeros((G, start.size))
-            np.add.at(per_gen, gen, on * gpus[:, None].astype(float))
-            need = per_gen.max(axis=1)
-        if len(self._ahead) > 4096:
-            self._ahead.clear()
-        self._ahead[key] = (version, need)
-        return need.copy()
+        """GPUs by generation that the seller's live contracts need at most over months
+        t..t+horizon."""
+        a = self._sched.get(seller)
+        if a is None or t >= a.shape[1]:
+            return np.zeros(self.model.cat.n)
+        return a[:, t : t + horizon + 1].max(axis=1)
 
     def resale_capacity(self, buyer: str, t: int) -> np.ndarray:
         """GPUs by generation a reseller has bought for month ``t`` (before they are delivered)."""
-        out = np.zeros(self.model.cat.n)
-        for c in self.by_buyer.get(buyer, ()):
-            if c.status in ("pending", "active") and c.start <= t < c.end:
-                out[c.generation] += c.gpus
-        return out
+        a = self._bsched.get(buyer)
+        if a is None or t >= a.shape[1]:
+            return np.zeros(self.model.cat.n)
+        return a[:, t].copy()
 
     def contracted_eq(self, buyer: str, month: int, purpose: str | None = None) -> float:
         cat = self.model.cat
@@ -363,6 +367,7 @@ class Exchange:
         self.contracts.append(c)
         self.by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
+        self._schedule(c, 1.0)
         self._touch(c.seller, c.buyer)
 
     # ------------------------------------------------------------------ serving contracts
@@ -387,7 +392,7 @@ class Exchange:
             if c.status not in ("pending", "active") or c.start > t:
                 continue
             if t >= c.end:
-                c.status = "completed"
+                self.end_contract(c, "completed")
                 c.delivered = 0
                 ended = True
                 continue
@@ -431,7 +436,7 @@ class Exchange:
                 perf = cat.inf[g] if c.purpose == "inference" else cat.train[g]
                 book.contract_eq[buyer.idx] += deliver * h * perf
             if c.months_billed >= c.term:
-                c.status = "completed"
+                self.end_contract(c, "completed")
                 ended = True
             elif c.late_months > neg.late_grace_months:
                 self.cancel(c, t, "late delivery", fee_share=0.0)
@@ -462,7 +467,7 @@ class Exchange:
         if refund > 0:
             L.transfer(seller.eid, buyer.eid, refund, "refund")
         c.prepaid_left = 0.0
-        c.status = "cancelled"
+        self.end_contract(c, "cancelled")
         m.news("cancelled", [c.buyer, c.seller], f"{c.buyer} cancels its {m.cat.names[c.generation]} contract "
                f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee", contract_id=c.contract_id)
         seller.shock -= 0.05
