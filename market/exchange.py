@@ -42,6 +42,7 @@ class Exchange:
         self._sched: dict[str, np.ndarray] = {}
         self._bsched: dict[str, np.ndarray] = {}
         self._reservation: dict[tuple, float] = {}
+        self._spare: dict[tuple, float] = {}
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
@@ -223,12 +224,25 @@ class Exchange:
         else:
             gpu_ready = t + 1
         kw_need = gpus * cat.power_kw[g]
-        # MW already spoken for: the fleet, what is coming, and what signed contracts still need
-        supply = p.installed + p.in_transit + p.on_order
-        promised = np.maximum(supply, self.committed_ahead(p.name, t, PROMISE_HORIZON))
-        spare_kw = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - float(np.sum(promised * cat.power_kw))
+        spare_kw = self._spare_kw(p, t)
         power_ready = t if spare_kw >= kw_need else t + p.mw_lead
         return max(gpu_ready, power_ready)
+
+    def _spare_kw(self, p: Provider, t: int) -> float:
+        """kW the seller has not yet spoken for: powered and building MW less the fleet, what is
+        coming, and what signed contracts still need. Only contracts change while requests are
+        negotiated, so it is kept until the seller's contracts change or the round of
+        negotiation ends."""
+        key = (p.name, t, self.version(p.name))
+        hit = self._spare.get(key)
+        if hit is not None:
+            return hit
+        cat = self.model.cat
+        supply = p.installed + p.in_transit + p.on_order
+        promised = np.maximum(supply, self.committed_ahead(p.name, t, PROMISE_HORIZON))
+        spare = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - float(np.sum(promised * cat.power_kw))
+        self._spare[key] = spare
+        return spare
 
     def reservation_price(self, p: Provider, g: int, term: int) -> float:
         """The seller's walk-away price: the capital it must recover over the term (today's
@@ -270,8 +284,10 @@ class Exchange:
     def negotiate_all(self, t: int) -> None:
         m = self.model
         neg = m.scn.negotiation
+        self._spare.clear()
+        tight = self.tightness()  # NVIDIA's backlog and last month's utilisation: fixed while negotiating
         for r in self.open_requests():
-            self._negotiate(r, t)
+            self._negotiate(r, t, tight)
             if r.remaining <= 0:
                 r.open = False
             elif t - r.issued >= neg.max_request_age:
@@ -279,14 +295,14 @@ class Exchange:
                 m.news("request_lapsed", [r.buyer], f"{r.buyer}'s request for {r.remaining:,} "
                        f"{m.cat.names[r.generation]} GPUs lapses unfilled")
         self.player_answers.clear()
+        self._spare.clear()
 
-    def _negotiate(self, r: Request, t: int) -> None:
+    def _negotiate(self, r: Request, t: int, tight: float) -> None:
         m = self.model
         neg = m.scn.negotiation
         mk = m.scn.market
         cat = m.cat
         gname = cat.names[r.generation]
-        tight = self.tightness()
         offers = []
         for p in self.eligible_sellers(r):
             qty = min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
@@ -544,14 +560,18 @@ class Exchange:
         idx = m.consider
         valid = idx >= 0
         safe = np.where(valid, idx, 0)
-        beta = m.scn.market.logit_beta
+        mk = m.scn.market
         # trust's value in $ per GPU-hour, as a share of the price in the score
-        tw = (m.scn.market.trust_scale * m.scn.market.trust_price * book.trust_weight)[:, None] * self.offer_trust[safe]
-        lock = np.where(self.offer_custom[safe], book.switching[:, None], 0.0)
-        rounds = m.scn.market.clearing_rounds
-        max_p = book.max_price
-        served_od, cap_left = self._clear(od_dem, idx, safe, p_od, lock, tw, beta, cap, rounds, max_p)
-        served_sp, cap_left = self._clear(spot_dem, idx, safe, p_spot, lock, tw, beta, cap_left, rounds, max_p)
+        trust_value = mk.trust_scale * mk.trust_price * book.trust_weight
+        rounds = mk.clearing_rounds
+        served = []
+        cap_left = cap
+        for price, dem in ((p_od, od_dem), (p_spot, spot_dem)):
+            ok_idx, score = clearing.offer_scores(idx, price, self.offer_custom, self.offer_trust, book.switching,
+                                                  trust_value, book.max_price, mk.logit_beta)
+            s, cap_left = clearing.clear(dem, ok_idx, score, cap_left, rounds)
+            served.append(s)
+        served_od, served_sp = served
         # payments: one per buyer and offer
         pay = np.where(valid, served_od * p_od[safe] + served_sp * p_spot[safe], 0.0)
         payers = np.repeat(book.eids, idx.shape[1])
@@ -590,13 +610,3 @@ class Exchange:
         self.demand_hours = self.contract_hours + hours_total + unmet_phys
         if self.st_eq > 0:
             m.market_price = self.st_revenue / self.st_eq
-
-    @staticmethod
-    def _clear(demand, idx, safe, price, lock, trust_term, beta, cap, rounds, max_price):
-        """Score = -beta x log(price x (1 + switching cost on custom silicon)) + beta x the
-        buyer's trust value for the provider as a share of the price; offers above the buyer's
-        maximum price are not considered; then ``clearing.clear``."""
-        pr = np.maximum(price[safe], 1e-6) * (1.0 + lock)
-        score = -beta * np.log(pr) + beta * trust_term / np.maximum(pr, 1e-6)
-        ok_idx = np.where((price[safe] > 0) & (pr <= max_price[:, None]), idx, -1)
-        return clearing.clear(demand, ok_idx, score, cap, rounds)

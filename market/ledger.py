@@ -138,10 +138,18 @@ class Ledger:
         dr, cr, code = _TRANSFER_CODES[kind]
         n = len(self.names)
         flat = self.balances.reshape(-1)
-        np.add.at(flat, payers * N_ACCTS + dr, amounts)
-        np.add.at(flat, payers * N_ACCTS + _CASH, -amounts)
-        np.add.at(flat, payees * N_ACCTS + _CASH, amounts)
-        np.add.at(flat, payees * N_ACCTS + cr, -amounts)
+        if amounts.size < 256:
+            np.add.at(flat, payers * N_ACCTS + dr, amounts)
+            np.add.at(flat, payers * N_ACCTS + _CASH, -amounts)
+            np.add.at(flat, payees * N_ACCTS + _CASH, amounts)
+            np.add.at(flat, payees * N_ACCTS + cr, -amounts)
+        else:  # many payments: sum them per entity first (bincount is much faster than add.at)
+            out = np.bincount(payers, weights=amounts, minlength=n)
+            into = np.bincount(payees, weights=amounts, minlength=n)
+            self.balances[:, dr] += out
+            self.balances[:, _CASH] -= out
+            self.balances[:, _CASH] += into
+            self.balances[:, cr] -= into
         if kind in CAPEX_KINDS:
             self.capex += np.bincount(payers, weights=amounts, minlength=n)
         if self.keep:

@@ -324,6 +324,45 @@ class TestClear:
             assert np.all(left >= 0)
 
 
+class TestCompiledClearing:
+    """The compiled kernels against the rule written with whole-array numpy operations."""
+
+    @staticmethod
+    def _market(rng, B, K, n_offers):
+        demand = rng.uniform(0, 100, B) * (rng.uniform(size=B) > 0.1)
+        idx = np.stack([rng.choice(n_offers, K, replace=False) for _ in range(B)])
+        idx[rng.uniform(size=(B, K)) < 0.15] = -1
+        return demand, idx, rng.normal(size=(B, K)) * 3.0, rng.uniform(0, 40 * B / n_offers, n_offers)
+
+    @pytest.mark.parametrize("rounds", [1, 3, 10])
+    def test_clear_matches_the_numpy_statement(self, rounds):
+        rng = np.random.default_rng(rounds)
+        for _ in range(40):
+            demand, idx, score, cap = self._market(rng, 50, 4, 7)
+            fast, fast_left = clearing.clear(demand, idx, score, cap, rounds)
+            ref, ref_left = clearing.clear_reference(demand, idx, score, cap, rounds)
+            assert_allclose(fast, ref, rtol=1e-12, atol=1e-9)
+            assert_allclose(fast_left, ref_left, rtol=1e-12, atol=1e-9)
+
+    def test_scores_match_the_formula(self):
+        # offer 0 a GPU offer at $2, offer 1 custom silicon at $1.5, offer 2 unpriced; beta 4
+        idx = np.array([[0, 1, 2], [1, -1, 0]])
+        price = np.array([2.0, 1.5, 0.0])
+        custom = np.array([False, True, False])
+        trust = np.array([1.0, 0.5, 0.2])
+        switching = np.array([0.2, 0.0])
+        trust_value = np.array([0.3, 0.0])
+        max_price = np.array([10.0, 1.9])
+        ok, score = clearing.offer_scores(idx, price, custom, trust, switching, trust_value, max_price, 4.0)
+        # buyer 0: offer 1 costs 1.5 x 1.2 = 1.8 with its switching cost; offer 2 has no price
+        assert_allclose(score[0, 0], -4 * math.log(2.0) + 4 * 0.3 / 2.0)
+        assert_allclose(score[0, 1], -4 * math.log(1.8) + 4 * 0.15 / 1.8)
+        assert ok[0].tolist() == [0, 1, -1]
+        # buyer 1: offer 0 at $2 is above its maximum of $1.9; the empty slot stays empty
+        assert ok[1].tolist() == [1, -1, -1]
+        assert_allclose(score[1, 0], -4 * math.log(1.5))
+
+
 class TestPriceResponse:
     def test_constant_elasticity(self):
         # price 2: 100 x (2/1)^-1 = 50; 100 x (2/4)^-1 = 200 (cheaper than quoted); at the
