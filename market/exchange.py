@@ -28,6 +28,7 @@ class Exchange:
         self.model = model
         self.requests: list[Request] = []
         self.contracts: list[Contract] = []
+        self.live: list[Contract] = []  # pending and active contracts, in the order they were signed
         self.by_seller: dict[str, list[Contract]] = {}
         self.by_buyer: dict[str, list[Contract]] = {}
         self._next_request = 0
@@ -44,6 +45,7 @@ class Exchange:
         self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
+        self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         self.signed_this_month = 0
@@ -101,7 +103,12 @@ class Exchange:
         return ig / total if total > 0 else 0.0
 
     def backlog(self, seller: str) -> tuple[float, float, list[tuple[str, float]]]:
-        """Remaining contracted value, the largest buyer's share of it, and buyers by value."""
+        """Remaining contracted value, the largest buyer's share of it, and buyers by value
+        (cached until the seller's contracts change or a month is billed)."""
+        key = (self._billed, self.version(seller))
+        hit = self._backlog_detail.get(seller)
+        if hit is not None and hit[0] == key:
+            return hit[1]
         per: dict[str, float] = {}
         for c in self.by_seller.get(seller, ()):
             v = c.remaining_value()
@@ -110,6 +117,7 @@ class Exchange:
         total = sum(per.values())
         ranked = sorted(per.items(), key=lambda kv: -kv[1])
         top = ranked[0][1] / total if total > 0 else 0.0
+        self._backlog_detail[seller] = (key, (total, top, ranked))
         return total, top, ranked
 
     def _schedule(self, c: Contract, sign: float) -> None:
@@ -381,6 +389,7 @@ class Exchange:
 
     def add_contract(self, c: Contract) -> None:
         self.contracts.append(c)
+        self.live.append(c)
         self.by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
         self._schedule(c, 1.0)
@@ -404,7 +413,7 @@ class Exchange:
         self.contract_inference_hours = 0.0
         buyer_hours = np.zeros(book.n)  # physical hours delivered to each buyer under contract
         ended = False  # did a contract end (commitments change)?
-        for c in self.contracts:
+        for c in self.live:
             if c.status not in ("pending", "active") or c.start > t:
                 continue
             if t >= c.end:
@@ -465,6 +474,7 @@ class Exchange:
         self._billed += 1  # months were billed: backlog figures change
         if ended:
             self._touch()
+        self.live = [c for c in self.live if c.status in ("pending", "active")]
 
     def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
         """End a contract early. The buyer pays ``fee_share`` of the remaining value (taken from

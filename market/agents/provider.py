@@ -103,6 +103,8 @@ class Provider(mesa.Agent):
         self._mv = 0.0
         self._bc_key: tuple | None = None
         self._bc = 0.0
+        self._rate_key: tuple | None = None
+        self._rate = 0.0
 
     # ------------------------------------------------------------------ opening balances
     def open_books(self) -> None:
@@ -200,8 +202,15 @@ class Provider(mesa.Agent):
                 kw -= fit * cat.power_kw[g]
 
     def rate(self) -> float:
-        """The provider's marginal borrowing rate now."""
-        return self.model.base_rate + self._spread() + self.spread_extra
+        """The provider's marginal borrowing rate now (cached while nothing it depends on changes:
+        the base rate, its debt, EBITDA history, contracts and any penalty spread)."""
+        m = self.model
+        ex = m.exchange
+        key = (m.base_rate, self.debt(), len(self.hist), ex.version(self.name), ex._billed, self.spread_extra)
+        if key != self._rate_key:
+            self._rate = m.base_rate + self._spread() + self.spread_extra
+            self._rate_key = key
+        return self._rate
 
     def _spread(self) -> float:
         f = self.spec.finance

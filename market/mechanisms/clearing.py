@@ -36,25 +36,20 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     considered offer) and ``capacity_left`` (per offer). Conserves quantity: served sums to at
     most demand per buyer and at most capacity per offer.
     """
-    return _clear_rounds(np.ascontiguousarray(demand, dtype=np.float64),
-                         np.ascontiguousarray(offer_idx, dtype=np.int64),
-                         np.ascontiguousarray(score, dtype=np.float64),
+    idx = np.ascontiguousarray(offer_idx, dtype=np.int64)
+    # the scores do not change between rounds, only which offers have capacity left: take the
+    # exponentials once (numpy's exp is vectorised), shifted by each row's best valid score
+    e = np.exp(_shifted(idx, np.ascontiguousarray(score, dtype=np.float64)))
+    return _clear_rounds(np.ascontiguousarray(demand, dtype=np.float64), idx, e,
                          np.ascontiguousarray(capacity, dtype=np.float64), int(rounds))
 
 
 @njit(cache=True, nogil=True)
-def _clear_rounds(demand, offer_idx, score, capacity, rounds):  # pragma: no cover - compiled
+def _shifted(offer_idx, score):  # pragma: no cover - compiled
+    """Each valid score less its row's best valid score; -inf where there is no offer."""
     n, K = offer_idx.shape
-    n_offers = capacity.shape[0]
-    want_left = demand.copy()
-    cap_left = capacity.copy()
-    served = np.zeros((n, K))
-    # the scores do not change between rounds, only which offers have capacity left: take the
-    # exponentials once, shifted by each row's best valid score
-    e = np.zeros((n, K))
-    total_demand = 0.0
+    out = np.full((n, K), -np.inf)
     for i in range(n):
-        total_demand += demand[i]
         top = -np.inf
         for k in range(K):
             if offer_idx[i, k] >= 0 and score[i, k] > top:
@@ -63,15 +58,33 @@ def _clear_rounds(demand, offer_idx, score, capacity, rounds):  # pragma: no cov
             continue
         for k in range(K):
             if offer_idx[i, k] >= 0:
-                e[i, k] = np.exp(score[i, k] - top)
+                out[i, k] = score[i, k] - top
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _clear_rounds(demand, offer_idx, e, capacity, rounds):  # pragma: no cover - compiled
+    n, K = offer_idx.shape
+    n_offers = capacity.shape[0]
+    want_left = demand.copy()
+    cap_left = capacity.copy()
+    served = np.zeros((n, K))
+    total_demand = 0.0
+    for i in range(n):
+        total_demand += demand[i]
     total_demand = max(1e-9, total_demand)
     asked = np.zeros((n, K))
+    # the buyers still in the market: those that want more and consider an offer with capacity
+    # left (offers only ever close, so a buyer that drops out stays out)
+    active = np.arange(n)
+    n_active = n
     for _ in range(rounds):
         open_offer = cap_left > 1e-9
         total_asked = np.zeros(n_offers)
         wanted = 0.0
-        any_avail = False
-        for i in range(n):
+        kept = 0
+        for j in range(n_active):
+            i = active[j]
             w = want_left[i]
             if w <= 0.0:
                 continue
@@ -83,14 +96,17 @@ def _clear_rounds(demand, offer_idx, score, capacity, rounds):  # pragma: no cov
                     tot += e[i, k]
             if tot <= 0.0:
                 continue
-            any_avail = True
+            active[kept] = i
+            kept += 1
+            per = w / tot
             for k in range(K):
                 o = offer_idx[i, k]
                 if o >= 0 and open_offer[o]:
-                    a = e[i, k] / tot * w
+                    a = e[i, k] * per
                     asked[i, k] = a
                     total_asked[o] += a
-        if not any_avail or wanted <= 1e-9:
+        n_active = kept
+        if n_active == 0 or wanted <= 1e-9:
             break
         fill = np.ones(n_offers)
         for o in range(n_offers):
@@ -99,16 +115,14 @@ def _clear_rounds(demand, offer_idx, score, capacity, rounds):  # pragma: no cov
         got_total = 0.0
         sold = np.zeros(n_offers)
         still = 0
-        for i in range(n):
+        for j in range(n_active):
+            i = active[j]
             w = want_left[i]
-            if w <= 0.0:
-                continue
             got_i = 0.0
             for k in range(K):
                 o = offer_idx[i, k]
                 if o >= 0 and open_offer[o]:
                     g = asked[i, k] * fill[o]
-                    asked[i, k] = 0.0
                     served[i, k] += g
                     sold[o] += g
                     got_i += g
