@@ -44,6 +44,7 @@ class Exchange:
         self._bsched: dict[str, np.ndarray] = {}
         self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
+        self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
@@ -204,8 +205,10 @@ class Exchange:
         out = []
         pool = m.providers
         if hasattr(buyer, "idx") and len(self.offers) > m.consider.shape[1]:
-            known = {int(self.offer_provider[o]) for o in m.consider[buyer.idx] if o >= 0}
-            pool = [m.providers[i] for i in sorted(known)]
+            pool = self._known.get(buyer.idx)
+            if pool is None:  # the consideration sets are drawn once for the run
+                known = {int(self.offer_provider[o]) for o in m.consider[buyer.idx] if o >= 0}
+                pool = self._known[buyer.idx] = [m.providers[i] for i in sorted(known)]
         for p in pool:
             if not p.active or p.defaulted or p.name == r.buyer:
                 continue

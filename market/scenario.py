@@ -8,6 +8,7 @@ file, the field path and what was expected.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,7 @@ def month_index(ym: str, start: str) -> int:
     return (y - y0) * 12 + (m - m0)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_label(index: int, start: str) -> str:
     """The 'YYYY-MM' label of month ``index`` counted from ``start``."""
     y0, m0 = int(start[:4]), int(start[5:7])

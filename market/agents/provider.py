@@ -159,8 +159,10 @@ class Provider(mesa.Agent):
         self.c_month = np.concatenate((self.c_month, np.full(gens.size, month, dtype=np.int64)))
         self.c_units = np.concatenate((self.c_units, units))
         self.c_cost = np.concatenate((self.c_cost, costs))
-        np.add.at(self.installed, gens, units)
-        np.add.at(self.cost_sum, gens, units * costs)
+        installed, cost_sum = self.installed, self.cost_sum
+        for g, u, c in items:  # a few items: a loop beats np.add.at
+            installed[g] += u
+            cost_sum[g] += u * c
         self._mv_key = None
 
     # ------------------------------------------------------------------ the month, part 1
@@ -189,17 +191,19 @@ class Provider(mesa.Agent):
         m = self.model
         cat = m.cat
         kw = self.powered_mw * 1000.0
-        run = self.running
-        run[:] = 0.0
-        need = np.minimum(self.installed, m.exchange.committed_ahead(self.name, m.month, 0))
-        for want in (need, self.installed):
+        installed = self.installed.tolist()
+        run = [0.0] * len(installed)
+        need = np.minimum(self.installed, m.exchange.committed_ahead(self.name, m.month, 0)).tolist()
+        power = cat.power_kw_list
+        for want in (need, installed):
             for g in cat.newest_first:
                 n = want[g] - run[g]
                 if n <= 0 or kw <= 0:
                     continue
-                fit = min(n, kw / cat.power_kw[g])
+                fit = min(n, kw / power[g])
                 run[g] += fit
-                kw -= fit * cat.power_kw[g]
+                kw -= fit * power[g]
+        self.running[:] = run
 
     def rate(self) -> float:
         """The provider's marginal borrowing rate now (cached while nothing it depends on changes:
