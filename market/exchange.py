@@ -552,14 +552,12 @@ class Exchange:
         book = m.buyers
         provs = m.providers
         n_offers = len(self.offers)
-        live = np.array([p.active and not p.defaulted for p in provs])
-        running = np.array([p.running for p in provs])
-        committed = np.array([p.committed for p in provs])
-        resale = np.array([p.resale for p in provs])
-        od = np.array([p.od for p in provs])
-        spot = np.array([p.spot for p in provs])
-        own_idle = np.maximum(0.0, running - committed)
-        idle = np.where(live[:, None] & ~np.isnan(od), own_idle + resale, 0.0)
+        pb = m.pbook
+        live = pb.live()
+        od = pb.od
+        spot = pb.spot
+        own_idle = np.maximum(0.0, pb.running - pb.committed)
+        idle = np.where(live[:, None] & ~np.isnan(od), own_idle + pb.resale, 0.0)
         own_share = np.divide(own_idle, idle, out=np.zeros_like(idle), where=idle > 0)
         # offers: rows of (provider, generation mask)
         prow = self.offer_provider
@@ -601,11 +599,11 @@ class Exchange:
         np.add.at(phys, prow, sold_eq[:, None] * w / cat.inf)
         own_phys = phys * own_share
         st_eq_p = np.bincount(prow, weights=sold_eq, minlength=len(provs))
-        for i, p in enumerate(provs):
-            if st_eq_p[i] > 0:
-                p.sold_hours_g += phys[i]
-                p.own_sold_hours_g += own_phys[i]
-                p.st_sold_eq += st_eq_p[i]
+        sellers = np.flatnonzero(st_eq_p > 0)
+        pb.sold_hours_g[sellers] += phys[sellers]
+        pb.own_sold_hours_g[sellers] += own_phys[sellers]
+        for i in sellers.tolist():
+            provs[i].st_sold_eq += st_eq_p[i]
         # resold hours were served when delivered to the reseller: count only own-fleet hours
         hours_total = float(own_phys.sum())
         # inference hours: each buyer's purchases split by its inference share of need, at the

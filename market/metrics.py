@@ -65,20 +65,27 @@ class Recorder:
         value = np.full(n, np.nan)
         defaulted = np.zeros(n, dtype=bool)
         status = np.full(n, "", dtype=object)
-        for p in m.providers:
+        pb = m.pbook
+        installed[P] = pb.installed.sum(axis=1)
+        sold[P] = pb.sold_hours_g.sum(axis=1)
+        trading = np.zeros(len(m.providers), dtype=bool)
+        for i, p in enumerate(m.providers):
             e = p.eid
-            installed[e] = p.installed.sum()
             mw[e] = p.powered_mw
-            sold[e] = p.sold_hours_g.sum()
             util[e] = p.utilisation
             backlog[e], top[e], _ = m.exchange.backlog(p.name)
             value[e] = p.market_value if p.spec.public else np.nan
             defaulted[e] = p.defaulted
             status[e] = p.status
-            if p.defaulted or not p.active:
-                continue  # a company that is not trading posts no prices
-            for g in np.nonzero(~np.isnan(p.od))[0]:
-                self.price_rows.append((t, p.name, m.cat.names[g], float(p.od[g]), float(p.res[g]), float(p.spot[g])))
+            trading[i] = p.active and not p.defaulted  # a company that is not trading posts no prices
+        rows, gens = np.nonzero(trading[:, None] & ~np.isnan(pb.od))
+        if rows.size:
+            names = m.cat.names
+            pnames = [p.name for p in m.providers]
+            self.price_rows.extend(
+                (t, pnames[i], names[g], o, r, s)
+                for i, g, o, r, s in zip(rows.tolist(), gens.tolist(), pb.od[rows, gens].tolist(),
+                                         pb.res[rows, gens].tolist(), pb.spot[rows, gens].tolist(), strict=True))
         value[0] = m.nvidia.market_value
         revenue = fl["revenue"]
         compute_rev = revenue[P]

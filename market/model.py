@@ -32,7 +32,7 @@ import mesa
 import numpy as np
 
 from market import events as scenario_events
-from market.agents import Buyer, BuyerBook, Hyperscaler, Neocloud, Nvidia, Provider
+from market.agents import Buyer, BuyerBook, Hyperscaler, Neocloud, Nvidia, Provider, ProviderBook
 from market.catalogue import Catalogue
 from market.contracts import Contract
 from market.distress import Distress
@@ -86,6 +86,7 @@ class MarketModel(mesa.Model):
         self.providers: list[Provider] = [
             (Neocloud if s.kind == "neocloud" else Hyperscaler)(self, s, n, z) for s, n, z in prov_members
         ]
+        self.pbook = ProviderBook(self, self.providers)
         self.provider_by_name = {p.name: p for p in self.providers}
         self.provider_set = mesa.agent.AgentSet(self.providers, random=self.random)
         self.buyer_agents = [Buyer(self, s, n, i, z) for i, (s, n, z) in enumerate(buyer_members)]
@@ -162,12 +163,10 @@ class MarketModel(mesa.Model):
         opening = L.begin_month(t)
         ex = self.exchange
         ex.signed_this_month = 0
+        pb = self.pbook
+        for a in (pb.committed, pb.resale, pb.sold_hours_g, pb.own_sold_hours_g, pb.orders_this_month):
+            a[:] = 0.0
         for p in self.providers:
-            p.committed[:] = 0.0
-            p.resale[:] = 0.0
-            p.sold_hours_g[:] = 0.0
-            p.own_sold_hours_g[:] = 0.0
-            p.orders_this_month[:] = 0.0
             p.st_sold_eq = 0.0
         # 1. events, then the decisions of a human player's company (market.game)
         for e in self.events_by_month.get(t, ()):
@@ -200,8 +199,7 @@ class MarketModel(mesa.Model):
         ex.clear_short_term(t)
         # 7. costs
         self.nvidia.pay_backstops(t)
-        for p in self.providers:
-            p.pay_operating(t)
+        self.pbook.pay_operating(t)
         # 8. month end
         self.buyers.top_up()
         f = flows(opening, L.balances)
@@ -219,33 +217,34 @@ class MarketModel(mesa.Model):
     def _price_references(self) -> None:
         """Set on each live provider the cheapest *rival* on-demand price per generation last
         month (``rival_min``), which the undercutting strategy answers."""
-        G = self.cat.n
-        live = [p for p in self.providers if p.active and not p.defaulted]
-        if not live:
+        pb = self.pbook
+        live = pb.live()
+        n_live = int(live.sum())
+        if not n_live:
             return
-        od = np.array([p.od for p in live])
-        od_inf = np.where(np.isnan(od), np.inf, od)
+        rows = np.flatnonzero(live)
+        od_inf = np.where(np.isnan(pb.od[rows]), np.inf, pb.od[rows])
         order = np.argsort(od_inf, axis=0, kind="stable")
-        cols = np.arange(G)
+        cols = np.arange(self.cat.n)
         min1 = od_inf[order[0], cols]
-        min2 = od_inf[order[1], cols] if len(live) > 1 else np.full(G, np.inf)
-        for i, p in enumerate(live):
-            r = np.where(order[0] == i, min2, min1)
-            p.rival_min = np.where(np.isinf(r), np.nan, r)
+        min2 = od_inf[order[1], cols] if n_live > 1 else np.full(self.cat.n, np.inf)
+        r = np.where(order[0][None, :] == np.arange(n_live)[:, None], min2[None, :], min1[None, :])
+        pb.rival_min[rows] = np.where(np.isinf(r), np.nan, r)
 
     def _utilisation(self) -> None:
-        sold = 0.0
-        capacity = 0.0
-        for p in self.providers:
-            cap_g = (p.running + p.resale) * self.hours
-            with np.errstate(all="ignore"):
-                p.util_g = np.where(cap_g > 0, p.sold_hours_g / np.maximum(cap_g, 1e-9), p.util_g)
-            c = float(cap_g.sum())
-            s = float(p.sold_hours_g.sum())
-            p.utilisation = s / c if c > 0 else 0.0
-            sold += s
-            capacity += c
-        self.utilisation = sold / capacity if capacity > 0 else 0.0
+        pb = self.pbook
+        cap_g = (pb.running + pb.resale) * self.hours
+        with np.errstate(all="ignore"):
+            pb.util_g[:] = np.where(cap_g > 0, pb.sold_hours_g / np.maximum(cap_g, 1e-9), pb.util_g)
+        cap = cap_g.sum(axis=1)
+        sold = pb.sold_hours_g.sum(axis=1)
+        util = np.divide(sold, cap, out=np.zeros_like(cap), where=cap > 0)
+        total_sold = total_cap = 0.0
+        for p, u, s, c in zip(self.providers, util.tolist(), sold.tolist(), cap.tolist(), strict=True):
+            p.utilisation = u
+            total_sold += s
+            total_cap += c
+        self.utilisation = total_sold / total_cap if total_cap > 0 else 0.0
 
     def _revalue(self, t: int) -> None:
         """Public companies' market value by the valuation rule, with sentiment taking the

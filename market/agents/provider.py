@@ -105,6 +105,8 @@ class Provider(mesa.Agent):
         self._bc = 0.0
         self._rate_key: tuple | None = None
         self._rate = 0.0
+        self._dep_until: float | None = None  # depreciation_due's cached value holds until this month
+        self._dep = 0.0
 
     # ------------------------------------------------------------------ opening balances
     def open_books(self) -> None:
@@ -164,6 +166,7 @@ class Provider(mesa.Agent):
             installed[g] += u
             cost_sum[g] += u * c
         self._mv_key = None
+        self._dep_until = None
 
     # ------------------------------------------------------------------ the month, part 1
     def receive(self, t: int) -> None:
@@ -383,47 +386,37 @@ class Provider(mesa.Agent):
         return units
 
     # ------------------------------------------------------------------ the month, part 2
-    def pay_operating(self, t: int) -> None:
-        """Power, site operations, overheads, depreciation, interest and principal (none once
-        the company has defaulted and been wound up)."""
-        if self.defaulted:
-            return
-        m = self.model
-        L = m.ledger
-        cat = m.cat
-        spec = self.spec
-        hours = m.hours
-        run_h = self.running * hours
-        busy = np.minimum(self.own_sold_hours_g, run_h)
-        idle_draw = m.scn.market.idle_power_draw
-        kwh = float(np.sum((busy + idle_draw * (run_h - busy)) * cat.power_kw)) * spec.pue
-        L.transfer(self.eid, m.party["utilities"], kwh * spec.power_price_kwh, "power")
-        L.transfer(self.eid, m.party["suppliers"], float(run_h.sum()) * spec.opex_per_gpu_hour, "site_opex")
-        L.transfer(self.eid, m.party["suppliers"], spec.sga_per_month * self.scale * (1.0 if self.active else 0.2), "sga")
-        # depreciation: straight line over the book life, cohort by cohort
-        life = spec.depreciation_years * 12.0
-        if self.c_units.size:
-            dep = float(np.sum(depreciation.straight_line(self.c_units * self.c_cost, life, t - self.c_month)))
-            L.post(self.eid, Acct.DEPRECIATION, Acct.ACCUM_DEP, dep, "depreciation")
-        infra = min(self.infra_dep, max(0.0, L.balances[self.eid, Acct.POWER_INFRA]))
-        L.post(self.eid, Acct.DEPRECIATION, Acct.POWER_INFRA, infra, "depreciation")
-        self.service_debt(t)
+    def depreciation_due(self, t: int) -> float:
+        """This month's straight-line depreciation of the fleet, cohort by cohort (cached while
+        the cohorts are unchanged and none reaches the end of its book life; anything that
+        changes the cohorts resets ``_dep_until``)."""
+        if not self.c_units.size:
+            return 0.0
+        if self._dep_until is not None and t < self._dep_until:
+            return self._dep
+        life = self.spec.depreciation_years * 12.0
+        age = t - self.c_month
+        self._dep = float(np.sum(depreciation.straight_line(self.c_units * self.c_cost, life, age)))
+        young = self.c_month[age < life]
+        # the next month a cohort still depreciating ages out: ceil(month + life)
+        expires = float(np.min(np.ceil(young + life))) if young.size else float("inf")
+        self._dep_until = expires
+        return self._dep
 
-    def service_debt(self, t: int) -> None:
-        m = self.model
-        L = m.ledger
+    def debt_service_due(self, t: int) -> tuple[float, float]:
+        """This month's interest and principal on every loan; principal is taken off the loans."""
         interest = 0.0
         principal = 0.0
         slow = 0.5 if t <= self.restructured_until else 1.0
+        base = self.model.base_rate
         for loan in self.loans:
-            interest += finance.monthly_interest(loan.principal, m.base_rate + loan.spread + self.spread_extra)
+            interest += finance.monthly_interest(loan.principal, base + loan.spread + self.spread_extra)
             pay = min(loan.principal, loan.monthly_principal * slow)
             loan.principal -= pay
             principal += pay
         self.loans = [ln for ln in self.loans if ln.principal > 1e-6]
-        L.transfer(self.eid, m.party["lenders"], interest, "interest")
-        L.transfer(self.eid, m.party["lenders"], principal, "repayment")
         self.service_month = interest + principal
+        return interest, principal
 
     # ------------------------------------------------------------------ financing
     def cash_buffer(self) -> float:
@@ -530,3 +523,67 @@ class Provider(mesa.Agent):
                 self.status = "ok"
                 self.breaches = 0
                 self.model.news("covenant_cured", [self.name], f"{self.name} passes its covenant tests again")
+
+
+class ProviderBook:
+    """Every provider's per-generation state as providers x generations matrices.
+
+    Each provider keeps its familiar attributes (``p.installed``, ``p.od``...), but they are row
+    views of these matrices, so that the model can read or reset a quantity for every provider
+    in one numpy operation. Code must update them in place (``p.od[g] = x``, ``p.util_g[:] = v``),
+    never rebind them.
+    """
+
+    FIELDS = ("installed", "running", "cost_sum", "in_transit", "on_order", "od", "rival_min", "res", "spot",
+              "util_g", "committed", "resale", "sold_hours_g", "own_sold_hours_g", "orders_this_month",
+              "custom_uncut")
+
+    def __init__(self, model: MarketModel, providers: list[Provider]) -> None:
+        self.model = model
+        self.providers = providers
+        self.n = len(providers)
+        n_generations = model.cat.n
+        self.eids = np.array([p.eid for p in providers], dtype=np.int64)
+        self.pue = np.array([p.spec.pue for p in providers])
+        self.kwh_price = np.array([p.spec.power_price_kwh for p in providers])
+        self.opex_rate = np.array([p.spec.opex_per_gpu_hour for p in providers])
+        self.sga = np.array([p.spec.sga_per_month * p.scale for p in providers])
+        for name in self.FIELDS:
+            mat = np.zeros((self.n, n_generations))
+            for i, p in enumerate(providers):
+                mat[i] = getattr(p, name)
+                setattr(p, name, mat[i])
+            setattr(self, name, mat)
+
+    def live(self) -> np.ndarray:
+        """Providers trading this month: active and not defaulted."""
+        return np.array([p.active and not p.defaulted for p in self.providers], dtype=bool)
+
+    def pay_operating(self, t: int) -> None:
+        """Every trading provider's monthly costs (none once a company has defaulted and been
+        wound up): power for busy and idle GPUs (at ``idle_power_draw``) x PUE x $/kWh to the
+        utilities; site operations per running GPU-hour and overheads (a fifth of them before a
+        company is active) to suppliers; straight-line depreciation of GPUs and of power
+        infrastructure; interest and principal to lenders."""
+        m = self.model
+        L = m.ledger
+        idx = np.array([i for i, p in enumerate(self.providers) if not p.defaulted], dtype=np.int64)
+        if not idx.size:
+            return
+        ps = [self.providers[i] for i in idx.tolist()]
+        eids = self.eids[idx]
+        run_h = self.running[idx] * m.hours
+        busy = np.minimum(self.own_sold_hours_g[idx], run_h)
+        idle_draw = m.scn.market.idle_power_draw
+        kwh = ((busy + idle_draw * (run_h - busy)) * m.cat.power_kw).sum(axis=1) * self.pue[idx]
+        L.transfer_rows(eids, m.party["utilities"], kwh * self.kwh_price[idx], "power")
+        L.transfer_rows(eids, m.party["suppliers"], run_h.sum(axis=1) * self.opex_rate[idx], "site_opex")
+        active = np.array([p.active for p in ps], dtype=bool)
+        L.transfer_rows(eids, m.party["suppliers"], self.sga[idx] * np.where(active, 1.0, 0.2), "sga")
+        L.post_rows(eids, Acct.DEPRECIATION, Acct.ACCUM_DEP, [p.depreciation_due(t) for p in ps], "depreciation")
+        infra_left = np.maximum(0.0, L.balances[eids, Acct.POWER_INFRA])
+        infra = np.minimum([p.infra_dep for p in ps], infra_left)
+        L.post_rows(eids, Acct.DEPRECIATION, Acct.POWER_INFRA, infra, "depreciation")
+        service = [p.debt_service_due(t) for p in ps]
+        L.transfer_rows(eids, m.party["lenders"], [i for i, _ in service], "interest")
+        L.transfer_rows(eids, m.party["lenders"], [r for _, r in service], "repayment")
