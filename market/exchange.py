@@ -30,6 +30,9 @@ class Exchange:
         self.contracts: list[Contract] = []
         self.live: list[Contract] = []  # pending and active contracts, in the order they were signed
         self.by_seller: dict[str, list[Contract]] = {}
+        # each seller's contracts that may still be live (those that ended are dropped when
+        # contracts are served; the backlog sums skip any that ended since)
+        self._live_by_seller: dict[str, list[Contract]] = {}
         self.by_buyer: dict[str, list[Contract]] = {}
         self._next_request = 0
         self._next_contract = 0
@@ -84,7 +87,7 @@ class Exchange:
         if hit is not None and hit[0] == key:
             return hit[1]
         total = ig = 0.0
-        for c in self.by_seller.get(seller, ()):
+        for c in self._live_by_seller.get(seller, ()):
             v = c.remaining_value()
             total += v
             if c.buyer in self.ig:
@@ -111,7 +114,7 @@ class Exchange:
         if hit is not None and hit[0] == key:
             return hit[1]
         per: dict[str, float] = {}
-        for c in self.by_seller.get(seller, ()):
+        for c in self._live_by_seller.get(seller, ()):
             v = c.remaining_value()
             if v > 0:
                 per[c.buyer] = per.get(c.buyer, 0.0) + v
@@ -394,6 +397,7 @@ class Exchange:
         self.contracts.append(c)
         self.live.append(c)
         self.by_seller.setdefault(c.seller, []).append(c)
+        self._live_by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
         self._schedule(c, 1.0)
         self._touch(c.seller, c.buyer)
@@ -478,6 +482,10 @@ class Exchange:
         if ended:
             self._touch()
         self.live = [c for c in self.live if c.status in ("pending", "active")]
+        if ended:
+            self._live_by_seller = {}
+            for c in self.live:
+                self._live_by_seller.setdefault(c.seller, []).append(c)
 
     def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
         """End a contract early. The buyer pays ``fee_share`` of the remaining value (taken from

@@ -126,13 +126,17 @@ class Ledger:
 
     def transfer_many(self, payers: np.ndarray, payees: np.ndarray, amounts: np.ndarray, kind: str) -> None:
         """Many payments of one kind at once (the vectorised form of :meth:`transfer`)."""
-        bad = ~(amounts >= 0.0)  # negative or NaN
-        if bad.any():
+        if amounts.size == 0:
+            return
+        lowest = amounts.min()
+        if not lowest >= 0.0:  # negative or NaN
+            bad = ~(amounts >= 0.0)
             raise ValueError(f"transfer {kind}: amounts must be non-negative numbers, got "
                              f"{amounts[bad][0]}")
-        keep = amounts > 0.0
-        if not keep.all():
-            payers, payees, amounts = payers[keep], payees[keep], amounts[keep]
+        if self.keep or amounts.size < 256:  # zero payments are no postings (summed, they change nothing)
+            keep = amounts > 0.0
+            if not keep.all():
+                payers, payees, amounts = payers[keep], payees[keep], amounts[keep]
         if amounts.size == 0:
             return
         dr, cr, code = _TRANSFER_CODES[kind]
