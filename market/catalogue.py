@@ -35,10 +35,14 @@ class Catalogue:
         self._newer_key: tuple | None = None
         self._newest: dict[tuple, int] = {}
         self._newer = np.zeros(self.n, dtype=np.int64)
+        self._factor_key: tuple | None = None
+        self.plan_version = 0  # launch plans seen (events can move a launch)
+        self._factors: list[float] = []
         self.reorder()
 
     def reorder(self) -> None:
         """Orders that follow launch dates (called again when an event moves a launch)."""
+        self.plan_version += 1  # the caches below key on it
         # newest first: power goes to the newest GPUs first
         self.newest_first = [int(g) for g in np.argsort(-self.launch, kind="stable")]
         # NVIDIA generations newest first, so an older one can be capped by the newer ones'
@@ -60,7 +64,7 @@ class Catalogue:
 
     def newest(self, t: int) -> int:
         """The newest NVIDIA generation shipping in month ``t`` (cached per month and launch plan)."""
-        key = (t, self.launch.tobytes())
+        key = (t, self.plan_version)
         hit = self._newest.get(key)
         if hit is None:
             live = [g for g in range(self.n) if self.nvidia[g] and self.launch[g] <= t < self.end[g]]
@@ -78,12 +82,21 @@ class Catalogue:
 
     def newer_counts(self, t: int) -> np.ndarray:
         """``newer_count`` of every generation in month ``t`` (cached per month and launch plan)."""
-        key = (t, self.launch.tobytes())
+        key = (t, self.plan_version)
         if self._newer_key != key:
             shipped = self.nvidia & (self.launch <= t)
             self._newer = np.array([int(np.sum(shipped & (self.launch > self.launch[g]))) for g in range(self.n)])
             self._newer_key = key
         return self._newer
+
+    def value_factors(self, t: int, obsolescence: float) -> list[float]:
+        """(1 - obsolescence) ^ newer generations shipped, for every generation in month ``t``: what
+        is left of a used GPU's value after newer ones arrive (cached per month and launch plan)."""
+        key = (t, self.plan_version, obsolescence)
+        if self._factor_key != key:
+            self._factors = [(1.0 - obsolescence) ** n for n in self.newer_counts(t).tolist()]
+            self._factor_key = key
+        return self._factors
 
     def capex(self, g: int, nvidia_price: float) -> float:
         """All-in capital cost of one GPU today: NVIDIA's price plus servers, network and install."""

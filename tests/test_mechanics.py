@@ -205,6 +205,39 @@ class TestDistress:
 # ============================================================================ scenario events
 
 
+class TestFleetAggregates:
+    """The fleet's market value and book depreciation come from running aggregates; they must
+    equal the cohort-by-cohort rules (``depreciation.market_value_per_gpu``, ``straight_line``)
+    in every month: as cohorts arrive, age past a life, and are sold in a fire sale."""
+
+    @pytest.mark.parametrize("overrides", [
+        TIGHT,  # CoreWeave's fire sale (month 5) and default (month 8) remove cohorts; rivals buy them
+        {"market.economic_life_months": 14, "providers.Lambda.depreciation_years": 1.5},  # cohorts age out
+    ])
+    def test_aggregates_match_the_cohort_rules(self, make_model, overrides):
+        from market.mechanisms import depreciation
+
+        m = make_model(overrides)
+        mk = m.scn.market
+        checked = 0
+        for _ in range(14):
+            m.step()
+            t = m.month
+            for p in m.providers:
+                if not p.c_units.size:
+                    continue
+                per = depreciation.market_value_per_gpu(p.c_cost, t - p.c_month, mk.economic_life_months,
+                                                        mk.residual_value, m.cat.newer_counts(t)[p.c_gen],
+                                                        mk.obsolescence)
+                p._mv_key = None  # no cached figure: from the aggregates
+                assert p.fleet_market_value() == pytest.approx(float(np.dot(per, p.c_units)), rel=1e-12)
+                life = p.spec.depreciation_years * 12.0
+                dep = np.sum(depreciation.straight_line(p.c_units * p.c_cost, life, t - p.c_month))
+                assert p.depreciation_due(t) == pytest.approx(float(dep), rel=1e-12, abs=1e-6)
+                checked += 1
+        assert checked > 100
+
+
 def with_events(*events) -> dict:
     return {"events": list(events)}
 

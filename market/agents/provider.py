@@ -46,6 +46,8 @@ class Provider(mesa.Agent):
         self.name = name
         self.eid = model.ledger.index[name]
         self.scale = scale
+        self._econ_life = float(model.scn.market.economic_life_months)
+        self._book_life = spec.depreciation_years * 12.0
         start = model.scn.market.start
         self.active_from = month_index(spec.active_from, start) if spec.active_from else 0
         self.active = self.active_from <= 0
@@ -103,10 +105,15 @@ class Provider(mesa.Agent):
         self._mv = 0.0
         self._bc_key: tuple | None = None
         self._bc = 0.0
-        self._rate_key: tuple | None = None
-        self._rate = 0.0
-        self._dep_until: float | None = None  # depreciation_due's cached value holds until this month
-        self._dep = 0.0
+        self._spread_key: tuple | None = None
+        self._spread_v = 0.0
+        self._set_cash_buffer()
+        # fleet aggregates (see _aggregate), valid until month _agg_until or a cohort changes
+        self._agg_until = -math.inf
+        self._young = [0.0] * G  # cost of cohorts younger than the economic life, by generation
+        self._young_m = [0.0] * G  # the same weighted by install month
+        self._old = [0.0] * G  # cost of cohorts past the economic life
+        self._book = 0.0  # cost of cohorts still within the book life
 
     # ------------------------------------------------------------------ opening balances
     def open_books(self) -> None:
@@ -166,7 +173,41 @@ class Provider(mesa.Agent):
             installed[g] += u
             cost_sum[g] += u * c
         self._mv_key = None
-        self._dep_until = None
+        if month > self.model.month or self._agg_until == -math.inf:
+            self._agg_until = -math.inf  # (installed ahead of time: recompute when next needed)
+            return
+        # new cohorts are young by both lives: add them to the aggregates
+        for g, u, c in items:
+            uc = u * c
+            self._young[g] += uc
+            self._young_m[g] += uc * month
+            self._book += uc
+        self._agg_until = min(self._agg_until, math.ceil(month + self._econ_life), math.ceil(month + self._book_life))
+
+    def _aggregate(self, t: int) -> None:
+        """Recompute the fleet aggregates from the cohorts. A cohort's market value per GPU falls
+        linearly with age over the economic life L (to ``residual``), so the fleet's value is, by
+        generation, (young cost) - (1 - residual) / L x (t x young cost - sum of cost x install
+        month) + residual x (old cost), times the obsolescence factor; book depreciation is the
+        cost still within the book life over that life. Both hold until a cohort ages past a
+        life; then they are recomputed."""
+        G = self.model.cat.n
+        age = t - self.c_month
+        cost = self.c_units * self.c_cost
+        young = age < self._econ_life
+        book = age < self._book_life
+        self._young = np.bincount(self.c_gen, weights=np.where(young, cost, 0.0), minlength=G).tolist()
+        self._young_m = np.bincount(self.c_gen, weights=np.where(young, cost * self.c_month, 0.0), minlength=G).tolist()
+        self._old = np.bincount(self.c_gen, weights=np.where(young, 0.0, cost), minlength=G).tolist()
+        self._book = float(np.sum(np.where(book, cost, 0.0)))
+        ends = [math.inf]
+        if young.any():
+            ends.append(math.ceil(float(self.c_month[young].min()) + self._econ_life))
+        if book.any():
+            ends.append(math.ceil(float(self.c_month[book].min()) + self._book_life))
+        if (age < 0).any():  # a cohort dated ahead of time (valued at cost until then): recompute monthly
+            ends.append(t + 1)
+        self._agg_until = min(ends)
 
     # ------------------------------------------------------------------ the month, part 1
     def receive(self, t: int) -> None:
@@ -207,23 +248,24 @@ class Provider(mesa.Agent):
                 run[g] += fit
                 kw -= fit * power[g]
         self.running[:] = run
+        self._set_cash_buffer()
 
     def rate(self) -> float:
-        """The provider's marginal borrowing rate now (cached while nothing it depends on changes:
-        the base rate, its debt, EBITDA history, contracts and any penalty spread)."""
-        m = self.model
-        ex = m.exchange
-        key = (m.base_rate, self.debt(), len(self.hist), ex.version(self.name), ex._billed, self.spread_extra)
-        if key != self._rate_key:
-            self._rate = m.base_rate + self._spread() + self.spread_extra
-            self._rate_key = key
-        return self._rate
+        """The provider's marginal borrowing rate now."""
+        return self.model.base_rate + self._spread() + self.spread_extra
 
     def _spread(self) -> float:
-        f = self.spec.finance
-        lev = self.leverage()
-        return finance.spread(f.spread, f.ig_discount, self.model.exchange.ig_share(self.name), min(lev, 20.0),
-                              f.leverage_penalty)
+        """Its lenders' spread (cached while nothing it depends on changes: its debt, EBITDA
+        history and contracts)."""
+        ex = self.model.exchange
+        key = (self.debt(), len(self.hist), ex.version(self.name), ex._billed)
+        if key != self._spread_key:
+            f = self.spec.finance
+            lev = self.leverage()
+            self._spread_v = finance.spread(f.spread, f.ig_discount, ex.ig_share(self.name), min(lev, 20.0),
+                                            f.leverage_penalty)
+            self._spread_key = key
+        return self._spread_v
 
     def leverage(self) -> float:
         """Debt over EBITDA annualised from the last (up to) three months; before the first
@@ -387,21 +429,11 @@ class Provider(mesa.Agent):
 
     # ------------------------------------------------------------------ the month, part 2
     def depreciation_due(self, t: int) -> float:
-        """This month's straight-line depreciation of the fleet, cohort by cohort (cached while
-        the cohorts are unchanged and none reaches the end of its book life; anything that
-        changes the cohorts resets ``_dep_until``)."""
-        if not self.c_units.size:
-            return 0.0
-        if self._dep_until is not None and t < self._dep_until:
-            return self._dep
-        life = self.spec.depreciation_years * 12.0
-        age = t - self.c_month
-        self._dep = float(np.sum(depreciation.straight_line(self.c_units * self.c_cost, life, age)))
-        young = self.c_month[age < life]
-        # the next month a cohort still depreciating ages out: ceil(month + life)
-        expires = float(np.min(np.ceil(young + life))) if young.size else float("inf")
-        self._dep_until = expires
-        return self._dep
+        """This month's straight-line depreciation of the fleet: the cost of cohorts still
+        within the book life, over that life."""
+        if t >= self._agg_until:
+            self._aggregate(t)
+        return self._book / self._book_life
 
     def debt_service_due(self, t: int) -> tuple[float, float]:
         """This month's interest and principal on every loan; principal is taken off the loans."""
@@ -420,27 +452,43 @@ class Provider(mesa.Agent):
 
     # ------------------------------------------------------------------ financing
     def cash_buffer(self) -> float:
+        """Cash kept back: ``min_cash_months`` of overheads and site operations of the running
+        fleet (set each time power is given to the fleet)."""
+        return self._buffer
+
+    def _set_cash_buffer(self) -> None:
         s = self.spec
         monthly = s.sga_per_month * self.scale + float(self.running.sum()) * self.model.hours * s.opex_per_gpu_hour
-        return s.finance.min_cash_months * monthly
+        self._buffer = s.finance.min_cash_months * monthly
 
     def fleet_market_value(self) -> float:
         """Market value of the fleet (the collateral): every cohort by the used-GPU rule
-        (cached until the month or the fleet changes)."""
+        (``depreciation.market_value_per_gpu``), from the fleet aggregates; cached until the
+        month or the fleet changes."""
         m = self.model
-        key = (m.month, self.c_units.size)
+        t = m.month
+        key = (t, self.c_units.size)
         if self._mv_key == key:
             return self._mv
         self._mv_key = key
-        if not self.c_units.size:
-            self._mv = 0.0
-            return 0.0
-        mk = m.scn.market
-        per = depreciation.market_value_per_gpu(self.c_cost, m.month - self.c_month, mk.economic_life_months,
-                                                mk.residual_value, m.cat.newer_counts(m.month)[self.c_gen],
-                                                mk.obsolescence)
-        self._mv = float(np.dot(per, self.c_units))
-        return self._mv
+        if t >= self._agg_until:
+            self._aggregate(t)
+        if self._agg_until <= t + 1 and (self.c_month > t).any():  # cohorts dated ahead: cohort by cohort
+            mk = m.scn.market
+            per = depreciation.market_value_per_gpu(self.c_cost, t - self.c_month, mk.economic_life_months,
+                                                    mk.residual_value, m.cat.newer_counts(t)[self.c_gen],
+                                                    mk.obsolescence)
+            self._mv = float(np.dot(per, self.c_units))
+            return self._mv
+        r = m.scn.market.residual_value
+        k = (1.0 - r) / self._econ_life
+        value = 0.0
+        for f, y, ym, o in zip(m.cat.value_factors(t, m.scn.market.obsolescence), self._young, self._young_m,
+                               self._old, strict=True):
+            if y or o:
+                value += f * (y - k * (t * y - ym) + r * o)
+        self._mv = value
+        return value
 
     def borrowing_capacity(self) -> float:
         """What lenders will still advance against the fleet's market value and the
