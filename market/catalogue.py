@@ -19,6 +19,7 @@ class Catalogue:
         self.names = [g.name for g in gens]
         self.index = {g.name: i for i, g in enumerate(gens)}
         self.nvidia = np.array([g.vendor == "nvidia" for g in gens])
+        self.nvidia_list = self.nvidia.tolist()
         self.launch = np.array([month_index(g.launch, start) for g in gens])
         self.end = np.array([month_index(g.end_of_production, start) if g.end_of_production else NEVER for g in gens])
         self.list_price = np.array([g.list_price for g in gens], dtype=float)
@@ -26,6 +27,7 @@ class Catalogue:
         self.system_cost = np.array([g.system_cost for g in gens], dtype=float)
         self.train = np.array([g.training_perf for g in gens], dtype=float)
         self.inf = np.array([g.inference_perf for g in gens], dtype=float)
+        self.inf_list = self.inf.tolist()
         self.power_kw = np.array([g.power_kw for g in gens], dtype=float)
         self.power_kw_list = self.power_kw.tolist()  # for loops over generations (fixed for a run)
         self.base_output = np.array([g.monthly_output for g in gens], dtype=float)

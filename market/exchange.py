@@ -573,8 +573,10 @@ class Exchange:
         eq = idle[prow] * gmask * (h * cat.inf)
         cap = eq.sum(axis=1)
         w = np.divide(eq, cap[:, None], out=np.zeros_like(eq), where=cap[:, None] > 0)
-        p_od = np.sum(w * np.nan_to_num(od[prow]) / cat.inf, axis=1)
-        p_spot = np.sum(w * np.nan_to_num(spot[prow]) / cat.inf, axis=1)
+        od0 = np.where(np.isnan(od), 0.0, od)  # (unpriced generations have no idle capacity: weight 0)
+        spot0 = np.where(np.isnan(spot), 0.0, spot)
+        p_od = np.sum(w * od0[prow] / cat.inf, axis=1)
+        p_spot = np.sum(w * spot0[prow] / cat.inf, axis=1)
         od_dem, spot_dem = book.residual()
         idx = m.consider
         valid = idx >= 0

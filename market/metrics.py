@@ -45,7 +45,11 @@ class Recorder:
             self.public[p.eid] = p.spec.public
         self.model_rows: list[dict] = []
         self.agent_months: list[dict[str, np.ndarray]] = []
-        self.price_rows: list[tuple] = []
+        # posted prices, a chunk of arrays a month: (month, provider rows, generations, od, res, spot)
+        self._price_chunks: list[tuple] = []
+        self._price_rows: list[tuple] = []
+        self._price_rows_done = 0
+        self._provider_names = np.array([p.name for p in m.providers], dtype=object)
         self._signed_seen = 0
 
     def record(self, t: int, opening: np.ndarray) -> None:
@@ -80,12 +84,7 @@ class Recorder:
             trading[i] = p.active and not p.defaulted  # a company that is not trading posts no prices
         rows, gens = np.nonzero(trading[:, None] & ~np.isnan(pb.od))
         if rows.size:
-            names = m.cat.names
-            pnames = [p.name for p in m.providers]
-            self.price_rows.extend(
-                (t, pnames[i], names[g], o, r, s)
-                for i, g, o, r, s in zip(rows.tolist(), gens.tolist(), pb.od[rows, gens].tolist(),
-                                         pb.res[rows, gens].tolist(), pb.spot[rows, gens].tolist(), strict=True))
+            self._price_chunks.append((t, rows, gens, pb.od[rows, gens], pb.res[rows, gens], pb.spot[rows, gens]))
         value[0] = m.nvidia.market_value
         revenue = fl["revenue"]
         compute_rev = revenue[P]
@@ -147,9 +146,34 @@ class Recorder:
         out["market_value"] = np.where(np.tile(self.public, len(months)), out["market_value"], np.nan)
         return out
 
+    @property
+    def price_rows(self) -> list[tuple]:
+        """Posted prices as (month, provider, generation, on-demand, reserved, spot) rows, one per
+        trading provider and generation it prices, month by month (built as they are asked for)."""
+        gen_names = self.model.cat.names
+        for t, rows, gens, od, res, spot in self._price_chunks[self._price_rows_done:]:
+            self._price_rows.extend(
+                (t, self._provider_names[i], gen_names[g], o, r, s)
+                for i, g, o, r, s in zip(rows.tolist(), gens.tolist(), od.tolist(), res.tolist(), spot.tolist(),
+                                         strict=True))
+        self._price_rows_done = len(self._price_chunks)
+        return self._price_rows
+
     def price_table(self) -> dict[str, list]:
         cols = ["month", "agent", "generation", "on_demand", "reserved", "spot"]
-        return {c: [r[i] for r in self.price_rows] for i, c in enumerate(cols)}
+        ch = self._price_chunks
+        if not ch:
+            return {c: [] for c in cols}
+        rows = np.concatenate([c[1] for c in ch])
+        gens = np.concatenate([c[2] for c in ch])
+        return {
+            "month": np.concatenate([np.full(c[1].size, c[0], dtype=np.int64) for c in ch]).tolist(),
+            "agent": self._provider_names[rows].tolist(),
+            "generation": np.array(self.model.cat.names, dtype=object)[gens].tolist(),
+            "on_demand": np.concatenate([c[3] for c in ch]).tolist(),
+            "reserved": np.concatenate([c[4] for c in ch]).tolist(),
+            "spot": np.concatenate([c[5] for c in ch]).tolist(),
+        }
 
     def last(self) -> dict[str, dict]:
         """The final month's figures per agent."""

@@ -48,6 +48,10 @@ class Provider(mesa.Agent):
         self.scale = scale
         self._econ_life = float(model.scn.market.economic_life_months)
         self._book_life = spec.depreciation_years * 12.0
+        # power and site operations per GPU-hour, and the scenario's first prices, by generation
+        self._cash_cost = [pricing.cash_cost_per_hour(kw, spec.pue, spec.power_price_kwh, spec.opex_per_gpu_hour)
+                           for kw in cat.power_kw_list]
+        self._initial = [spec.pricing.initial.get(name, NAN) for name in cat.names]
         start = model.scn.market.start
         self.active_from = month_index(spec.active_from, start) if spec.active_from else 0
         self.active = self.active_from <= 0
@@ -292,10 +296,9 @@ class Provider(mesa.Agent):
         premium = self.model.scn.market.second_life_premium
         best_eq = float("inf")  # cheapest newer price per H100-equivalent hour seen so far
         p = self.spec.pricing
-        sp = self.spec
         hours = self.model.hours
-        rate = self.rate()
-        life = sp.depreciation_years * 12.0
+        monthly_rate = self.rate() / 12.0
+        life = self._book_life
         # plain floats: numpy scalars are slow in a loop this small
         installed = self.installed.tolist()
         resold = self.model.exchange.resale_capacity(self.name, t)  # this month's purchases to resell
@@ -303,21 +306,25 @@ class Provider(mesa.Agent):
         cost_sum = self.cost_sum.tolist()
         util = self.util_g.tolist()
         rival = self.rival_min.tolist()
-        prev_od = self.od.tolist()
-        power = cat.power_kw.tolist()
-        inf = cat.inf.tolist()
-        is_nv = cat.nvidia.tolist()
+        od_g = self.od.tolist()
+        res_g = self.res.tolist()
+        spot_g = self.spot.tolist()
+        uncut = self.custom_uncut.tolist()
+        nv_list = nv_price.tolist()
+        inf = cat.inf_list
+        is_nv = cat.nvidia_list
+        cash_costs = self._cash_cost
         for g in cat.price_order:
             if have[g] <= 0:
                 continue
-            capex = cost_sum[g] / installed[g] if installed[g] > 0 else cat.capex(g, float(nv_price[g]))
-            cash_cost = pricing.cash_cost_per_hour(power[g], sp.pue, sp.power_price_kwh, sp.opex_per_gpu_hour)
-            full = pricing.annuity(capex, rate / 12.0, life) / hours + cash_cost
+            capex = cost_sum[g] / installed[g] if installed[g] > 0 else cat.capex(g, nv_list[g])
+            cash_cost = cash_costs[g]
+            full = pricing.annuity(capex, monthly_rate, life) / hours + cash_cost
             # custom silicon: the strategy works on the price before any scenario cut, which
             # then applies once (not again on last month's already-cut price)
-            prev = prev_od[g] if is_nv[g] else float(self.custom_uncut[g])
-            if prev != prev and cat.names[g] in p.initial:
-                od = p.initial[cat.names[g]]
+            prev = od_g[g] if is_nv[g] else uncut[g]
+            if prev != prev and self._initial[g] == self._initial[g]:
+                od = self._initial[g]
             else:
                 cap = best_eq * inf[g] * premium if is_nv[g] else float("inf")
                 inp = pricing.PriceInputs(full, cash_cost, prev, util[g], rival[g], cap)
@@ -325,25 +332,29 @@ class Provider(mesa.Agent):
                                        target=p.target_utilisation, step=p.step, band=p.sticky_band,
                                        min_margin=p.min_margin, max_markup=p.max_markup)
             if not is_nv[g]:
-                od = self._custom_cap(od)
-                self.custom_uncut[g] = od
+                od = self._custom_cap(od, od_g)
+                uncut[g] = od
                 od *= self.custom_price_factor
             idle = max(0.0, 1.0 - util[g])
-            res, spot = pricing.reserved_and_spot(od, p.reserved_discount, p.spot_discount, idle,
-                                                  p.spot_idle_sensitivity, cash_cost)
-            self.od[g], self.res[g], self.spot[g] = od, res, spot
+            res_g[g], spot_g[g] = pricing.reserved_and_spot(od, p.reserved_discount, p.spot_discount, idle,
+                                                            p.spot_idle_sensitivity, cash_cost)
+            od_g[g] = od
             if is_nv[g]:
                 best_eq = min(best_eq, od / inf[g])
+        self.od[:] = od_g
+        self.res[:] = res_g
+        self.spot[:] = spot_g
+        self.custom_uncut[:] = uncut
 
-    def _custom_cap(self, od: float) -> float:
+    def _custom_cap(self, od: float, prices: list[float]) -> float:
         """Custom silicon is priced at least ``price_discount`` below the provider's cheapest GPU
-        offer per unit of inference work."""
+        offer (``prices``, by generation) per unit of inference work."""
         cat = self.model.cat
         cs = self.spec.custom_silicon
-        per_eq = [self.od[h] / cat.inf[h] for h in range(cat.n) if cat.nvidia[h] and self.od[h] == self.od[h]]
+        per_eq = [prices[h] / cat.inf_list[h] for h in range(cat.n) if cat.nvidia_list[h] and prices[h] == prices[h]]
         g = cat.index[cs.generation] if cs else None
         if per_eq and g is not None:
-            od = min(od, min(per_eq) * cat.inf[g] * (1.0 - cs.price_discount))
+            od = min(od, min(per_eq) * cat.inf_list[g] * (1.0 - cs.price_discount))
         return od
 
     # ------------------------------------------------------------------ capacity plan
@@ -356,29 +367,33 @@ class Provider(mesa.Agent):
         cat = m.cat
         cp = self.spec.capacity
         horizon = max(cp.order_ahead_months, m.nvidia.spec.lead_time_months + 1)
-        need = m.exchange.committed_ahead(self.name, t, horizon)  # GPUs by generation
-        supply = self.installed + self.in_transit + self.on_order
-        contract = np.maximum(0.0, need - supply)  # promised in signed contracts: must be ordered
+        # (plain floats over the generations: numpy is slow on arrays this small)
+        need = m.exchange.committed_ahead(self.name, t, horizon).tolist()  # GPUs by generation
+        installed = self.installed.tolist()
+        supply = [a + b + c for a, b, c in zip(installed, self.in_transit.tolist(), self.on_order.tolist(), strict=True)]
+        # promised in signed contracts: must be ordered
+        contract = [max(0.0, n - s) for n, s in zip(need, supply, strict=True)]
         # speculative growth in the planned generation, at most max_order_share of the fleet a month
         gp = cat.newest(t) if cp.generation == "newest" else cat.index[cp.generation]
         st_eq_target = self.st_sold_eq_prev * (1.0 + cp.growth_target) ** horizon / max(cp.target_utilisation, 0.05)
-        free_eq = float(np.sum(np.maximum(0.0, supply - need) * cat.inf)) * m.hours
-        growth = min(max(0.0, st_eq_target - free_eq) / (cat.inf[gp] * m.hours),
-                     cp.max_order_share * max(float(self.installed.sum()), 500.0))
+        free_eq = sum(max(0.0, s - n) * f for s, n, f in zip(supply, need, cat.inf_list, strict=True)) * m.hours
+        growth = min(max(0.0, st_eq_target - free_eq) / (cat.inf_list[gp] * m.hours),
+                     cp.max_order_share * max(sum(installed), 500.0))
         # afford it: cash above the buffer plus what can be borrowed; contracts first
-        unit = cat.unit_capex(nv_price)
+        unit = cat.unit_capex(nv_price).tolist()
         budget = max(0.0, self.cash() - self.cash_buffer()) + self.borrowing_capacity()
-        spend = float(np.sum(contract * unit))
+        spend = sum(c * u for c, u in zip(contract, unit, strict=True))
         if spend > budget:
-            contract *= budget / spend if spend > 0 else 0.0
+            scale = budget / spend if spend > 0 else 0.0
+            contract = [c * scale for c in contract]
             growth = 0.0
         else:
             growth = min(growth, (budget - spend) / unit[gp])
-        order = contract
-        order[gp] += growth
-        order = np.floor(order)
-        for g in np.nonzero(order > 0)[0]:
-            self.place_order(int(g), float(order[g]))
+        contract[gp] += growth
+        for g, units in enumerate(contract):
+            units = math.floor(units)
+            if units > 0:
+                self.place_order(g, float(units))
         self.plan_power(t)
 
     def place_order(self, g: int, units: float) -> None:
@@ -388,8 +403,9 @@ class Provider(mesa.Agent):
 
     def plan_power(self, t: int) -> None:
         cat = self.model.cat
-        fleet = self.installed + self.in_transit + self.on_order
-        need_mw = float(np.sum(fleet * cat.power_kw)) / 1000.0 * (1.0 + self.spec.capacity.mw_buffer)
+        kw = sum((a + b + c) * k for a, b, c, k in zip(self.installed.tolist(), self.in_transit.tolist(),
+                                                      self.on_order.tolist(), cat.power_kw_list, strict=True))
+        need_mw = kw / 1000.0 * (1.0 + self.spec.capacity.mw_buffer)
         have = self.powered_mw + sum(mw for _, mw in self.builds)
         if need_mw > have:
             self.build_mw(t, need_mw - have)
