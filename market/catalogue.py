@@ -28,6 +28,7 @@ class Catalogue:
         self.train = np.array([g.training_perf for g in gens], dtype=float)
         self.inf = np.array([g.inference_perf for g in gens], dtype=float)
         self.inf_list = self.inf.tolist()
+        self.train_list = self.train.tolist()
         self.power_kw = np.array([g.power_kw for g in gens], dtype=float)
         self.power_kw_list = self.power_kw.tolist()  # for loops over generations (fixed for a run)
         self.base_output = np.array([g.monthly_output for g in gens], dtype=float)

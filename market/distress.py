@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -97,10 +96,7 @@ class Distress:
             proceeds += price
             units_sold += k
             to_sell -= k
-        keep = p.c_units > 1e-9
-        p.c_gen, p.c_month, p.c_units, p.c_cost = p.c_gen[keep], p.c_month[keep], p.c_units[keep], p.c_cost[keep]
-        p._mv_key = None
-        p._agg_until = -math.inf  # the cohorts changed: recompute the fleet aggregates
+        p.keep_cohorts(p.c_units > 1e-9)
         p._power_fleet()
         self._repay(p, min(proceeds, p.debt(), max(0.0, p.cash())))
         m.news("fire_sale", [p.name], f"{p.name} sells {units_sold:,.0f} GPUs at a "

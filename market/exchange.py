@@ -415,7 +415,15 @@ class Exchange:
         h = m.hours
         book = m.buyers
         book.contract_eq[:] = 0.0
-        avail = {p.name: p.running.copy() for p in m.providers}
+        # plain floats for the loop: GPUs still free per seller, and what each provider delivers
+        # (committed, hours sold) or receives to resell, added to the provider book at the end
+        G = cat.n
+        avail = {p.name: p.running.tolist() for p in m.providers}
+        row = {p.name: i for i, p in enumerate(m.providers)}
+        committed = [[0.0] * G for _ in m.providers]
+        hours_sold = [[0.0] * G for _ in m.providers]
+        resold = [[0.0] * G for _ in m.providers]
+        inf, train = cat.inf_list, cat.train_list
         self.contract_hours = 0.0
         self.contract_inference_hours = 0.0
         buyer_hours = np.zeros(book.n)  # physical hours delivered to each buyer under contract
@@ -453,25 +461,30 @@ class Exchange:
                 L.post(seller.eid, Acct.DEFERRED_REVENUE, Acct.REVENUE, use_prepaid, "recognise")
                 c.prepaid_left -= use_prepaid
             L.transfer(buyer.eid, seller.eid, due - use_prepaid, "resale_compute" if resale else "compute")
-            seller.committed[g] += deliver
-            seller.sold_hours_g[g] += deliver * h
-            seller.own_sold_hours_g[g] += deliver * h
+            i = row[c.seller]
+            committed[i][g] += deliver
+            hours_sold[i][g] += deliver * h
             self.contract_hours += deliver * h
             if resale:
                 # served once, here, as a take-or-pay delivery; the reseller's later sale of the
                 # same hours is not counted again (see clear_short_term)
-                buyer.resale[g] += deliver
+                resold[row[c.buyer]][g] += deliver
                 if c.purpose == "inference":
                     self.contract_inference_hours += deliver * h
             else:
                 buyer_hours[buyer.idx] += deliver * h
-                perf = cat.inf[g] if c.purpose == "inference" else cat.train[g]
+                perf = inf[g] if c.purpose == "inference" else train[g]
                 book.contract_eq[buyer.idx] += deliver * h * perf
             if c.months_billed >= c.term:
                 self.end_contract(c, "completed")
                 ended = True
             elif c.late_months > neg.late_grace_months:
                 self.cancel(c, t, "late delivery", fee_share=0.0)
+        pb = m.pbook
+        pb.committed += committed
+        pb.sold_hours_g += hours_sold
+        pb.own_sold_hours_g += hours_sold
+        pb.resale += resold
         # a buyer's contracted capacity serves its running training projects first and its
         # inference with the rest
         train_eq = np.maximum(0.0, book.demand_eq - book.inference_eq)

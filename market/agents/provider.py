@@ -60,10 +60,13 @@ class Provider(mesa.Agent):
         self.installed = np.zeros(G)
         self.running = np.zeros(G)
         self.cost_sum = np.zeros(G)  # gross capital cost of installed units, by generation
-        self.c_gen = np.zeros(0, dtype=np.int64)
-        self.c_month = np.zeros(0, dtype=np.int64)
-        self.c_units = np.zeros(0)
-        self.c_cost = np.zeros(0)  # unit capex of each cohort
+        # cohorts (generation, install month, units, unit capex) in growable buffers; c_gen,
+        # c_month, c_units and c_cost are views of the first _nc entries
+        self._nc = 0
+        self._cg = np.zeros(16, dtype=np.int64)
+        self._cm = np.zeros(16, dtype=np.int64)
+        self._cu = np.zeros(16)
+        self._cc = np.zeros(16)
         self.transit: dict[int, list[tuple[int, float, float]]] = {}
         self.in_transit = np.zeros(G)
         self.on_order = np.zeros(G)
@@ -165,13 +168,18 @@ class Provider(mesa.Agent):
         """Install cohorts of (generation, units, unit capex) in ``month``."""
         if not items:
             return
-        gens = np.array([i[0] for i in items], dtype=np.int64)
-        units = np.array([i[1] for i in items], dtype=float)
-        costs = np.array([i[2] for i in items], dtype=float)
-        self.c_gen = np.concatenate((self.c_gen, gens))
-        self.c_month = np.concatenate((self.c_month, np.full(gens.size, month, dtype=np.int64)))
-        self.c_units = np.concatenate((self.c_units, units))
-        self.c_cost = np.concatenate((self.c_cost, costs))
+        n = self._nc
+        if n + len(items) > self._cu.size:
+            size = max(2 * self._cu.size, n + len(items))
+            for name in ("_cg", "_cm", "_cu", "_cc"):
+                buf = getattr(self, name)
+                grown = np.zeros(size, dtype=buf.dtype)
+                grown[:n] = buf[:n]
+                setattr(self, name, grown)
+        cg, cm, cu, cc = self._cg, self._cm, self._cu, self._cc
+        for j, (g, u, c) in enumerate(items, start=n):
+            cg[j], cm[j], cu[j], cc[j] = g, month, u, c
+        self._nc = n + len(items)
         installed, cost_sum = self.installed, self.cost_sum
         for g, u, c in items:  # a few items: a loop beats np.add.at
             installed[g] += u
@@ -187,6 +195,31 @@ class Provider(mesa.Agent):
             self._young_m[g] += uc * month
             self._book += uc
         self._agg_until = min(self._agg_until, math.ceil(month + self._econ_life), math.ceil(month + self._book_life))
+
+    @property
+    def c_gen(self) -> np.ndarray:
+        return self._cg[: self._nc]
+
+    @property
+    def c_month(self) -> np.ndarray:
+        return self._cm[: self._nc]
+
+    @property
+    def c_units(self) -> np.ndarray:
+        return self._cu[: self._nc]
+
+    @property
+    def c_cost(self) -> np.ndarray:
+        return self._cc[: self._nc]
+
+    def keep_cohorts(self, keep: np.ndarray) -> None:
+        """Keep only the cohorts where ``keep`` is true (after a sale)."""
+        n = int(np.count_nonzero(keep))
+        for buf in (self._cg, self._cm, self._cu, self._cc):
+            buf[:n] = buf[: self._nc][keep]
+        self._nc = n
+        self._mv_key = None
+        self._agg_until = -math.inf  # recompute the fleet aggregates
 
     def _aggregate(self, t: int) -> None:
         """Recompute the fleet aggregates from the cohorts. A cohort's market value per GPU falls
