@@ -16,6 +16,8 @@ def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = 
     alloc = np.zeros_like(req)
     if output <= 0 or req.size == 0:
         return alloc
+    if float(req[req > 0].sum()) <= output:
+        return np.maximum(req, 0.0)  # output covers every order
     w = np.ones_like(req) if weights is None else np.asarray(weights, dtype=float)
     left = float(output)
     open_ = req > 0
