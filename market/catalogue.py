@@ -41,6 +41,8 @@ class Catalogue:
         self._factor_key: tuple | None = None
         self.plan_version = 0  # launch plans seen (events can move a launch)
         self._factors: list[float] = []
+        self._capex_key = b""
+        self._capex_list: list[float] = []
         self.reorder()
 
     def reorder(self) -> None:
@@ -79,6 +81,14 @@ class Catalogue:
         plus servers, network and install."""
         return np.where(self.nvidia, nvidia_price, self.list_price) + self.system_cost
 
+    def unit_capex_list(self, nvidia_price: np.ndarray) -> list[float]:
+        """:meth:`unit_capex` as plain floats, kept while NVIDIA's prices are unchanged."""
+        key = nvidia_price.tobytes()
+        if key != self._capex_key:
+            self._capex_list = self.unit_capex(nvidia_price).tolist()
+            self._capex_key = key
+        return self._capex_list
+
     def newer_count(self, g: int, t: int) -> int:
         """NVIDIA generations launched after ``g`` and by month ``t``."""
         return int(self.newer_counts(t)[g])
@@ -88,7 +98,7 @@ class Catalogue:
         key = (t, self.plan_version)
         if self._newer_key != key:
             shipped = self.nvidia & (self.launch <= t)
-            self._newer = np.array([int(np.sum(shipped & (self.launch > self.launch[g]))) for g in range(self.n)])
+            self._newer = (shipped[None, :] & (self.launch[None, :] > self.launch[:, None])).sum(axis=1)
             self._newer_key = key
         return self._newer
 

@@ -47,7 +47,9 @@ class Exchange:
         self._bsched: dict[str, np.ndarray] = {}
         self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
-        self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
+        self._known: dict[int, list] = {}
+        self._consider_key: np.ndarray | None = None  # the consideration sets the index arrays below are for
+        self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)  # providers each buyer knows of, from its consideration set
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
@@ -149,6 +151,8 @@ class Exchange:
         a = self._sched.get(seller)
         if a is None or t >= a.shape[1]:
             return np.zeros(self.model.cat.n)
+        if horizon == 0:
+            return a[:, t].copy()
         return a[:, t : t + horizon + 1].max(axis=1)
 
     def resale_capacity(self, buyer: str, t: int) -> np.ndarray:
@@ -171,8 +175,10 @@ class Exchange:
         """The market's reserved price for a generation: the mean of providers that quote it, or,
         for a generation nobody sells yet, a cost-plus estimate at NVIDIA's current price."""
         m = self.model
-        quotes = [p.res[g] for p in m.providers if p.active and not p.defaulted and p.res[g] == p.res[g]]
-        if quotes:
+        pb = m.pbook
+        col = pb.res[:, g]
+        quotes = col[pb.live() & ~np.isnan(col)]
+        if quotes.size:
             return float(np.mean(quotes))
         cat = m.cat
         full = pricing.full_cost_per_hour(cat.capex(g, m.nvidia.price[g]), 72.0, m.base_rate + 0.045,
@@ -592,8 +598,12 @@ class Exchange:
         p_spot = np.sum(w * spot0[prow] / cat.inf, axis=1)
         od_dem, spot_dem = book.residual()
         idx = m.consider
-        valid = idx >= 0
-        safe = np.where(valid, idx, 0)
+        if self._consider_key is not idx:  # drawn once a run: its index arrays are kept
+            self._consider_key = idx
+            self._safe = np.where(idx >= 0, idx, 0)
+            self._payers = np.repeat(book.eids, idx.shape[1])
+            self._payees = self.offer_eid[self._safe].ravel()
+        safe = self._safe
         mk = m.scn.market
         # trust's value in $ per GPU-hour, as a share of the price in the score
         trust_value = mk.trust_scale * mk.trust_price * book.trust_weight
@@ -606,11 +616,10 @@ class Exchange:
             s, cap_left = clearing.clear(dem, ok_idx, score, cap_left, rounds)
             served.append(s)
         served_od, served_sp = served
-        # payments: one per buyer and offer
-        pay = np.where(valid, served_od * p_od[safe] + served_sp * p_spot[safe], 0.0)
-        payers = np.repeat(book.eids, idx.shape[1])
-        m.ledger.transfer_many(payers, self.offer_eid[safe].ravel(), pay.ravel(), "compute")
-        bought_k = np.where(valid, served_od + served_sp, 0.0)
+        # payments: one per buyer and offer (nothing is served where a buyer has no offer)
+        pay = served_od * p_od[safe] + served_sp * p_spot[safe]
+        m.ledger.transfer_many(self._payers, self._payees, pay.ravel(), "compute")
+        bought_k = served_od + served_sp
         sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=n_offers)
         bought = bought_k.sum(axis=1)
         book.spend = pay.sum(axis=1)

@@ -150,20 +150,24 @@ def offer_scores(offer_idx, price, offer_custom, offer_trust, switching, trust_v
     ok_idx = np.full((n, K), -1, dtype=np.int64)
     score = np.zeros((n, K))
     base = np.maximum(price, 1e-6)
-    log_base = np.log(base)  # the logarithm once per offer; again only where a switching cost applies
+    # on a GPU offer the score is a[o] + trust value x b[o]: take both once per offer
+    a = -beta * np.log(base)
+    b = beta * offer_trust / base
     for i in range(n):
+        tv = trust_value[i]
+        cap = max_price[i]
+        sw = 1.0 + switching[i]
         for k in range(K):
             o = offer_idx[i, k]
             if o < 0:
                 continue
-            if offer_custom[o]:
-                pr = base[o] * (1.0 + switching[i])
-                log_pr = np.log(pr)
+            if offer_custom[o]:  # custom silicon: its price carries the buyer's switching cost
+                pr = base[o] * sw
+                score[i, k] = -beta * np.log(pr) + beta * (tv * offer_trust[o]) / pr
             else:
                 pr = base[o]
-                log_pr = log_base[o]
-            score[i, k] = -beta * log_pr + beta * (trust_value[i] * offer_trust[o]) / max(pr, 1e-6)
-            if price[o] > 0 and pr <= max_price[i]:
+                score[i, k] = a[o] + tv * b[o]
+            if price[o] > 0 and pr <= cap:
                 ok_idx[i, k] = o
     return ok_idx, score
 
