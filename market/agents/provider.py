@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from market.model import MarketModel
 
 NAN = float("nan")
+_CASH, _DEBT = int(Acct.CASH), int(Acct.DEBT)
 
 
 class Loan:
@@ -314,10 +315,10 @@ class Provider(mesa.Agent):
         return finance.leverage(self.debt(), ebitda)
 
     def debt(self) -> float:
-        return -self.model.ledger.balances[self.eid, Acct.DEBT]
+        return -self.model.ledger.balances.item(self.eid, _DEBT)  # (item: a plain float, faster to use)
 
     def cash(self) -> float:
-        return self.model.ledger.balances[self.eid, Acct.CASH]
+        return self.model.ledger.balances.item(self.eid, _CASH)
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every generation it can sell gets on-demand, reserved and spot prices by its strategy.
