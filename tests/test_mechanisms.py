@@ -344,6 +344,20 @@ class TestCompiledClearing:
             assert_allclose(fast, ref, rtol=1e-12, atol=1e-9)
             assert_allclose(fast_left, ref_left, rtol=1e-12, atol=1e-9)
 
+    def test_scores_match_the_numpy_statement(self):
+        rng = np.random.default_rng(11)
+        for _ in range(20):
+            B, K, n_offers = 40, 4, 9
+            idx = np.stack([rng.choice(n_offers, K, replace=False) for _ in range(B)])
+            idx[rng.uniform(size=(B, K)) < 0.2] = -1
+            price = rng.uniform(0.5, 3.0, n_offers) * (rng.uniform(size=n_offers) > 0.1)
+            args = (idx, price, rng.uniform(size=n_offers) < 0.3, rng.uniform(size=n_offers), rng.uniform(0, 0.4, B),
+                    rng.uniform(0, 0.5, B), rng.uniform(1.0, 3.5, B), 6.0)
+            ok, score = clearing.offer_scores(*args)
+            ok_ref, score_ref = clearing.offer_scores_reference(*args)
+            assert (ok == ok_ref).all()
+            assert_allclose(score[idx >= 0], score_ref[idx >= 0], rtol=1e-12)
+
     def test_scores_match_the_formula(self):
         # offer 0 a GPU offer at $2, offer 1 custom silicon at $1.5, offer 2 unpriced; beta 4
         idx = np.array([[0, 1, 2], [1, -1, 0]])

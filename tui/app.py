@@ -92,9 +92,18 @@ class GpuMarketApp(App):
     def on_mount(self) -> None:
         self.title = f"gpumarket - {self.session.game.scenario.title}"
 
+    @work(thread=True, group="warm", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """Load the engine's compiled kernels once the first screen is up, while it is read, so
+        that the first month does not wait for them."""
+        from market.mechanisms import clearing
+
+        clearing.warm_up()
+
     def first_paint(self) -> None:
         """Called by the market screen once its views exist."""
         self.repaint()
+        self._warm_up()
         if self._autoplay:
             self.action_toggle_play()
 

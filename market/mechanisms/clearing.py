@@ -13,8 +13,10 @@ and the tests hold the compiled one to it.
 
 from __future__ import annotations
 
+import functools
+from types import SimpleNamespace
+
 import numpy as np
-from numba import njit
 
 
 def logit_shares(score: np.ndarray, available: np.ndarray) -> np.ndarray:
@@ -39,12 +41,22 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     idx = np.ascontiguousarray(offer_idx, dtype=np.int64)
     # the scores do not change between rounds, only which offers have capacity left: take the
     # exponentials once (numpy's exp is vectorised), shifted by each row's best valid score
-    e = np.exp(_shifted(idx, np.ascontiguousarray(score, dtype=np.float64)))
-    return _clear_rounds(np.ascontiguousarray(demand, dtype=np.float64), idx, e,
-                         np.ascontiguousarray(capacity, dtype=np.float64), int(rounds))
+    k = _compiled()
+    e = np.exp(k.shifted(idx, np.ascontiguousarray(score, dtype=np.float64)))
+    return k.rounds(np.ascontiguousarray(demand, dtype=np.float64), idx, e,
+                    np.ascontiguousarray(capacity, dtype=np.float64), int(rounds))
 
 
-@njit(cache=True, nogil=True)
+@functools.cache
+def _compiled() -> SimpleNamespace:
+    """The kernels below compiled with Numba on first use (from Numba's on-disk cache after the
+    first time), so that importing the engine does not import Numba."""
+    from numba import njit
+
+    jit = njit(cache=True, nogil=True)
+    return SimpleNamespace(shifted=jit(_shifted), rounds=jit(_clear_rounds), scores=jit(_offer_scores))
+
+
 def _shifted(offer_idx, score):  # pragma: no cover - compiled
     """Each valid score less its row's best valid score; -inf where there is no offer."""
     n, K = offer_idx.shape
@@ -62,7 +74,6 @@ def _shifted(offer_idx, score):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
 def _clear_rounds(demand, offer_idx, e, capacity, rounds):  # pragma: no cover - compiled
     n, K = offer_idx.shape
     n_offers = capacity.shape[0]
@@ -139,9 +150,20 @@ def _clear_rounds(demand, offer_idx, e, capacity, rounds):  # pragma: no cover -
     return served, cap_left
 
 
-@njit(cache=True, nogil=True)
-def offer_scores(offer_idx, price, offer_custom, offer_trust, switching, trust_value, max_price,
-                 beta):  # pragma: no cover - compiled
+def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndarray, offer_trust: np.ndarray,
+                 switching: np.ndarray, trust_value: np.ndarray, max_price: np.ndarray,
+                 beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each buyer's score for each offer it considers (buyers x K, with ``offer_idx``): see
+    :func:`offer_scores_reference`, the same rule in numpy. Returns (index of the offers it may
+    buy from, -1 elsewhere; score)."""
+    return _compiled().scores(np.ascontiguousarray(offer_idx, dtype=np.int64), np.asarray(price, dtype=float),
+                              np.asarray(offer_custom, dtype=np.bool_), np.asarray(offer_trust, dtype=float),
+                              np.asarray(switching, dtype=float), np.asarray(trust_value, dtype=float),
+                              np.asarray(max_price, dtype=float), float(beta))
+
+
+def _offer_scores(offer_idx, price, offer_custom, offer_trust, switching, trust_value, max_price,
+                  beta):  # pragma: no cover - compiled
     """Each buyer's score for each offer it considers: -beta x log(price x (1 + switching cost
     if the offer is custom silicon)) + beta x the buyer's trust value for the provider (in $ per
     GPU-hour) as a share of that price. Offers without a price, or priced above the buyer's
@@ -170,6 +192,27 @@ def offer_scores(offer_idx, price, offer_custom, offer_trust, switching, trust_v
             if price[o] > 0 and pr <= cap:
                 ok_idx[i, k] = o
     return ok_idx, score
+
+
+def offer_scores_reference(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndarray,
+                           offer_trust: np.ndarray, switching: np.ndarray, trust_value: np.ndarray,
+                           max_price: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Score = -beta x ln(p~) + beta x trust value x provider trust / p~, where p~ is the offer's
+    price (at least 1e-6) times 1 + the buyer's switching cost on custom silicon. Offers without a
+    price, or with p~ above the buyer's maximum, are dropped (-1)."""
+    valid = offer_idx >= 0
+    safe = np.where(valid, offer_idx, 0)
+    pr = np.maximum(price, 1e-6)[safe] * (1.0 + np.where(offer_custom[safe], switching[:, None], 0.0))
+    score = -beta * np.log(pr) + beta * (trust_value[:, None] * offer_trust[safe]) / pr
+    ok = valid & (price[safe] > 0) & (pr <= max_price[:, None])
+    return np.where(ok, offer_idx, -1), np.where(valid, score, 0.0)
+
+
+def warm_up() -> None:
+    """Load the compiled kernels now (a user interface can do this while the user reads)."""
+    clear(np.ones(1), np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1)), np.ones(1))
+    offer_scores(np.zeros((1, 1), dtype=np.int64), np.ones(1), np.zeros(1, dtype=bool), np.ones(1), np.zeros(1),
+                 np.zeros(1), np.ones(1), 1.0)
 
 
 def clear_reference(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,
