@@ -48,6 +48,7 @@ class Exchange:
         self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
         self._known: dict[int, list] = {}
+        self._parties: dict[int, tuple] = {}  # contract id -> its parties' rows and entities
         self._consider_key: np.ndarray | None = None  # the consideration sets the index arrays below are for
         self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)  # providers each buyer knows of, from its consideration set
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
@@ -415,25 +416,13 @@ class Exchange:
         prepayment first; a short delivery costs the seller a penalty, and one late beyond the
         grace period lets the buyer cancel."""
         m = self.model
-        L = m.ledger
-        cat = m.cat
-        neg = m.scn.negotiation
-        h = m.hours
         book = m.buyers
         book.contract_eq[:] = 0.0
-        # plain floats for the loop: GPUs still free per seller, and what each provider delivers
-        # (committed, hours sold) or receives to resell, added to the provider book at the end
-        G = cat.n
-        avail = {p.name: p.running.tolist() for p in m.providers}
-        row = {p.name: i for i, p in enumerate(m.providers)}
-        committed = [[0.0] * G for _ in m.providers]
-        hours_sold = [[0.0] * G for _ in m.providers]
-        resold = [[0.0] * G for _ in m.providers]
-        inf, train = cat.inf_list, cat.train_list
         self.contract_hours = 0.0
         self.contract_inference_hours = 0.0
         buyer_hours = np.zeros(book.n)  # physical hours delivered to each buyer under contract
         ended = False  # did a contract end (commitments change)?
+        serving: list[Contract] = []
         for c in self.live:
             if c.status not in ("pending", "active") or c.start > t:
                 continue
@@ -442,55 +431,9 @@ class Exchange:
                 c.delivered = 0
                 ended = True
                 continue
-            seller = m.provider_by_name[c.seller]
-            buyer = m.agent_by_name[c.buyer]
-            if c.status == "pending":
-                c.status = "active"
-            g = c.generation
-            a = avail[c.seller]
-            deliver = min(float(c.gpus), a[g])
-            a[g] -= deliver
-            c.delivered = int(deliver)
-            share = deliver / c.gpus
-            due = c.fee * share
-            c.months_billed += 1
-            if share < 1.0:
-                c.late_months += 1
-                L.transfer(seller.eid, buyer.eid, neg.penalty_rate * (c.fee - due), "penalty")
-            else:
-                c.late_months = 0
-            use_prepaid = min(c.prepaid_left, due * c.prepay_share)
-            resale = buyer.kind in ("neocloud", "hyperscaler")
-            if use_prepaid > 0:
-                L.post(buyer.eid, Acct.COST_OF_REVENUE if resale else Acct.COMPUTE, Acct.PREPAID, use_prepaid,
-                       "consume_prepaid")
-                L.post(seller.eid, Acct.DEFERRED_REVENUE, Acct.REVENUE, use_prepaid, "recognise")
-                c.prepaid_left -= use_prepaid
-            L.transfer(buyer.eid, seller.eid, due - use_prepaid, "resale_compute" if resale else "compute")
-            i = row[c.seller]
-            committed[i][g] += deliver
-            hours_sold[i][g] += deliver * h
-            self.contract_hours += deliver * h
-            if resale:
-                # served once, here, as a take-or-pay delivery; the reseller's later sale of the
-                # same hours is not counted again (see clear_short_term)
-                resold[row[c.buyer]][g] += deliver
-                if c.purpose == "inference":
-                    self.contract_inference_hours += deliver * h
-            else:
-                buyer_hours[buyer.idx] += deliver * h
-                perf = inf[g] if c.purpose == "inference" else train[g]
-                book.contract_eq[buyer.idx] += deliver * h * perf
-            if c.months_billed >= c.term:
-                self.end_contract(c, "completed")
-                ended = True
-            elif c.late_months > neg.late_grace_months:
-                self.cancel(c, t, "late delivery", fee_share=0.0)
-        pb = m.pbook
-        pb.committed += committed
-        pb.sold_hours_g += hours_sold
-        pb.own_sold_hours_g += hours_sold
-        pb.resale += resold
+            serving.append(c)
+        if serving:
+            ended |= self._serve(serving, t, buyer_hours)
         # a buyer's contracted capacity serves its running training projects first and its
         # inference with the rest
         train_eq = np.maximum(0.0, book.demand_eq - book.inference_eq)
@@ -505,6 +448,90 @@ class Exchange:
             self._live_by_seller = {}
             for c in self.live:
                 self._live_by_seller.setdefault(c.seller, []).append(c)
+
+    def _contract_parties(self, c: Contract) -> tuple[int, int, int, bool, int]:
+        """(seller's provider row, seller's and buyer's ledger entities, whether the buyer resells,
+        the buyer's row in the buyer book or, for a reseller, its provider row), kept per contract."""
+        info = self._parties.get(c.contract_id)
+        if info is None:
+            m = self.model
+            seller = m.provider_by_name[c.seller]
+            buyer = m.agent_by_name[c.buyer]
+            resale = buyer.kind in ("neocloud", "hyperscaler")
+            row = m.providers.index(buyer) if resale else buyer.idx
+            info = self._parties[c.contract_id] = (m.providers.index(seller), seller.eid, buyer.eid, resale, row)
+        return info
+
+    def _serve(self, cs: list[Contract], t: int, buyer_hours: np.ndarray) -> bool:
+        """Serve the contracts ``cs`` (due this month, in the order they were signed) in whole-array
+        steps. Each seller's running GPUs of a generation go to its contracts in signing order:
+        a contract gets min(its GPUs, what the earlier ones left). Returns whether one ended."""
+        m = self.model
+        L = m.ledger
+        cat = m.cat
+        neg = m.scn.negotiation
+        book = m.buyers
+        pb = m.pbook
+        parties = [self._contract_parties(c) for c in cs]
+        srow, s_eid, b_eid, resale, brow = (np.array(x) for x in zip(*parties, strict=True))
+        gen = np.array([c.generation for c in cs], dtype=np.int64)
+        gpus = np.array([c.gpus for c in cs], dtype=float)
+        fee = np.array([c.fee for c in cs])
+        # deliveries: within each (seller, generation), in signing order
+        key = srow * cat.n + gen
+        order = np.argsort(key, kind="stable")
+        k, want = key[order], gpus[order]
+        before = np.cumsum(want) - want  # GPUs asked by the contracts before, across groups
+        first = np.ones(k.size, dtype=bool)
+        first[1:] = k[1:] != k[:-1]
+        before -= np.maximum.accumulate(np.where(first, before, 0.0))  # ... within the group
+        deliver = np.empty(k.size)
+        deliver[order] = np.clip(pb.running[srow[order], gen[order]] - before, 0.0, want)
+        share = deliver / gpus
+        due = fee * share
+        short = share < 1.0
+        prepaid = np.array([c.prepaid_left for c in cs])
+        use_prepaid = np.minimum(prepaid, due * np.array([c.prepay_share for c in cs]))
+        for i in np.flatnonzero(short).tolist():  # a short delivery: the seller pays a penalty
+            L.transfer(int(s_eid[i]), int(b_eid[i]), neg.penalty_rate * (fee[i] - due[i]), "penalty")
+        pre = use_prepaid > 0
+        if pre.any():
+            L.post_many(b_eid[pre], np.where(resale[pre], int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE)),
+                        int(Acct.PREPAID), use_prepaid[pre], "consume_prepaid")
+            L.post_many(s_eid[pre], int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE), use_prepaid[pre], "recognise")
+        pay = due - use_prepaid
+        own = ~resale
+        L.transfer_many(b_eid[resale], s_eid[resale], pay[resale], "resale_compute")
+        L.transfer_many(b_eid[own], s_eid[own], pay[own], "compute")
+        # what was delivered: sellers' committed GPUs and hours sold, resellers' capacity, and
+        # buyers' physical and equivalent hours
+        hours = deliver * m.hours
+        np.add.at(pb.committed, (srow, gen), deliver)
+        np.add.at(pb.sold_hours_g, (srow, gen), hours)
+        np.add.at(pb.own_sold_hours_g, (srow, gen), hours)
+        np.add.at(pb.resale, (brow[resale], gen[resale]), deliver[resale])
+        inference = np.array([c.purpose == "inference" for c in cs])
+        self.contract_hours = float(hours.sum())
+        # served once, at delivery to a reseller: its later sale of the same hours is not counted again
+        self.contract_inference_hours = float(hours[resale & inference].sum())
+        np.add.at(buyer_hours, brow[own], hours[own])
+        perf = np.where(inference, cat.inf[gen], cat.train[gen])
+        np.add.at(book.contract_eq, brow[own], (hours * perf)[own])
+        ended = False
+        for c, d, is_short, used in zip(cs, deliver.tolist(), short.tolist(), use_prepaid.tolist(), strict=True):
+            if c.status == "pending":
+                c.status = "active"
+            c.delivered = int(d)
+            c.months_billed += 1
+            c.late_months = c.late_months + 1 if is_short else 0
+            if used > 0:
+                c.prepaid_left -= used
+            if c.months_billed >= c.term:
+                self.end_contract(c, "completed")
+                ended = True
+            elif c.late_months > neg.late_grace_months:
+                self.cancel(c, t, "late delivery", fee_share=0.0)
+        return ended
 
     def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
         """End a contract early. The buyer pays ``fee_share`` of the remaining value (taken from

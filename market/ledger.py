@@ -210,6 +210,24 @@ class Ledger:
             self._batches.append((self.month, entities.copy(), np.full(n, debit), amounts.copy(), np.full(n, -1),
                                   MEMO_CODE[memo], np.full(n, credit)))
 
+    def post_many(self, entities: np.ndarray, debit, credit, amounts: np.ndarray, memo: str) -> None:
+        """Many postings inside entities (which may repeat); ``debit`` and ``credit`` are accounts,
+        one for all or one per posting (the vectorised :meth:`post`)."""
+        amounts = np.asarray(amounts, dtype=float)
+        keep = amounts != 0.0
+        if not keep.any():
+            return
+        entities = np.asarray(entities)[keep]
+        debit = np.broadcast_to(np.asarray(debit, dtype=np.int64), keep.shape)[keep]
+        credit = np.broadcast_to(np.asarray(credit, dtype=np.int64), keep.shape)[keep]
+        amounts = amounts[keep]
+        flat = self.balances.reshape(-1)
+        np.add.at(flat, entities * N_ACCTS + debit, amounts)
+        np.add.at(flat, entities * N_ACCTS + credit, -amounts)
+        if self.keep:
+            self._batches.append((self.month, entities.copy(), debit.copy(), amounts.copy(),
+                                  np.full(amounts.size, -1), MEMO_CODE[memo], credit.copy()))
+
     # -- reading ------------------------------------------------------------------------------
     def cash(self, entity: int) -> float:
         return float(self.balances[entity, _CASH])
