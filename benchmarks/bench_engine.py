@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--scale-months", type=int, default=None,
                     help="months of scale to run (default: the scenario's length, 36; later months cost more)")
     ap.add_argument("--scale-repeat", type=int, default=3, help="runs of scale")
+    ap.add_argument("--no-scale", action="store_true", help="baseline-2026 only (quick A/B comparisons)")
     args = ap.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()}; best of {args.repeat} runs "
           f"(baseline-2026), {args.scale_repeat} (scale)")
@@ -70,6 +71,8 @@ def main() -> None:
           f"median {b['median_months_per_s_wall']:,.0f}), {b['months_per_s_cpu']:,.0f} months/s CPU; "
           f"{b['agents']} agents; model built in {b['build_s'] * 1000:.0f} ms; first month in a fresh process "
           f"{first:.2f} s  [target >= 1,000 months/s]")
+    if args.no_scale:
+        return
     first = warm_up("scale")
     scale_months = args.scale_months or load_scenario("scale").months
     s = bench("scale", scale_months, args.scale_repeat)
