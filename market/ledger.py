@@ -213,20 +213,21 @@ class Ledger:
     def post_many(self, entities: np.ndarray, debit, credit, amounts: np.ndarray, memo: str) -> None:
         """Many postings inside entities (which may repeat); ``debit`` and ``credit`` are accounts,
         one for all or one per posting (the vectorised :meth:`post`)."""
-        amounts = np.asarray(amounts, dtype=float)
         keep = amounts != 0.0
-        if not keep.any():
+        if not keep.all():
+            entities, amounts = entities[keep], amounts[keep]
+            debit = debit if np.ndim(debit) == 0 else debit[keep]
+            credit = credit if np.ndim(credit) == 0 else credit[keep]
+        if amounts.size == 0:
             return
-        entities = np.asarray(entities)[keep]
-        debit = np.broadcast_to(np.asarray(debit, dtype=np.int64), keep.shape)[keep]
-        credit = np.broadcast_to(np.asarray(credit, dtype=np.int64), keep.shape)[keep]
-        amounts = amounts[keep]
         flat = self.balances.reshape(-1)
-        np.add.at(flat, entities * N_ACCTS + debit, amounts)
-        np.add.at(flat, entities * N_ACCTS + credit, -amounts)
+        base = entities * N_ACCTS
+        np.add.at(flat, base + debit, amounts)
+        np.add.at(flat, base + credit, -amounts)
         if self.keep:
-            self._batches.append((self.month, entities.copy(), debit.copy(), amounts.copy(),
-                                  np.full(amounts.size, -1), MEMO_CODE[memo], credit.copy()))
+            n = amounts.size
+            self._batches.append((self.month, entities.copy(), np.broadcast_to(debit, n).copy(), amounts.copy(),
+                                  np.full(n, -1), MEMO_CODE[memo], np.broadcast_to(credit, n).copy()))
 
     # -- reading ------------------------------------------------------------------------------
     def cash(self, entity: int) -> float:
