@@ -70,6 +70,29 @@ class TestContracts:
         # a late cancellation costs the buyer nothing
         assert row(a, "Mistral", 3).other_expense == 0.0
 
+    def test_a_short_seller_serves_its_contracts_in_signing_order(self, make_model):
+        # Leave every seller only 60% of the GPUs its contracts due this month ask for, generation
+        # by generation. Contracts are served in the order they were signed: each gets
+        # min(its GPUs, what the earlier contracts of the same seller and generation left).
+        m = make_model(months=3)
+        ex = m.exchange
+        t = m.month
+        due = [c for c in ex.live if c.status in ("pending", "active") and c.start <= t < c.end]
+        asked = defaultdict(float)
+        for c in due:
+            asked[c.seller, c.generation] += c.gpus
+        left = {}
+        for (seller, g), gpus in asked.items():
+            m.provider_by_name[seller].running[g] = left[seller, g] = 0.6 * gpus
+        ex.serve_contracts(t)
+        short = 0
+        for c in due:
+            expect = min(float(c.gpus), max(0.0, left[c.seller, c.generation]))
+            left[c.seller, c.generation] -= expect
+            assert c.delivered == int(expect), (c.contract_id, c.seller)
+            short += expect < c.gpus
+        assert short > 0 and len(due) >= 10
+
     def test_prepayments_match_the_books(self, make_model):
         # every unearned prepayment sits in the buyer's PREPAID and the seller's DEFERRED_REVENUE
         m = make_model({"negotiation.prepay_share": 0.25}, months=8)
