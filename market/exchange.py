@@ -47,10 +47,11 @@ class Exchange:
         self._bsched: dict[str, np.ndarray] = {}
         self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
-        self._known: dict[int, list] = {}
+        self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
         self._parties: dict[int, tuple] = {}  # contract id -> its parties' rows and entities
-        self._consider_key: np.ndarray | None = None  # the consideration sets the index arrays below are for
-        self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)  # providers each buyer knows of, from its consideration set
+        # the consideration sets' index arrays for the short-term market, kept for the run
+        self._consider_key: np.ndarray | None = None
+        self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
