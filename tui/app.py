@@ -103,7 +103,7 @@ class GpuMarketApp(App):
     def first_paint(self) -> None:
         """Called by the market screen once its views exist."""
         self.repaint()
-        self._warm_up()
+        self.set_timer(1.0, self._warm_up)  # once the first screen is on the terminal
         if self._autoplay:
             self.action_toggle_play()
 
