@@ -408,7 +408,18 @@ class Exchange:
         self._live_by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
         self._schedule(c, 1.0)
+        # the seller's backlog sums, if current, take the new contract as their loop would (it is
+        # the last of the seller's contracts), rather than being summed again
+        hit = self._backlog_cache.get(c.seller)
+        current = hit is not None and hit[0] == (self._billed, self.version(c.seller))
         self._touch(c.seller, c.buyer)
+        if current:
+            ig, total = hit[1]
+            v = c.remaining_value()
+            total += v
+            if c.buyer in self.ig:
+                ig += v
+            self._backlog_cache[c.seller] = ((self._billed, self.version(c.seller)), (ig, total))
 
     # ------------------------------------------------------------------ serving contracts
     def serve_contracts(self, t: int) -> None:
