@@ -164,52 +164,6 @@ class Ledger:
             self._batches.append((self.month, payees, np.full(amounts.size, _CASH), amounts.copy(), ids, code,
                                   np.full(amounts.size, cr)))
 
-    def transfer_rows(self, payers: np.ndarray, payee: int, amounts: np.ndarray, kind: str) -> None:
-        """Payments of one kind from several *distinct* payers to one payee: the same postings as
-        :meth:`transfer` called for each payer in turn, in one numpy step for the payers."""
-        amounts = np.asarray(amounts, dtype=float)
-        bad = ~(amounts >= 0.0)
-        if bad.any():
-            raise ValueError(f"transfer {kind}: amounts must be non-negative numbers, got {amounts[bad][0]}")
-        keep = amounts > 0.0
-        payers, amounts = np.asarray(payers)[keep], amounts[keep]
-        if amounts.size == 0:
-            return
-        dr, cr, code = _TRANSFER_CODES[kind]
-        b = self.balances
-        b[payers, dr] += amounts
-        b[payers, _CASH] -= amounts
-        cash, credit = float(b[payee, _CASH]), float(b[payee, cr])
-        for a in amounts.tolist():  # the payee's side one payment at a time, as transfer() adds them
-            cash += a
-            credit -= a
-        b[payee, _CASH], b[payee, cr] = cash, credit
-        if kind in CAPEX_KINDS:
-            self.capex[payers] += amounts
-        if self.keep:
-            n = amounts.size
-            ids = np.arange(self._next_transfer, self._next_transfer + n)
-            self._next_transfer += n
-            self._batches.append((self.month, payers.copy(), np.full(n, dr), amounts.copy(), ids, code,
-                                  np.full(n, _CASH)))
-            self._batches.append((self.month, np.full(n, payee), np.full(n, _CASH), amounts.copy(), ids, code,
-                                  np.full(n, cr)))
-
-    def post_rows(self, entities: np.ndarray, debit: int, credit: int, amounts: np.ndarray, memo: str) -> None:
-        """One posting inside each of several *distinct* entities (the vectorised :meth:`post`)."""
-        amounts = np.asarray(amounts, dtype=float)
-        keep = amounts != 0.0
-        entities, amounts = np.asarray(entities)[keep], amounts[keep]
-        if amounts.size == 0:
-            return
-        b = self.balances
-        b[entities, debit] += amounts
-        b[entities, credit] -= amounts
-        if self.keep:
-            n = amounts.size
-            self._batches.append((self.month, entities.copy(), np.full(n, debit), amounts.copy(), np.full(n, -1),
-                                  MEMO_CODE[memo], np.full(n, credit)))
-
     def post_many(self, entities: np.ndarray, debit, credit, amounts: np.ndarray, memo: str) -> None:
         """Many postings inside entities (which may repeat); ``debit`` and ``credit`` are accounts,
         one for all or one per posting (the vectorised :meth:`post`)."""

@@ -674,14 +674,18 @@ class ProviderBook:
         busy = np.minimum(self.own_sold_hours_g[idx], run_h)
         idle_draw = m.scn.market.idle_power_draw
         kwh = ((busy + idle_draw * (run_h - busy)) * m.cat.power_kw).sum(axis=1) * self.pue[idx]
-        L.transfer_rows(eids, m.party["utilities"], kwh * self.kwh_price[idx], "power")
-        L.transfer_rows(eids, m.party["suppliers"], run_h.sum(axis=1) * self.opex_rate[idx], "site_opex")
+        utilities = np.full(idx.size, m.party["utilities"])
+        suppliers = np.full(idx.size, m.party["suppliers"])
+        lenders = np.full(idx.size, m.party["lenders"])
+        L.transfer_many(eids, utilities, kwh * self.kwh_price[idx], "power")
+        L.transfer_many(eids, suppliers, run_h.sum(axis=1) * self.opex_rate[idx], "site_opex")
         active = np.array([p.active for p in ps], dtype=bool)
-        L.transfer_rows(eids, m.party["suppliers"], self.sga[idx] * np.where(active, 1.0, 0.2), "sga")
-        L.post_rows(eids, Acct.DEPRECIATION, Acct.ACCUM_DEP, [p.depreciation_due(t) for p in ps], "depreciation")
+        L.transfer_many(eids, suppliers, self.sga[idx] * np.where(active, 1.0, 0.2), "sga")
+        L.post_many(eids, Acct.DEPRECIATION, Acct.ACCUM_DEP, np.array([p.depreciation_due(t) for p in ps]),
+                    "depreciation")
         infra_left = np.maximum(0.0, L.balances[eids, Acct.POWER_INFRA])
         infra = np.minimum([p.infra_dep for p in ps], infra_left)
-        L.post_rows(eids, Acct.DEPRECIATION, Acct.POWER_INFRA, infra, "depreciation")
-        service = [p.debt_service_due(t) for p in ps]
-        L.transfer_rows(eids, m.party["lenders"], [i for i, _ in service], "interest")
-        L.transfer_rows(eids, m.party["lenders"], [r for _, r in service], "repayment")
+        L.post_many(eids, Acct.DEPRECIATION, Acct.POWER_INFRA, infra, "depreciation")
+        service = np.array([p.debt_service_due(t) for p in ps]).reshape(-1, 2)
+        L.transfer_many(eids, lenders, service[:, 0], "interest")
+        L.transfer_many(eids, lenders, service[:, 1], "repayment")
