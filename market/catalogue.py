@@ -76,16 +76,12 @@ class Catalogue:
             hit = self._newest[key] = max(live, key=lambda g: self.launch[g])
         return hit
 
-    def unit_capex(self, nvidia_price: np.ndarray) -> np.ndarray:
-        """``capex`` of every generation at once: NVIDIA's price (custom silicon: its build cost)
-        plus servers, network and install."""
-        return np.where(self.nvidia, nvidia_price, self.list_price) + self.system_cost
-
-    def unit_capex_list(self, nvidia_price: np.ndarray) -> list[float]:
-        """:meth:`unit_capex` as plain floats, kept while NVIDIA's prices are unchanged."""
+    def unit_capex(self, nvidia_price: np.ndarray) -> list[float]:
+        """``capex`` of every generation at once, as plain floats: NVIDIA's price (custom silicon:
+        its build cost) plus servers, network and install (kept while NVIDIA's prices hold)."""
         key = nvidia_price.tobytes()
         if key != self._capex_key:
-            self._capex_list = self.unit_capex(nvidia_price).tolist()
+            self._capex_list = (np.where(self.nvidia, nvidia_price, self.list_price) + self.system_cost).tolist()
             self._capex_key = key
         return self._capex_list
 

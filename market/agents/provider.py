@@ -414,7 +414,7 @@ class Provider(mesa.Agent):
         growth = min(max(0.0, st_eq_target - free_eq) / (cat.inf_list[gp] * m.hours),
                      cp.max_order_share * max(sum(installed), 500.0))
         # afford it: cash above the buffer plus what can be borrowed; contracts first
-        unit = cat.unit_capex_list(nv_price)
+        unit = cat.unit_capex(nv_price)
         budget = max(0.0, self.cash() - self.cash_buffer()) + self.borrowing_capacity()
         spend = sum(c * u for c, u in zip(contract, unit, strict=True))
         if spend > budget:

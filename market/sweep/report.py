@@ -116,17 +116,7 @@ def sensitivity(design: Design, stats: dict[str, list[Stat]]) -> tuple[list[dict
                 calc_second_order=bool(design.options.get("second_order", False)),
                 seed=seed,
             )
-            for i, param in enumerate(design.params):
-                rows.append(
-                    {
-                        "outcome": name,
-                        "parameter": param,
-                        "S1": float(res["S1"][i]),
-                        "S1_conf": float(res["S1_conf"][i]),
-                        "ST": float(res["ST"][i]),
-                        "ST_conf": float(res["ST_conf"][i]),
-                    }
-                )
+            rows += _index_rows(name, design.params, res, ("S1", "S1_conf", "ST", "ST_conf"))
         else:
             from SALib.analyze import morris
 
@@ -134,17 +124,7 @@ def sensitivity(design: Design, stats: dict[str, list[Stat]]) -> tuple[list[dict
             res = morris.analyze(
                 problem, x, y, num_levels=int(design.options.get("levels", 4)), seed=seed
             )
-            for i, param in enumerate(design.params):
-                rows.append(
-                    {
-                        "outcome": name,
-                        "parameter": param,
-                        "mu": float(res["mu"][i]),
-                        "mu_star": float(res["mu_star"][i]),
-                        "sigma": float(res["sigma"][i]),
-                        "mu_star_conf": float(res["mu_star_conf"][i]),
-                    }
-                )
+            rows += _index_rows(name, design.params, res, ("mu", "mu_star", "sigma", "mu_star_conf"))
     return rows, notes
 
 
@@ -328,3 +308,8 @@ def _write_png(path: Path, design: Design, stats: dict[str, list[Stat]], sens: l
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+def _index_rows(outcome: str, params: list[str], res, keys: tuple[str, ...]) -> list[dict]:
+    """One row per parameter: the outcome, the parameter and SALib's ``keys`` for it."""
+    return [{"outcome": outcome, "parameter": p, **{k: float(res[k][i]) for k in keys}} for i, p in enumerate(params)]
