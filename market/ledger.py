@@ -11,7 +11,9 @@ only when ``keep=True`` (``--ledger``).
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -125,38 +127,37 @@ class Ledger:
             self._rows.append((self.month, payee, _CASH, cr, amount, code, t))
 
     def transfer_many(self, payers: np.ndarray, payees: np.ndarray, amounts: np.ndarray, kind: str) -> None:
-        """Many payments of one kind at once (the vectorised form of :meth:`transfer`)."""
-        if amounts.size == 0:
-            return
-        lowest = amounts.min()
-        if not lowest >= 0.0:  # negative or NaN
-            bad = ~(amounts >= 0.0)
-            raise ValueError(f"transfer {kind}: amounts must be non-negative numbers, got "
-                             f"{amounts[bad][0]}")
-        if self.keep or amounts.size < 256:  # zero payments are no postings (summed, they change nothing)
-            keep = amounts > 0.0
-            if not keep.all():
-                payers, payees, amounts = payers[keep], payees[keep], amounts[keep]
+        """Many payments of one kind at once: the same postings as :meth:`transfer` called for
+        each (zero payments are no postings)."""
         if amounts.size == 0:
             return
         dr, cr, code = _TRANSFER_CODES[kind]
-        n = len(self.names)
-        flat = self.balances.reshape(-1)
+        capex = kind in CAPEX_KINDS
         if amounts.size < 256:
-            np.add.at(flat, payers * N_ACCTS + dr, amounts)
-            np.add.at(flat, payers * N_ACCTS + _CASH, -amounts)
-            np.add.at(flat, payees * N_ACCTS + _CASH, amounts)
-            np.add.at(flat, payees * N_ACCTS + cr, -amounts)
+            # compiled: numpy's add.at costs microseconds a call on batches this small
+            payers = np.ascontiguousarray(payers, dtype=np.int64)
+            payees = np.ascontiguousarray(payees, dtype=np.int64)
+            amounts = np.ascontiguousarray(amounts, dtype=np.float64)
+            bad = _kernels().transfer(self.balances.reshape(-1), self.capex, payers, payees, amounts, dr, cr,
+                                      N_ACCTS, _CASH, capex)
+            if bad >= 0:
+                raise ValueError(f"transfer {kind}: amounts must be non-negative numbers, got {amounts[bad]}")
         else:  # many payments: sum them per entity first (bincount is much faster than add.at)
+            if not amounts.min() >= 0.0:  # negative or NaN
+                bad = ~(amounts >= 0.0)
+                raise ValueError(f"transfer {kind}: amounts must be non-negative numbers, got {amounts[bad][0]}")
+            n = len(self.names)
             out = np.bincount(payers, weights=amounts, minlength=n)
             into = np.bincount(payees, weights=amounts, minlength=n)
             self.balances[:, dr] += out
             self.balances[:, _CASH] -= out
             self.balances[:, _CASH] += into
             self.balances[:, cr] -= into
-        if kind in CAPEX_KINDS:
-            self.capex += np.bincount(payers, weights=amounts, minlength=n)
+            if capex:
+                self.capex += out
         if self.keep:
+            keep = amounts > 0.0
+            payers, payees, amounts = payers[keep], payees[keep], amounts[keep]
             ids = np.arange(self._next_transfer, self._next_transfer + amounts.size)
             self._next_transfer += amounts.size
             self._batches.append((self.month, payers, np.full(amounts.size, dr), amounts.copy(), ids, code,
@@ -166,22 +167,20 @@ class Ledger:
 
     def post_many(self, entities: np.ndarray, debit, credit, amounts: np.ndarray, memo: str) -> None:
         """Many postings inside entities (which may repeat); ``debit`` and ``credit`` are accounts,
-        one for all or one per posting (the vectorised :meth:`post`)."""
-        keep = amounts != 0.0
-        if not keep.all():
-            entities, amounts = entities[keep], amounts[keep]
-            debit = debit if np.ndim(debit) == 0 else debit[keep]
-            credit = credit if np.ndim(credit) == 0 else credit[keep]
-        if amounts.size == 0:
+        one for all or one per posting (the vectorised :meth:`post`; zero amounts are skipped)."""
+        n = amounts.size
+        if n == 0:
             return
-        flat = self.balances.reshape(-1)
-        base = entities * N_ACCTS
-        np.add.at(flat, base + debit, amounts)
-        np.add.at(flat, base + credit, -amounts)
+        entities = np.ascontiguousarray(entities, dtype=np.int64)
+        amounts = np.ascontiguousarray(amounts, dtype=np.float64)
+        debit = np.full(n, debit, dtype=np.int64) if np.ndim(debit) == 0 else np.ascontiguousarray(debit, np.int64)
+        credit = (np.full(n, credit, dtype=np.int64) if np.ndim(credit) == 0
+                  else np.ascontiguousarray(credit, np.int64))
+        _kernels().post(self.balances.reshape(-1), entities, debit, credit, amounts, N_ACCTS)
         if self.keep:
-            n = amounts.size
-            self._batches.append((self.month, entities.copy(), np.broadcast_to(debit, n).copy(), amounts.copy(),
-                                  np.full(n, -1), MEMO_CODE[memo], np.broadcast_to(credit, n).copy()))
+            keep = amounts != 0.0
+            self._batches.append((self.month, entities[keep], debit[keep], amounts[keep], np.full(int(keep.sum()), -1),
+                                  MEMO_CODE[memo], credit[keep]))
 
     # -- reading ------------------------------------------------------------------------------
     def cash(self, entity: int) -> float:
@@ -257,3 +256,64 @@ def flows(start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
         "other_expense": d[:, Acct.OTHER_EXPENSE],
         "net_income": revenue + other_income - exp.sum(axis=1),
     }
+
+
+@functools.cache
+def _kernels() -> SimpleNamespace:
+    """The batched postings below, compiled with Numba on first use (from its on-disk cache after
+    the first time)."""
+    from numba import njit
+
+    jit = njit(cache=True, nogil=True)
+    return SimpleNamespace(transfer=jit(_transfer_kernel), post=jit(_post_kernel))
+
+
+def _transfer_kernel(flat, capex, payers, payees, amounts, dr, cr, n_accts, cash, with_capex):  # pragma: no cover
+    """Post each positive payment (payer: debit ``dr``, credit cash; payee: debit cash, credit
+    ``cr``) in order, one leg at a time for the whole batch; with ``with_capex``, add the payers'
+    totals to ``capex``. Returns the index of the first negative or NaN amount (nothing posted),
+    or -1."""
+    n = amounts.shape[0]
+    for i in range(n):
+        if not amounts[i] >= 0.0:
+            return i
+    for i in range(n):
+        if amounts[i] > 0.0:
+            flat[payers[i] * n_accts + dr] += amounts[i]
+    for i in range(n):
+        if amounts[i] > 0.0:
+            flat[payers[i] * n_accts + cash] -= amounts[i]
+    for i in range(n):
+        if amounts[i] > 0.0:
+            flat[payees[i] * n_accts + cash] += amounts[i]
+    for i in range(n):
+        if amounts[i] > 0.0:
+            flat[payees[i] * n_accts + cr] -= amounts[i]
+    if with_capex:
+        total = np.zeros(capex.shape[0])
+        for i in range(n):
+            if amounts[i] > 0.0:
+                total[payers[i]] += amounts[i]
+        for e in range(capex.shape[0]):
+            capex[e] += total[e]
+    return -1
+
+
+def _post_kernel(flat, entities, debit, credit, amounts, n_accts):  # pragma: no cover
+    """Post each non-zero amount (debit ``debit[i]``, credit ``credit[i]`` of ``entities[i]``), in
+    order, one side at a time for the whole batch."""
+    n = amounts.shape[0]
+    for i in range(n):
+        if amounts[i] != 0.0:
+            flat[entities[i] * n_accts + debit[i]] += amounts[i]
+    for i in range(n):
+        if amounts[i] != 0.0:
+            flat[entities[i] * n_accts + credit[i]] -= amounts[i]
+
+
+def warm_up() -> None:
+    """Load the compiled postings now."""
+    k = _kernels()
+    z, i = np.zeros(1), np.zeros(1, dtype=np.int64)
+    k.transfer(np.zeros(N_ACCTS), z, i, i, z, 0, 0, N_ACCTS, 0, False)
+    k.post(np.zeros(N_ACCTS), i, i, i, z, N_ACCTS)

@@ -89,6 +89,7 @@ class MarketModel(mesa.Model):
         self.pbook = ProviderBook(self, self.providers)
         self.provider_by_name = {p.name: p for p in self.providers}
         self.provider_set = mesa.agent.AgentSet(self.providers, random=self.random)
+        self._shuffle_slots = list(range(len(self.providers)))
         self.buyer_agents = [Buyer(self, s, n, i, z) for i, (s, n, z) in enumerate(buyer_members)]
         self.labs_with_plans = [b for b in self.buyer_agents if b.spec.training or b.spec.requests or b.spec.reserve_share > 0]
         self.buyers = BuyerBook(self, buyer_members)
@@ -182,7 +183,10 @@ class MarketModel(mesa.Model):
         # 4. providers: prices and capacity plans
         self._price_references()
         nv_price = self.nvidia.price
-        self.provider_set.shuffle_do("set_prices", t, nv_price)
+        # every provider's prices in one call: none depends on another's this month (the draw of
+        # an activation order that pricing one by one made is kept, so the random stream is the same)
+        self.random.shuffle(self._shuffle_slots)
+        self.pbook.set_prices(t, nv_price)
         self.provider_set.shuffle_do("plan_capacity", t, nv_price)
         # 5. buyers: income, demand, requests; negotiation
         training = np.zeros(self.buyers.n)

@@ -96,9 +96,9 @@ class GpuMarketApp(App):
     def _warm_up(self) -> None:
         """Load the engine's compiled kernels once the first screen is up, while it is read, so
         that the first month does not wait for them."""
-        from market.mechanisms import clearing
+        from market import compiled
 
-        clearing.warm_up()
+        compiled.warm_up()
 
     def first_paint(self) -> None:
         """Called by the market screen once its views exist."""

@@ -653,6 +653,42 @@ class ProviderBook:
                 setattr(p, name, mat[i])
             setattr(self, name, mat)
 
+        # the pricing parameters of every provider, for pricing them all in one compiled call
+        cat = model.cat
+        self.price_order = np.array(cat.price_order, dtype=np.int64)
+        self.is_nvidia = np.asarray(cat.nvidia, dtype=bool)
+        self.book_life = np.array([p._book_life for p in providers])
+        self.cash_cost = np.array([p._cash_cost for p in providers]).reshape(self.n, n_generations)
+        self.initial = np.array([p._initial for p in providers]).reshape(self.n, n_generations)
+        self.strategy = np.array([pricing.STRATEGY_CODES[p.spec.pricing.strategy] for p in providers], dtype=np.int64)
+        self.price_params = np.array([
+            [q.markup, q.undercut, q.target_utilisation, q.step, q.sticky_band, q.min_margin, q.max_markup,
+             q.reserved_discount, q.spot_discount, q.spot_idle_sensitivity]
+            for q in (p.spec.pricing for p in providers)]).reshape(self.n, 10)
+        cs = [p.spec.custom_silicon for p in providers]
+        self.cs_gen = np.array([cat.index[c.generation] if c else -1 for c in cs], dtype=np.int64)
+        self.cs_discount = np.array([c.price_discount if c else 0.0 for c in cs])
+
+    def set_prices(self, t: int, nv_price: np.ndarray) -> None:
+        """Every trading provider's prices for the month, as :meth:`Provider.set_prices` sets
+        them one at a time (no provider's prices depend on another's this month), in one
+        compiled call. A human player's company keeps the prices it set."""
+        m = self.model
+        ps = self.providers
+        rows = [i for i, p in enumerate(ps) if p.active and not p.defaulted and not p.player]
+        if not rows:
+            return
+        ex = m.exchange
+        rate = np.array([ps[i].rate() / 12.0 for i in rows])
+        resold = np.array([ex.resale_capacity(ps[i].name, t) for i in rows])
+        have = self.installed[rows] + resold + self.in_transit[rows]
+        cpf = np.array([p.custom_price_factor for p in ps])
+        cat = m.cat
+        pricing.set_prices_all(np.array(rows, dtype=np.int64), rate, self.book_life, have, self, nv_price + cat.system_cost,
+                               self.cash_cost, self.initial, m.hours, m.scn.market.second_life_premium,
+                               self.price_order, cat.inf, self.is_nvidia, self.strategy, self.price_params, cpf,
+                               self.cs_gen, self.cs_discount)
+
     def live(self) -> np.ndarray:
         """Providers trading this month: active and not defaulted."""
         return np.array([p.active and not p.defaulted for p in self.providers], dtype=bool)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(slots=True)
@@ -103,3 +106,129 @@ def annuity(principal: float, monthly_rate: float, months: float) -> float:
     if monthly_rate <= 0:
         return principal / months
     return principal * monthly_rate / (1.0 - (1.0 + monthly_rate) ** (-months))
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules above for every provider at once, compiled with Numba. ``Provider.set_prices`` states
+# the monthly price-setting of one provider with the functions above; ``set_prices_all`` does the
+# same for many providers in one call, and the tests hold the two equal. Python's min and max are
+# spelled out (first argument kept unless another is strictly smaller or larger) so that NaN
+# behaves as it does there.
+
+STRATEGY_CODES = {"cost_plus": 0, "undercut": 1, "utilisation": 2, "sticky": 3}
+
+
+@functools.cache
+def _compiled():
+    from numba import njit
+
+    jit = njit(cache=True, nogil=True)
+    ann = jit(annuity)
+    od = jit(_on_demand_code)
+
+    def price_rows(rows, monthly_rate, life, have, installed, cost_sum, util, rival, od_m, res_m, spot_m, uncut_m,
+                   capex_new, cash_cost, initial, hours, premium, order, inf, is_nv, strat, params, cpf, cs_gen,
+                   cs_disc):  # pragma: no cover - compiled
+        G = order.shape[0]
+        for j in range(rows.shape[0]):
+            i = rows[j]
+            best_eq = np.inf
+            for k in range(G):
+                g = order[k]
+                if have[j, g] <= 0.0:
+                    continue
+                capex = cost_sum[i, g] / installed[i, g] if installed[i, g] > 0 else capex_new[g]
+                cc = cash_cost[i, g]
+                full = ann(capex, monthly_rate[j], life[i]) / hours + cc
+                prev = od_m[i, g] if is_nv[g] else uncut_m[i, g]
+                ini = initial[i, g]
+                if prev != prev and ini == ini:
+                    p = ini
+                else:
+                    cap = best_eq * inf[g] * premium if is_nv[g] else np.inf
+                    p = od(strat[i], full, cc, prev, util[i, g], rival[i, g], cap, params[i, 0], params[i, 1],
+                           params[i, 2], params[i, 3], params[i, 4], params[i, 5], params[i, 6])
+                if not is_nv[g]:
+                    c = cs_gen[i]
+                    if c >= 0:  # custom silicon: at least cs_disc below the cheapest GPU per unit of work
+                        low = np.nan
+                        for h in range(G):
+                            if is_nv[h] and od_m[i, h] == od_m[i, h]:
+                                q = od_m[i, h] / inf[h]
+                                if low != low or q < low:
+                                    low = q
+                        if low == low:
+                            v = low * inf[c] * (1.0 - cs_disc[i])
+                            if v < p:
+                                p = v
+                    uncut_m[i, g] = p
+                    p *= cpf[i]
+                idle = 1.0 - util[i, g]
+                if not idle > 0.0:
+                    idle = 0.0
+                reserved = p * (1.0 - params[i, 7])
+                s = p * (1.0 - params[i, 8] - params[i, 9] * idle)
+                if reserved * 0.95 < s:
+                    s = reserved * 0.95
+                if cc > s:
+                    s = cc
+                res_m[i, g] = reserved
+                spot_m[i, g] = s
+                od_m[i, g] = p
+                if is_nv[g]:
+                    q = p / inf[g]
+                    if q < best_eq:
+                        best_eq = q
+
+    return jit(price_rows)
+
+
+def _on_demand_code(strategy, full, cash_cost, prev, util, rival, cap, markup, gap, target, step, band, min_margin,
+                    max_markup):  # pragma: no cover - compiled
+    """:func:`on_demand` on plain numbers, the strategy by its code (``STRATEGY_CODES``)."""
+    if strategy == 0:
+        p = full * (1.0 + markup)
+    elif strategy == 1:
+        if rival != rival:
+            p = full * (1.0 + markup) if prev != prev else prev
+        elif util < target or prev != prev:
+            p = rival * (1.0 - gap)
+        else:
+            p = rival
+            if prev > p:
+                p = prev
+    elif strategy == 2:
+        p = full * (1.0 + markup) if prev != prev else prev * (1.0 + step * (util - target))
+    else:
+        p = full * (1.0 + markup)
+        if prev == prev and not abs(p / prev - 1.0) > band:
+            p = prev
+    if cap < p:
+        p = cap
+    top = full * (1.0 + max_markup)
+    if top < p:
+        p = top
+    floor = cash_cost * (1.0 + min_margin)
+    if floor > p:
+        p = floor
+    return p
+
+
+def set_prices_all(rows, monthly_rate, life, have, book, capex_new, cash_cost, initial, hours, premium, order, inf,
+                   is_nv, strat, params, cpf, cs_gen, cs_disc) -> None:
+    """Set on-demand, reserved and spot prices in place in ``book`` (a ``ProviderBook``) for the
+    providers in ``rows``; ``monthly_rate`` and ``have`` (GPUs to sell, by generation) are given
+    per row, the rest per provider. ``params`` columns: markup, undercut gap, target
+    utilisation, step, sticky band, min margin, max markup, reserved discount, spot discount,
+    spot idle sensitivity."""
+    _compiled()(rows, monthly_rate, life, have, book.installed, book.cost_sum, book.util_g, book.rival_min, book.od,
+                book.res, book.spot, book.custom_uncut, capex_new, cash_cost, initial, hours, premium, order, inf,
+                is_nv, strat, params, cpf, cs_gen, cs_disc)
+
+
+def warm_up() -> None:
+    """Load the compiled pricing now (argument types as the engine passes them)."""
+    z, one = np.zeros((1, 1)), np.ones(1)
+    _compiled()(np.zeros(1, dtype=np.int64), one, one, z, z, z, z, z, z.copy(), z.copy(), z.copy(), z.copy(), one, z,
+                z, 1.0, 1.0, np.zeros(1, dtype=np.int64), one, np.ones(1, dtype=bool), np.zeros(1, dtype=np.int64),
+                np.zeros((1, 10)), one, np.zeros(1, dtype=np.int64), one)

@@ -1,0 +1,18 @@
+"""The engine's compiled (Numba) kernels: loading them all ahead of the first month.
+
+Each kernel is compiled on first use, from Numba's on-disk cache after the first time, so that
+importing the engine does not import Numba. Loading them costs about half a second once per
+process; a user interface calls :func:`warm_up` while its first screen is read.
+"""
+
+from __future__ import annotations
+
+
+def warm_up() -> None:
+    """Load every compiled kernel now: the short-term market's, the ledger's and pricing's."""
+    from market import ledger
+    from market.mechanisms import clearing, pricing
+
+    clearing.warm_up()
+    ledger.warm_up()
+    pricing.warm_up()
