@@ -8,7 +8,10 @@ Wall time (perf_counter) and CPU time (process_time) are both printed: on a busy
 time is the steadier figure. Model construction is timed apart from stepping. Each figure is the
 best of ``--repeat`` runs (the median is printed too): this machine's speed wanders by tens of per
 cent over seconds, and the best run is the one least disturbed. A first, untimed month of each
-scenario loads the compiled (Numba) kernels from their cache; its time is printed apart.
+scenario loads the compiled (Numba) kernels from their cache; its time is printed apart. After
+that month the process is settled (``market.runtime.settle``: the imports frozen out of the
+garbage collector's walks), as ``gpumarket run``, sweep workers and the UI do; ``--no-settle``
+measures without it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import platform
 import statistics
 import time
 
+from market import runtime
 from market.model import MarketModel
 from market.scenario import load_scenario
 
@@ -62,10 +66,15 @@ def main() -> None:
                     help="months of scale to run (default: the scenario's length, 36; later months cost more)")
     ap.add_argument("--scale-repeat", type=int, default=3, help="runs of scale")
     ap.add_argument("--no-scale", action="store_true", help="baseline-2026 only (quick A/B comparisons)")
+    ap.add_argument("--no-settle", action="store_true",
+                    help="leave the garbage collector as Python sets it (no market.runtime.settle)")
     args = ap.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()}; best of {args.repeat} runs "
-          f"(baseline-2026), {args.scale_repeat} (scale)")
+          f"(baseline-2026), {args.scale_repeat} (scale); "
+          f"{'garbage collector as Python sets it' if args.no_settle else 'settled after import, as the CLI runs'}")
     first = warm_up("baseline-2026")
+    if not args.no_settle:
+        runtime.settle()
     b = bench("baseline-2026", args.months, args.repeat)
     print(f"baseline-2026: {b['months_per_s_wall']:,.0f} months/s wall ({b['ms_per_month_wall']:.2f} ms/month; "
           f"median {b['median_months_per_s_wall']:,.0f}), {b['months_per_s_cpu']:,.0f} months/s CPU; "

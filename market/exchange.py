@@ -5,6 +5,7 @@ module applies them to the agents and moves the money through the ledger."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,6 +50,7 @@ class Exchange:
         self._spare: dict[tuple, float] = {}
         self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
         self._parties: dict[int, tuple] = {}  # contract id -> its parties' rows and entities
+        self._plan: SimpleNamespace | None = None  # see _serve_plan
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
         self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
@@ -474,22 +476,18 @@ class Exchange:
             info = self._parties[c.contract_id] = (m.providers.index(seller), seller.eid, buyer.eid, resale, row)
         return info
 
-    def _serve(self, cs: list[Contract], t: int, buyer_hours: np.ndarray) -> bool:
-        """Serve the contracts ``cs`` (due this month, in the order they were signed) in whole-array
-        steps. Each seller's running GPUs of a generation go to its contracts in signing order:
-        a contract gets min(its GPUs, what the earlier ones left). Returns whether one ended."""
-        m = self.model
-        L = m.ledger
-        cat = m.cat
-        neg = m.scn.negotiation
-        book = m.buyers
-        pb = m.pbook
+    def _serve_plan(self, cs: list[Contract]) -> SimpleNamespace:
+        """What serving the contracts ``cs`` needs that does not change from month to month (the
+        parties, each contract's terms, the signing order within each seller and generation),
+        kept while the same contracts are due."""
+        ids = tuple([c.contract_id for c in cs])
+        if self._plan is not None and self._plan.ids == ids:
+            return self._plan
+        cat = self.model.cat
         parties = [self._contract_parties(c) for c in cs]
         srow, s_eid, b_eid, resale, brow = (np.array(x) for x in zip(*parties, strict=True))
         gen = np.array([c.generation for c in cs], dtype=np.int64)
         gpus = np.array([c.gpus for c in cs], dtype=float)
-        fee = np.array([c.fee for c in cs])
-        # deliveries: within each (seller, generation), in signing order
         key = srow * cat.n + gen
         order = np.argsort(key, kind="stable")
         k, want = key[order], gpus[order]
@@ -497,38 +495,59 @@ class Exchange:
         first = np.ones(k.size, dtype=bool)
         first[1:] = k[1:] != k[:-1]
         before -= np.maximum.accumulate(np.where(first, before, 0.0))  # ... within the group
-        deliver = np.empty(k.size)
-        deliver[order] = np.clip(pb.running[srow[order], gen[order]] - before, 0.0, want)
+        inference = np.array([c.purpose == "inference" for c in cs])
+        own = ~resale
+        self._plan = SimpleNamespace(
+            ids=ids, srow=srow, gen=gen, gpus=gpus, fee=np.array([c.fee for c in cs]), order=order, want=want,
+            before=before, srow_o=srow[order], gen_o=gen[order], s_eid=s_eid, b_eid=b_eid, resale=resale, own=own,
+            prepay_share=np.array([c.prepay_share for c in cs]),
+            prepaid_acct=np.where(resale, int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE)),
+            b_eid_resale=b_eid[resale], s_eid_resale=s_eid[resale], b_eid_own=b_eid[own], s_eid_own=s_eid[own],
+            brow_resale=brow[resale], gen_resale=gen[resale], brow_own=brow[own], resold_inference=resale & inference,
+            perf=np.where(inference, cat.inf[gen], cat.train[gen]))
+        return self._plan
+
+    def _serve(self, cs: list[Contract], t: int, buyer_hours: np.ndarray) -> bool:
+        """Serve the contracts ``cs`` (due this month, in the order they were signed) in whole-array
+        steps. Each seller's running GPUs of a generation go to its contracts in signing order:
+        a contract gets min(its GPUs, what the earlier ones left). Returns whether one ended."""
+        m = self.model
+        L = m.ledger
+        neg = m.scn.negotiation
+        book = m.buyers
+        pb = m.pbook
+        plan = self._serve_plan(cs)
+        srow, gen, gpus, fee, order, before = plan.srow, plan.gen, plan.gpus, plan.fee, plan.order, plan.before
+        s_eid, b_eid, resale, own = plan.s_eid, plan.b_eid, plan.resale, plan.own
+        # deliveries: within each (seller, generation), in signing order
+        deliver = np.empty(order.size)
+        deliver[order] = np.clip(pb.running[plan.srow_o, plan.gen_o] - before, 0.0, plan.want)
         share = deliver / gpus
         due = fee * share
         short = share < 1.0
         prepaid = np.array([c.prepaid_left for c in cs])
-        use_prepaid = np.minimum(prepaid, due * np.array([c.prepay_share for c in cs]))
+        use_prepaid = np.minimum(prepaid, due * plan.prepay_share)
         for i in np.flatnonzero(short).tolist():  # a short delivery: the seller pays a penalty
             L.transfer(int(s_eid[i]), int(b_eid[i]), neg.penalty_rate * (fee[i] - due[i]), "penalty")
         pre = use_prepaid > 0
         if pre.any():
-            L.post_many(b_eid[pre], np.where(resale[pre], int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE)),
-                        int(Acct.PREPAID), use_prepaid[pre], "consume_prepaid")
+            L.post_many(b_eid[pre], plan.prepaid_acct[pre], int(Acct.PREPAID), use_prepaid[pre], "consume_prepaid")
             L.post_many(s_eid[pre], int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE), use_prepaid[pre], "recognise")
         pay = due - use_prepaid
-        own = ~resale
-        L.transfer_many(b_eid[resale], s_eid[resale], pay[resale], "resale_compute")
-        L.transfer_many(b_eid[own], s_eid[own], pay[own], "compute")
+        L.transfer_many(plan.b_eid_resale, plan.s_eid_resale, pay[resale], "resale_compute")
+        L.transfer_many(plan.b_eid_own, plan.s_eid_own, pay[own], "compute")
         # what was delivered: sellers' committed GPUs and hours sold, resellers' capacity, and
         # buyers' physical and equivalent hours
         hours = deliver * m.hours
         np.add.at(pb.committed, (srow, gen), deliver)
         np.add.at(pb.sold_hours_g, (srow, gen), hours)
         np.add.at(pb.own_sold_hours_g, (srow, gen), hours)
-        np.add.at(pb.resale, (brow[resale], gen[resale]), deliver[resale])
-        inference = np.array([c.purpose == "inference" for c in cs])
+        np.add.at(pb.resale, (plan.brow_resale, plan.gen_resale), deliver[resale])
         self.contract_hours = float(hours.sum())
         # served once, at delivery to a reseller: its later sale of the same hours is not counted again
-        self.contract_inference_hours = float(hours[resale & inference].sum())
-        np.add.at(buyer_hours, brow[own], hours[own])
-        perf = np.where(inference, cat.inf[gen], cat.train[gen])
-        np.add.at(book.contract_eq, brow[own], (hours * perf)[own])
+        self.contract_inference_hours = float(hours[plan.resold_inference].sum())
+        np.add.at(buyer_hours, plan.brow_own, hours[own])
+        np.add.at(book.contract_eq, plan.brow_own, (hours * plan.perf)[own])
         ended = False
         for c, d, is_short, used in zip(cs, deliver.tolist(), short.tolist(), use_prepaid.tolist(), strict=True):
             if c.status == "pending":

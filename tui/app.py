@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from market import runtime
 from market.errors import UserError
 from market.game import Decision, Game
 from tui import views as V
@@ -481,6 +482,7 @@ def main(args) -> int:
                         getattr(args, "as_company", None))
     app = GpuMarketApp(game)
     app.started_at = t0  # type: ignore[attr-defined]
+    runtime.settle()
     app.run()
     return int(app.return_code or 0)
 

@@ -6,12 +6,14 @@ tasks are dicts, ints and strings; results are dicts and Arrow tables.
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
+from market import runtime
 from market.sweep.outcomes import extract
 
 
@@ -76,6 +78,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     """Run every run of the chunk; a run that raises is recorded with its error."""
     scenario_class = task.hooks.resolve("scenario_class")
     simulate = task.hooks.resolve("simulate")
+    if multiprocessing.parent_process() is not None:  # a worker process (not a caller's own process)
+        runtime.settle()
     outcomes: list[RunOutcome] = []
     tables: list[pa.Table] = []
     for rid, point, seed in task.runs:
