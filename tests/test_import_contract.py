@@ -11,23 +11,23 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_engine_imports_without_textual():
-    code = ("import market, market.cli, market.simulate, market.model, market.scenario; import sys; "
+    code = ("import gc; n0 = gc.get_freeze_count(); import market, market.cli, market.simulate, market.model, market.scenario; import sys; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui')); "
             "assert not bad, bad; "
             # importing the engine leaves the garbage collector as Python sets it (market.runtime)
-            "import gc; assert gc.get_freeze_count() == 0, gc.get_freeze_count()")
+            "assert gc.get_freeze_count() == n0, (n0, gc.get_freeze_count())")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
 
 
 def test_headless_run_does_not_load_textual(tmp_path):
     # the CLI's run path, in process: build the parser, run one month, write the files
-    code = ("import sys; from market.cli import main; "
+    code = ("import gc, sys; n0 = gc.get_freeze_count(); from market.cli import main; "
             f"rc = main(['run', 'baseline-2026', '--months', '1', '--quiet', '--out', {str(tmp_path)!r}]); "
             "assert rc == 0, rc; "
             "assert 'textual' not in sys.modules and 'tui' not in sys.modules; "
             # the command settles its process: imports frozen out of the garbage collector's walks
-            "import gc; assert gc.get_freeze_count() > 1000, gc.get_freeze_count()")
+            "assert gc.get_freeze_count() > n0 + 1000, (n0, gc.get_freeze_count())")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "agents.parquet").is_file()
