@@ -120,98 +120,105 @@ STRATEGY_CODES = {"cost_plus": 0, "undercut": 1, "utilisation": 2, "sticky": 3}
 
 @functools.cache
 def _compiled():
+    """:func:`_price_rows` compiled with Numba on first use (from its on-disk cache after the first
+    time). It calls no other function, so that Numba can cache it."""
     from numba import njit
 
-    jit = njit(cache=True, nogil=True)
-    ann = jit(annuity)
-    od = jit(_on_demand_code)
-
-    def price_rows(rows, monthly_rate, life, have, installed, cost_sum, util, rival, od_m, res_m, spot_m, uncut_m,
-                   capex_new, cash_cost, initial, hours, premium, order, inf, is_nv, strat, params, cpf, cs_gen,
-                   cs_disc):  # pragma: no cover - compiled
-        G = order.shape[0]
-        for j in range(rows.shape[0]):
-            i = rows[j]
-            best_eq = np.inf
-            for k in range(G):
-                g = order[k]
-                if have[j, g] <= 0.0:
-                    continue
-                capex = cost_sum[i, g] / installed[i, g] if installed[i, g] > 0 else capex_new[g]
-                cc = cash_cost[i, g]
-                full = ann(capex, monthly_rate[j], life[i]) / hours + cc
-                prev = od_m[i, g] if is_nv[g] else uncut_m[i, g]
-                ini = initial[i, g]
-                if prev != prev and ini == ini:
-                    p = ini
-                else:
-                    cap = best_eq * inf[g] * premium if is_nv[g] else np.inf
-                    p = od(strat[i], full, cc, prev, util[i, g], rival[i, g], cap, params[i, 0], params[i, 1],
-                           params[i, 2], params[i, 3], params[i, 4], params[i, 5], params[i, 6])
-                if not is_nv[g]:
-                    c = cs_gen[i]
-                    if c >= 0:  # custom silicon: at least cs_disc below the cheapest GPU per unit of work
-                        low = np.nan
-                        for h in range(G):
-                            if is_nv[h] and od_m[i, h] == od_m[i, h]:
-                                q = od_m[i, h] / inf[h]
-                                if low != low or q < low:
-                                    low = q
-                        if low == low:
-                            v = low * inf[c] * (1.0 - cs_disc[i])
-                            if v < p:
-                                p = v
-                    uncut_m[i, g] = p
-                    p *= cpf[i]
-                idle = 1.0 - util[i, g]
-                if not idle > 0.0:
-                    idle = 0.0
-                reserved = p * (1.0 - params[i, 7])
-                s = p * (1.0 - params[i, 8] - params[i, 9] * idle)
-                if reserved * 0.95 < s:
-                    s = reserved * 0.95
-                if cc > s:
-                    s = cc
-                res_m[i, g] = reserved
-                spot_m[i, g] = s
-                od_m[i, g] = p
-                if is_nv[g]:
-                    q = p / inf[g]
-                    if q < best_eq:
-                        best_eq = q
-
-    return jit(price_rows)
+    return njit(cache=True, nogil=True)(_price_rows)
 
 
-def _on_demand_code(strategy, full, cash_cost, prev, util, rival, cap, markup, gap, target, step, band, min_margin,
-                    max_markup):  # pragma: no cover - compiled
-    """:func:`on_demand` on plain numbers, the strategy by its code (``STRATEGY_CODES``)."""
-    if strategy == 0:
-        p = full * (1.0 + markup)
-    elif strategy == 1:
-        if rival != rival:
-            p = full * (1.0 + markup) if prev != prev else prev
-        elif util < target or prev != prev:
-            p = rival * (1.0 - gap)
-        else:
-            p = rival
-            if prev > p:
-                p = prev
-    elif strategy == 2:
-        p = full * (1.0 + markup) if prev != prev else prev * (1.0 + step * (util - target))
-    else:
-        p = full * (1.0 + markup)
-        if prev == prev and not abs(p / prev - 1.0) > band:
-            p = prev
-    if cap < p:
-        p = cap
-    top = full * (1.0 + max_markup)
-    if top < p:
-        p = top
-    floor = cash_cost * (1.0 + min_margin)
-    if floor > p:
-        p = floor
-    return p
+def _price_rows(rows, monthly_rate, life, have, installed, cost_sum, util, rival, od_m, res_m, spot_m, uncut_m,
+                capex_new, cash_cost, initial, hours, premium, order, inf, is_nv, strat, params, cpf, cs_gen,
+                cs_disc):  # pragma: no cover - compiled
+    """``Provider.set_prices`` for each provider in ``rows``, in place in the price matrices."""
+    G = order.shape[0]
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        markup, gap, target, step, band, min_margin, max_markup = (
+            params[i, 0], params[i, 1], params[i, 2], params[i, 3], params[i, 4], params[i, 5], params[i, 6])
+        r = monthly_rate[j]
+        months = life[i]
+        best_eq = np.inf  # cheapest newer GPU price per unit of inference work so far
+        for k in range(G):
+            g = order[k]
+            if have[j, g] <= 0.0:
+                continue
+            capex = cost_sum[i, g] / installed[i, g] if installed[i, g] > 0 else capex_new[g]
+            cc = cash_cost[i, g]
+            # annuity(capex, r, months)
+            if months <= 0:
+                payment = capex
+            elif r <= 0:
+                payment = capex / months
+            else:
+                payment = capex * r / (1.0 - (1.0 + r) ** (-months))
+            full = payment / hours + cc
+            prev = od_m[i, g] if is_nv[g] else uncut_m[i, g]
+            u = util[i, g]
+            ini = initial[i, g]
+            if prev != prev and ini == ini:
+                p = ini
+            else:  # on_demand(strategy, ...)
+                s = strat[i]
+                if s == 0:  # cost_plus
+                    p = full * (1.0 + markup)
+                elif s == 1:  # undercut
+                    rv = rival[i, g]
+                    if rv != rv:
+                        p = full * (1.0 + markup) if prev != prev else prev
+                    elif u < target or prev != prev:
+                        p = rv * (1.0 - gap)
+                    else:
+                        p = rv
+                        if prev > p:
+                            p = prev
+                elif s == 2:  # utilisation
+                    p = full * (1.0 + markup) if prev != prev else prev * (1.0 + step * (u - target))
+                else:  # sticky
+                    p = full * (1.0 + markup)
+                    if prev == prev and not abs(p / prev - 1.0) > band:
+                        p = prev
+                cap = best_eq * inf[g] * premium if is_nv[g] else np.inf
+                if cap < p:
+                    p = cap
+                top = full * (1.0 + max_markup)
+                if top < p:
+                    p = top
+                floor = cc * (1.0 + min_margin)
+                if floor > p:
+                    p = floor
+            if not is_nv[g]:
+                c = cs_gen[i]
+                if c >= 0:  # custom silicon: at least cs_disc below the cheapest GPU per unit of work
+                    low = np.nan
+                    for h in range(G):
+                        if is_nv[h] and od_m[i, h] == od_m[i, h]:
+                            q = od_m[i, h] / inf[h]
+                            if low != low or q < low:
+                                low = q
+                    if low == low:
+                        v = low * inf[c] * (1.0 - cs_disc[i])
+                        if v < p:
+                            p = v
+                uncut_m[i, g] = p
+                p *= cpf[i]
+            # reserved_and_spot
+            idle = 1.0 - u
+            if not idle > 0.0:
+                idle = 0.0
+            reserved = p * (1.0 - params[i, 7])
+            spot = p * (1.0 - params[i, 8] - params[i, 9] * idle)
+            if reserved * 0.95 < spot:
+                spot = reserved * 0.95
+            if cc > spot:
+                spot = cc
+            res_m[i, g] = reserved
+            spot_m[i, g] = spot
+            od_m[i, g] = p
+            if is_nv[g]:
+                q = p / inf[g]
+                if q < best_eq:
+                    best_eq = q
 
 
 def set_prices_all(rows, monthly_rate, life, have, book, capex_new, cash_cost, initial, hours, premium, order, inf,
