@@ -277,18 +277,16 @@ def _transfer_kernel(flat, capex, payers, payees, amounts, dr, cr, n_accts, cash
     for i in range(n):
         if not amounts[i] >= 0.0:
             return i
-    for i in range(n):
-        if amounts[i] > 0.0:
-            flat[payers[i] * n_accts + dr] += amounts[i]
-    for i in range(n):
-        if amounts[i] > 0.0:
-            flat[payers[i] * n_accts + cash] -= amounts[i]
-    for i in range(n):
-        if amounts[i] > 0.0:
-            flat[payees[i] * n_accts + cash] += amounts[i]
-    for i in range(n):
-        if amounts[i] > 0.0:
-            flat[payees[i] * n_accts + cr] -= amounts[i]
+    # the four legs, each for the whole batch: payer debits dr and credits cash, payee debits
+    # cash and credits cr (adding -a is subtracting a, exactly)
+    accts = (dr, cash, cash, cr)
+    for leg in range(4):
+        who = payers if leg < 2 else payees
+        acct = accts[leg]
+        sign = 1.0 if leg % 2 == 0 else -1.0
+        for i in range(n):
+            if amounts[i] > 0.0:
+                flat[who[i] * n_accts + acct] += sign * amounts[i]
     if with_capex:
         total = np.zeros(capex.shape[0])
         for i in range(n):

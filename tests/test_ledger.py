@@ -120,12 +120,13 @@ class TestTransfers:
         with pytest.raises(KeyError):
             L.transfer(0, 1, 5.0, "gift")
 
+    @pytest.mark.parametrize("n", [40, 300])  # small batches (compiled loop) and large (summed per entity)
     @pytest.mark.parametrize("kind", ["compute", "gpu_purchase", "loan", "penalty", "asset_sale"])
-    def test_transfer_many_equals_a_loop_of_transfer(self, kind):
+    def test_transfer_many_equals_a_loop_of_transfer(self, kind, n):
         rng = np.random.default_rng(3)
-        payers = rng.integers(0, 4, 40)
-        payees = rng.integers(0, 4, 40)  # includes payments to oneself and repeated pairs
-        amounts = rng.uniform(0, 100, 40)
+        payers = rng.integers(0, 4, n)
+        payees = rng.integers(0, 4, n)  # includes payments to oneself and repeated pairs
+        amounts = rng.uniform(0, 100, n)
         amounts[::7] = 0.0
         one, many = Ledger(NAMES, keep=True), Ledger(NAMES, keep=True)
         for a, b, x in zip(payers, payees, amounts):
@@ -136,6 +137,28 @@ class TestTransfers:
         pm, po = many.postings(), one.postings()
         assert pm["amount"].size == po["amount"].size == 2 * np.count_nonzero(amounts)
         assert sorted(pm["amount"]) == pytest.approx(sorted(po["amount"]))
+
+
+    @pytest.mark.parametrize("per_posting", [False, True])
+    def test_post_many_equals_a_loop_of_post(self, per_posting):
+        rng = np.random.default_rng(5)
+        entities = rng.integers(0, 4, 30)
+        amounts = rng.normal(0, 100, 30)
+        amounts[::5] = 0.0  # skipped, as post skips them
+        debit = rng.integers(0, 17, 30) if per_posting else 12
+        credit = rng.integers(0, 17, 30) if per_posting else 2
+        one, many = Ledger(NAMES, keep=True), Ledger(NAMES, keep=True)
+        for i, (e, x) in enumerate(zip(entities, amounts)):
+            d = int(debit[i]) if per_posting else debit
+            c = int(credit[i]) if per_posting else credit
+            one.post(int(e), d, c, float(x), "depreciation")
+        many.post_many(entities, debit, credit, amounts, "depreciation")
+        assert_allclose(many.balances, one.balances, rtol=1e-12, atol=1e-9)
+        assert np.allclose(many.balances.sum(axis=1), 0.0)  # every entity's accounts still sum to zero
+        pm, po = many.postings(), one.postings()
+        assert pm["amount"].size == po["amount"].size == np.count_nonzero(amounts)
+        for col in ("entity", "debit", "credit", "amount"):
+            assert pm[col].tolist() == pytest.approx(po[col].tolist())
 
 
 class TestCapex:
