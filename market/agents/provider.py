@@ -111,10 +111,8 @@ class Provider(mesa.Agent):
         self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut
         self._mv_key: tuple | None = None
         self._mv = 0.0
-        self._bc_key: tuple | None = None
-        self._bc = 0.0
         self._spread_key: tuple | None = None
-        self._spread_v = 0.0
+        self._spread_parts: tuple[float | None, float] = (None, 0.0)
         self._set_cash_buffer()
         # fleet aggregates (see _aggregate), valid until month _agg_until or a cohort changes
         self._agg_until = -math.inf
@@ -293,26 +291,31 @@ class Provider(mesa.Agent):
         return self.model.base_rate + self._spread() + self.spread_extra
 
     def _spread(self) -> float:
-        """Its lenders' spread (cached while nothing it depends on changes: its debt, EBITDA
-        history and contracts)."""
+        """Its lenders' spread. The parts that do not move with each loan (EBITDA from its history,
+        the investment-grade share of its backlog) are kept until its history or contracts change;
+        the leverage is taken on the debt of the moment."""
         ex = self.model.exchange
-        key = (self.debt(), len(self.hist), ex.version(self.name), ex._billed)
+        key = (len(self.hist), ex.version(self.name), ex._billed)
         if key != self._spread_key:
-            f = self.spec.finance
-            lev = self.leverage()
-            self._spread_v = finance.spread(f.spread, f.ig_discount, ex.ig_share(self.name), min(lev, 20.0),
-                                            f.leverage_penalty)
+            self._spread_parts = (self._ebitda_annual(), ex.ig_share(self.name))
             self._spread_key = key
-        return self._spread_v
+        ebitda, ig_share = self._spread_parts
+        lev = 0.0 if ebitda is None else finance.leverage(self.debt(), ebitda)
+        f = self.spec.finance
+        return finance.spread(f.spread, f.ig_discount, ig_share, min(lev, 20.0), f.leverage_penalty)
+
+    def _ebitda_annual(self) -> float | None:
+        """EBITDA annualised from the last (up to) three months; None before the first month."""
+        if not self.hist:
+            return None
+        recent = self.hist[-3:]
+        return sum(h[1] for h in recent) * (12.0 / len(recent))
 
     def leverage(self) -> float:
         """Debt over EBITDA annualised from the last (up to) three months; before the first
         month is booked there is no EBITDA to judge by, and lenders use the base spread."""
-        if not self.hist:
-            return 0.0
-        recent = self.hist[-3:]
-        ebitda = sum(h[1] for h in recent) * (12.0 / len(recent))
-        return finance.leverage(self.debt(), ebitda)
+        ebitda = self._ebitda_annual()
+        return 0.0 if ebitda is None else finance.leverage(self.debt(), ebitda)
 
     def debt(self) -> float:
         return -self.model.ledger.balances.item(self.eid, _DEBT)  # (item: a plain float, faster to use)
@@ -542,20 +545,14 @@ class Provider(mesa.Agent):
 
     def borrowing_capacity(self) -> float:
         """What lenders will still advance against the fleet's market value and the
-        take-or-pay backlog (cached until the month, the fleet, the debt or the contracts change)."""
+        take-or-pay backlog (both kept until the fleet, the month or the contracts change), less
+        the debt of the moment."""
         m = self.model
-        ex = m.exchange
-        debt = self.debt()
-        key = (m.month, self.c_units.size, debt, ex.version(self.name), ex._billed, m.ltv_cut)
-        if self._bc_key == key:
-            return self._bc
         f = self.spec.finance
         ltv = max(0.0, f.ltv - m.ltv_cut)
-        ig = ex.ig_backlog(self.name)
-        backlog = ig + f.non_ig_weight * (ex.total_backlog(self.name) - ig)
-        self._bc = finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv, debt)
-        self._bc_key = (m.month, self.c_units.size, debt, ex.version(self.name), ex._billed, m.ltv_cut)
-        return self._bc
+        ig, total = m.exchange._credit_backlog(self.name)
+        backlog = ig + f.non_ig_weight * (total - ig)
+        return finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv, self.debt())
 
     def ensure_cash(self, amount: float) -> float:
         """Make ``amount`` payable: borrow against the fleet and contracts, then raise equity.
