@@ -9,10 +9,12 @@ from __future__ import annotations
 
 
 def warm_up() -> None:
-    """Load every compiled kernel now: the short-term market's, the ledger's and pricing's."""
+    """Load every compiled kernel now: the short-term market's, the ledger's, pricing's and the
+    loans'."""
     from market import ledger
-    from market.mechanisms import clearing, pricing
+    from market.mechanisms import clearing, finance, pricing
 
     clearing.warm_up()
     ledger.warm_up()
     pricing.warm_up()
+    finance.warm_up()

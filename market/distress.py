@@ -117,13 +117,7 @@ class Distress:
         m = self.model
         if amount <= 0:
             return
-        left = amount
-        for loan in p.loans:
-            pay = min(loan.principal, left)
-            loan.principal -= pay
-            loan.monthly_principal = min(loan.monthly_principal, loan.principal)
-            left -= pay
-        p.loans = [ln for ln in p.loans if ln.principal > 1e-6]
+        left = p.loans.repay(amount)
         m.ledger.transfer(p.eid, m.party["lenders"], amount - left, "repayment")
 
     def default(self, p: Provider, t: int, why: str) -> None:
@@ -149,7 +143,7 @@ class Distress:
             # lenders write off what the sale did not cover
             L.post(p.eid, Acct.DEBT, Acct.OTHER_INCOME, rest, "write_off")
             L.post(m.party["lenders"], Acct.OTHER_EXPENSE, Acct.INVESTMENTS, rest, "write_off")
-            p.loans = []
+            p.loans.clear()
         m.news("default", [p.name], f"{p.name} defaults ({why}); lenders write off ${rest / 1e9:.2f}B")
         ex = m.exchange
         for c in list(ex.by_seller.get(p.name, ())):

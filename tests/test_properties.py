@@ -97,7 +97,7 @@ def assert_identities(model: MarketModel, opening: np.ndarray) -> None:
 
     # every provider's loans add up to the debt on its books
     for p in model.providers:
-        loans = sum(ln.principal for ln in p.loans)
+        loans = p.loans.total()
         assert loans == pytest.approx(p.debt(), rel=1e-9, abs=1.0), p.name
 
     # unearned prepayments: the contracts' prepaid_left is on the buyer's PREPAID and the seller's

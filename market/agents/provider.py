@@ -23,17 +23,6 @@ NAN = float("nan")
 _CASH, _DEBT = int(Acct.CASH), int(Acct.DEBT)
 
 
-class Loan:
-    """A floating-rate GPU-backed loan: base rate + ``spread``, level principal repayments."""
-
-    __slots__ = ("principal", "spread", "monthly_principal")
-
-    def __init__(self, principal: float, spread: float, amort_months: int) -> None:
-        self.principal = principal
-        self.spread = spread
-        self.monthly_principal = principal / amort_months
-
-
 class Provider(mesa.Agent):
     """A GPU cloud. ``kind`` is 'neocloud' or 'hyperscaler'."""
 
@@ -93,7 +82,7 @@ class Provider(mesa.Agent):
         self.st_sold_eq = 0.0  # H100-equivalent hours sold short-term this month
         self.st_sold_eq_prev = 0.0
         # finance
-        self.loans: list[Loan] = []
+        self.loans = finance.Loans()
         self.spread_extra = 0.0
         self.status = "ok"
         self.breaches = 0
@@ -147,7 +136,7 @@ class Provider(mesa.Agent):
         if spec.debt > 0:
             debt = spec.debt * s
             spread = (spec.debt_rate - m.base_rate) if spec.debt_rate is not None else spec.finance.spread
-            self.loans.append(Loan(debt, spread, spec.finance.amort_months))
+            self.loans.add(debt, spread, spec.finance.amort_months)
             L.post(self.eid, Acct.PAID_IN, Acct.DEBT, debt, "opening")
             L.post(m.party["lenders"], Acct.INVESTMENTS, Acct.PAID_IN, debt, "opening")
         if spec.custom_silicon:
@@ -490,16 +479,8 @@ class Provider(mesa.Agent):
 
     def debt_service_due(self, t: int) -> tuple[float, float]:
         """This month's interest and principal on every loan; principal is taken off the loans."""
-        interest = 0.0
-        principal = 0.0
         slow = 0.5 if t <= self.restructured_until else 1.0
-        base = self.model.base_rate
-        for loan in self.loans:
-            interest += finance.monthly_interest(loan.principal, base + loan.spread + self.spread_extra)
-            pay = min(loan.principal, loan.monthly_principal * slow)
-            loan.principal -= pay
-            principal += pay
-        self.loans = [ln for ln in self.loans if ln.principal > 1e-6]
+        interest, principal = self.loans.service(self.model.base_rate, self.spread_extra, slow)
         self.service_month = interest + principal
         return interest, principal
 
@@ -569,7 +550,7 @@ class Provider(mesa.Agent):
         if amount <= 1.0:
             return
         m = self.model
-        self.loans.append(Loan(amount, self._spread(), self.spec.finance.amort_months))
+        self.loans.add(amount, self._spread(), self.spec.finance.amort_months)
         m.ledger.transfer(m.party["lenders"], self.eid, amount, "loan")
 
     def raise_equity(self, amount: float) -> float:

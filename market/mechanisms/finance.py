@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
+
 
 def monthly_interest(principal: float, annual_rate: float) -> float:
     """Interest accrued and paid in one month: principal x annual rate / 12."""
@@ -45,3 +49,100 @@ def covenant_breached(debt: float, ebitda_quarter: float, service_quarter: float
     lev = leverage(debt, ebitda_quarter * 4.0)
     cov = dscr(ebitda_quarter, service_quarter)
     return (lev > max_leverage or cov < min_dscr), lev, cov
+
+
+class Loans:
+    """A borrower's floating-rate GPU-backed loans, oldest first, as arrays: principal, spread over
+    the base rate, and level monthly principal repayment (principal / amortisation months)."""
+
+    __slots__ = ("principal", "spread", "monthly", "n")
+
+    def __init__(self) -> None:
+        self.principal = np.zeros(8)
+        self.spread = np.zeros(8)
+        self.monthly = np.zeros(8)
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, principal: float, spread: float, amort_months: int) -> None:
+        if self.n == self.principal.size:
+            for name in self.__slots__[:3]:
+                grown = np.zeros(2 * self.n)
+                grown[: self.n] = getattr(self, name)
+                setattr(self, name, grown)
+        i = self.n
+        self.principal[i], self.spread[i], self.monthly[i] = principal, spread, principal / amort_months
+        self.n += 1
+
+    def total(self) -> float:
+        """Principal outstanding."""
+        return float(self.principal[: self.n].sum())
+
+    def service(self, base_rate: float, extra_spread: float, slow: float) -> tuple[float, float]:
+        """This month's interest (:func:`monthly_interest` at base + spread + ``extra_spread``) and
+        principal (``slow`` x the level repayment, at most what is left) on every loan, oldest
+        first; the principal is taken off the loans and paid-off loans are dropped."""
+        interest, paid, self.n = _compiled()(self.principal, self.spread, self.monthly, self.n, base_rate,
+                                             extra_spread, slow)
+        return interest, paid
+
+    def repay(self, amount: float) -> float:
+        """Repay ``amount`` early, oldest loans first (each loan's level repayment is capped at what
+        is left of it); paid-off loans are dropped. Returns what could not be repaid."""
+        left = amount
+        p, mo = self.principal, self.monthly
+        for i in range(self.n):
+            pay = min(float(p[i]), left)
+            p[i] -= pay
+            mo[i] = min(float(mo[i]), float(p[i]))
+            left -= pay
+        self._drop_paid()
+        return left
+
+    def clear(self) -> None:
+        self.n = 0
+
+    def _drop_paid(self) -> None:
+        keep = np.flatnonzero(self.principal[: self.n] > 1e-6)
+        k = keep.size
+        for name in self.__slots__[:3]:
+            a = getattr(self, name)
+            a[:k] = a[keep]
+        self.n = k
+
+
+@functools.cache
+def _compiled():
+    """:func:`_service_kernel` compiled with Numba on first use (from its cache after that)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_service_kernel)
+
+
+def _service_kernel(principal, spread, monthly, n, base_rate, extra_spread, slow):  # pragma: no cover - compiled
+    """``Loans.service`` on the arrays, loan by loan in order, keeping the loans not paid off at
+    the front. Returns (interest, principal paid, loans left)."""
+    interest = 0.0
+    paid = 0.0
+    k = 0
+    for i in range(n):
+        p = principal[i]
+        interest += p * (base_rate + spread[i] + extra_spread) / 12.0  # monthly_interest
+        pay = p
+        if monthly[i] * slow < pay:
+            pay = monthly[i] * slow
+        p -= pay
+        paid += pay
+        if p > 1e-6:
+            principal[k] = p
+            spread[k] = spread[i]
+            monthly[k] = monthly[i]
+            k += 1
+    return interest, paid, k
+
+
+def warm_up() -> None:
+    """Load the compiled loan service now."""
+    Loans().service(0.0, 0.0, 1.0)
