@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from market import portable
 from market.scenario import Scenario, month_index
 
 NEVER = 10**6
@@ -60,7 +61,7 @@ class Catalogue:
         from launch, then grows at ``output_growth`` a month, until the end of production."""
         age = t - self.launch
         ramp = np.clip((age + 1) / np.maximum(self.ramp, 1), 0.0, 1.0)
-        grow = np.power(1.0 + self.output_growth, np.maximum(0, t - np.maximum(self.launch, 0)))
+        grow = portable.power(1.0 + self.output_growth, np.maximum(0, t - np.maximum(self.launch, 0)))
         live = (age >= 0) & (t < self.end) & self.nvidia
         return np.where(live, self.base_output * ramp * grow * self.output_multiplier, 0.0)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 
 def warm_up() -> None:
-    """Load every compiled kernel now: the short-term market's, the ledger's, pricing's and the
-    loans'."""
-    from market import ledger
+    """Load every compiled kernel now: the portable exp, log, power and dot, the short-term
+    market's, the ledger's, pricing's and the loans'."""
+    from market import ledger, portable
     from market.mechanisms import clearing, finance, pricing
 
+    portable.warm_up()
     clearing.warm_up()
     ledger.warm_up()
     pricing.warm_up()

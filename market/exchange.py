@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from market import portable
 from market.contracts import Contract, Request
 from market.ledger import Acct
 from market.mechanisms import clearing, depreciation, negotiation, pricing
@@ -453,7 +454,7 @@ class Exchange:
         train_eq = np.maximum(0.0, book.demand_eq - book.inference_eq)
         train_frac = np.clip(np.divide(train_eq, book.contract_eq, out=np.zeros(book.n),
                                        where=book.contract_eq > 0), 0.0, 1.0)
-        self.contract_inference_hours += float(np.dot(buyer_hours, 1.0 - train_frac))
+        self.contract_inference_hours += portable.dot(buyer_hours, 1.0 - train_frac)
         self._billed += 1  # months were billed: backlog figures change
         if ended:
             self._touch()
@@ -613,7 +614,7 @@ class Exchange:
         if K == n_offers:
             idx = np.tile(np.arange(n_offers), (book.n, 1))
         else:
-            keys = np.log(fleet)[None, :] + rng.gumbel(size=(book.n, n_offers))
+            keys = portable.log(fleet)[None, :] + rng.gumbel(size=(book.n, n_offers))
             idx = np.argpartition(-keys, K - 1, axis=1)[:, :K]
             idx.sort(axis=1)
         cap = book.captive >= 0
@@ -706,7 +707,7 @@ class Exchange:
         own_per_eq = hours_total / self.st_eq if self.st_eq > 0 else 0.0
         phys_per_eq = float(phys.sum()) / self.st_eq if self.st_eq > 0 else 0.0
         self.st_hours = hours_total
-        self.st_inference_hours = float(np.dot(bought, inf_frac)) * own_per_eq
+        self.st_inference_hours = portable.dot(bought, inf_frac) * own_per_eq
         unmet_phys = self.unmet_eq * (phys_per_eq if phys_per_eq > 0 else 1.0)
         self.demand_hours = self.contract_hours + hours_total + unmet_phys
         if self.st_eq > 0:

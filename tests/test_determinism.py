@@ -71,3 +71,45 @@ def test_seed_changes_buyer_sizes_and_consideration_sets():
     m1b = MarketModel(scn, seed=1)
     assert (m1.buyers.size == m1b.buyers.size).all()
     assert (m1.consider == m1b.consider).all()
+
+
+# a run's tables as one digest, computed in a fresh process (so that numpy and OpenBLAS choose
+# their CPU kernels under the environment given)
+DIGEST = """
+import hashlib, orjson
+from market.scenario import load_scenario
+from market.simulate import simulate
+h = hashlib.md5()
+for name, seed in (("baseline-2026", 2), ("power-crunch", 1)):
+    r = simulate(load_scenario(name), seed, 18)
+    for t in (r.model, r.agents, r.prices, r.contracts):
+        h.update(repr(t.to_pydict()).encode())
+    h.update(orjson.dumps(r.events, option=orjson.OPT_SERIALIZE_NUMPY))
+print(h.hexdigest())
+"""
+
+
+def _digest(env: dict[str, str]) -> str:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run([sys.executable, "-c", DIGEST], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent, env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_same_tables_whatever_cpu_kernels_numpy_and_blas_pick():
+    # numpy picks exp, log and power kernels by CPU (AVX-512, AVX2...) and OpenBLAS its dot kernel;
+    # their last bits differ, and the model would turn that into another run. Here the fast
+    # kernels this machine has are switched off, as if on an older CPU: the run must not change.
+    import numpy as np
+
+    umath = np._core._multiarray_umath
+    features = [f for f in umath.__cpu_dispatch__ if umath.__cpu_features__.get(f)]
+    slow = {"OPENBLAS_CORETYPE": "Prescott"}
+    if features:
+        slow["NPY_DISABLE_CPU_FEATURES"] = " ".join(features)
+    assert _digest({}) == _digest(slow), f"the run changes with {slow}"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from market import portable
 from market.ledger import Acct
 from market.mechanisms.clearing import price_response
 from market.scenario import BuyerSpec, month_index
@@ -149,11 +150,11 @@ class BuyerBook:
         switching costs erode."""
         m = self.model
         L = m.ledger
-        revenue = self.revenue0 * np.power(1.0 + self.revenue_growth, t)
+        revenue = self.revenue0 * portable.power(1.0 + self.revenue_growth, t)
         L.transfer_many(np.full(self.n, m.party["end_users"], dtype=np.int64), self.eids, revenue,
                         "end_user_revenue")
         L.transfer_many(np.full(self.n, m.party["investors"], dtype=np.int64), self.eids, self.funding, "equity")
-        base = self.inf0 * np.power(1.0 + self.inf_growth, t) * (1.0 - self.in_house)
+        base = self.inf0 * portable.power(1.0 + self.inf_growth, t) * (1.0 - self.in_house)
         self.inference_eq = price_response(base, market_price, self.ref_price, self.elasticity)
         self.demand_eq = self.inference_eq + training_need
         self.switching *= 1.0 - self.erosion

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from market import portable
 from market.ledger import Acct
 from market.mechanisms import depreciation, finance, pricing
 from market.scenario import ProviderSpec, month_index
@@ -512,7 +513,7 @@ class Provider(mesa.Agent):
             per = depreciation.market_value_per_gpu(self.c_cost, t - self.c_month, mk.economic_life_months,
                                                     mk.residual_value, m.cat.newer_counts(t)[self.c_gen],
                                                     mk.obsolescence)
-            self._mv = float(np.dot(per, self.c_units))
+            self._mv = portable.dot(per, self.c_units)
             return self._mv
         r = m.scn.market.residual_value
         k = (1.0 - r) / self._econ_life

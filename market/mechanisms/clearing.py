@@ -18,6 +18,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from market import portable
+
 
 def logit_shares(score: np.ndarray, available: np.ndarray) -> np.ndarray:
     """Row-wise softmax of ``score`` over the entries where ``available`` is true."""
@@ -42,7 +44,7 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     # the scores do not change between rounds, only which offers have capacity left: take the
     # exponentials once (numpy's exp is vectorised), shifted by each row's best valid score
     k = _compiled()
-    e = np.exp(k.shifted(idx, np.ascontiguousarray(score, dtype=np.float64)))
+    e = portable.exp(k.shifted(idx, np.ascontiguousarray(score, dtype=np.float64)))
     return k.rounds(np.ascontiguousarray(demand, dtype=np.float64), idx, e,
                     np.ascontiguousarray(capacity, dtype=np.float64), int(rounds))
 
@@ -250,4 +252,4 @@ def clear_reference(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray
 
 def price_response(base: np.ndarray, price: float, reference: np.ndarray, elasticity: np.ndarray) -> np.ndarray:
     """Constant-elasticity demand: base x (price / reference) ^ -elasticity."""
-    return base * np.power(price / reference, -elasticity)
+    return base * portable.power(price / reference, -elasticity)

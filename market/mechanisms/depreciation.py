@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from market import portable
+
 
 def straight_line(cost: np.ndarray, life_months: float, age_months: np.ndarray) -> np.ndarray:
     """This month's depreciation of assets of ``cost`` and ``age``: cost / life while age < life."""
@@ -25,4 +27,4 @@ def market_value_per_gpu(capex, age_months, economic_life: float, residual: floa
         return capex * (1.0 - (1.0 - residual) * frac) * (1.0 - obsolescence) ** newer_generations
     frac = np.clip(age_months, 0.0, economic_life) / economic_life
     linear = 1.0 - (1.0 - residual) * frac
-    return capex * linear * (1.0 - obsolescence) ** np.asarray(newer_generations)
+    return capex * linear * portable.power(1.0 - obsolescence, newer_generations)

@@ -1,0 +1,85 @@
+"""Element-wise exp, log and power that give the same bits on every machine.
+
+numpy picks its exp, log and power kernels by CPU when it starts (AVX-512 on one machine, AVX2
+on another), and their results differ in the last bit. So does the order of the additions in numpy's ``dot``
+(a BLAS kernel chosen by CPU). The model turns a last-bit difference
+into a different run (a GPU floored one way rather than the other, a contract signed a month
+later), so a run would not repeat across machines: a laptop, CI and a Dask cluster would
+disagree. These functions call the C library's ``exp``, ``log`` and ``pow``, one element at a
+time, compiled with Numba, and :func:`dot` adds in order; the engine uses them wherever it
+takes one of these functions of an array, or a dot product. Python's ``math`` module and ``**`` on floats use the same C functions.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+
+import numpy as np
+
+
+def exp(x) -> np.ndarray:
+    return _apply(_compiled().exp, x)
+
+
+def log(x) -> np.ndarray:
+    return _apply(_compiled().log, x)
+
+
+def power(base, exponent) -> np.ndarray:
+    """``base ** exponent`` element-wise, with numpy's broadcasting."""
+    b, e = np.broadcast_arrays(np.asarray(base, dtype=np.float64), np.asarray(exponent, dtype=np.float64))
+    out = np.empty(b.shape)
+    _compiled().power(np.ascontiguousarray(b).reshape(-1), np.ascontiguousarray(e).reshape(-1), out.reshape(-1))
+    return out
+
+
+def dot(a, b) -> float:
+    """Sum of ``a * b`` over 1-D arrays, added in order (numpy's ``dot`` calls a BLAS whose kernel,
+    and with it the order of the additions, depends on the CPU)."""
+    return _compiled().dot(np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64))
+
+
+def _apply(kernel, x) -> np.ndarray:
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty(a.shape)
+    kernel(a.reshape(-1), out.reshape(-1))
+    return out
+
+
+@functools.cache
+def _compiled() -> SimpleNamespace:
+    from numba import njit
+
+    jit = njit(cache=True, nogil=True)
+    return SimpleNamespace(exp=jit(_exp), log=jit(_log), power=jit(_power), dot=jit(_dot))
+
+
+def _exp(x, out):  # pragma: no cover - compiled
+    for i in range(x.shape[0]):
+        out[i] = np.exp(x[i])
+
+
+def _log(x, out):  # pragma: no cover - compiled
+    for i in range(x.shape[0]):
+        out[i] = np.log(x[i])
+
+
+def _power(b, e, out):  # pragma: no cover - compiled
+    for i in range(b.shape[0]):
+        out[i] = b[i] ** e[i]
+
+
+def _dot(a, b):  # pragma: no cover - compiled
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+def warm_up() -> None:
+    one = np.ones(1)
+    exp(one)
+    log(one)
+    power(one, one)
+    dot(one, one)
