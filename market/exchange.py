@@ -86,7 +86,7 @@ class Exchange:
         """Changes to the contracts, in general and of one party (for caches keyed on them)."""
         return self._version, self._party_version.get(name, 0)
 
-    def _credit_backlog(self, seller: str) -> tuple[float, float]:
+    def credit_backlog(self, seller: str) -> tuple[float, float]:
         """(investment-grade backlog, total backlog) of one seller, cached until its contracts
         change or a month is billed."""
         key = (self._billed, self.version(seller))
@@ -102,15 +102,8 @@ class Exchange:
         self._backlog_cache[seller] = (key, (ig, total))
         return ig, total
 
-    def ig_backlog(self, seller: str) -> float:
-        """The seller's remaining take-or-pay backlog from investment-grade buyers."""
-        return self._credit_backlog(seller)[0]
-
-    def total_backlog(self, seller: str) -> float:
-        return self._credit_backlog(seller)[1]
-
     def ig_share(self, seller: str) -> float:
-        ig, total = self._credit_backlog(seller)
+        ig, total = self.credit_backlog(seller)
         return ig / total if total > 0 else 0.0
 
     def backlog(self, seller: str) -> tuple[float, float, list[tuple[str, float]]]:

@@ -532,7 +532,7 @@ class Provider(mesa.Agent):
         m = self.model
         f = self.spec.finance
         ltv = max(0.0, f.ltv - m.ltv_cut)
-        ig, total = m.exchange._credit_backlog(self.name)
+        ig, total = m.exchange.credit_backlog(self.name)
         backlog = ig + f.non_ig_weight * (total - ig)
         return finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv, self.debt())
 
