@@ -54,6 +54,7 @@ class Provider(mesa.Agent):
         # cohorts (generation, install month, units, unit capex) in growable buffers; c_gen,
         # c_month, c_units and c_cost are views of the first _nc entries
         self._nc = 0
+        self._latest = -math.inf  # the latest install month of any cohort
         self._cg = np.zeros(16, dtype=np.int64)
         self._cm = np.zeros(16, dtype=np.int64)
         self._cu = np.zeros(16)
@@ -169,6 +170,7 @@ class Provider(mesa.Agent):
         for j, (g, u, c) in enumerate(items, start=n):
             cg[j], cm[j], cu[j], cc[j] = g, month, u, c
         self._nc = n + len(items)
+        self._latest = max(self._latest, month)
         installed, cost_sum = self.installed, self.cost_sum
         for g, u, c in items:  # a few items: a loop beats np.add.at
             installed[g] += u
@@ -207,6 +209,7 @@ class Provider(mesa.Agent):
         for buf in (self._cg, self._cm, self._cu, self._cc):
             buf[:n] = buf[: self._nc][keep]
         self._nc = n
+        self._latest = int(self._cm[:n].max()) if n else -math.inf
         self._mv_key = None
         self._agg_until = -math.inf  # recompute the fleet aggregates
 
@@ -502,13 +505,13 @@ class Provider(mesa.Agent):
         month or the fleet changes."""
         m = self.model
         t = m.month
-        key = (t, self.c_units.size)
+        key = (t, self._nc)
         if self._mv_key == key:
             return self._mv
         self._mv_key = key
         if t >= self._agg_until:
             self._aggregate(t)
-        if self._agg_until <= t + 1 and (self.c_month > t).any():  # cohorts dated ahead: cohort by cohort
+        if self._agg_until <= t + 1 and self._latest > t:  # cohorts dated ahead: cohort by cohort
             mk = m.scn.market
             per = depreciation.market_value_per_gpu(self.c_cost, t - self.c_month, mk.economic_life_months,
                                                     mk.residual_value, m.cat.newer_counts(t)[self.c_gen],
