@@ -9,12 +9,13 @@ from __future__ import annotations
 
 
 def warm_up() -> None:
-    """Load every compiled kernel now: the portable exp, log, power and dot, the short-term
-    market's, the ledger's, pricing's and the loans'."""
+    """Load every compiled kernel now: the portable exp, log, power and dot, NVIDIA's allocation,
+    the short-term market's, the ledger's, pricing's and the loans'."""
     from market import ledger, portable
-    from market.mechanisms import clearing, finance, pricing
+    from market.mechanisms import allocation, clearing, finance, pricing
 
     portable.warm_up()
+    allocation.warm_up()
     clearing.warm_up()
     ledger.warm_up()
     pricing.warm_up()

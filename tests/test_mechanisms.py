@@ -59,6 +59,23 @@ class TestAllocate:
             assert got.sum() == pytest.approx(min(out, req.sum()), rel=1e-9, abs=1e-6)
 
 
+class TestCompiledAllocation:
+    """The compiled water-filling against the numpy statement, to the bit (it adds in numpy's
+    order): whole and fractional orders, weights, scarce and ample output, up to 129 orders."""
+
+    @pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 17, 64, 128, 129])
+    def test_same_bits_as_the_numpy_statement(self, n):
+        rng = np.random.default_rng(n)
+        for _ in range(200):
+            req = np.floor(rng.uniform(0, 1e5, n)) * (rng.uniform(size=n) > 0.1)
+            req[rng.uniform(size=n) < 0.3] += rng.uniform(0, 1)
+            w = np.where(rng.uniform(size=n) < 0.3, rng.uniform(1, 5), 1.0)
+            out = rng.uniform(0, 1.2) * req.sum()
+            got, ref = allocation.allocate(out, req, w), allocation.allocate_reference(out, req, w)
+            assert np.array_equal(got, ref), (out, req, w)
+            assert got.sum() <= max(out, req.sum()) + 1e-6 and (got <= req + 1e-9).all()
+
+
 class TestPolicyWeights:
     partner = np.array([True, False, False])
     rival = np.array([False, True, False])
