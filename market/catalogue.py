@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from market import portable
 from market.scenario import Scenario, month_index
 
 NEVER = 10**6
@@ -59,11 +58,16 @@ class Catalogue:
     def output(self, t: int) -> np.ndarray:
         """Units NVIDIA makes of each generation in month ``t``: ramps linearly over ``ramp_months``
         from launch, then grows at ``output_growth`` a month, until the end of production."""
-        age = t - self.launch
-        ramp = np.clip((age + 1) / np.maximum(self.ramp, 1), 0.0, 1.0)
-        grow = portable.power(1.0 + self.output_growth, np.maximum(0, t - np.maximum(self.launch, 0)))
-        live = (age >= 0) & (t < self.end) & self.nvidia
-        return np.where(live, self.base_output * ramp * grow * self.output_multiplier, 0.0)
+        out = [0.0] * self.n  # (plain numbers: numpy's calls cost more than the work on a few generations)
+        for g, (launch, end, ramp_months, base, growth, mult, nvidia) in enumerate(zip(
+                self.launch.tolist(), self.end.tolist(), self.ramp.tolist(), self.base_output.tolist(),
+                self.output_growth.tolist(), self.output_multiplier.tolist(), self.nvidia_list, strict=True)):
+            age = t - launch
+            if age < 0 or t >= end or not nvidia:
+                continue
+            ramp = min(max((age + 1) / max(ramp_months, 1), 0.0), 1.0)
+            out[g] = base * ramp * (1.0 + growth) ** max(0, t - max(launch, 0)) * mult
+        return np.array(out)
 
     def shipped(self, g: int, t: int) -> bool:
         return bool(self.launch[g] <= t)

@@ -28,8 +28,11 @@ def log(x) -> np.ndarray:
 
 def power(base, exponent) -> np.ndarray:
     """``base ** exponent`` element-wise, with numpy's broadcasting."""
-    b, e = np.broadcast_arrays(np.asarray(base, dtype=np.float64), np.asarray(exponent, dtype=np.float64))
-    out = np.empty(b.shape)
+    b = np.asarray(base, dtype=np.float64)
+    e = np.asarray(exponent, dtype=np.float64)
+    if b.shape != e.shape and b.size != 1 and e.size != 1:
+        b, e = np.broadcast_arrays(b, e)
+    out = np.empty(b.shape if b.size != 1 else e.shape)  # (one of them a single number: the other's shape)
     _compiled().power(np.ascontiguousarray(b).reshape(-1), np.ascontiguousarray(e).reshape(-1), out.reshape(-1))
     return out
 
@@ -66,8 +69,11 @@ def _log(x, out):  # pragma: no cover - compiled
 
 
 def _power(b, e, out):  # pragma: no cover - compiled
-    for i in range(b.shape[0]):
-        out[i] = b[i] ** e[i]
+    """``b ** e`` into ``out``; ``b`` or ``e`` may hold a single number for every element."""
+    one_b = b.shape[0] == 1
+    one_e = e.shape[0] == 1
+    for i in range(out.shape[0]):
+        out[i] = b[0 if one_b else i] ** e[0 if one_e else i]
 
 
 def _dot(a, b):  # pragma: no cover - compiled
