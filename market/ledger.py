@@ -11,11 +11,11 @@ only when ``keep=True`` (``--ledger``).
 
 from __future__ import annotations
 
-import functools
 from enum import IntEnum
-from types import SimpleNamespace
 
 import numpy as np
+
+from market.compiled import kernels
 
 
 class Acct(IntEnum):
@@ -258,16 +258,6 @@ def flows(start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-@functools.cache
-def _kernels() -> SimpleNamespace:
-    """The batched postings below, compiled with Numba on first use (from its on-disk cache after
-    the first time)."""
-    from numba import njit
-
-    jit = njit(cache=True, nogil=True)
-    return SimpleNamespace(transfer=jit(_transfer_kernel), post=jit(_post_kernel))
-
-
 def _transfer_kernel(flat, capex, payers, payees, amounts, dr, cr, n_accts, cash, with_capex):  # pragma: no cover
     """Post each positive payment (payer: debit ``dr``, credit cash; payee: debit cash, credit
     ``cr``) in order, one leg at a time for the whole batch; with ``with_capex``, add the payers'
@@ -307,6 +297,9 @@ def _post_kernel(flat, entities, debit, credit, amounts, n_accts):  # pragma: no
     for i in range(n):
         if amounts[i] != 0.0:
             flat[entities[i] * n_accts + credit[i]] -= amounts[i]
+
+
+_kernels = kernels(transfer=_transfer_kernel, post=_post_kernel)
 
 
 def warm_up() -> None:

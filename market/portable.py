@@ -12,10 +12,9 @@ takes one of these functions of an array, or a dot product. Python's ``math`` mo
 
 from __future__ import annotations
 
-import functools
-from types import SimpleNamespace
-
 import numpy as np
+
+from market.compiled import kernels
 
 
 def exp(x) -> np.ndarray:
@@ -50,14 +49,6 @@ def _apply(kernel, x) -> np.ndarray:
     return out
 
 
-@functools.cache
-def _compiled() -> SimpleNamespace:
-    from numba import njit
-
-    jit = njit(cache=True, nogil=True)
-    return SimpleNamespace(exp=jit(_exp), log=jit(_log), power=jit(_power), dot=jit(_dot))
-
-
 def _exp(x, out):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         out[i] = np.exp(x[i])
@@ -81,6 +72,9 @@ def _dot(a, b):  # pragma: no cover - compiled
     for i in range(a.shape[0]):
         total += a[i] * b[i]
     return total
+
+
+_compiled = kernels(exp=_exp, log=_log, power=_power, dot=_dot)
 
 
 def warm_up() -> None:

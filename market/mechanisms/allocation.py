@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+
+from market.compiled import kernels
 
 
 def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -23,7 +23,7 @@ def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = 
         return allocate_reference(output, req, weights)
     alloc = np.zeros(req.size)
     if output > 0 and req.size:
-        _compiled()(float(output), req, w, alloc)
+        _compiled().allocate(float(output), req, w, alloc)
     return alloc
 
 
@@ -78,17 +78,6 @@ def nvidia_price(list_price: float, backlog_units: float, output_units: float, t
         months = backlog_units / output_units
     factor = 1.0 + sensitivity * (months - target_months)
     return list_price * min(cap, max(floor, factor))
-
-
-@functools.cache
-def _compiled():
-    """:func:`_allocate_kernel` compiled with Numba on first use (from its on-disk cache after that)."""
-    from numba import njit
-
-    # the kernel calls the sum by its module name: make that name the compiled sum, inlined into
-    # the kernel (so that the cached kernel calls nothing outside itself)
-    globals()["_pairwise"] = njit(inline="always")(_pairwise)
-    return njit(cache=True, nogil=True)(_allocate_kernel)
 
 
 def _allocate_kernel(output, req, w, alloc):  # pragma: no cover - compiled
@@ -161,6 +150,10 @@ def _pairwise(a, n):  # pragma: no cover - compiled
             i += 1
         return res
     return np.nan  # more than 128 terms: not used (see allocate)
+
+
+# the kernel calls _pairwise, inlined into it
+_compiled = kernels((_pairwise,), allocate=_allocate_kernel)
 
 
 def warm_up() -> None:

@@ -13,12 +13,10 @@ and the tests hold the compiled one to it.
 
 from __future__ import annotations
 
-import functools
-from types import SimpleNamespace
-
 import numpy as np
 
 from market import portable
+from market.compiled import kernels
 
 
 def logit_shares(score: np.ndarray, available: np.ndarray) -> np.ndarray:
@@ -47,16 +45,6 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     e = portable.exp(k.shifted(idx, np.ascontiguousarray(score, dtype=np.float64)))
     return k.rounds(np.ascontiguousarray(demand, dtype=np.float64), idx, e,
                     np.ascontiguousarray(capacity, dtype=np.float64), int(rounds))
-
-
-@functools.cache
-def _compiled() -> SimpleNamespace:
-    """The kernels below compiled with Numba on first use (from Numba's on-disk cache after the
-    first time), so that importing the engine does not import Numba."""
-    from numba import njit
-
-    jit = njit(cache=True, nogil=True)
-    return SimpleNamespace(shifted=jit(_shifted), rounds=jit(_clear_rounds), scores=jit(_offer_scores))
 
 
 def _shifted(offer_idx, score):  # pragma: no cover - compiled
@@ -253,3 +241,6 @@ def clear_reference(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray
 def price_response(base: np.ndarray, price: float, reference: np.ndarray, elasticity: np.ndarray) -> np.ndarray:
     """Constant-elasticity demand: base x (price / reference) ^ -elasticity."""
     return base * portable.power(price / reference, -elasticity)
+
+
+_compiled = kernels(shifted=_shifted, rounds=_clear_rounds, scores=_offer_scores)

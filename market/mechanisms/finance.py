@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+
+from market.compiled import kernels
 
 
 def monthly_interest(principal: float, annual_rate: float) -> float:
@@ -84,7 +84,7 @@ class Loans:
         """This month's interest (:func:`monthly_interest` at base + spread + ``extra_spread``) and
         principal (``slow`` x the level repayment, at most what is left) on every loan, oldest
         first; the principal is taken off the loans and paid-off loans are dropped."""
-        interest, paid, self.n = _compiled()(self.principal, self.spread, self.monthly, self.n, base_rate,
+        interest, paid, self.n = _compiled().service(self.principal, self.spread, self.monthly, self.n, base_rate,
                                              extra_spread, slow)
         return interest, paid
 
@@ -113,14 +113,6 @@ class Loans:
         self.n = k
 
 
-@functools.cache
-def _compiled():
-    """:func:`_service_kernel` compiled with Numba on first use (from its cache after that)."""
-    from numba import njit
-
-    return njit(cache=True, nogil=True)(_service_kernel)
-
-
 def _service_kernel(principal, spread, monthly, n, base_rate, extra_spread, slow):  # pragma: no cover - compiled
     """``Loans.service`` on the arrays, loan by loan in order, keeping the loans not paid off at
     the front. Returns (interest, principal paid, loans left)."""
@@ -141,6 +133,9 @@ def _service_kernel(principal, spread, monthly, n, base_rate, extra_spread, slow
             monthly[k] = monthly[i]
             k += 1
     return interest, paid, k
+
+
+_compiled = kernels(service=_service_kernel)
 
 
 def warm_up() -> None:

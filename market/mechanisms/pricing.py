@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
+
+from market.compiled import kernels
 
 
 @dataclass(slots=True)
@@ -118,15 +119,6 @@ def annuity(principal: float, monthly_rate: float, months: float) -> float:
 STRATEGY_CODES = {"cost_plus": 0, "undercut": 1, "utilisation": 2, "sticky": 3}
 
 
-@functools.cache
-def _compiled():
-    """:func:`_price_rows` compiled with Numba on first use (from its on-disk cache after the first
-    time). It calls no other function, so that Numba can cache it."""
-    from numba import njit
-
-    return njit(cache=True, nogil=True)(_price_rows)
-
-
 def _price_rows(rows, monthly_rate, life, have, installed, cost_sum, util, rival, od_m, res_m, spot_m, uncut_m,
                 capex_new, cash_cost, initial, hours, premium, order, inf, is_nv, strat, params, cpf, cs_gen,
                 cs_disc):  # pragma: no cover - compiled
@@ -221,6 +213,9 @@ def _price_rows(rows, monthly_rate, life, have, installed, cost_sum, util, rival
                     best_eq = q
 
 
+_compiled = kernels(price_rows=_price_rows)
+
+
 def set_prices_all(rows, monthly_rate, life, have, book, capex_new, cash_cost, initial, hours, premium, order, inf,
                    is_nv, strat, params, cpf, cs_gen, cs_disc) -> None:
     """Set on-demand, reserved and spot prices in place in ``book`` (a ``ProviderBook``) for the
@@ -228,7 +223,7 @@ def set_prices_all(rows, monthly_rate, life, have, book, capex_new, cash_cost, i
     per row, the rest per provider. ``params`` columns: markup, undercut gap, target
     utilisation, step, sticky band, min margin, max markup, reserved discount, spot discount,
     spot idle sensitivity."""
-    _compiled()(rows, monthly_rate, life, have, book.installed, book.cost_sum, book.util_g, book.rival_min, book.od,
+    _compiled().price_rows(rows, monthly_rate, life, have, book.installed, book.cost_sum, book.util_g, book.rival_min, book.od,
                 book.res, book.spot, book.custom_uncut, capex_new, cash_cost, initial, hours, premium, order, inf,
                 is_nv, strat, params, cpf, cs_gen, cs_disc)
 
@@ -236,6 +231,6 @@ def set_prices_all(rows, monthly_rate, life, have, book, capex_new, cash_cost, i
 def warm_up() -> None:
     """Load the compiled pricing now (argument types as the engine passes them)."""
     z, one = np.zeros((1, 1)), np.ones(1)
-    _compiled()(np.zeros(1, dtype=np.int64), one, one, z, z, z, z, z, z.copy(), z.copy(), z.copy(), z.copy(), one, z,
+    _compiled().price_rows(np.zeros(1, dtype=np.int64), one, one, z, z, z, z, z, z.copy(), z.copy(), z.copy(), z.copy(), one, z,
                 z, 1.0, 1.0, np.zeros(1, dtype=np.int64), one, np.ones(1, dtype=bool), np.zeros(1, dtype=np.int64),
                 np.zeros((1, 10)), one, np.zeros(1, dtype=np.int64), one)
