@@ -18,9 +18,9 @@ def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = 
     the result is the same to the bit; the tests hold it to that).
     """
     req = np.ascontiguousarray(requested, dtype=np.float64)
-    w = np.ones(req.size) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
     if req.size > 128:  # (the kernel adds up to 128 terms in numpy's order)
         return allocate_reference(output, req, weights)
+    w = np.ones(req.size) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
     alloc = np.zeros(req.size)
     if output > 0 and req.size:
         _compiled().allocate(float(output), req, w, alloc)
