@@ -33,9 +33,9 @@ def kernels(inline: tuple[Callable, ...] = (), /, **funcs: Callable) -> Callable
 
 def warm_up() -> None:
     """Load every compiled kernel now: the portable exp, log, power and dot, NVIDIA's allocation,
-    the short-term market's, the ledger's, pricing's and the loans'."""
+    the short-term market's, the ledger's, pricing's, the loans' and contract service's."""
     from market import ledger, portable
-    from market.mechanisms import allocation, clearing, finance, pricing
+    from market.mechanisms import allocation, clearing, finance, pricing, service
 
     portable.warm_up()
     allocation.warm_up()
@@ -43,3 +43,4 @@ def warm_up() -> None:
     ledger.warm_up()
     pricing.warm_up()
     finance.warm_up()
+    service.warm_up()

@@ -13,7 +13,7 @@ import numpy as np
 from market import portable
 from market.contracts import Contract, Request
 from market.ledger import Acct
-from market.mechanisms import clearing, depreciation, negotiation, pricing
+from market.mechanisms import clearing, depreciation, negotiation, pricing, service
 
 if TYPE_CHECKING:
     from market.agents.provider import Provider
@@ -50,7 +50,8 @@ class Exchange:
         self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
         self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
-        self._parties: dict[int, tuple] = {}  # contract id -> its parties' rows and entities
+        self._terms = np.zeros((64, 11))  # each contract's terms for serving (_contract_terms), as added
+        self._term_row: dict[int, int] = {}  # contract id -> its row there
         self._plan: SimpleNamespace | None = None  # see _serve_plan
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
@@ -404,6 +405,11 @@ class Exchange:
         self._live_by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
         self._schedule(c, 1.0)
+        n = len(self._term_row)
+        if n == self._terms.shape[0]:
+            self._terms = np.concatenate([self._terms, np.zeros_like(self._terms)])
+        self._terms[n] = self._contract_terms(c)
+        self._term_row[c.contract_id] = n
         # the seller's backlog sums, if current, take the new contract as their loop would (it is
         # the last of the seller's contracts), rather than being summed again
         hit = self._backlog_cache.get(c.seller)
@@ -457,91 +463,70 @@ class Exchange:
             for c in self.live:
                 self._live_by_seller.setdefault(c.seller, []).append(c)
 
-    def _contract_parties(self, c: Contract) -> tuple[int, int, int, bool, int]:
-        """(seller's provider row, seller's and buyer's ledger entities, whether the buyer resells,
-        the buyer's row in the buyer book or, for a reseller, its provider row), kept per contract."""
-        info = self._parties.get(c.contract_id)
-        if info is None:
-            m = self.model
-            seller = m.provider_by_name[c.seller]
-            buyer = m.agent_by_name[c.buyer]
-            resale = buyer.kind in ("neocloud", "hyperscaler")
-            row = m.providers.index(buyer) if resale else buyer.idx
-            info = self._parties[c.contract_id] = (m.providers.index(seller), seller.eid, buyer.eid, resale, row)
-        return info
+    def _contract_terms(self, c: Contract) -> tuple:
+        """What serving a contract needs of it that never changes: (seller's provider row, seller's
+        and buyer's ledger entities, whether the buyer resells, the buyer's row in the buyer book
+        or, for a reseller, its provider row, generation, GPUs, monthly fee, prepaid share of each
+        bill, whether it is for inference, equivalent hours per hour)."""
+        m = self.model
+        cat = m.cat
+        seller = m.provider_by_name[c.seller]
+        buyer = m.agent_by_name[c.buyer]
+        resale = buyer.kind in ("neocloud", "hyperscaler")
+        row = m.providers.index(buyer) if resale else buyer.idx
+        inference = c.purpose == "inference"
+        perf = cat.inf[c.generation] if inference else cat.train[c.generation]
+        return (m.providers.index(seller), seller.eid, buyer.eid, resale, row, c.generation, c.gpus, c.fee,
+                c.prepay_share, inference, perf)
 
     def _serve_plan(self, cs: list[Contract]) -> SimpleNamespace:
-        """What serving the contracts ``cs`` needs that does not change from month to month (the
-        parties, each contract's terms, the signing order within each seller and generation),
-        kept while the same contracts are due."""
-        ids = tuple([c.contract_id for c in cs])
+        """The terms of the contracts ``cs`` as arrays (see ``service.serve``), kept while the same
+        contracts are due."""
+        ids = [c.contract_id for c in cs]
         if self._plan is not None and self._plan.ids == ids:
             return self._plan
-        cat = self.model.cat
-        parties = [self._contract_parties(c) for c in cs]
-        srow, s_eid, b_eid, resale, brow = (np.array(x) for x in zip(*parties, strict=True))
-        gen = np.array([c.generation for c in cs], dtype=np.int64)
-        gpus = np.array([c.gpus for c in cs], dtype=float)
-        key = srow * cat.n + gen
-        order = np.argsort(key, kind="stable")
-        k, want = key[order], gpus[order]
-        before = np.cumsum(want) - want  # GPUs asked by the contracts before, across groups
-        first = np.ones(k.size, dtype=bool)
-        first[1:] = k[1:] != k[:-1]
-        before -= np.maximum.accumulate(np.where(first, before, 0.0))  # ... within the group
-        inference = np.array([c.purpose == "inference" for c in cs])
+        row = self._term_row
+        terms = self._terms[np.array([row[i] for i in ids], dtype=np.int64)]
+        ints = terms[:, [0, 1, 2, 4, 5]].astype(np.int64).T
+        srow, s_eid, b_eid, brow, gen = (np.ascontiguousarray(x) for x in ints)
+        resale = terms[:, 3] > 0
         own = ~resale
+        gpus, fee, prepay_share, perf = (np.ascontiguousarray(terms[:, j]) for j in (6, 7, 8, 10))
         self._plan = SimpleNamespace(
-            ids=ids, srow=srow, gen=gen, gpus=gpus, fee=np.array([c.fee for c in cs]), order=order, want=want,
-            before=before, srow_o=srow[order], gen_o=gen[order], s_eid=s_eid, b_eid=b_eid, resale=resale, own=own,
-            prepay_share=np.array([c.prepay_share for c in cs]),
+            ids=ids, srow=srow, gen=gen, gpus=gpus, fee=fee, prepay_share=prepay_share, resale=resale, brow=brow,
+            perf=perf, s_eid=s_eid, b_eid=b_eid, own=own,
             prepaid_acct=np.where(resale, int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE)),
             b_eid_resale=b_eid[resale], s_eid_resale=s_eid[resale], b_eid_own=b_eid[own], s_eid_own=s_eid[own],
-            brow_resale=brow[resale], gen_resale=gen[resale], brow_own=brow[own], resold_inference=resale & inference,
-            perf=np.where(inference, cat.inf[gen], cat.train[gen]))
+            resold_inference=resale & (terms[:, 9] > 0))
         return self._plan
 
     def _serve(self, cs: list[Contract], t: int, buyer_hours: np.ndarray) -> bool:
-        """Serve the contracts ``cs`` (due this month, in the order they were signed) in whole-array
-        steps. Each seller's running GPUs of a generation go to its contracts in signing order:
-        a contract gets min(its GPUs, what the earlier ones left). Returns whether one ended."""
+        """Serve the contracts ``cs`` (due this month, in the order they were signed): each
+        seller's running GPUs of a generation go to its contracts in signing order, sellers'
+        sales and buyers' contracted hours are tallied (``service.serve``), and the bills go
+        through the ledger. Returns whether a contract ended."""
         m = self.model
         L = m.ledger
         neg = m.scn.negotiation
-        book = m.buyers
         pb = m.pbook
         plan = self._serve_plan(cs)
-        srow, gen, gpus, fee, order, before = plan.srow, plan.gen, plan.gpus, plan.fee, plan.order, plan.before
-        s_eid, b_eid, resale, own = plan.s_eid, plan.b_eid, plan.resale, plan.own
-        # deliveries: within each (seller, generation), in signing order
-        deliver = np.empty(order.size)
-        deliver[order] = np.clip(pb.running[plan.srow_o, plan.gen_o] - before, 0.0, plan.want)
-        share = deliver / gpus
-        due = fee * share
-        short = share < 1.0
         prepaid = np.array([c.prepaid_left for c in cs])
-        use_prepaid = np.minimum(prepaid, due * plan.prepay_share)
+        tally = SimpleNamespace(committed=pb.committed, sold_hours_g=pb.sold_hours_g,
+                                own_sold_hours_g=pb.own_sold_hours_g, resale=pb.resale, buyer_hours=buyer_hours,
+                                contract_eq=m.buyers.contract_eq)
+        deliver, due, short, use_prepaid, pay, hours = service.serve(plan, prepaid, pb.running, m.hours, tally)
+        fee, s_eid, b_eid = plan.fee, plan.s_eid, plan.b_eid
         for i in np.flatnonzero(short).tolist():  # a short delivery: the seller pays a penalty
             L.transfer(int(s_eid[i]), int(b_eid[i]), neg.penalty_rate * (fee[i] - due[i]), "penalty")
         pre = use_prepaid > 0
         if pre.any():
             L.post_many(b_eid[pre], plan.prepaid_acct[pre], int(Acct.PREPAID), use_prepaid[pre], "consume_prepaid")
             L.post_many(s_eid[pre], int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE), use_prepaid[pre], "recognise")
-        pay = due - use_prepaid
-        L.transfer_many(plan.b_eid_resale, plan.s_eid_resale, pay[resale], "resale_compute")
-        L.transfer_many(plan.b_eid_own, plan.s_eid_own, pay[own], "compute")
-        # what was delivered: sellers' committed GPUs and hours sold, resellers' capacity, and
-        # buyers' physical and equivalent hours
-        hours = deliver * m.hours
-        np.add.at(pb.committed, (srow, gen), deliver)
-        np.add.at(pb.sold_hours_g, (srow, gen), hours)
-        np.add.at(pb.own_sold_hours_g, (srow, gen), hours)
-        np.add.at(pb.resale, (plan.brow_resale, plan.gen_resale), deliver[resale])
+        L.transfer_many(plan.b_eid_resale, plan.s_eid_resale, pay[plan.resale], "resale_compute")
+        L.transfer_many(plan.b_eid_own, plan.s_eid_own, pay[plan.own], "compute")
         self.contract_hours = float(hours.sum())
         # served once, at delivery to a reseller: its later sale of the same hours is not counted again
         self.contract_inference_hours = float(hours[plan.resold_inference].sum())
-        np.add.at(buyer_hours, plan.brow_own, hours[own])
-        np.add.at(book.contract_eq, plan.brow_own, (hours * plan.perf)[own])
         ended = False
         for c, d, is_short, used in zip(cs, deliver.tolist(), short.tolist(), use_prepaid.tolist(), strict=True):
             if c.status == "pending":

@@ -1,0 +1,147 @@
+"""Serving take-or-pay contracts for a month: each seller's running GPUs of a generation go to
+its contracts due in the order they were signed, and each contract's fee is billed in
+proportion to what it got.
+
+:func:`serve_reference` states the rule with whole-array numpy operations. :func:`serve` is the
+same rule compiled with Numba, one call a month; it repeats the reference's operations in the
+same order, so the two agree to the bit, and the tests hold them to that.
+``market.exchange.Exchange`` moves the money (penalties, prepayments, fees) through the ledger
+with the amounts returned.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from market.compiled import kernels
+
+# the tallies a month's service adds to (arrays updated in place): the sellers' GPUs committed
+# to contracts, their GPU-hours sold (all, and of their own fleet), resellers' contracted GPUs
+# (providers x generations), and the buyers' physical and equivalent contracted hours (buyers)
+TALLIES = ("committed", "sold_hours_g", "own_sold_hours_g", "resale", "buyer_hours", "contract_eq")
+
+
+def serve_reference(c: SimpleNamespace, prepaid: np.ndarray, running: np.ndarray, hours_per_month: float,
+                    tally: SimpleNamespace) -> tuple[np.ndarray, ...]:
+    """Deliveries and bills of the contracts due. ``c`` holds their terms as arrays in signing
+    order: the seller's provider row ``srow``, generation ``gen``, ``gpus``, monthly ``fee``,
+    ``prepay_share`` (the share of each bill taken from a prepayment), ``resale`` (the buyer is
+    a provider, whose provider row is ``brow``; else ``brow`` is its buyer row) and ``perf`` (the
+    generation's equivalent hours per hour for the contract's purpose). ``prepaid``: the
+    prepayment each has left; ``running``: the sellers' running GPUs (providers x generations).
+
+    A contract gets min(its GPUs, what the seller's earlier contracts of the generation left),
+    at least zero; it owes ``fee`` x (delivered / GPUs), of which up to ``prepay_share`` is
+    taken from its prepayment. What was delivered is added to the ``tally`` arrays (see
+    ``TALLIES``). Returns (delivered, due, short, from prepayment, to pay, hours delivered)."""
+    srow, gen, gpus = c.srow, c.gen, c.gpus
+    key = srow * running.shape[1] + gen
+    order = np.argsort(key, kind="stable")
+    k, want = key[order], gpus[order]
+    before = np.cumsum(want) - want  # GPUs asked by the contracts before, across groups
+    first = np.ones(k.size, dtype=bool)
+    first[1:] = k[1:] != k[:-1]
+    before -= np.maximum.accumulate(np.where(first, before, 0.0))  # ... within the group
+    deliver = np.empty(order.size)
+    deliver[order] = np.clip(running[srow[order], gen[order]] - before, 0.0, want)
+    share = deliver / gpus
+    due = c.fee * share
+    short = share < 1.0
+    use_prepaid = np.minimum(prepaid, due * c.prepay_share)
+    hours = deliver * hours_per_month
+    own = ~c.resale
+    np.add.at(tally.committed, (srow, gen), deliver)
+    np.add.at(tally.sold_hours_g, (srow, gen), hours)
+    np.add.at(tally.own_sold_hours_g, (srow, gen), hours)
+    np.add.at(tally.resale, (c.brow[c.resale], gen[c.resale]), deliver[c.resale])
+    np.add.at(tally.buyer_hours, c.brow[own], hours[own])
+    np.add.at(tally.contract_eq, c.brow[own], (hours * c.perf)[own])
+    return deliver, due, short, use_prepaid, due - use_prepaid, hours
+
+
+def serve(c: SimpleNamespace, prepaid: np.ndarray, running: np.ndarray, hours_per_month: float,
+          tally: SimpleNamespace) -> tuple[np.ndarray, ...]:
+    """:func:`serve_reference` compiled: the same results and tallies, to the bit."""
+    n = c.srow.shape[0]
+    out = np.empty((5, n))
+    short = np.empty(n, dtype=np.bool_)
+    _compiled().serve(c.srow, c.gen, c.gpus, c.fee, c.prepay_share, c.resale, c.brow, c.perf, prepaid, running,
+                      float(hours_per_month), tally.committed, tally.sold_hours_g, tally.own_sold_hours_g,
+                      tally.resale, tally.buyer_hours, tally.contract_eq, out, short)
+    return out[0], out[1], short, out[2], out[3], out[4]
+
+
+def _serve(srow, gen, gpus, fee, prepay_share, resale, brow, perf, prepaid, running, hours_per_month, committed,
+           sold_hours_g, own_sold_hours_g, resale_gpus, buyer_hours, contract_eq, out,
+           short):  # pragma: no cover - compiled
+    n = srow.shape[0]
+    G = running.shape[1]
+    # the signing order within each (seller, generation): a stable sort of the key
+    key = srow * G + gen
+    order = np.arange(n)
+    for j in range(1, n):
+        o = order[j]
+        kj = key[o]
+        i = j - 1
+        while i >= 0 and key[order[i]] > kj:
+            order[i + 1] = order[i]
+            i -= 1
+        order[i + 1] = o
+    deliver, due, use_prepaid, pay, hours = out[0], out[1], out[2], out[3], out[4]
+    cum = 0.0
+    top = 0.0  # the running maximum of the group starts' "before" (numpy's maximum.accumulate)
+    for j in range(n):
+        o = order[j]
+        want = gpus[o]
+        cum = want if j == 0 else cum + want  # (numpy's cumsum)
+        before = cum - want
+        first = j == 0 or key[o] != key[order[j - 1]]
+        x = before if first else 0.0
+        if j == 0:
+            top = x
+        elif not top >= x:  # (numpy's maximum keeps the first of equals)
+            top = x
+        v = running[srow[o], gen[o]] - (before - top)
+        v = v if v > 0.0 else 0.0  # (numpy's clip: max, then min)
+        deliver[o] = v if v < want else want
+    for i in range(n):
+        s = deliver[i] / gpus[i]
+        d = fee[i] * s
+        due[i] = d
+        short[i] = s < 1.0
+        cap = d * prepay_share[i]
+        u = prepaid[i] if prepaid[i] <= cap else cap  # (numpy's minimum keeps the first of equals)
+        use_prepaid[i] = u
+        pay[i] = d - u
+        hours[i] = deliver[i] * hours_per_month
+    # the tallies, each added in contract order (as numpy's add.at does)
+    for i in range(n):
+        committed[srow[i], gen[i]] += deliver[i]
+    for i in range(n):
+        sold_hours_g[srow[i], gen[i]] += hours[i]
+    for i in range(n):
+        own_sold_hours_g[srow[i], gen[i]] += hours[i]
+    for i in range(n):
+        if resale[i]:
+            resale_gpus[brow[i], gen[i]] += deliver[i]
+    for i in range(n):
+        if not resale[i]:
+            buyer_hours[brow[i]] += hours[i]
+    for i in range(n):
+        if not resale[i]:
+            contract_eq[brow[i]] += hours[i] * perf[i]
+
+
+def warm_up() -> None:
+    """Load the compiled kernel now."""
+    one = np.ones(1)
+    c = SimpleNamespace(srow=np.zeros(1, dtype=np.int64), gen=np.zeros(1, dtype=np.int64), gpus=one, fee=one,
+                        prepay_share=one, resale=np.zeros(1, dtype=bool), brow=np.zeros(1, dtype=np.int64), perf=one)
+    tally = SimpleNamespace(**{name: np.zeros((1, 1)) for name in TALLIES[:4]}, buyer_hours=np.zeros(1),
+                            contract_eq=np.zeros(1))
+    serve(c, one, np.ones((1, 1)), 1.0, tally)
+
+
+_compiled = kernels(serve=_serve)

@@ -1,0 +1,123 @@
+"""Contract service (market/mechanisms/service.py): the rule on numbers worked by hand, and the
+compiled kernel held to the numpy statement bit for bit."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from market.mechanisms import service
+
+
+def contracts(srow, gen, gpus, fee, prepay_share=None, resale=None, brow=None, perf=None) -> SimpleNamespace:
+    n = len(srow)
+    return SimpleNamespace(
+        srow=np.array(srow, dtype=np.int64), gen=np.array(gen, dtype=np.int64), gpus=np.array(gpus, dtype=float),
+        fee=np.array(fee, dtype=float),
+        prepay_share=np.zeros(n) if prepay_share is None else np.array(prepay_share, dtype=float),
+        resale=np.zeros(n, dtype=bool) if resale is None else np.array(resale, dtype=bool),
+        brow=np.arange(n, dtype=np.int64) if brow is None else np.array(brow, dtype=np.int64),
+        perf=np.ones(n) if perf is None else np.array(perf, dtype=float))
+
+
+def tallies(n_providers: int, n_generations: int, n_buyers: int) -> SimpleNamespace:
+    return SimpleNamespace(**{name: np.zeros((n_providers, n_generations)) for name in service.TALLIES[:4]},
+                           buyer_hours=np.zeros(n_buyers), contract_eq=np.zeros(n_buyers))
+
+
+def same_bits(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+class TestByHand:
+    def test_earlier_contracts_are_served_first_and_bills_follow_delivery(self):
+        # Seller 0 runs 100 GPUs of generation 1. Its contracts, in signing order: 60 GPUs (fee 600),
+        # 70 GPUs (fee 700). The first gets 60; the second the 40 left, and owes 700 x 40/70 = 400.
+        # A contract of seller 1 (its 5 running GPUs of generation 0) is signed between them: 8 GPUs,
+        # fee 80, gets 5 and owes 50. Half of each bill comes from a prepayment where there is one:
+        # the second contract has 150 prepaid, so 150 of its 400 (half would be 200) comes from it.
+        c = contracts(srow=[0, 1, 0], gen=[1, 0, 1], gpus=[60, 8, 70], fee=[600, 80, 700],
+                      prepay_share=[0.5, 0.5, 0.5], brow=[3, 4, 3])
+        running = np.array([[0.0, 100.0], [5.0, 0.0]])
+        tally = tallies(2, 2, 5)
+        deliver, due, short, used, pay, hours = service.serve(c, np.array([0.0, 0.0, 150.0]), running, 10.0, tally)
+        assert deliver.tolist() == [60.0, 5.0, 40.0]
+        assert due.tolist() == [600.0, 50.0, 400.0]
+        assert short.tolist() == [False, True, True]
+        assert used.tolist() == [0.0, 0.0, 150.0]
+        assert pay.tolist() == [600.0, 50.0, 250.0]
+        assert hours.tolist() == [600.0, 50.0, 400.0]
+        assert tally.committed.tolist() == [[0.0, 100.0], [5.0, 0.0]]
+        assert tally.sold_hours_g.tolist() == [[0.0, 1000.0], [50.0, 0.0]]
+        assert tally.buyer_hours.tolist() == [0.0, 0.0, 0.0, 1000.0, 50.0]
+
+    def test_a_reseller_gets_capacity_not_buyer_hours(self):
+        # Provider 1 buys 10 GPUs of generation 0 from provider 0 to resell: they count as its
+        # resale capacity, and as provider 0's hours sold, but as no buyer's contracted hours.
+        c = contracts(srow=[0], gen=[0], gpus=[10], fee=[100], resale=[True], brow=[1], perf=[2.0])
+        tally = tallies(2, 1, 2)
+        service.serve(c, np.zeros(1), np.array([[10.0], [0.0]]), 730.0, tally)
+        assert tally.resale.tolist() == [[0.0], [10.0]]
+        assert tally.own_sold_hours_g.tolist() == [[7300.0], [0.0]]
+        assert tally.buyer_hours.tolist() == [0.0, 0.0] and tally.contract_eq.tolist() == [0.0, 0.0]
+
+    def test_nothing_running_delivers_nothing(self):
+        c = contracts(srow=[0, 0], gen=[0, 0], gpus=[3, 4], fee=[30, 40])
+        tally = tallies(1, 1, 2)
+        deliver, due, short, _used, pay, _hours = service.serve(c, np.zeros(2), np.zeros((1, 1)), 730.0, tally)
+        assert deliver.tolist() == [0.0, 0.0] and pay.tolist() == [0.0, 0.0] and short.all()
+
+
+@st.composite
+def months(draw):
+    """A month of contracts due: a few sellers and generations, contracts of all sizes, resellers
+    and prepayments, and running fleets from nothing to plenty."""
+    P, G, B = draw(st.integers(1, 4)), draw(st.integers(1, 8)), draw(st.integers(1, 6))
+    n = draw(st.integers(1, 60))
+    ints = st.integers(0, 10**6)
+    srow = draw(st.lists(st.integers(0, P - 1), min_size=n, max_size=n))
+    gen = draw(st.lists(st.integers(0, G - 1), min_size=n, max_size=n))
+    gpus = draw(st.lists(st.integers(1, 20_000), min_size=n, max_size=n))
+    price = draw(st.lists(st.floats(0.5, 6.0), min_size=n, max_size=n))
+    share = draw(st.lists(st.sampled_from([0.0, 0.1, 0.25]), min_size=n, max_size=n))
+    resale = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    brow = [draw(st.integers(0, (P if r else B) - 1)) for r in resale]
+    c = contracts(srow, gen, gpus, [g * 730.0 * p for g, p in zip(gpus, price, strict=True)], share, resale, brow,
+                  draw(st.lists(st.floats(0.3, 4.0), min_size=n, max_size=n)))
+    prepaid = np.array(draw(st.lists(st.sampled_from([0.0, 1e3, 1e9]), min_size=n, max_size=n)))
+    running = np.array(draw(st.lists(ints, min_size=P * G, max_size=P * G)), dtype=float).reshape(P, G) / 7.0
+    return c, prepaid, running, (P, G, B)
+
+
+class TestCompiled:
+    @settings(max_examples=150, deadline=None)
+    @given(months())
+    def test_same_bits_as_the_numpy_statement(self, month):
+        c, prepaid, running, shape = month
+        t_ref, t_kernel = tallies(*shape), tallies(*shape)
+        # tallies start from earlier sales, as they do after a month's resets and short-term sales
+        for t in (t_ref, t_kernel):
+            t.sold_hours_g += np.arange(shape[0] * shape[1]).reshape(shape[:2]) / 3.0
+        ref = service.serve_reference(c, prepaid, running, 730.0, t_ref)
+        got = service.serve(c, prepaid, running, 730.0, t_kernel)
+        for a, b in zip(ref, got, strict=True):
+            assert same_bits(a, b)
+        for name in service.TALLIES:
+            assert same_bits(getattr(t_ref, name), getattr(t_kernel, name)), name
+
+    @pytest.mark.parametrize("n", [7, 8, 9, 130])
+    def test_signing_order_is_kept_among_equal_keys(self, n):
+        # One seller and generation, contracts of 1..n GPUs, running GPUs for about half of them:
+        # the first contracts in signing order are served in full and the rest get what is left.
+        c = contracts([0] * n, [0] * n, list(range(n, 0, -1)), [1.0] * n)
+        running = np.array([[n * (n + 1) / 4]])
+        deliver, *_ = service.serve(c, np.zeros(n), running, 730.0, tallies(1, 1, n))
+        left = running[0, 0]
+        for want, got in zip(c.gpus, deliver, strict=True):
+            assert got == min(want, max(left, 0.0))
+            left -= want
