@@ -50,7 +50,10 @@ class Exchange:
         self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
         self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
-        self._terms = np.zeros((64, 11))  # each contract's terms for serving (_contract_terms), as added
+        # each contract's terms for serving (_contract_terms), a column per contract as added:
+        # integers (rows and entities, generation, resale, inference) and amounts
+        self._iterms = np.zeros((7, 64), dtype=np.int64)
+        self._fterms = np.zeros((4, 64))
         self._term_row: dict[int, int] = {}  # contract id -> its row there
         self._plan: SimpleNamespace | None = None  # see _serve_plan
         # the consideration sets' index arrays for the short-term market, kept for the run
@@ -406,9 +409,10 @@ class Exchange:
         self.by_buyer.setdefault(c.buyer, []).append(c)
         self._schedule(c, 1.0)
         n = len(self._term_row)
-        if n == self._terms.shape[0]:
-            self._terms = np.concatenate([self._terms, np.zeros_like(self._terms)])
-        self._terms[n] = self._contract_terms(c)
+        if n == self._iterms.shape[1]:
+            self._iterms = np.concatenate([self._iterms, np.zeros_like(self._iterms)], axis=1)
+            self._fterms = np.concatenate([self._fterms, np.zeros_like(self._fterms)], axis=1)
+        self._iterms[:, n], self._fterms[:, n] = self._contract_terms(c)
         self._term_row[c.contract_id] = n
         # the seller's backlog sums, if current, take the new contract as their loop would (it is
         # the last of the seller's contracts), rather than being summed again
@@ -434,26 +438,19 @@ class Exchange:
         book.contract_eq[:] = 0.0
         self.contract_hours = 0.0
         self.contract_inference_hours = 0.0
-        buyer_hours = np.zeros(book.n)  # physical hours delivered to each buyer under contract
         ended = False  # did a contract end (commitments change)?
         serving: list[Contract] = []
         for c in self.live:
             if c.status not in ("pending", "active") or c.start > t:
                 continue
-            if t >= c.end:
+            if t >= c.start + c.term:
                 self.end_contract(c, "completed")
                 c.delivered = 0
                 ended = True
                 continue
             serving.append(c)
         if serving:
-            ended |= self._serve(serving, t, buyer_hours)
-        # a buyer's contracted capacity serves its running training projects first and its
-        # inference with the rest
-        train_eq = np.maximum(0.0, book.demand_eq - book.inference_eq)
-        train_frac = np.clip(np.divide(train_eq, book.contract_eq, out=np.zeros(book.n),
-                                       where=book.contract_eq > 0), 0.0, 1.0)
-        self.contract_inference_hours += portable.dot(buyer_hours, 1.0 - train_frac)
+            ended |= self._serve(serving, t)
         self._billed += 1  # months were billed: backlog figures change
         if ended:
             self._touch()
@@ -463,11 +460,11 @@ class Exchange:
             for c in self.live:
                 self._live_by_seller.setdefault(c.seller, []).append(c)
 
-    def _contract_terms(self, c: Contract) -> tuple:
+    def _contract_terms(self, c: Contract) -> tuple[tuple, tuple]:
         """What serving a contract needs of it that never changes: (seller's provider row, seller's
-        and buyer's ledger entities, whether the buyer resells, the buyer's row in the buyer book
-        or, for a reseller, its provider row, generation, GPUs, monthly fee, prepaid share of each
-        bill, whether it is for inference, equivalent hours per hour)."""
+        and buyer's ledger entities, the buyer's row in the buyer book or, for a reseller, its
+        provider row, generation, whether the buyer resells, whether it is for inference) and
+        (GPUs, monthly fee, prepaid share of each bill, equivalent hours per hour)."""
         m = self.model
         cat = m.cat
         seller = m.provider_by_name[c.seller]
@@ -476,8 +473,8 @@ class Exchange:
         row = m.providers.index(buyer) if resale else buyer.idx
         inference = c.purpose == "inference"
         perf = cat.inf[c.generation] if inference else cat.train[c.generation]
-        return (m.providers.index(seller), seller.eid, buyer.eid, resale, row, c.generation, c.gpus, c.fee,
-                c.prepay_share, inference, perf)
+        return ((m.providers.index(seller), seller.eid, buyer.eid, row, c.generation, resale, inference),
+                (c.gpus, c.fee, c.prepay_share, perf))
 
     def _serve_plan(self, cs: list[Contract]) -> SimpleNamespace:
         """The terms of the contracts ``cs`` as arrays (see ``service.serve``), kept while the same
@@ -486,21 +483,20 @@ class Exchange:
         if self._plan is not None and self._plan.ids == ids:
             return self._plan
         row = self._term_row
-        terms = self._terms[np.array([row[i] for i in ids], dtype=np.int64)]
-        ints = terms[:, [0, 1, 2, 4, 5]].astype(np.int64).T
-        srow, s_eid, b_eid, brow, gen = (np.ascontiguousarray(x) for x in ints)
-        resale = terms[:, 3] > 0
+        cols = np.array([row[i] for i in ids], dtype=np.int64)
+        srow, s_eid, b_eid, brow, gen, resale, inference = self._iterms[:, cols]
+        gpus, fee, prepay_share, perf = self._fterms[:, cols]
+        resale = resale > 0
         own = ~resale
-        gpus, fee, prepay_share, perf = (np.ascontiguousarray(terms[:, j]) for j in (6, 7, 8, 10))
         self._plan = SimpleNamespace(
             ids=ids, srow=srow, gen=gen, gpus=gpus, fee=fee, prepay_share=prepay_share, resale=resale, brow=brow,
             perf=perf, s_eid=s_eid, b_eid=b_eid, own=own,
             prepaid_acct=np.where(resale, int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE)),
             b_eid_resale=b_eid[resale], s_eid_resale=s_eid[resale], b_eid_own=b_eid[own], s_eid_own=s_eid[own],
-            resold_inference=resale & (terms[:, 9] > 0))
+            resold_inference=resale & (inference > 0))
         return self._plan
 
-    def _serve(self, cs: list[Contract], t: int, buyer_hours: np.ndarray) -> bool:
+    def _serve(self, cs: list[Contract], t: int) -> bool:
         """Serve the contracts ``cs`` (due this month, in the order they were signed): each
         seller's running GPUs of a generation go to its contracts in signing order, sellers'
         sales and buyers' contracted hours are tallied (``service.serve``), and the bills go
@@ -511,10 +507,12 @@ class Exchange:
         pb = m.pbook
         plan = self._serve_plan(cs)
         prepaid = np.array([c.prepaid_left for c in cs])
+        book = m.buyers
         tally = SimpleNamespace(committed=pb.committed, sold_hours_g=pb.sold_hours_g,
-                                own_sold_hours_g=pb.own_sold_hours_g, resale=pb.resale, buyer_hours=buyer_hours,
-                                contract_eq=m.buyers.contract_eq)
-        deliver, due, short, use_prepaid, pay, hours = service.serve(plan, prepaid, pb.running, m.hours, tally)
+                                own_sold_hours_g=pb.own_sold_hours_g, resale=pb.resale,
+                                buyer_hours=np.zeros(book.n), contract_eq=book.contract_eq)
+        deliver, due, short, use_prepaid, pay, hours, inference_hours = service.serve(
+            plan, prepaid, pb.running, m.hours, tally, book.demand_eq, book.inference_eq)
         fee, s_eid, b_eid = plan.fee, plan.s_eid, plan.b_eid
         for i in np.flatnonzero(short).tolist():  # a short delivery: the seller pays a penalty
             L.transfer(int(s_eid[i]), int(b_eid[i]), neg.penalty_rate * (fee[i] - due[i]), "penalty")
@@ -526,7 +524,7 @@ class Exchange:
         L.transfer_many(plan.b_eid_own, plan.s_eid_own, pay[plan.own], "compute")
         self.contract_hours = float(hours.sum())
         # served once, at delivery to a reseller: its later sale of the same hours is not counted again
-        self.contract_inference_hours = float(hours[plan.resold_inference].sum())
+        self.contract_inference_hours = float(hours[plan.resold_inference].sum()) + inference_hours
         ended = False
         for c, d, is_short, used in zip(cs, deliver.tolist(), short.tolist(), use_prepaid.tolist(), strict=True):
             if c.status == "pending":

@@ -43,9 +43,14 @@ class TestByHand:
         # the second contract has 150 prepaid, so 150 of its 400 (half would be 200) comes from it.
         c = contracts(srow=[0, 1, 0], gen=[1, 0, 1], gpus=[60, 8, 70], fee=[600, 80, 700],
                       prepay_share=[0.5, 0.5, 0.5], brow=[3, 4, 3])
+        # Buyer 3 needs 1,500 equivalent hours, 1,000 of them inference: its 1,000 contracted hours
+        # serve its 500 of training first, so half of them serve inference. Buyer 4 needs only
+        # inference: all its 50 hours serve inference. 500 + 50 = 550.
         running = np.array([[0.0, 100.0], [5.0, 0.0]])
         tally = tallies(2, 2, 5)
-        deliver, due, short, used, pay, hours = service.serve(c, np.array([0.0, 0.0, 150.0]), running, 10.0, tally)
+        demand, inference = np.array([0, 0, 0, 1500.0, 10.0]), np.array([0, 0, 0, 1000.0, 10.0])
+        deliver, due, short, used, pay, hours, inference_hours = service.serve(
+            c, np.array([0.0, 0.0, 150.0]), running, 10.0, tally, demand, inference)
         assert deliver.tolist() == [60.0, 5.0, 40.0]
         assert due.tolist() == [600.0, 50.0, 400.0]
         assert short.tolist() == [False, True, True]
@@ -55,13 +60,14 @@ class TestByHand:
         assert tally.committed.tolist() == [[0.0, 100.0], [5.0, 0.0]]
         assert tally.sold_hours_g.tolist() == [[0.0, 1000.0], [50.0, 0.0]]
         assert tally.buyer_hours.tolist() == [0.0, 0.0, 0.0, 1000.0, 50.0]
+        assert inference_hours == 550.0
 
     def test_a_reseller_gets_capacity_not_buyer_hours(self):
         # Provider 1 buys 10 GPUs of generation 0 from provider 0 to resell: they count as its
         # resale capacity, and as provider 0's hours sold, but as no buyer's contracted hours.
         c = contracts(srow=[0], gen=[0], gpus=[10], fee=[100], resale=[True], brow=[1], perf=[2.0])
         tally = tallies(2, 1, 2)
-        service.serve(c, np.zeros(1), np.array([[10.0], [0.0]]), 730.0, tally)
+        service.serve(c, np.zeros(1), np.array([[10.0], [0.0]]), 730.0, tally, np.zeros(2), np.zeros(2))
         assert tally.resale.tolist() == [[0.0], [10.0]]
         assert tally.own_sold_hours_g.tolist() == [[7300.0], [0.0]]
         assert tally.buyer_hours.tolist() == [0.0, 0.0] and tally.contract_eq.tolist() == [0.0, 0.0]
@@ -69,8 +75,10 @@ class TestByHand:
     def test_nothing_running_delivers_nothing(self):
         c = contracts(srow=[0, 0], gen=[0, 0], gpus=[3, 4], fee=[30, 40])
         tally = tallies(1, 1, 2)
-        deliver, due, short, _used, pay, _hours = service.serve(c, np.zeros(2), np.zeros((1, 1)), 730.0, tally)
+        deliver, due, short, _used, pay, _hours, inference_hours = service.serve(
+            c, np.zeros(2), np.zeros((1, 1)), 730.0, tally, np.ones(2), np.ones(2))
         assert deliver.tolist() == [0.0, 0.0] and pay.tolist() == [0.0, 0.0] and short.all()
+        assert inference_hours == 0.0
 
 
 @st.composite
@@ -91,20 +99,22 @@ def months(draw):
                   draw(st.lists(st.floats(0.3, 4.0), min_size=n, max_size=n)))
     prepaid = np.array(draw(st.lists(st.sampled_from([0.0, 1e3, 1e9]), min_size=n, max_size=n)))
     running = np.array(draw(st.lists(ints, min_size=P * G, max_size=P * G)), dtype=float).reshape(P, G) / 7.0
-    return c, prepaid, running, (P, G, B)
+    demand = np.array(draw(st.lists(st.floats(0.0, 1e7), min_size=B, max_size=B)))
+    inference = demand * np.array(draw(st.lists(st.sampled_from([0.0, 0.3, 1.0, 1.2]), min_size=B, max_size=B)))
+    return c, prepaid, running, (P, G, B), demand, inference
 
 
 class TestCompiled:
     @settings(max_examples=150, deadline=None)
     @given(months())
     def test_same_bits_as_the_numpy_statement(self, month):
-        c, prepaid, running, shape = month
+        c, prepaid, running, shape, demand, inference = month
         t_ref, t_kernel = tallies(*shape), tallies(*shape)
         # tallies start from earlier sales, as they do after a month's resets and short-term sales
         for t in (t_ref, t_kernel):
             t.sold_hours_g += np.arange(shape[0] * shape[1]).reshape(shape[:2]) / 3.0
-        ref = service.serve_reference(c, prepaid, running, 730.0, t_ref)
-        got = service.serve(c, prepaid, running, 730.0, t_kernel)
+        ref = service.serve_reference(c, prepaid, running, 730.0, t_ref, demand, inference)
+        got = service.serve(c, prepaid, running, 730.0, t_kernel, demand, inference)
         for a, b in zip(ref, got, strict=True):
             assert same_bits(a, b)
         for name in service.TALLIES:
@@ -116,7 +126,7 @@ class TestCompiled:
         # the first contracts in signing order are served in full and the rest get what is left.
         c = contracts([0] * n, [0] * n, list(range(n, 0, -1)), [1.0] * n)
         running = np.array([[n * (n + 1) / 4]])
-        deliver, *_ = service.serve(c, np.zeros(n), running, 730.0, tallies(1, 1, n))
+        deliver, *_ = service.serve(c, np.zeros(n), running, 730.0, tallies(1, 1, n), np.zeros(n), np.zeros(n))
         left = running[0, 0]
         for want, got in zip(c.gpus, deliver, strict=True):
             assert got == min(want, max(left, 0.0))

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from market import portable
 from market.compiled import kernels
 
 # the tallies a month's service adds to (arrays updated in place): the sellers' GPUs committed
@@ -24,7 +25,7 @@ TALLIES = ("committed", "sold_hours_g", "own_sold_hours_g", "resale", "buyer_hou
 
 
 def serve_reference(c: SimpleNamespace, prepaid: np.ndarray, running: np.ndarray, hours_per_month: float,
-                    tally: SimpleNamespace) -> tuple[np.ndarray, ...]:
+                    tally: SimpleNamespace, demand_eq: np.ndarray, inference_eq: np.ndarray) -> tuple:
     """Deliveries and bills of the contracts due. ``c`` holds their terms as arrays in signing
     order: the seller's provider row ``srow``, generation ``gen``, ``gpus``, monthly ``fee``,
     ``prepay_share`` (the share of each bill taken from a prepayment), ``resale`` (the buyer is
@@ -35,7 +36,11 @@ def serve_reference(c: SimpleNamespace, prepaid: np.ndarray, running: np.ndarray
     A contract gets min(its GPUs, what the seller's earlier contracts of the generation left),
     at least zero; it owes ``fee`` x (delivered / GPUs), of which up to ``prepay_share`` is
     taken from its prepayment. What was delivered is added to the ``tally`` arrays (see
-    ``TALLIES``). Returns (delivered, due, short, from prepayment, to pay, hours delivered)."""
+    ``TALLIES``). A buyer's contracted hours serve its training first (its equivalent demand
+    ``demand_eq`` less ``inference_eq``) and its inference with the rest.
+
+    Returns (delivered, due, short, from prepayment, to pay, hours delivered, the buyers'
+    physical hours that served inference)."""
     srow, gen, gpus = c.srow, c.gen, c.gpus
     key = srow * running.shape[1] + gen
     order = np.argsort(key, kind="stable")
@@ -58,23 +63,29 @@ def serve_reference(c: SimpleNamespace, prepaid: np.ndarray, running: np.ndarray
     np.add.at(tally.resale, (c.brow[c.resale], gen[c.resale]), deliver[c.resale])
     np.add.at(tally.buyer_hours, c.brow[own], hours[own])
     np.add.at(tally.contract_eq, c.brow[own], (hours * c.perf)[own])
-    return deliver, due, short, use_prepaid, due - use_prepaid, hours
+    # a buyer's contracted capacity serves its running training first and its inference with the rest
+    train_eq = np.maximum(0.0, demand_eq - inference_eq)
+    train_frac = np.clip(np.divide(train_eq, tally.contract_eq, out=np.zeros(train_eq.size),
+                                   where=tally.contract_eq > 0), 0.0, 1.0)
+    inference_hours = portable.dot(tally.buyer_hours, 1.0 - train_frac)
+    return deliver, due, short, use_prepaid, due - use_prepaid, hours, inference_hours
 
 
 def serve(c: SimpleNamespace, prepaid: np.ndarray, running: np.ndarray, hours_per_month: float,
-          tally: SimpleNamespace) -> tuple[np.ndarray, ...]:
+          tally: SimpleNamespace, demand_eq: np.ndarray, inference_eq: np.ndarray) -> tuple:
     """:func:`serve_reference` compiled: the same results and tallies, to the bit."""
     n = c.srow.shape[0]
     out = np.empty((5, n))
     short = np.empty(n, dtype=np.bool_)
-    _compiled().serve(c.srow, c.gen, c.gpus, c.fee, c.prepay_share, c.resale, c.brow, c.perf, prepaid, running,
-                      float(hours_per_month), tally.committed, tally.sold_hours_g, tally.own_sold_hours_g,
-                      tally.resale, tally.buyer_hours, tally.contract_eq, out, short)
-    return out[0], out[1], short, out[2], out[3], out[4]
+    inference_hours = _compiled().serve(
+        c.srow, c.gen, c.gpus, c.fee, c.prepay_share, c.resale, c.brow, c.perf, prepaid, running,
+        float(hours_per_month), tally.committed, tally.sold_hours_g, tally.own_sold_hours_g, tally.resale,
+        tally.buyer_hours, tally.contract_eq, demand_eq, inference_eq, out, short)
+    return out[0], out[1], short, out[2], out[3], out[4], inference_hours
 
 
 def _serve(srow, gen, gpus, fee, prepay_share, resale, brow, perf, prepaid, running, hours_per_month, committed,
-           sold_hours_g, own_sold_hours_g, resale_gpus, buyer_hours, contract_eq, out,
+           sold_hours_g, own_sold_hours_g, resale_gpus, buyer_hours, contract_eq, demand_eq, inference_eq, out,
            short):  # pragma: no cover - compiled
     n = srow.shape[0]
     G = running.shape[1]
@@ -132,6 +143,16 @@ def _serve(srow, gen, gpus, fee, prepay_share, resale, brow, perf, prepaid, runn
     for i in range(n):
         if not resale[i]:
             contract_eq[brow[i]] += hours[i] * perf[i]
+    # the buyers' hours that served inference: numpy's maximum, divide-where, clip; a dot in order
+    inference_hours = 0.0
+    for b in range(buyer_hours.shape[0]):
+        x = demand_eq[b] - inference_eq[b]
+        train_eq = 0.0 if 0.0 >= x else x
+        frac = train_eq / contract_eq[b] if contract_eq[b] > 0 else 0.0
+        frac = frac if frac > 0.0 else 0.0
+        frac = frac if frac < 1.0 else 1.0
+        inference_hours += buyer_hours[b] * (1.0 - frac)
+    return inference_hours
 
 
 def warm_up() -> None:
@@ -141,7 +162,7 @@ def warm_up() -> None:
                         prepay_share=one, resale=np.zeros(1, dtype=bool), brow=np.zeros(1, dtype=np.int64), perf=one)
     tally = SimpleNamespace(**{name: np.zeros((1, 1)) for name in TALLIES[:4]}, buyer_hours=np.zeros(1),
                             contract_eq=np.zeros(1))
-    serve(c, one, np.ones((1, 1)), 1.0, tally)
+    serve(c, one, np.ones((1, 1)), 1.0, tally, one, one)
 
 
 _compiled = kernels(serve=_serve)
