@@ -88,6 +88,8 @@ class Ledger:
         self.names = list(names)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.balances = np.zeros((len(self.names), N_ACCTS))
+        # the same numbers, flat, for single postings: a memoryview's item costs a third of numpy's
+        self._flat = memoryview(self.balances.reshape(-1))
         self.capex = np.zeros(len(self.names))  # this month's capital expenditure
         self.keep = keep
         self.month = -1
@@ -100,9 +102,10 @@ class Ledger:
         """One posting inside one entity (depreciation, recognition of deferred revenue...)."""
         if amount == 0.0:
             return
-        b = self.balances
-        b[entity, debit] += amount
-        b[entity, credit] -= amount
+        b = self._flat
+        row = entity * N_ACCTS
+        b[row + debit] += amount
+        b[row + credit] -= amount
         if self.keep:
             self._rows.append((self.month, entity, debit, credit, amount, MEMO_CODE[memo], -1))
 
@@ -113,11 +116,12 @@ class Ledger:
         if amount < 0.0 or amount != amount:
             raise ValueError(f"transfer {kind}: amount must be a non-negative number, got {amount}")
         dr, cr, code = _TRANSFER_CODES[kind]
-        b = self.balances
-        b[payer, dr] += amount
-        b[payer, _CASH] -= amount
-        b[payee, _CASH] += amount
-        b[payee, cr] -= amount
+        b = self._flat
+        i, j = payer * N_ACCTS, payee * N_ACCTS
+        b[i + dr] += amount
+        b[i + _CASH] -= amount
+        b[j + _CASH] += amount
+        b[j + cr] -= amount
         if kind in CAPEX_KINDS:
             self.capex[payer] += amount
         if self.keep:
