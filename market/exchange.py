@@ -45,7 +45,9 @@ class Exchange:
         self._party_version: dict[str, int] = {}
         # GPUs by generation x month promised in live (pending or active) contracts, per seller
         # and per buyer: kept as contracts are added and end, so commitments are a slice
-        self._sched: dict[str, np.ndarray] = {}
+        # (sellers are providers: their schedules are one providers x generations x months array)
+        self._prow = {p.name: i for i, p in enumerate(model.providers)}
+        self._sched = np.zeros((len(model.providers), model.cat.n, 64))
         self._bsched: dict[str, np.ndarray] = {}
         self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
@@ -133,14 +135,19 @@ class Exchange:
         lo, hi = max(c.start, 0), c.end
         if hi <= lo:
             return
-        for name, books in ((c.seller, self._sched), (c.buyer, self._bsched)):
-            a = books.get(name)
-            if a is None or a.shape[1] < hi:
-                grown = np.zeros((self.model.cat.n, max(hi, 2 * (0 if a is None else a.shape[1]), 64)))
-                if a is not None:
-                    grown[:, : a.shape[1]] = a
-                books[name] = a = grown
-            a[c.generation, lo:hi] += sign * c.gpus
+        a = self._sched
+        if a.shape[2] < hi:
+            grown = np.zeros(a.shape[:2] + (max(hi, 2 * a.shape[2]),))
+            grown[:, :, : a.shape[2]] = a
+            self._sched = a = grown
+        a[self._prow[c.seller], c.generation, lo:hi] += sign * c.gpus
+        a = self._bsched.get(c.buyer)
+        if a is None or a.shape[1] < hi:
+            grown = np.zeros((self.model.cat.n, max(hi, 2 * (0 if a is None else a.shape[1]), 64)))
+            if a is not None:
+                grown[:, : a.shape[1]] = a
+            self._bsched[c.buyer] = a = grown
+        a[c.generation, lo:hi] += sign * c.gpus
 
     def end_contract(self, c: Contract, status: str) -> None:
         """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs."""
@@ -150,9 +157,10 @@ class Exchange:
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
         """GPUs by generation that the seller's live contracts need at most over months
         t..t+horizon."""
-        a = self._sched.get(seller)
-        if a is None or t >= a.shape[1]:
+        a = self._sched
+        if t >= a.shape[2]:
             return np.zeros(self.model.cat.n)
+        a = a[self._prow[seller]]
         if horizon == 0:
             return a[:, t].copy()
         return a[:, t : t + horizon + 1].max(axis=1)
@@ -234,9 +242,9 @@ class Exchange:
             out.append(p)
         return out
 
-    def earliest_start(self, p: Provider, g: int, gpus: int, t: int) -> int:
+    def earliest_start(self, p: Provider, g: int, gpus: int, t: int, spare_kw: float | None = None) -> int:
         """The earliest month the seller could serve: NVIDIA's queue and lead time for the GPUs,
-        and the build time of any MW it lacks."""
+        and the build time of any MW it lacks (``spare_kw``: its spare power, if known)."""
         m = self.model
         cat = m.cat
         if cat.nvidia[g]:
@@ -246,25 +254,41 @@ class Exchange:
         else:
             gpu_ready = t + 1
         kw_need = gpus * cat.power_kw[g]
-        spare_kw = self._spare_kw(p, t)
+        if spare_kw is None:
+            spare_kw = self._spare_kw(p, t)
         power_ready = t if spare_kw >= kw_need else t + p.mw_lead
         return max(gpu_ready, power_ready)
 
     def _spare_kw(self, p: Provider, t: int) -> float:
-        """kW the seller has not yet spoken for: powered and building MW less the fleet, what is
+        """kW the seller has not yet spoken for (see :meth:`_spare_kws`)."""
+        return self._spare_kws([p], t)[0]
+
+    def _spare_kws(self, sellers: list[Provider], t: int) -> list[float]:
+        """kW each seller has not yet spoken for: powered and building MW less the fleet, what is
         coming, and what signed contracts still need. Only contracts change while requests are
-        negotiated, so it is kept until the seller's contracts change or the round of
-        negotiation ends."""
-        key = (p.name, t, self.version(p.name))
-        hit = self._spare.get(key)
-        if hit is not None:
-            return hit
-        cat = self.model.cat
-        supply = p.installed + p.in_transit + p.on_order
-        promised = np.maximum(supply, self.committed_ahead(p.name, t, PROMISE_HORIZON))
-        spare = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - float(np.sum(promised * cat.power_kw))
-        self._spare[key] = spare
-        return spare
+        negotiated, so each is kept until the seller's contracts change or the round of
+        negotiation ends; those not kept are worked out together."""
+        keys = [(p.name, t, self.version(p.name)) for p in sellers]
+        spare = self._spare
+        todo = [i for i, k in enumerate(keys) if k not in spare]
+        if todo:
+            pb = self.model.pbook
+            rows = [self._prow[sellers[i].name] for i in todo]
+            # every provider's at once when most are wanted (slices cost less than picking rows)
+            pick = slice(None) if 2 * len(rows) >= pb.n else np.array(rows, dtype=np.int64)
+            supply = pb.installed[pick] + pb.in_transit[pick] + pb.on_order[pick]
+            a = self._sched
+            if t < a.shape[2]:
+                promised = np.maximum(supply, a[pick, :, t : t + PROMISE_HORIZON + 1].max(axis=2))
+            else:
+                promised = np.maximum(supply, 0.0)
+            kw = (promised * self.model.cat.power_kw).sum(axis=1).tolist()
+            if isinstance(pick, slice):
+                kw = [kw[j] for j in rows]
+            for i, need in zip(todo, kw, strict=True):
+                p = sellers[i]
+                spare[keys[i]] = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - need
+        return [spare[k] for k in keys]
 
     def reservation_price(self, p: Provider, g: int, term: int) -> float:
         """The seller's walk-away price: the capital it must recover over the term (today's
@@ -326,11 +350,14 @@ class Exchange:
         cat = m.cat
         gname = cat.names[r.generation]
         offers = []
+        quotes = []  # (seller, GPUs it may offer)
         for p in self.eligible_sellers(r):
             qty = min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
-            if qty <= 0:
-                continue
-            start = max(r.start, self.earliest_start(p, r.generation, qty, t))
+            if qty > 0:
+                quotes.append((p, qty))
+        spare = self._spare_kws([p for p, _ in quotes], t)  # (nothing changes before the offers are made)
+        for (p, qty), spare_kw in zip(quotes, spare, strict=True):
+            start = max(r.start, self.earliest_start(p, r.generation, qty, t, spare_kw))
             if p.player:
                 ans = self.player_answers.get(r.request_id)
                 if ans is None or ans[0] == "decline":
