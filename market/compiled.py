@@ -16,15 +16,21 @@ def kernels(inline: tuple[Callable, ...] = (), /, **funcs: Callable) -> Callable
     """A loader of ``funcs`` compiled with Numba: calling it the first time compiles them (from
     Numba's on-disk cache after the first run) and returns them as attributes by their keyword
     names. A kernel must be a module-level function; one that calls another function gets it
-    ``inline`` (each is compiled to be inlined and takes its own module name), since Numba cannot
-    cache a kernel that calls a separately compiled function reliably."""
+    ``inline`` (each is compiled to be inlined and takes its name in its own module and in the
+    kernels' modules), since Numba cannot cache a kernel that calls a separately compiled function
+    reliably. Numba's on-disk cache of a kernel is renewed when the kernel's own file changes, not
+    when an inlined helper from another file does (``portable.pairwise_sum``): after changing one,
+    delete the ``__pycache__/*.nbi`` files of the modules that inline it."""
 
     @functools.cache
     def load() -> SimpleNamespace:
         from numba import njit
 
         for f in inline:
-            f.__globals__[f.__name__] = njit(inline="always")(f)
+            compiled = njit(inline="always")(f)
+            # bound where it is defined and where the kernels find it (it may be imported)
+            for module in {id(g.__globals__): g.__globals__ for g in (f, *funcs.values())}.values():
+                module[f.__name__] = compiled
         jit = njit(cache=True, nogil=True)
         return SimpleNamespace(**{name: jit(f) for name, f in funcs.items()})
 

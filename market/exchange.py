@@ -637,80 +637,46 @@ class Exchange:
         hour at the capacity-weighted mean of its generations' prices."""
         m = self.model
         cat = m.cat
-        h = m.hours
         book = m.buyers
-        provs = m.providers
-        n_offers = len(self.offers)
         pb = m.pbook
-        live = pb.live()
-        od = pb.od
-        spot = pb.spot
-        own_idle = np.maximum(0.0, pb.running - pb.committed)
-        idle = np.where(live[:, None] & ~np.isnan(od), own_idle + pb.resale, 0.0)
-        own_share = np.divide(own_idle, idle, out=np.zeros_like(idle), where=idle > 0)
-        # offers: rows of (provider, generation mask)
-        prow = self.offer_provider
-        gmask = np.where(self.offer_custom[:, None], ~cat.nvidia[None, :], cat.nvidia[None, :])
-        eq = idle[prow] * gmask * (h * cat.inf)
-        cap = eq.sum(axis=1)
-        w = np.divide(eq, cap[:, None], out=np.zeros_like(eq), where=cap[:, None] > 0)
-        od0 = np.where(np.isnan(od), 0.0, od)  # (unpriced generations have no idle capacity: weight 0)
-        spot0 = np.where(np.isnan(spot), 0.0, spot)
-        p_od = np.sum(w * od0[prow] / cat.inf, axis=1)
-        p_spot = np.sum(w * spot0[prow] / cat.inf, axis=1)
-        od_dem, spot_dem = book.residual()
         idx = m.consider
         if self._consider_key is not idx:  # drawn once a run: its index arrays are kept
             self._consider_key = idx
             self._safe = np.where(idx >= 0, idx, 0)
             self._payers = np.repeat(book.eids, idx.shape[1])
             self._payees = self.offer_eid[self._safe].ravel()
-        safe = self._safe
         mk = m.scn.market
-        # trust's value in $ per GPU-hour, as a share of the price in the score
-        trust_value = mk.trust_scale * mk.trust_price * book.trust_weight
-        rounds = mk.clearing_rounds
-        served = []
-        cap_left = cap
-        for price, dem in ((p_od, od_dem), (p_spot, spot_dem)):
-            ok_idx, score = clearing.offer_scores(idx, price, self.offer_custom, self.offer_trust, book.switching,
-                                                  trust_value, book.max_price, mk.logit_beta)
-            s, cap_left = clearing.clear(dem, ok_idx, score, cap_left, rounds)
-            served.append(s)
-        served_od, served_sp = served
+        s = SimpleNamespace(
+            running=pb.running, committed=pb.committed, resale=pb.resale, od=pb.od, spot=pb.spot, live=pb.live(),
+            prow=self.offer_provider, custom=self.offer_custom, trust=self.offer_trust, nvidia=cat.nvidia,
+            inf=cat.inf, hours=m.hours, idx=idx, safe=self._safe, demand_eq=book.demand_eq,
+            contract_eq=book.contract_eq, cash=m.ledger.balances[book.eids, Acct.CASH], price=max(m.market_price, 1e-6),
+            spot_frac=book.spot_frac, switching=book.switching,
+            # trust's value in $ per GPU-hour, as a share of the price in the score
+            trust_value=mk.trust_scale * mk.trust_price * book.trust_weight, max_price=book.max_price,
+            beta=mk.logit_beta, rounds=mk.clearing_rounds, inference_eq=book.inference_eq)
+        r = clearing.short_term(s, pb.sold_hours_g, pb.own_sold_hours_g)
         # payments: one per buyer and offer (nothing is served where a buyer has no offer)
-        pay = served_od * p_od[safe] + served_sp * p_spot[safe]
-        m.ledger.transfer_many(self._payers, self._payees, pay.ravel(), "compute")
-        bought_k = served_od + served_sp
-        sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=n_offers)
-        bought = bought_k.sum(axis=1)
-        book.spend = pay.sum(axis=1)
-        self.unmet_eq = float(np.maximum(0.0, od_dem + spot_dem - bought).sum())
-        self.st_revenue = float(pay.sum())
-        self.st_eq = float(sold_eq.sum())
-        # physical GPU-hours by provider and generation: each offer's sales split over its mix
-        phys = np.zeros_like(idle)
-        np.add.at(phys, prow, sold_eq[:, None] * w / cat.inf)
-        own_phys = phys * own_share
-        st_eq_p = np.bincount(prow, weights=sold_eq, minlength=len(provs))
-        sellers = np.flatnonzero(st_eq_p > 0)
-        pb.sold_hours_g[sellers] += phys[sellers]
-        pb.own_sold_hours_g[sellers] += own_phys[sellers]
-        for i in sellers.tolist():
+        m.ledger.transfer_many(self._payers, self._payees, r.pay.ravel(), "compute")
+        book.spend = r.spend
+        self.unmet_eq = float(r.gap.sum())
+        self.st_revenue = float(r.pay.sum())
+        self.st_eq = float(r.sold_eq.sum())
+        provs = m.providers
+        st_eq_p = r.st_eq_p
+        for i in np.flatnonzero(st_eq_p > 0).tolist():
             provs[i].st_sold_eq += st_eq_p[i]
         # resold hours were served when delivered to the reseller: count only own-fleet hours
-        hours_total = float(own_phys.sum())
+        hours_total = float(r.own_phys.sum())
         # inference hours: each buyer's purchases split by its inference share of need, at the
-        # market's average physical hours per equivalent hour
-        inf_frac = np.clip(np.divide(book.inference_eq, book.demand_eq, out=np.ones(book.n),
-                                     where=book.demand_eq > 0), 0.0, 1.0)
-        # two rates: own-fleet physical hours per equivalent hour sold (resold hours were counted
-        # at delivery to the reseller, so they must not be counted again here), and all physical
-        # hours per equivalent hour (what unmet demand would have taken)
+        # market's average physical hours per equivalent hour. Two rates: own-fleet physical hours
+        # per equivalent hour sold (resold hours were counted at delivery to the reseller, so they
+        # must not be counted again here), and all physical hours per equivalent hour (what unmet
+        # demand would have taken)
         own_per_eq = hours_total / self.st_eq if self.st_eq > 0 else 0.0
-        phys_per_eq = float(phys.sum()) / self.st_eq if self.st_eq > 0 else 0.0
+        phys_per_eq = float(r.phys.sum()) / self.st_eq if self.st_eq > 0 else 0.0
         self.st_hours = hours_total
-        self.st_inference_hours = portable.dot(bought, inf_frac) * own_per_eq
+        self.st_inference_hours = r.inference_bought * own_per_eq
         unmet_phys = self.unmet_eq * (phys_per_eq if phys_per_eq > 0 else 1.0)
         self.demand_hours = self.contract_hours + hours_total + unmet_phys
         if self.st_eq > 0:

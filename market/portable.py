@@ -74,6 +74,41 @@ def _dot(a, b):  # pragma: no cover - compiled
     return total
 
 
+def pairwise_sum(a, n):  # pragma: no cover - compiled (inlined into kernels)
+    """numpy's sum of ``a[:n]`` (``add.reduce`` of a contiguous float64 array), to the bit, for n
+    up to 128: nothing is 0.0; below 8 terms, in order from -0.0; up to 128 in eight running sums combined
+    pairwise, then the rest in order. (numpy sums longer arrays as two halves, each so; NaN here
+    flags a caller that passed more.) Kernels declare it inline: ``kernels((pairwise_sum,), ...)``."""
+    if n == 0:
+        return 0.0
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+        r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+        i = 8
+        stop = n - n % 8
+        while i < stop:
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    return np.nan
+
+
 _compiled = kernels(exp=_exp, log=_log, power=_power, dot=_dot)
 
 

@@ -41,3 +41,25 @@ def test_dot_adds_in_order(values):
         total += a * b
     assert portable.dot(x, pos) == total
     assert portable.dot(np.zeros(0), np.zeros(0)) == 0.0
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_pairwise_sum_is_numpy_s_sum_to_the_bit(values, compiled):
+    # numpy's add.reduce of 1..128 terms; a plain running sum differs in the last bit for some of
+    # them, so the test would catch a helper that added in order
+    from market.mechanisms import allocation
+
+    if compiled:
+        allocation.warm_up()  # binds the compiled (inlined) helper in place of the Python one
+    x = values[0] * 1e3
+    in_order_differs = 0
+    for n in range(0, 129):
+        a = np.ascontiguousarray(x[n : 2 * n])
+        got = portable.pairwise_sum(a, n)
+        assert np.float64(got).tobytes() == a.sum().tobytes(), n
+        running = -0.0
+        for v in a.tolist():
+            running += v
+        in_order_differs += running != got
+    assert in_order_differs > 10
+    assert math.isnan(portable.pairwise_sum(np.ones(129), 129))

@@ -159,16 +159,6 @@ class BuyerBook:
         self.demand_eq = self.inference_eq + training_need
         self.switching *= 1.0 - self.erosion
 
-    def residual(self) -> tuple[np.ndarray, np.ndarray]:
-        """Demand left after own contracts, split into (on-demand, spot) and capped by cash."""
-        m = self.model
-        left = np.maximum(0.0, self.demand_eq - self.contract_eq)
-        cash = np.maximum(0.0, m.ledger.balances[self.eids, Acct.CASH])
-        price = max(m.market_price, 1e-6)
-        left = np.minimum(left, cash / price)
-        spot = left * self.spot_frac
-        return left - spot, spot
-
     def top_up(self) -> None:
         """Investors cover any buyer whose cash fell below zero (labs and firms are funded to meet
         their contracts); the equity shows in the ledger."""

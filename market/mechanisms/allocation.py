@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from market.compiled import kernels
+from market.portable import pairwise_sum
 
 
 def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -94,7 +95,7 @@ def _allocate_kernel(output, req, w, alloc):  # pragma: no cover - compiled
         if req[i] > 0:
             buf[m] = req[i]
             m += 1
-    if _pairwise(buf, m) <= output:
+    if pairwise_sum(buf, m) <= output:
         for i in range(n):
             alloc[i] = req[i] if req[i] > 0.0 else 0.0
         return
@@ -106,7 +107,7 @@ def _allocate_kernel(output, req, w, alloc):  # pragma: no cover - compiled
     while left > 1e-9 and any_open:
         for i in range(n):
             buf[i] = w[i] * req[i] if is_open[i] else 0.0  # the claims
-        total = _pairwise(buf, n)
+        total = pairwise_sum(buf, n)
         if total <= 0:
             break
         any_open = False
@@ -118,42 +119,11 @@ def _allocate_kernel(output, req, w, alloc):  # pragma: no cover - compiled
             alloc[i] += g
             is_open[i] = is_open[i] and room - g > 1e-9
             any_open = any_open or is_open[i]
-        left -= _pairwise(give, n)
+        left -= pairwise_sum(give, n)
 
 
-def _pairwise(a, n):  # pragma: no cover - compiled
-    """numpy's pairwise sum of a[:n] (add.reduce of a contiguous float64 array), for n up to
-    128."""
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res += a[i]
-        return res
-    if n <= 128:  # (numpy: above 128, the two halves summed so and added)
-        r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
-        r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
-        i = 8
-        stop = n - n % 8
-        while i < stop:
-            r0 += a[i]
-            r1 += a[i + 1]
-            r2 += a[i + 2]
-            r3 += a[i + 3]
-            r4 += a[i + 4]
-            r5 += a[i + 5]
-            r6 += a[i + 6]
-            r7 += a[i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[i]
-            i += 1
-        return res
-    return np.nan  # more than 128 terms: not used (see allocate)
-
-
-# the kernel calls _pairwise, inlined into it
-_compiled = kernels((_pairwise,), allocate=_allocate_kernel)
+# the kernel calls pairwise_sum, inlined into it
+_compiled = kernels((pairwise_sum,), allocate=_allocate_kernel)
 
 
 def warm_up() -> None:

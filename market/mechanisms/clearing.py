@@ -13,10 +13,13 @@ and the tests hold the compiled one to it.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from market import portable
 from market.compiled import kernels
+from market.portable import pairwise_sum
 
 
 def logit_shares(score: np.ndarray, available: np.ndarray) -> np.ndarray:
@@ -198,11 +201,216 @@ def offer_scores_reference(offer_idx: np.ndarray, price: np.ndarray, offer_custo
     return np.where(ok, offer_idx, -1), np.where(valid, score, 0.0)
 
 
+# ---------------------------------------------------------------------------------------------
+# The whole month's short-term market: offers from idle capacity, demand left after contracts,
+# the two passes (on-demand, then spot) and what was sold. ``short_term_reference`` states it in
+# numpy; ``short_term`` is the same compiled into one call, its sums added in numpy's order.
+
+
+def short_term_reference(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: np.ndarray) -> SimpleNamespace:
+    """The month's short-term market. ``s`` holds the providers' running, committed and resold
+    GPUs and their on-demand and spot prices (providers x generations), which providers trade
+    (``live``), the offers (provider row ``prow``, custom silicon or not, trust), the generations
+    (NVIDIA or not, inference throughput ``inf``, ``hours`` a month), and the buyers' consideration
+    sets (``idx``, -1: none; ``safe``: the same with 0 there), demand, contracted hours, cash, the
+    market price, spot share, switching cost, trust value, maximum price, the logit ``beta`` and
+    the clearing ``rounds``.
+
+    Each provider offers its idle GPUs (running less those serving contracts, plus what it
+    resells) as one product and its custom silicon as another, priced per H100-equivalent hour at
+    the capacity-weighted mean of its generations' prices. Buyers' demand left after contracts,
+    capped by their cash at the market price, is split into on-demand and spot; on-demand clears
+    first (:func:`offer_scores`, :func:`clear`), then spot on the capacity left. Sellers' physical
+    hours sold are added to ``sold_hours_g`` and, for their own fleet's share, ``own_sold_hours_g``."""
+    own_idle = np.maximum(0.0, s.running - s.committed)
+    idle = np.where(s.live[:, None] & ~np.isnan(s.od), own_idle + s.resale, 0.0)
+    own_share = np.divide(own_idle, idle, out=np.zeros_like(idle), where=idle > 0)
+    prow = s.prow
+    gmask = np.where(s.custom[:, None], ~s.nvidia[None, :], s.nvidia[None, :])
+    eq = idle[prow] * gmask * (s.hours * s.inf)
+    cap = eq.sum(axis=1)
+    w = np.divide(eq, cap[:, None], out=np.zeros_like(eq), where=cap[:, None] > 0)
+    od0 = np.where(np.isnan(s.od), 0.0, s.od)  # (unpriced generations have no idle capacity: weight 0)
+    spot0 = np.where(np.isnan(s.spot), 0.0, s.spot)
+    p_od = np.sum(w * od0[prow] / s.inf, axis=1)
+    p_spot = np.sum(w * spot0[prow] / s.inf, axis=1)
+    # demand left after contracts, capped by cash, split into on-demand and spot
+    left = np.maximum(0.0, s.demand_eq - s.contract_eq)
+    left = np.minimum(left, np.maximum(0.0, s.cash) / s.price)
+    spot_dem = left * s.spot_frac
+    od_dem = left - spot_dem
+    served = []
+    cap_left = cap
+    for price, dem in ((p_od, od_dem), (p_spot, spot_dem)):
+        ok_idx, score = offer_scores(s.idx, price, s.custom, s.trust, s.switching, s.trust_value, s.max_price, s.beta)
+        got, cap_left = clear(dem, ok_idx, score, cap_left, s.rounds)
+        served.append(got)
+    served_od, served_sp = served
+    safe = s.safe
+    pay = served_od * p_od[safe] + served_sp * p_spot[safe]  # (nothing is served where a buyer has no offer)
+    bought_k = served_od + served_sp
+    sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=prow.size)
+    bought = bought_k.sum(axis=1)
+    # physical GPU-hours by provider and generation: each offer's sales split over its mix
+    phys = np.zeros_like(idle)
+    np.add.at(phys, prow, sold_eq[:, None] * w / s.inf)
+    own_phys = phys * own_share
+    st_eq_p = np.bincount(prow, weights=sold_eq, minlength=idle.shape[0])
+    sellers = np.flatnonzero(st_eq_p > 0)
+    sold_hours_g[sellers] += phys[sellers]
+    own_sold_hours_g[sellers] += own_phys[sellers]
+    # each buyer's purchases that served inference, by its inference share of need
+    inf_frac = np.clip(np.divide(s.inference_eq, s.demand_eq, out=np.ones(s.demand_eq.size),
+                                 where=s.demand_eq > 0), 0.0, 1.0)
+    return SimpleNamespace(
+        p_od=p_od, p_spot=p_spot, served_od=served_od, served_sp=served_sp, cap_left=cap_left, pay=pay,
+        spend=pay.sum(axis=1), sold_eq=sold_eq, gap=np.maximum(0.0, od_dem + spot_dem - bought), phys=phys,
+        own_phys=own_phys, st_eq_p=st_eq_p, inference_bought=portable.dot(bought, inf_frac))
+
+
+def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: np.ndarray) -> SimpleNamespace:
+    """:func:`short_term_reference` in one compiled call: the same results, to the bit."""
+    n, K = s.idx.shape
+    P, G = s.running.shape
+    if K > 128 or G > 128:  # (the kernel adds up to 128 terms in numpy's order)
+        return short_term_reference(s, sold_hours_g, own_sold_hours_g)
+    n_offers = s.prow.shape[0]
+    o = SimpleNamespace(p_od=np.empty(n_offers), p_spot=np.empty(n_offers), served_od=np.empty((n, K)),
+                        served_sp=np.empty((n, K)), cap_left=np.empty(n_offers), pay=np.empty((n, K)),
+                        spend=np.empty(n), sold_eq=np.empty(n_offers), gap=np.empty(n), phys=np.empty((P, G)),
+                        own_phys=np.empty((P, G)), st_eq_p=np.empty(P))
+    o.inference_bought = _compiled().month(
+        s.running, s.committed, s.resale, s.od, s.spot, s.live, s.prow, s.custom, s.trust, s.nvidia, s.inf,
+        float(s.hours), s.idx, s.safe, s.demand_eq, s.contract_eq, s.cash, float(s.price), s.spot_frac, s.switching,
+        s.trust_value, s.max_price, float(s.beta), int(s.rounds), s.inference_eq, sold_hours_g, own_sold_hours_g,
+        o.p_od, o.p_spot, o.served_od, o.served_sp, o.cap_left, o.pay, o.spend, o.sold_eq, o.gap, o.phys, o.own_phys,
+        o.st_eq_p)
+    return o
+
+
+def _month(running, committed, resale, od, spot, live, prow, custom, trust, nvidia, inf, hours, idx, safe,
+           demand_eq, contract_eq, cash, price, spot_frac, switching, trust_value, max_price, beta, rounds,
+           inference_eq, sold_hours_g, own_sold_hours_g, p_od, p_spot, served_od, served_sp, cap_left, pay, spend,
+           sold_eq, gap, phys, own_phys, st_eq_p):  # pragma: no cover - compiled
+    P, G = running.shape
+    n, K = idx.shape
+    n_offers = prow.shape[0]
+    # idle capacity by provider and generation, and the share of it that is the provider's own
+    idle = np.empty((P, G))
+    own_share = np.empty((P, G))
+    for i in range(P):
+        for g in range(G):
+            x = running[i, g] - committed[i, g]
+            own = 0.0 if 0.0 >= x else x  # (numpy's maximum(0.0, x))
+            v = own + resale[i, g] if live[i] and not np.isnan(od[i, g]) else 0.0
+            idle[i, g] = v
+            own_share[i, g] = own / v if v > 0 else 0.0
+    # offers: capacity in equivalent hours, the mix of generations, and the mean prices
+    eq = np.empty((n_offers, G))
+    w = np.empty((n_offers, G))
+    cap = np.empty(n_offers)
+    buf = np.empty(G)
+    for o in range(n_offers):
+        r = prow[o]
+        for g in range(G):
+            on = (not nvidia[g]) if custom[o] else nvidia[g]
+            eq[o, g] = (idle[r, g] * (1.0 if on else 0.0)) * (hours * inf[g])
+        cap[o] = pairwise_sum(eq[o], G)
+        for g in range(G):
+            w[o, g] = eq[o, g] / cap[o] if cap[o] > 0 else 0.0
+        for g in range(G):
+            price_g = od[r, g]
+            buf[g] = w[o, g] * (0.0 if np.isnan(price_g) else price_g) / inf[g]
+        p_od[o] = pairwise_sum(buf, G)
+        for g in range(G):
+            price_g = spot[r, g]
+            buf[g] = w[o, g] * (0.0 if np.isnan(price_g) else price_g) / inf[g]
+        p_spot[o] = pairwise_sum(buf, G)
+    # demand left after contracts, capped by cash at the market price, split into on-demand and spot
+    od_dem = np.empty(n)
+    spot_dem = np.empty(n)
+    for b in range(n):
+        x = demand_eq[b] - contract_eq[b]
+        left = 0.0 if 0.0 >= x else x
+        c = cash[b]
+        y = (0.0 if 0.0 >= c else c) / price
+        left = left if (left <= y or np.isnan(left)) else y  # (numpy's minimum)
+        sp = left * spot_frac[b]
+        spot_dem[b] = sp
+        od_dem[b] = left - sp
+    # on-demand first, then spot on the capacity left
+    for b in range(n_offers):
+        cap_left[b] = cap[b]
+    for p in range(2):
+        prices = p_od if p == 0 else p_spot
+        dem = od_dem if p == 0 else spot_dem
+        ok_idx, score = _offer_scores(idx, prices, custom, trust, switching, trust_value, max_price, beta)
+        e = _shifted(ok_idx, score)
+        for b in range(n):
+            for k in range(K):
+                e[b, k] = np.exp(e[b, k])
+        got, left_after = _clear_rounds(dem, ok_idx, e, cap_left, rounds)
+        out = served_od if p == 0 else served_sp
+        for b in range(n):
+            for k in range(K):
+                out[b, k] = got[b, k]
+        for b in range(n_offers):
+            cap_left[b] = left_after[b]
+    # what was bought and paid
+    for o in range(n_offers):
+        sold_eq[o] = 0.0
+    bought_k = np.empty(K)
+    inference_bought = 0.0
+    for b in range(n):
+        for k in range(K):
+            o = safe[b, k]
+            pay[b, k] = served_od[b, k] * p_od[o] + served_sp[b, k] * p_spot[o]
+            bk = served_od[b, k] + served_sp[b, k]
+            bought_k[k] = bk
+            sold_eq[o] += bk
+        bought = pairwise_sum(bought_k, K)
+        spend[b] = pairwise_sum(pay[b], K)
+        x = od_dem[b] + spot_dem[b] - bought
+        gap[b] = 0.0 if 0.0 >= x else x
+        frac = inference_eq[b] / demand_eq[b] if demand_eq[b] > 0 else 1.0
+        frac = frac if frac > 0.0 else 0.0  # (numpy's clip: max, then min)
+        frac = frac if frac < 1.0 else 1.0
+        inference_bought += bought * frac
+    # physical GPU-hours sold by provider and generation (each offer's sales split over its mix)
+    for i in range(P):
+        st_eq_p[i] = 0.0
+        for g in range(G):
+            phys[i, g] = 0.0
+    for o in range(n_offers):
+        for g in range(G):
+            phys[prow[o], g] += sold_eq[o] * w[o, g] / inf[g]
+    for i in range(P):
+        for g in range(G):
+            own_phys[i, g] = phys[i, g] * own_share[i, g]
+    for o in range(n_offers):
+        st_eq_p[prow[o]] += sold_eq[o]
+    for i in range(P):
+        if st_eq_p[i] > 0:
+            for g in range(G):
+                sold_hours_g[i, g] += phys[i, g]
+            for g in range(G):
+                own_sold_hours_g[i, g] += own_phys[i, g]
+    return inference_bought
+
+
 def warm_up() -> None:
     """Load the compiled kernels now (a user interface can do this while the user reads)."""
     clear(np.ones(1), np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1)), np.ones(1))
     offer_scores(np.zeros((1, 1), dtype=np.int64), np.ones(1), np.zeros(1, dtype=bool), np.ones(1), np.zeros(1),
                  np.zeros(1), np.ones(1), 1.0)
+    one, none = np.ones((1, 1)), np.zeros(1, dtype=np.int64)
+    s = SimpleNamespace(running=one, committed=one, resale=one, od=one, spot=one, live=np.ones(1, dtype=bool),
+                        prow=none, custom=np.zeros(1, dtype=bool), trust=np.ones(1), nvidia=np.ones(1, dtype=bool),
+                        inf=np.ones(1), hours=1.0, idx=np.zeros((1, 1), dtype=np.int64),
+                        safe=np.zeros((1, 1), dtype=np.int64), demand_eq=np.ones(1), contract_eq=np.zeros(1),
+                        cash=np.ones(1), price=1.0, spot_frac=np.zeros(1), switching=np.zeros(1),
+                        trust_value=np.zeros(1), max_price=np.ones(1), beta=1.0, rounds=1, inference_eq=np.ones(1))
+    short_term(s, np.zeros((1, 1)), np.zeros((1, 1)))
 
 
 def clear_reference(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,
@@ -243,4 +451,5 @@ def price_response(base: np.ndarray, price: float, reference: np.ndarray, elasti
     return base * portable.power(price / reference, -elasticity)
 
 
-_compiled = kernels(shifted=_shifted, rounds=_clear_rounds, scores=_offer_scores)
+_compiled = kernels((pairwise_sum, _offer_scores, _shifted, _clear_rounds), shifted=_shifted, rounds=_clear_rounds,
+                    scores=_offer_scores, month=_month)

@@ -1,0 +1,138 @@
+"""The month's short-term market in one call (``clearing.short_term``): numbers worked by hand,
+and the compiled kernel held to the numpy statement (``short_term_reference``) bit for bit."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from market.mechanisms import clearing
+
+NAN = float("nan")
+
+
+def market(**over) -> SimpleNamespace:
+    """Two providers, two generations (an NVIDIA one and custom silicon); provider 0 makes a GPU
+    offer and a custom-silicon offer, provider 1 a GPU offer; one buyer considers all three."""
+    s = SimpleNamespace(
+        running=np.array([[10.0, 0.0], [20.0, 0.0]]), committed=np.zeros((2, 2)), resale=np.zeros((2, 2)),
+        od=np.array([[2.0, NAN], [3.0, NAN]]), spot=np.array([[1.0, NAN], [1.5, NAN]]),
+        live=np.array([True, True]), prow=np.array([0, 0, 1]), custom=np.array([False, True, False]),
+        trust=np.zeros(3), nvidia=np.array([True, False]), inf=np.array([1.0, 0.5]), hours=100.0,
+        idx=np.array([[0, 1, 2]]), safe=np.array([[0, 1, 2]]), demand_eq=np.array([500.0]),
+        contract_eq=np.zeros(1), cash=np.array([1e9]), price=2.5, spot_frac=np.zeros(1), switching=np.zeros(1),
+        trust_value=np.zeros(1), max_price=np.array([100.0]), beta=1.0, rounds=10, inference_eq=np.array([500.0]))
+    for k, v in over.items():
+        setattr(s, k, v)
+    return s
+
+
+def same_bits(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+class TestByHand:
+    def test_ample_capacity_splits_demand_by_the_logit_of_log_price(self):
+        # Offers: provider 0's GPUs (1,000 eq-hours at $2), its custom silicon (no idle capacity,
+        # unpriced: never chosen) and provider 1's GPUs (2,000 eq-hours at $3). With beta 1 and no
+        # trust, the scores are -ln 2 and -ln 3, so the buyer's 500 eq-hours split 3 : 2:
+        # 300 at $2 and 200 at $3 = $1,200.
+        r = clearing.short_term(market(), np.zeros((2, 2)), np.zeros((2, 2)))
+        assert r.p_od.tolist() == [2.0, 0.0, 3.0]
+        assert np.allclose(r.served_od, [[300.0, 0.0, 200.0]])
+        assert math.isclose(r.spend[0], 1200.0)
+        assert np.allclose(r.sold_eq, [300.0, 0.0, 200.0])
+        assert r.gap.tolist() == [0.0]
+        assert math.isclose(r.inference_bought, 500.0)  # all of its need is inference
+
+    def test_cash_caps_demand_and_spot_clears_second(self):
+        # $600 of cash at a market price of $2.5 buys at most 240 eq-hours; 25% of it (60) is spot.
+        sold, own = np.zeros((2, 2)), np.zeros((2, 2))
+        r = clearing.short_term(market(cash=np.array([600.0]), spot_frac=np.array([0.25])), sold, own)
+        assert math.isclose(r.served_od.sum(), 180.0) and math.isclose(r.served_sp.sum(), 60.0)
+        # spot at $1 and $1.5 splits 3 : 2 as well: 36 and 24
+        assert np.allclose(r.served_sp, [[36.0, 0.0, 24.0]])
+        # physical hours: generation 0 runs one eq-hour per hour, so provider 0 sold 108 + 36
+        assert np.allclose(sold, [[144.0, 0.0], [96.0, 0.0]]) and np.allclose(own, sold)
+
+    def test_committed_gpus_are_not_offered(self):
+        # provider 0's 10 GPUs all serve contracts: only provider 1 sells
+        r = clearing.short_term(market(committed=np.array([[10.0, 0.0], [0.0, 0.0]])), np.zeros((2, 2)),
+                                np.zeros((2, 2)))
+        assert np.allclose(r.served_od, [[0.0, 0.0, 500.0]])
+        assert r.st_eq_p.tolist()[0] == 0.0
+
+
+@st.composite
+def months(draw):
+    P, G = draw(st.integers(1, 6)), draw(st.integers(1, 9))
+    n, K = draw(st.integers(1, 40)), draw(st.integers(1, 12))
+    nvidia = np.array(draw(st.lists(st.booleans(), min_size=G, max_size=G)))
+    custom_of = draw(st.lists(st.booleans(), min_size=P, max_size=P))
+    prow = [i for i in range(P)] + [i for i in range(P) if custom_of[i]]
+    custom = [False] * P + [True] * (len(prow) - P)
+    n_offers = len(prow)
+    K = min(K, n_offers)
+    floats = st.floats(0.0, 1e5)
+
+    def mat(rows, cols, elements=floats):
+        return np.array(draw(st.lists(elements, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+
+    prices = st.one_of(st.just(NAN), st.floats(0.2, 8.0))
+    od = mat(P, G, prices)
+    idx = np.stack([draw(st.permutations(range(n_offers)))[:K] for _ in range(n)])
+    idx[mat(n, K, st.booleans()) > 0] = -1
+    demand = mat(1, n)[0]
+    return SimpleNamespace(
+        running=mat(P, G), committed=mat(P, G), resale=mat(P, G) / 10.0, od=od, spot=od * 0.5,
+        live=np.array(draw(st.lists(st.booleans(), min_size=P, max_size=P))), prow=np.array(prow),
+        custom=np.array(custom), trust=mat(1, n_offers, st.floats(0.0, 1.0))[0], nvidia=nvidia,
+        inf=mat(1, G, st.floats(0.3, 5.0))[0], hours=730.0, idx=idx, safe=np.where(idx >= 0, idx, 0),
+        demand_eq=demand, contract_eq=mat(1, n)[0], cash=mat(1, n, st.floats(-1e5, 1e6))[0],
+        price=draw(st.floats(0.5, 5.0)), spot_frac=mat(1, n, st.floats(0.0, 0.5))[0],
+        switching=mat(1, n, st.floats(0.0, 0.6))[0], trust_value=mat(1, n, st.floats(0.0, 0.5))[0],
+        max_price=mat(1, n, st.floats(1.0, 20.0))[0], beta=draw(st.floats(0.5, 6.0)),
+        rounds=draw(st.integers(1, 10)), inference_eq=demand * draw(st.floats(0.0, 1.2)))
+
+
+class TestCompiled:
+    @settings(max_examples=150, deadline=None)
+    @given(months())
+    def test_same_bits_as_the_numpy_statement(self, s):
+        P, G = s.running.shape
+        sold0 = np.arange(P * G, dtype=float).reshape(P, G) / 7.0
+        sold_ref, own_ref, sold_k, own_k = sold0.copy(), sold0 / 2, sold0.copy(), sold0 / 2
+        ref = clearing.short_term_reference(s, sold_ref, own_ref)
+        got = clearing.short_term(s, sold_k, own_k)
+        for name in vars(ref):
+            assert same_bits(getattr(ref, name), getattr(got, name)), name
+        assert same_bits(sold_ref, sold_k) and same_bits(own_ref, own_k)
+
+    def test_same_bits_with_many_offers_and_generations(self):
+        # ten providers with custom silicon (20 offers), eight generations, twelve offers a buyer:
+        # sums of 8 to 12 terms, where numpy adds pairwise and a running sum would differ
+        rng = np.random.default_rng(11)
+        P, G, n, K = 10, 8, 60, 12
+        prow = np.r_[np.arange(P), np.arange(P)]
+        idx = np.stack([rng.permutation(2 * P)[:K] for _ in range(n)])
+        od = rng.uniform(0.5, 6.0, (P, G))
+        od[rng.uniform(size=(P, G)) < 0.2] = NAN
+        s = market(
+            running=rng.uniform(0, 5e4, (P, G)), committed=rng.uniform(0, 2e4, (P, G)),
+            resale=rng.uniform(0, 1e3, (P, G)), od=od, spot=od * 0.6, live=rng.uniform(size=P) < 0.9, prow=prow,
+            custom=np.r_[np.zeros(P, bool), np.ones(P, bool)], trust=rng.uniform(0, 1, 2 * P),
+            nvidia=np.array([True] * 6 + [False] * 2), inf=rng.uniform(0.5, 4.0, G), hours=730.0, idx=idx,
+            safe=idx, demand_eq=rng.uniform(0, 5e6, n), contract_eq=rng.uniform(0, 1e6, n),
+            cash=rng.uniform(0, 1e7, n), price=2.3, spot_frac=np.full(n, 0.15), switching=rng.uniform(0, 0.5, n),
+            trust_value=rng.uniform(0, 0.3, n), max_price=np.full(n, 9.0), beta=3.0, rounds=10,
+            inference_eq=rng.uniform(0, 5e6, n))
+        sold = [rng.uniform(0, 1e5, (P, G)) for _ in range(2)]
+        ref = clearing.short_term_reference(s, sold[0].copy(), sold[1].copy())
+        got = clearing.short_term(s, sold[0].copy(), sold[1].copy())
+        for name in vars(ref):
+            assert same_bits(getattr(ref, name), getattr(got, name)), name
