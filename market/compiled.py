@@ -39,8 +39,9 @@ def kernels(inline: tuple[Callable, ...] = (), /, **funcs: Callable) -> Callable
 
 def warm_up() -> None:
     """Load every compiled kernel now: the portable exp, log, power and dot, NVIDIA's allocation,
-    the short-term market's, the ledger's, pricing's, the loans' and contract service's."""
+    the short-term market's, the ledger's, pricing's, the loans', contract service's and fleet power's."""
     from market import ledger, portable
+    from market.agents import provider
     from market.mechanisms import allocation, clearing, finance, pricing, service
 
     portable.warm_up()
@@ -50,3 +51,4 @@ def warm_up() -> None:
     pricing.warm_up()
     finance.warm_up()
     service.warm_up()
+    provider.warm_up()

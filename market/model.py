@@ -176,8 +176,7 @@ class MarketModel(mesa.Model):
             self.before_month()
             self.before_month = None
         # 2. arrivals and power
-        for p in self.providers:
-            p.receive(t)
+        self.pbook.receive(t)
         # 3. NVIDIA
         self.nvidia.step_month(t)
         # 4. providers: prices and capacity plans

@@ -13,8 +13,10 @@ import mesa
 import numpy as np
 
 from market import portable
+from market.compiled import kernels
 from market.ledger import Acct
 from market.mechanisms import depreciation, finance, pricing
+from market.portable import pairwise_sum
 from market.scenario import ProviderSpec, month_index
 
 if TYPE_CHECKING:
@@ -239,8 +241,10 @@ class Provider(mesa.Agent):
         self._agg_until = min(ends)
 
     # ------------------------------------------------------------------ the month, part 1
-    def receive(self, t: int) -> None:
-        """GPUs shipped ``lead_time`` months ago arrive and are installed; MW builds finish."""
+    def receive(self, t: int, power: bool = True) -> None:
+        """GPUs shipped ``lead_time`` months ago arrive and are installed; MW builds finish; then,
+        unless ``power`` is false (``ProviderBook.receive`` powers every fleet at once), power is
+        given to the fleet."""
         if not self.active and t >= self.active_from and not self.defaulted:
             self.active = True
         arrivals = self.transit.pop(t, ())
@@ -253,7 +257,8 @@ class Provider(mesa.Agent):
                 self.powered_mw += sum(mw for _, mw in done)
                 self.builds = [b for b in self.builds if b[0] > t]
         self._build_custom(t)
-        self._power_fleet()
+        if power:
+            self._power_fleet()
 
     def _build_custom(self, t: int) -> None:
         """Hyperscalers add in-house chips (overridden)."""
@@ -647,6 +652,8 @@ class ProviderBook:
             [q.markup, q.undercut, q.target_utilisation, q.step, q.sticky_band, q.min_margin, q.max_markup,
              q.reserved_discount, q.spot_discount, q.spot_idle_sensitivity]
             for q in (p.spec.pricing for p in providers)]).reshape(self.n, 10)
+        self.newest_first = np.array(cat.newest_first, dtype=np.int64)
+        self.min_cash_months = np.array([p.spec.finance.min_cash_months for p in providers], dtype=float)
         cs = [p.spec.custom_silicon for p in providers]
         self.cs_gen = np.array([cat.index[c.generation] if c else -1 for c in cs], dtype=np.int64)
         self.cs_discount = np.array([c.price_discount if c else 0.0 for c in cs])
@@ -670,6 +677,28 @@ class ProviderBook:
                                self.cash_cost, self.initial, m.hours, m.scn.market.second_life_premium,
                                self.price_order, cat.inf, self.is_nvidia, self.strategy, self.price_params, cpf,
                                self.cs_gen, self.cs_discount)
+
+    def receive(self, t: int) -> None:
+        """Every provider's arrivals (:meth:`Provider.receive`, in order), then power for every
+        fleet in one compiled call: the same running GPUs and cash buffers as
+        :meth:`Provider._power_fleet` gives one at a time (no provider's power depends on
+        another's, nor on its own arrivals' order)."""
+        for p in self.providers:
+            p.receive(t, power=False)
+        self.power(t)
+
+    def power(self, t: int) -> None:
+        """Power for every fleet (see :meth:`receive`)."""
+        ps = self.providers
+        m = self.model
+        a = m.exchange._sched
+        need = a[:, :, t] if t < a.shape[2] else np.zeros_like(self.installed)  # what this month's contracts need
+        powered = np.array([p.powered_mw for p in ps])
+        buffers = np.empty(self.n)
+        _compiled().power(self.installed, np.ascontiguousarray(need), powered, self.newest_first, m.cat.power_kw,
+                          self.running, self.sga, float(m.hours), self.opex_rate, self.min_cash_months, buffers)
+        for p, b in zip(ps, buffers.tolist(), strict=True):
+            p._buffer = b
 
     def live(self) -> np.ndarray:
         """Providers trading this month: active and not defaulted."""
@@ -707,3 +736,45 @@ class ProviderBook:
         service = np.array([p.debt_service_due(t) for p in ps]).reshape(-1, 2)
         L.transfer_many(eids, lenders, service[:, 0], "interest")
         L.transfer_many(eids, lenders, service[:, 1], "repayment")
+
+
+def _power_rows(installed, need, powered_mw, newest_first, power_kw, running, sga, hours, opex_rate, min_cash_months,
+                buffers):  # pragma: no cover - compiled
+    """``Provider._power_fleet`` and ``_set_cash_buffer`` for every provider (rows of the matrices),
+    with the same operations in the same order: power goes first to the GPUs this month's
+    contracts need, then to the rest, newest generation first; the cash buffer is
+    ``min_cash_months`` of overheads and site operations of the running fleet."""
+    P, G = installed.shape
+    run = np.empty(G)
+    for i in range(P):
+        kw = powered_mw[i] * 1000.0
+        for g in range(G):
+            run[g] = 0.0
+        for pass_ in range(2):
+            for j in range(newest_first.shape[0]):
+                g = newest_first[j]
+                if pass_ == 0:  # numpy's minimum(installed, need)
+                    a, b = installed[i, g], need[i, g]
+                    want = a if (a <= b or np.isnan(a)) else b
+                else:
+                    want = installed[i, g]
+                n = want - run[g]
+                if n <= 0 or kw <= 0:
+                    continue
+                room = kw / power_kw[g]
+                fit = room if room < n else n  # (Python's min(n, room))
+                run[g] += fit
+                kw -= fit * power_kw[g]
+        for g in range(G):
+            running[i, g] = run[g]
+        buffers[i] = min_cash_months[i] * (sga[i] + pairwise_sum(run, G) * hours * opex_rate[i])
+
+
+_compiled = kernels((pairwise_sum,), power=_power_rows)
+
+
+def warm_up() -> None:
+    """Load the compiled fleet power now."""
+    one = np.ones((1, 1))
+    _compiled().power(one, one, np.ones(1), np.zeros(1, dtype=np.int64), np.ones(1), np.zeros((1, 1)), np.ones(1), 1.0,
+                      np.ones(1), np.ones(1), np.zeros(1))
