@@ -13,7 +13,7 @@ def test_matches_one_provider_at_a_time(make_model, seed):
     pb = m.pbook
     rng = np.random.default_rng(seed)
     tight = 0
-    for month in range(12):
+    for _ in range(12):
         m.step()
         t = m.month
         # perturb what the rule reads: power from scarce to ample, and fleets
