@@ -186,7 +186,10 @@ class MarketModel(mesa.Model):
         # an activation order that pricing one by one made is kept, so the random stream is the same)
         self.random.shuffle(self._shuffle_slots)
         self.pbook.set_prices(t, nv_price)
-        self.provider_set.shuffle_do("plan_capacity", t, nv_price)
+        # capacity plans in random order (the draw mesa's AgentSet.shuffle_do makes for as many agents)
+        order = list(range(len(self.providers)))
+        self.random.shuffle(order)
+        self.pbook.plan_capacity(t, nv_price, order)
         # 5. buyers: income, demand, requests; negotiation
         training = np.zeros(self.buyers.n)
         for b in self.labs_with_plans:

@@ -109,6 +109,26 @@ def pairwise_sum(a, n):  # pragma: no cover - compiled (inlined into kernels)
     return np.nan
 
 
+def python_sum(a, n):  # pragma: no cover - compiled (inlined into kernels)
+    """Python's ``sum()`` of the floats ``a[:n]``, to the bit: since Python 3.12 it adds with
+    Neumaier's compensation (a running correction added at the end, unless it is zero or not
+    finite), not in plain order. Kernels that repeat a Python rule using ``sum()`` declare it
+    inline: ``kernels((python_sum,), ...)``."""
+    f = 0.0
+    c = 0.0
+    for i in range(n):
+        x = a[i]
+        t = f + x
+        if abs(f) >= abs(x):
+            c += (f - t) + x
+        else:
+            c += (x - t) + f
+        f = t
+    if c != 0.0 and np.isfinite(c):
+        f += c
+    return f
+
+
 _compiled = kernels(exp=_exp, log=_log, power=_power, dot=_dot)
 
 

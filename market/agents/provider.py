@@ -16,7 +16,7 @@ from market import portable
 from market.compiled import kernels
 from market.ledger import Acct
 from market.mechanisms import depreciation, finance, pricing
-from market.portable import pairwise_sum
+from market.portable import pairwise_sum, python_sum
 from market.scenario import ProviderSpec, month_index
 
 if TYPE_CHECKING:
@@ -700,6 +700,44 @@ class ProviderBook:
         for p, b in zip(ps, buffers.tolist(), strict=True):
             p._buffer = b
 
+    def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
+        """Every provider's capacity plan (:meth:`Provider.plan_capacity`), taken in ``order``:
+        the same orders with NVIDIA and MW builds, in the same sequence. The plans' arithmetic
+        runs in one compiled call first: no provider's plan reads another's (each reads its own
+        fleet, contracts, cash and borrowing), so only the orders and builds, which move money
+        and fill NVIDIA's book, need the sequence."""
+        ps = self.providers
+        rows = [i for i in order if ps[i].active and not ps[i].defaulted and not ps[i].player]
+        if not rows:
+            return
+        m = self.model
+        cat = m.cat
+        lead = m.nvidia.spec.lead_time_months
+        k = len(rows)
+        num = np.empty((k, 8))  # per plan: horizon, growth target, target utilisation, largest order share,
+        # short-term sales last month, budget, MW powered and building, MW buffer
+        gp = np.empty(k, dtype=np.int64)
+        for j, i in enumerate(rows):
+            p = ps[i]
+            cp = p.spec.capacity
+            gp[j] = cat.newest(t) if cp.generation == "newest" else cat.index[cp.generation]
+            budget = max(0.0, p.cash() - p.cash_buffer()) + p.borrowing_capacity()
+            num[j] = (max(cp.order_ahead_months, lead + 1), cp.growth_target, cp.target_utilisation,
+                      cp.max_order_share, p.st_sold_eq_prev, budget, p.powered_mw + sum(mw for _, mw in p.builds),
+                      cp.mw_buffer)
+        units = np.zeros((k, cat.n))
+        build = np.zeros(k)
+        _compiled().plan(np.array(rows, dtype=np.int64), num, gp, m.exchange._sched, t, self.installed,
+                         self.in_transit, self.on_order, cat.inf, cat.power_kw, float(m.hours),
+                         np.array(cat.unit_capex(nv_price)), units, build)
+        for j, i in enumerate(rows):
+            p = ps[i]
+            for g, u in enumerate(units[j].tolist()):
+                if u > 0:
+                    p.place_order(g, u)
+            if build[j] > 0:
+                p.build_mw(t, float(build[j]))
+
     def live(self) -> np.ndarray:
         """Providers trading this month: active and not defaulted."""
         return np.array([p.active and not p.defaulted for p in self.providers], dtype=bool)
@@ -770,7 +808,73 @@ def _power_rows(installed, need, powered_mw, newest_first, power_kw, running, sg
         buffers[i] = min_cash_months[i] * (sga[i] + pairwise_sum(run, G) * hours * opex_rate[i])
 
 
-_compiled = kernels((pairwise_sum,), power=_power_rows)
+def _plan_rows(rows, num, gp, sched, t, installed, in_transit, on_order, inf, power_kw, hours, unit, units,
+               build):  # pragma: no cover - compiled
+    """``Provider.plan_capacity`` and ``plan_power`` for the providers ``rows`` (see
+    ``ProviderBook.plan_capacity`` for ``num``), with the same operations in the same order
+    (Python's min and max spelled out, its sum() by ``portable.python_sum``): GPUs to order by generation, floored, into
+    ``units``, and the MW to start building into ``build`` (0: none)."""
+    G = installed.shape[1]
+    width = sched.shape[2]
+    contract = np.empty(G)
+    need = np.empty(G)
+    supply = np.empty(G)
+    terms = np.empty(G)  # the terms of one of Python's sum()s
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        horizon = int(num[j, 0])
+        growth_target, target_util, max_share = num[j, 1], num[j, 2], num[j, 3]
+        st_prev, budget, have_mw, mw_buffer = num[j, 4], num[j, 5], num[j, 6], num[j, 7]
+        # GPUs that signed contracts need at most over the horizon (Exchange.committed_ahead)
+        for g in range(G):
+            top = 0.0
+            if t < width:
+                top = sched[i, g, t]
+                for month in range(t + 1, min(t + horizon + 1, width)):
+                    v = sched[i, g, month]
+                    if v > top or np.isnan(v):  # (numpy's max)
+                        top = v
+            need[g] = top
+        for g in range(G):
+            supply[g] = installed[i, g] + in_transit[i, g] + on_order[i, g]
+            x = need[g] - supply[g]
+            contract[g] = x if x > 0.0 else 0.0
+        q = gp[j]
+        floor_util = 0.05 if 0.05 > target_util else target_util
+        st_eq_target = st_prev * (1.0 + growth_target) ** float(horizon) / floor_util
+        for g in range(G):
+            x = supply[g] - need[g]
+            terms[g] = (x if x > 0.0 else 0.0) * inf[g]
+        free_eq = python_sum(terms, G) * hours
+        for g in range(G):
+            terms[g] = installed[i, g]
+        fleet = python_sum(terms, G)
+        x = st_eq_target - free_eq
+        a = (x if x > 0.0 else 0.0) / (inf[q] * hours)
+        b = max_share * (500.0 if 500.0 > fleet else fleet)
+        growth = b if b < a else a
+        for g in range(G):
+            terms[g] = contract[g] * unit[g]
+        spend = python_sum(terms, G)
+        if spend > budget:
+            scale = budget / spend if spend > 0 else 0.0
+            for g in range(G):
+                contract[g] = contract[g] * scale
+            growth = 0.0
+        else:
+            b = (budget - spend) / unit[q]
+            growth = b if b < growth else growth
+        contract[q] += growth
+        for g in range(G):
+            u = np.floor(contract[g])
+            units[j, g] = u if u > 0 else 0.0
+            terms[g] = (installed[i, g] + in_transit[i, g] + (on_order[i, g] + units[j, g])) * power_kw[g]
+        kw = python_sum(terms, G)
+        need_mw = kw / 1000.0 * (1.0 + mw_buffer)
+        build[j] = need_mw - have_mw if need_mw > have_mw else 0.0
+
+
+_compiled = kernels((pairwise_sum, python_sum), power=_power_rows, plan=_plan_rows)
 
 
 def warm_up() -> None:

@@ -1,0 +1,69 @@
+"""``ProviderBook.plan_capacity`` (every provider's plan worked out in one compiled call) must
+place exactly the orders and MW builds that ``Provider.plan_capacity`` (one provider, the rule as
+Python) places, in the same sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from market.agents.provider import Provider
+
+
+def recorded(pb, run, monkeypatch) -> list[tuple]:
+    """What ``run()`` orders and builds, without moving money: orders still count as on order
+    (the MW plan reads them); the book is put back afterwards."""
+    calls: list[tuple] = []
+    on_order = pb.on_order.copy()
+
+    def place_order(self, g, units):
+        calls.append((self.name, "order", g, units))
+        self.on_order[g] += units
+
+    def build_mw(self, t, mw):
+        calls.append((self.name, "build", mw))
+        return mw
+
+    with monkeypatch.context() as mp:
+        mp.setattr(Provider, "place_order", place_order)
+        mp.setattr(Provider, "build_mw", build_mw)
+        run()
+    pb.on_order[:] = on_order
+    return calls
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_matches_one_provider_at_a_time(make_model, monkeypatch, seed):
+    m = make_model(seed=seed)
+    pb = m.pbook
+    rng = np.random.default_rng(seed)
+    kinds = set()
+    for _ in range(14):
+        m.step()
+        t = m.month
+        # perturb what the plans read: sales to grow from, GPUs on order and in transit
+        for p in m.providers:
+            p.st_sold_eq_prev *= rng.uniform(0.2, 3.0)
+        pb.on_order[:] *= rng.uniform(size=pb.on_order.shape) < 0.7
+        pb.in_transit[:] *= rng.uniform(0.0, 1.5, pb.in_transit.shape)
+        order = [int(i) for i in rng.permutation(pb.n)]
+        nv = m.nvidia.price.copy()
+        batch = recorded(pb, lambda t=t, nv=nv, order=order: pb.plan_capacity(t, nv, order), monkeypatch)
+        one_by_one = recorded(pb, lambda t=t, nv=nv, order=order: [m.providers[i].plan_capacity(t, nv) for i in order],
+                              monkeypatch)
+        assert batch == one_by_one, f"month {t}"
+        kinds |= {c[1] for c in batch}
+    assert kinds == {"order", "build"}  # both parts of the plan were exercised
+
+
+def test_python_sum_is_python_s():
+    # the plans add with Python's sum(), which is compensated since Python 3.12: a plain running
+    # sum gives 0.0 here, sum() the exact 1.0
+    from market import portable
+
+    terms = np.array([1e16, 1.0, -1e16])
+    assert sum(terms.tolist()) == portable.python_sum(terms, 3) == 1.0
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        x = rng.normal(0, 1, 9) * 10.0 ** rng.integers(-3, 12, 9)
+        assert portable.python_sum(x, 9) == sum(x.tolist())
