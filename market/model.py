@@ -88,7 +88,6 @@ class MarketModel(mesa.Model):
         ]
         self.pbook = ProviderBook(self, self.providers)
         self.provider_by_name = {p.name: p for p in self.providers}
-        self.provider_set = mesa.agent.AgentSet(self.providers, random=self.random)
         self._shuffle_slots = list(range(len(self.providers)))
         self.buyer_agents = [Buyer(self, s, n, i, z) for i, (s, n, z) in enumerate(buyer_members)]
         self.labs_with_plans = [b for b in self.buyer_agents if b.spec.training or b.spec.requests or b.spec.reserve_share > 0]

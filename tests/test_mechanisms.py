@@ -75,6 +75,22 @@ class TestCompiledAllocation:
             assert np.array_equal(got, ref), (out, req, w)
             assert got.sum() <= max(out, req.sum()) + 1e-6 and (got <= req + 1e-9).all()
 
+    @pytest.mark.parametrize("biggest", [12, 129])
+    def test_many_outputs_at_once_are_each_floored_allocation(self, biggest):
+        # generations with no orders, no output, scarce and ample output, and (129) one with more
+        # orders than the kernel adds in numpy's order
+        rng = np.random.default_rng(biggest)
+        for _ in range(50):
+            sizes = [0, 3, biggest, 1, 9]
+            starts = np.cumsum([0] + sizes)
+            req = np.floor(rng.uniform(0, 1e5, starts[-1])) + rng.uniform(0, 1, starts[-1])
+            w = np.where(rng.uniform(size=starts[-1]) < 0.3, 2.5, 1.0)
+            outputs = np.array([5.0, 0.0, 0.5, 1.5, 2.0]) * np.array([1.0] + [req[a:b].sum() for a, b in
+                                                                              zip(starts[1:-1], starts[2:])])
+            got = allocation.allocate_many(outputs, req, w, starts)
+            for k, (a, b) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
+                assert got[a:b].tobytes() == np.floor(allocation.allocate(outputs[k], req[a:b], w[a:b])).tobytes()
+
 
 class TestPolicyWeights:
     partner = np.array([True, False, False])

@@ -105,18 +105,29 @@ class Nvidia(mesa.Agent):
                                                     sp.target_backlog_months, sp.price_sensitivity,
                                                     sp.price_floor, sp.price_cap)
         lead = sp.lead_time_months
+        # each generation's output allocated among its open orders (all in one call), then shipped
+        shipping = []  # (generation, its open orders)
+        ordered = []  # every open order of those, generation by generation
+        starts = [0]
         for g in range(cat.n):
             orders = [o for o in self.book[g] if o[1] > 1e-9]
             self.book[g] = orders
             if out[g] <= 0 or not orders:
                 continue
-            req = np.array([o[1] for o in orders])
-            partner = np.array([o[0] is not None and o[0].name in self.partners for o in orders])
-            rival = np.array([o[0] is None or o[0].spec.rival_silicon for o in orders])
-            w = allocation.policy_weights(self.policy, partner, rival, sp.partner_weight)
-            alloc = np.floor(allocation.allocate(out[g], req, w))
+            shipping.append((g, orders))
+            ordered += orders
+            starts.append(len(ordered))
+        if not shipping:
+            L.transfer(self.eid, m.party["suppliers"], sp.opex_per_month, "sga")
+            return
+        partner = np.array([o[0] is not None and o[0].name in self.partners for o in ordered])
+        rival = np.array([o[0] is None or o[0].spec.rival_silicon for o in ordered])
+        w = allocation.policy_weights(self.policy, partner, rival, sp.partner_weight)
+        allocated = allocation.allocate_many(out[[g for g, _ in shipping]], np.array([o[1] for o in ordered]), w,
+                                             np.array(starts))
+        for (g, orders), lo, hi in zip(shipping, starts[:-1], starts[1:], strict=True):
             units_sold = 0.0
-            for o, a in zip(orders, alloc):
+            for o, a in zip(orders, allocated[lo:hi]):
                 if a <= 0:
                     continue
                 buyer = o[0]

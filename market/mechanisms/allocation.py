@@ -28,6 +28,33 @@ def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = 
     return alloc
 
 
+def allocate_many(outputs: np.ndarray, requested: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """:func:`allocate` for several outputs at once, each floored to whole units: output ``k``
+    is split among the orders ``starts[k]:starts[k + 1]`` of ``requested`` and ``weights``. One
+    compiled call for all (the same results as ``np.floor(allocate(...))`` for each)."""
+    req = np.ascontiguousarray(requested, dtype=np.float64)
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    outputs = np.ascontiguousarray(outputs, dtype=np.float64)
+    alloc = np.zeros(req.size)
+    if (np.diff(starts) > 128).any():  # (the kernel adds up to 128 terms in numpy's order)
+        for k in range(outputs.size):
+            lo, hi = starts[k], starts[k + 1]
+            alloc[lo:hi] = np.floor(allocate(outputs[k], req[lo:hi], w[lo:hi]))
+        return alloc
+    _compiled().allocate_many(outputs, req, w, starts, alloc)
+    return alloc
+
+
+def _allocate_many(outputs, req, w, starts, alloc):  # pragma: no cover - compiled
+    for k in range(outputs.shape[0]):
+        lo, hi = starts[k], starts[k + 1]
+        if outputs[k] > 0 and hi > lo:
+            _allocate_kernel(outputs[k], req[lo:hi], w[lo:hi], alloc[lo:hi])
+        for i in range(lo, hi):
+            alloc[i] = np.floor(alloc[i])
+
+
 def allocate_reference(output: float, requested: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """:func:`allocate` written with whole-array numpy operations: the readable statement of the rule."""
     req = np.asarray(requested, dtype=float)
@@ -123,9 +150,10 @@ def _allocate_kernel(output, req, w, alloc):  # pragma: no cover - compiled
 
 
 # the kernel calls pairwise_sum, inlined into it
-_compiled = kernels((pairwise_sum,), allocate=_allocate_kernel)
+_compiled = kernels((pairwise_sum, _allocate_kernel), allocate=_allocate_kernel, allocate_many=_allocate_many)
 
 
 def warm_up() -> None:
     """Load the compiled allocation now."""
     allocate(1.0, np.array([2.0, 3.0]), np.ones(2))
+    allocate_many(np.ones(1), np.array([2.0, 3.0]), np.ones(2), np.array([0, 2]))
