@@ -54,15 +54,20 @@ class Exchange:
         self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
         # each contract's terms for serving (_contract_terms), a column per contract as added:
         # integers (rows and entities, generation, resale, inference) and amounts
-        self._iterms = np.zeros((7, 64), dtype=np.int64)
+        self._iterms = np.zeros((10, 64), dtype=np.int64)
         self._fterms = np.zeros((4, 64))
         self._term_row: dict[int, int] = {}  # contract id -> its row there
+        # and what changes: months billed, and whether it is live (pending or active), kept in step
+        # with the contracts' own fields, for the backlog figures of every seller at once
+        self._billed_col = np.zeros(64, dtype=np.int64)
+        self._live_col = np.zeros(64, dtype=bool)
         self._plan: SimpleNamespace | None = None  # see _serve_plan
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
         self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
         self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
+        self._summary_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         self.signed_this_month = 0
@@ -93,20 +98,48 @@ class Exchange:
         return self._version, self._party_version.get(name, 0)
 
     def credit_backlog(self, seller: str) -> tuple[float, float]:
-        """(investment-grade backlog, total backlog) of one seller, cached until its contracts
-        change or a month is billed."""
+        """(investment-grade backlog, total backlog) of one seller: the remaining value of its
+        live contracts added in the order they were signed, cached until its contracts change or
+        a month is billed (``credit_backlog_reference`` states it contract by contract)."""
         key = (self._billed, self.version(seller))
         hit = self._backlog_cache.get(seller)
         if hit is not None and hit[0] == key:
             return hit[1]
+        self._backlogs()
+        return self._backlog_cache[seller][1]
+
+    def credit_backlog_reference(self, seller: str) -> tuple[float, float]:
+        """:meth:`credit_backlog` worked out from the contracts themselves."""
         total = ig = 0.0
         for c in self._live_by_seller.get(seller, ()):
             v = c.remaining_value()
             total += v
             if c.buyer in self.ig:
                 ig += v
-        self._backlog_cache[seller] = (key, (ig, total))
         return ig, total
+
+    def backlog_summary(self, seller: str) -> tuple[float, float]:
+        """(remaining contracted value, the largest buyer's share of it) of one seller: the first
+        two figures of :meth:`backlog`, for every seller in one compiled pass."""
+        key = (self._billed, self.version(seller))
+        hit = self._summary_cache.get(seller)
+        if hit is None or hit[0] != key:
+            self._backlogs()
+            hit = self._summary_cache[seller]
+        return hit[1]
+
+    def _backlogs(self) -> None:
+        """Every seller's backlog figures from the contract columns, in one compiled call (the
+        same sums, in the same order, as :meth:`credit_backlog_reference` and :meth:`backlog`)."""
+        P = len(self._prow)
+        out = np.zeros((4, P))
+        service.backlogs(self._iterms, self._fterms, self._billed_col, self._live_col, len(self._term_row),
+                         len(self.model.ledger.names), out)
+        billed = self._billed
+        for name, i in self._prow.items():
+            key = (billed, self.version(name))
+            self._backlog_cache[name] = (key, (float(out[0, i]), float(out[1, i])))
+            self._summary_cache[name] = (key, (float(out[2, i]), float(out[3, i])))
 
     def ig_share(self, seller: str) -> float:
         ig, total = self.credit_backlog(seller)
@@ -152,6 +185,7 @@ class Exchange:
     def end_contract(self, c: Contract, status: str) -> None:
         """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs."""
         c.status = status
+        self._live_col[self._term_row[c.contract_id]] = False
         self._schedule(c, -1.0)
 
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
@@ -439,7 +473,11 @@ class Exchange:
         if n == self._iterms.shape[1]:
             self._iterms = np.concatenate([self._iterms, np.zeros_like(self._iterms)], axis=1)
             self._fterms = np.concatenate([self._fterms, np.zeros_like(self._fterms)], axis=1)
+            self._billed_col = np.concatenate([self._billed_col, np.zeros_like(self._billed_col)])
+            self._live_col = np.concatenate([self._live_col, np.zeros_like(self._live_col)])
         self._iterms[:, n], self._fterms[:, n] = self._contract_terms(c)
+        self._billed_col[n] = c.months_billed
+        self._live_col[n] = c.status in ("pending", "active")
         self._term_row[c.contract_id] = n
         # the seller's backlog sums, if current, take the new contract as their loop would (it is
         # the last of the seller's contracts), rather than being summed again
@@ -488,10 +526,13 @@ class Exchange:
                 self._live_by_seller.setdefault(c.seller, []).append(c)
 
     def _contract_terms(self, c: Contract) -> tuple[tuple, tuple]:
-        """What serving a contract needs of it that never changes: (seller's provider row, seller's
-        and buyer's ledger entities, the buyer's row in the buyer book or, for a reseller, its
-        provider row, generation, whether the buyer resells, whether it is for inference) and
-        (GPUs, monthly fee, prepaid share of each bill, equivalent hours per hour)."""
+        """What serving a contract and its backlog need of it that never changes: (seller's
+        provider row, seller's and buyer's ledger entities, the buyer's row in the buyer book or,
+        for a reseller, its provider row, generation, whether the buyer resells, whether it is for
+        inference, whether the buyer is investment grade, term, whether the fee is a numpy number
+        rather than a Python float, which decides how Python's ``sum()`` adds it in
+        :meth:`backlog`) and (GPUs, monthly fee, prepaid share of each bill, equivalent hours per
+        hour)."""
         m = self.model
         cat = m.cat
         seller = m.provider_by_name[c.seller]
@@ -500,8 +541,8 @@ class Exchange:
         row = m.providers.index(buyer) if resale else buyer.idx
         inference = c.purpose == "inference"
         perf = cat.inf[c.generation] if inference else cat.train[c.generation]
-        return ((m.providers.index(seller), seller.eid, buyer.eid, row, c.generation, resale, inference),
-                (c.gpus, c.fee, c.prepay_share, perf))
+        return ((m.providers.index(seller), seller.eid, buyer.eid, row, c.generation, resale, inference,
+                 c.buyer in self.ig, c.term, type(c.fee) is not float), (c.gpus, c.fee, c.prepay_share, perf))
 
     def _serve_plan(self, cs: list[Contract]) -> SimpleNamespace:
         """The terms of the contracts ``cs`` as arrays (see ``service.serve``), kept while the same
@@ -511,12 +552,12 @@ class Exchange:
             return self._plan
         row = self._term_row
         cols = np.array([row[i] for i in ids], dtype=np.int64)
-        srow, s_eid, b_eid, brow, gen, resale, inference = self._iterms[:, cols]
+        srow, s_eid, b_eid, brow, gen, resale, inference = self._iterms[:7, cols]
         gpus, fee, prepay_share, perf = self._fterms[:, cols]
         resale = resale > 0
         own = ~resale
         self._plan = SimpleNamespace(
-            ids=ids, srow=srow, gen=gen, gpus=gpus, fee=fee, prepay_share=prepay_share, resale=resale, brow=brow,
+            ids=ids, cols=cols, srow=srow, gen=gen, gpus=gpus, fee=fee, prepay_share=prepay_share, resale=resale, brow=brow,
             perf=perf, s_eid=s_eid, b_eid=b_eid, own=own,
             prepaid_acct=np.where(resale, int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE)),
             b_eid_resale=b_eid[resale], s_eid_resale=s_eid[resale], b_eid_own=b_eid[own], s_eid_own=s_eid[own],
@@ -553,6 +594,7 @@ class Exchange:
         # served once, at delivery to a reseller: its later sale of the same hours is not counted again
         self.contract_inference_hours = float(hours[plan.resold_inference].sum()) + inference_hours
         ended = False
+        self._billed_col[plan.cols] += 1
         for c, d, is_short, used in zip(cs, deliver.tolist(), short.tolist(), use_prepaid.tolist(), strict=True):
             if c.status == "pending":
                 c.status = "active"

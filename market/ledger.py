@@ -47,6 +47,8 @@ INCOME = [Acct.REVENUE, Acct.OTHER_INCOME]
 EXPENSES = [Acct.COST_OF_REVENUE, Acct.DEPRECIATION, Acct.INTEREST, Acct.OPEX, Acct.COMPUTE,
             Acct.OTHER_EXPENSE]
 ACCT_NAMES = [a.name.lower() for a in Acct]
+# the same as index arrays (numpy converts a list of enums element by element on every use)
+_ASSETS, _LIABILITIES, _EXPENSES = (np.array(x, dtype=np.intp) for x in (ASSETS, LIABILITIES, EXPENSES))
 
 #: kinds of payment: (payer's debit account, payee's credit account); the payer credits cash and
 #: the payee debits cash.
@@ -78,7 +80,7 @@ MEMOS = list(TRANSFERS) + ["opening", "depreciation", "recognise", "consume_prep
                            "write_off", "asset_purchase"]
 MEMO_CODE = {m: i for i, m in enumerate(MEMOS)}
 _TRANSFER_CODES = {k: (int(TRANSFERS[k][0]), int(TRANSFERS[k][1]), MEMO_CODE[k]) for k in TRANSFERS}
-_CASH = int(Acct.CASH)
+_CASH, _DEBT, _GPU_ASSETS, _ACCUM_DEP = int(Acct.CASH), int(Acct.DEBT), int(Acct.GPU_ASSETS), int(Acct.ACCUM_DEP)
 
 
 class Ledger:
@@ -230,34 +232,34 @@ class Ledger:
 def statement(balances: np.ndarray) -> dict[str, np.ndarray]:
     """Balance-sheet stocks per entity from a balance matrix (rows = entities)."""
     b = balances
-    assets = b[:, ASSETS].sum(axis=1)
-    liabilities = -b[:, LIABILITIES].sum(axis=1)
+    assets = b[:, _ASSETS].sum(axis=1)
+    liabilities = -b[:, _LIABILITIES].sum(axis=1)
     # (+ 0.0 turns the -0.0 of an empty negated account into 0.0)
     return {
-        "cash": b[:, Acct.CASH] + 0.0,
+        "cash": b[:, _CASH] + 0.0,
         "total_assets": assets + 0.0,
         "liabilities": liabilities + 0.0,
-        "debt": -b[:, Acct.DEBT] + 0.0,
+        "debt": -b[:, _DEBT] + 0.0,
         "equity_book": assets - liabilities,
-        "fleet_book": b[:, Acct.GPU_ASSETS] + b[:, Acct.ACCUM_DEP],
+        "fleet_book": b[:, _GPU_ASSETS] + b[:, _ACCUM_DEP],
     }
 
 
 def flows(start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
     """Income-statement flows per entity between two balance matrices."""
     d = end - start
-    revenue = -d[:, Acct.REVENUE] + 0.0
-    other_income = -d[:, Acct.OTHER_INCOME] + 0.0
-    exp = d[:, EXPENSES]
+    revenue = -d[:, int(Acct.REVENUE)] + 0.0
+    other_income = -d[:, int(Acct.OTHER_INCOME)] + 0.0
+    exp = d[:, _EXPENSES]
     return {
         "revenue": revenue,
         "other_income": other_income,
-        "cost_of_revenue": d[:, Acct.COST_OF_REVENUE],
-        "depreciation": d[:, Acct.DEPRECIATION],
-        "interest_expense": d[:, Acct.INTEREST],
-        "opex": d[:, Acct.OPEX],
-        "compute_expense": d[:, Acct.COMPUTE],
-        "other_expense": d[:, Acct.OTHER_EXPENSE],
+        "cost_of_revenue": d[:, int(Acct.COST_OF_REVENUE)],
+        "depreciation": d[:, int(Acct.DEPRECIATION)],
+        "interest_expense": d[:, int(Acct.INTEREST)],
+        "opex": d[:, int(Acct.OPEX)],
+        "compute_expense": d[:, int(Acct.COMPUTE)],
+        "other_expense": d[:, int(Acct.OTHER_EXPENSE)],
         "net_income": revenue + other_income - exp.sum(axis=1),
     }
 

@@ -52,13 +52,15 @@ class Recorder:
         self._provider_names = np.array([p.name for p in m.providers], dtype=object)
         self._signed_seen = 0
 
-    def record(self, t: int, opening: np.ndarray) -> None:
+    def record(self, t: int, opening: np.ndarray, month_flows: dict[str, np.ndarray] | None = None) -> None:
+        """The month's rows. ``month_flows``: ``flows(opening, balances)`` of every entity, if the
+        caller has it (the agents' rows of it are the same numbers)."""
         m = self.model
         n = m.n_agents
         L = m.ledger
         end = L.balances[:n]
         st = statement(end)
-        fl = flows(opening[:n], end)
+        fl = flows(opening[:n], end) if month_flows is None else {k: v[:n] for k, v in month_flows.items()}
         P = self.prov_rows
         installed = np.zeros(n)
         mw = np.zeros(n)
@@ -77,7 +79,7 @@ class Recorder:
             e = p.eid
             mw[e] = p.powered_mw
             util[e] = p.utilisation
-            backlog[e], top[e], _ = m.exchange.backlog(p.name)
+            backlog[e], top[e] = m.exchange.backlog_summary(p.name)
             value[e] = p.market_value if p.spec.public else np.nan
             defaulted[e] = p.defaulted
             status[e] = p.status
@@ -114,7 +116,7 @@ class Recorder:
             "served_inference_gpu_hours": inf,
             "inference_share": inf / served if served > 0 else 0.0,
             "avg_price_per_gpu_hour": total_rev / hours_sold if hours_sold > 0 else 0.0,
-            "hhi_revenue": float(np.sum(share[P] ** 2)),
+            "hhi_revenue": float((share[P] ** 2).sum()),
             "gpus_shipped_to_providers": float(sum(nv.shipped_to.values())),
             "unmet_gpu_hours": max(0.0, ex.demand_hours - served),
             "utilization": m.utilisation,

@@ -216,7 +216,7 @@ class MarketModel(mesa.Model):
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
         self._revalue(t)
         # the record reads the ledger after every posting of the month
-        self.recorder.record(t, opening)
+        self.recorder.record(t, opening, f)
         self.month += 1
 
     def _price_references(self) -> None:
@@ -263,7 +263,7 @@ class MarketModel(mesa.Model):
             if not p.spec.public:
                 continue
             p.market_value = self._value(p.hist, p.spec.ev_revenue_multiple, p.sentiment, p.cash(), p.debt(),
-                                         self.exchange.backlog(p.name)[0], p.leverage())
+                                         self.exchange.backlog_summary(p.name)[0], p.leverage())
         nv = self.nvidia
         b = self.ledger.balances[nv.eid]
         nv.market_value = self._value(nv.hist, nv.spec.ev_revenue_multiple, 1.0, b[Acct.CASH], 0.0, 0.0, 0.0)

@@ -155,6 +155,91 @@ def _serve(srow, gen, gpus, fee, prepay_share, resale, brow, perf, prepaid, runn
     return inference_hours
 
 
+def backlogs(iterms: np.ndarray, fterms: np.ndarray, billed: np.ndarray, live: np.ndarray, n: int, n_entities: int,
+             out: np.ndarray) -> None:
+    """Every seller's backlog from the contract columns (``Exchange``: terms by contract, in the
+    order contracts were added; months billed; live or not), into ``out`` (4 x sellers): the
+    investment-grade and total remaining value, each added contract by contract in that order;
+    the total again as the sum of each buyer's (Python's ``sum``, buyers in order of first
+    contract, with its types: see ``iterms[9]``), and the largest buyer's share of it."""
+    _compiled().backlogs(iterms, fterms, billed, live, int(n), int(n_entities), out)
+
+
+def _backlogs(iterms, fterms, billed, live, n, n_entities, out):  # pragma: no cover - compiled
+    P = out.shape[1]
+    # the live contracts of each seller, in the order they were added (a counting sort)
+    count = np.zeros(P + 1, dtype=np.int64)
+    for r in range(n):
+        if live[r]:
+            count[iterms[0, r] + 1] += 1
+    for s in range(P):
+        count[s + 1] += count[s]
+    rows = np.empty(count[P], dtype=np.int64)
+    fill = count[:P].copy()
+    for r in range(n):
+        if live[r]:
+            s = iterms[0, r]
+            rows[fill[s]] = r
+            fill[s] += 1
+    slot = np.full(n_entities, -1, dtype=np.int64)
+    buyers = np.empty(n_entities, dtype=np.int64)
+    sums = np.empty(n_entities)
+    exact = np.empty(n_entities, dtype=np.bool_)
+    for s in range(P):
+        ig = 0.0
+        total = 0.0
+        k = 0
+        for j in range(count[s], count[s + 1]):
+            r = rows[j]
+            v = fterms[1, r] * float(iterms[8, r] - billed[r])  # remaining value: fee x months left
+            total += v
+            if iterms[7, r]:
+                ig += v
+            if v > 0:
+                b = iterms[2, r]
+                if slot[b] < 0:
+                    slot[b] = k
+                    buyers[k] = b
+                    sums[k] = 0.0 + v
+                    exact[k] = iterms[9, r] == 0
+                    k += 1
+                else:
+                    sums[slot[b]] += v
+                    exact[slot[b]] = exact[slot[b]] and iterms[9, r] == 0
+        out[0, s] = ig
+        out[1, s] = total
+        # Python's sum() of the buyers' totals: compensated while they are Python floats, plain
+        # from the first numpy float on (a fee worked out from a numpy price is one)
+        by_buyer = 0.0
+        c = 0.0
+        plain = False
+        for j in range(k):
+            x = sums[j]
+            if plain:
+                by_buyer += x
+            elif exact[j]:
+                t = by_buyer + x
+                if abs(by_buyer) >= abs(x):
+                    c += (by_buyer - t) + x
+                else:
+                    c += (x - t) + by_buyer
+                by_buyer = t
+            else:
+                if j > 0 and c != 0.0 and np.isfinite(c):
+                    by_buyer += c
+                by_buyer += x
+                plain = True
+        if not plain and c != 0.0 and np.isfinite(c):
+            by_buyer += c
+        top = 0.0
+        for j in range(k):  # the first of the largest (a stable sort by value, descending)
+            if j == 0 or sums[j] > top:
+                top = sums[j]
+            slot[buyers[j]] = -1
+        out[2, s] = by_buyer
+        out[3, s] = top / by_buyer if by_buyer > 0 else 0.0
+
+
 def warm_up() -> None:
     """Load the compiled kernel now."""
     one = np.ones(1)
@@ -163,6 +248,8 @@ def warm_up() -> None:
     tally = SimpleNamespace(**{name: np.zeros((1, 1)) for name in TALLIES[:4]}, buyer_hours=np.zeros(1),
                             contract_eq=np.zeros(1))
     serve(c, one, np.ones((1, 1)), 1.0, tally, one, one)
+    backlogs(np.zeros((10, 1), dtype=np.int64), np.zeros((4, 1)), np.zeros(1, dtype=np.int64), np.ones(1, dtype=bool),
+             1, 1, np.zeros((4, 1)))
 
 
-_compiled = kernels(serve=_serve)
+_compiled = kernels(serve=_serve, backlogs=_backlogs)
