@@ -179,7 +179,7 @@ class MarketModel(mesa.Model):
         # 3. NVIDIA
         self.nvidia.step_month(t)
         # 4. providers: prices and capacity plans
-        self._price_references()
+        self.pbook.rival_prices()
         nv_price = self.nvidia.price
         # every provider's prices in one call: none depends on another's this month (the draw of
         # an activation order that pricing one by one made is kept, so the random stream is the same)
@@ -210,7 +210,9 @@ class MarketModel(mesa.Model):
         f = flows(opening, L.balances)
         ebitda = (f["revenue"] + f["other_income"] - f["cost_of_revenue"] - f["opex"] - f["compute_expense"]
                   - f["other_expense"])
-        self._utilisation()
+        util, self.utilisation = self.pbook.utilisation(self.hours)
+        for p, u in zip(self.providers, util.tolist(), strict=True):
+            p.utilisation = u
         for p in self.providers:
             p.end_month(t, float(f["revenue"][p.eid]), float(ebitda[p.eid]))
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))

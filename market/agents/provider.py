@@ -738,6 +738,21 @@ class ProviderBook:
             if build[j] > 0:
                 p.build_mw(t, float(build[j]))
 
+    def rival_prices(self) -> None:
+        """Set on each trading provider the cheapest *rival* on-demand price per generation last
+        month (``rival_min``; NaN where no rival quotes it), which the undercutting strategy
+        answers. One compiled pass (the rule as numpy: ``MarketModel._price_references``)."""
+        _compiled().rivals(self.live(), self.od, self.rival_min)
+
+    def utilisation(self, hours: float) -> tuple[np.ndarray, float]:
+        """The month's utilisation of each generation (``util_g``, kept where nothing could be
+        sold), of each provider, and of the market: GPU-hours sold over running (and resold)
+        GPU-hours. Returns (by provider, market)."""
+        util = np.empty(self.n)
+        market = _compiled().utilisation(self.running, self.resale, self.sold_hours_g, float(hours), self.util_g,
+                                         util)
+        return util, market
+
     def live(self) -> np.ndarray:
         """Providers trading this month: active and not defaulted."""
         return np.array([p.active and not p.defaulted for p in self.providers], dtype=bool)
@@ -874,11 +889,67 @@ def _plan_rows(rows, num, gp, sched, t, installed, in_transit, on_order, inf, po
         build[j] = need_mw - have_mw if need_mw > have_mw else 0.0
 
 
-_compiled = kernels((pairwise_sum, python_sum), power=_power_rows, plan=_plan_rows)
+def _rivals(live, od, rival_min):  # pragma: no cover - compiled
+    """For each generation, the cheapest on-demand price among live providers (missing prices
+    count as infinite; ties go to the first provider, as a stable sort does) and the cheapest
+    among the others: each live provider's rival price is the cheapest of the others."""
+    P, G = od.shape
+    n_live = 0
+    for i in range(P):
+        n_live += live[i]
+    if n_live == 0:
+        return
+    for g in range(G):
+        best = np.inf
+        first = -1
+        for i in range(P):
+            if live[i]:
+                v = np.inf if np.isnan(od[i, g]) else od[i, g]
+                if first < 0 or v < best:
+                    best, first = v, i
+        second = np.inf
+        for i in range(P):
+            if live[i] and i != first:
+                v = np.inf if np.isnan(od[i, g]) else od[i, g]
+                if v < second:
+                    second = v
+        for i in range(P):
+            if live[i]:
+                r = second if i == first else best
+                rival_min[i, g] = np.nan if np.isinf(r) else r
+
+
+def _utilisation(running, resale, sold, hours, util_g, util):  # pragma: no cover - compiled
+    """``ProviderBook.utilisation``: numpy's whole-array steps in the same order, the row sums
+    pairwise as numpy adds them, the market's totals added provider by provider."""
+    P, G = running.shape
+    cap_g = np.empty(G)
+    total_sold = 0.0
+    total_cap = 0.0
+    for i in range(P):
+        for g in range(G):
+            c = (running[i, g] + resale[i, g]) * hours
+            cap_g[g] = c
+            if c > 0:
+                util_g[i, g] = sold[i, g] / (c if c >= 1e-9 else 1e-9)
+        cap = pairwise_sum(cap_g, G)
+        s = pairwise_sum(sold[i], G)
+        util[i] = s / cap if cap > 0 else 0.0
+        total_sold += s
+        total_cap += cap
+    return total_sold / total_cap if total_cap > 0 else 0.0
+
+
+_compiled = kernels((pairwise_sum, python_sum), power=_power_rows, plan=_plan_rows, rivals=_rivals,
+                    utilisation=_utilisation)
 
 
 def warm_up() -> None:
-    """Load the compiled fleet power now."""
+    """Load the compiled fleet power, capacity plans, rival prices and utilisation now."""
     one = np.ones((1, 1))
+    _compiled().rivals(np.ones(1, dtype=bool), one, np.zeros((1, 1)))
+    _compiled().utilisation(one, one, one, 1.0, np.zeros((1, 1)), np.zeros(1))
+    _compiled().plan(np.zeros(1, dtype=np.int64), np.ones((1, 8)), np.zeros(1, dtype=np.int64), np.zeros((1, 1, 1)), 0,
+                     one, one, one, np.ones(1), np.ones(1), 1.0, np.ones(1), np.zeros((1, 1)), np.zeros(1))
     _compiled().power(one, one, np.ones(1), np.zeros(1, dtype=np.int64), np.ones(1), np.zeros((1, 1)), np.ones(1), 1.0,
                       np.ones(1), np.ones(1), np.zeros(1))

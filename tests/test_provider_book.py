@@ -1,0 +1,36 @@
+"""Whole-market steps of the provider book in compiled passes, held to the numpy statements in
+``MarketModel`` bit for bit: rivals' prices and utilisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rival_prices_and_utilisation_match_the_numpy_statements(make_model, seed):
+    m = make_model(seed=seed)
+    pb = m.pbook
+    rng = np.random.default_rng(seed)
+    for month in range(12):
+        m.step()
+        # perturb: missing prices, ties, a provider not trading, idle and unpowered fleets
+        pb.od[rng.uniform(size=pb.od.shape) < 0.2] = np.nan
+        pb.od[:, 0] = pb.od[0, 0]
+        pb.running[rng.uniform(size=pb.running.shape) < 0.2] = 0.0
+        m.providers[month % pb.n].active = month % 3 != 0
+        before = pb.rival_min.copy()
+        pb.rival_prices()
+        got = pb.rival_min.copy()
+        pb.rival_min[:] = before
+        m._price_references()
+        assert got.tobytes() == pb.rival_min.tobytes(), f"month {m.month}"
+
+        before = pb.util_g.copy()
+        util, market = pb.utilisation(m.hours)
+        got = pb.util_g.copy()
+        pb.util_g[:] = before
+        m._utilisation()
+        assert got.tobytes() == pb.util_g.tobytes()
+        assert util.tolist() == [p.utilisation for p in m.providers] and market == m.utilisation
+        m.providers[month % pb.n].active = True
