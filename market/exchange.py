@@ -538,10 +538,10 @@ class Exchange:
         seller = m.provider_by_name[c.seller]
         buyer = m.agent_by_name[c.buyer]
         resale = buyer.kind in ("neocloud", "hyperscaler")
-        row = m.providers.index(buyer) if resale else buyer.idx
+        row = self._prow[buyer.name] if resale else buyer.idx
         inference = c.purpose == "inference"
         perf = cat.inf[c.generation] if inference else cat.train[c.generation]
-        return ((m.providers.index(seller), seller.eid, buyer.eid, row, c.generation, resale, inference,
+        return ((self._prow[seller.name], seller.eid, buyer.eid, row, c.generation, resale, inference,
                  c.buyer in self.ig, c.term, type(c.fee) is not float), (c.gpus, c.fee, c.prepay_share, perf))
 
     def _serve_plan(self, cs: list[Contract]) -> SimpleNamespace:

@@ -90,8 +90,9 @@ class Ledger:
         self.names = list(names)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.balances = np.zeros((len(self.names), N_ACCTS))
-        # the same numbers, flat, for single postings: a memoryview's item costs a third of numpy's
-        self._flat = memoryview(self.balances.reshape(-1))
+        # the same numbers, flat (entity x N_ACCTS + account), for single postings and reads: a
+        # memoryview's item costs a third of numpy's (the balances are never replaced)
+        self.flat = memoryview(self.balances.reshape(-1))
         self.capex = np.zeros(len(self.names))  # this month's capital expenditure
         self.keep = keep
         self.month = -1
@@ -104,7 +105,7 @@ class Ledger:
         """One posting inside one entity (depreciation, recognition of deferred revenue...)."""
         if amount == 0.0:
             return
-        b = self._flat
+        b = self.flat
         row = entity * N_ACCTS
         b[row + debit] += amount
         b[row + credit] -= amount
@@ -118,7 +119,7 @@ class Ledger:
         if amount < 0.0 or amount != amount:
             raise ValueError(f"transfer {kind}: amount must be a non-negative number, got {amount}")
         dr, cr, code = _TRANSFER_CODES[kind]
-        b = self._flat
+        b = self.flat
         i, j = payer * N_ACCTS, payee * N_ACCTS
         b[i + dr] += amount
         b[i + _CASH] -= amount

@@ -14,7 +14,7 @@ import numpy as np
 
 from market import portable
 from market.compiled import kernels
-from market.ledger import Acct
+from market.ledger import N_ACCTS, Acct
 from market.mechanisms import depreciation, finance, pricing
 from market.portable import pairwise_sum, python_sum
 from market.scenario import ProviderSpec, month_index
@@ -38,6 +38,10 @@ class Provider(mesa.Agent):
         self.spec = spec
         self.name = name
         self.eid = model.ledger.index[name]
+        # its cash and debt balances, read through the ledger's flat view (the cheapest read)
+        self._balances = model.ledger.flat
+        self._cash_at = self.eid * N_ACCTS + _CASH
+        self._debt_at = self.eid * N_ACCTS + _DEBT
         self.scale = scale
         self._econ_life = float(model.scn.market.economic_life_months)
         self._book_life = spec.depreciation_years * 12.0
@@ -316,10 +320,10 @@ class Provider(mesa.Agent):
         return 0.0 if ebitda is None else finance.leverage(self.debt(), ebitda)
 
     def debt(self) -> float:
-        return -self.model.ledger.balances.item(self.eid, _DEBT)  # (item: a plain float, faster to use)
+        return -self._balances[self._debt_at]
 
     def cash(self) -> float:
-        return self.model.ledger.balances.item(self.eid, _CASH)
+        return self._balances[self._cash_at]
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every generation it can sell gets on-demand, reserved and spot prices by its strategy.
