@@ -51,6 +51,7 @@ class Recorder:
         self._price_rows_done = 0
         self._provider_names = np.array([p.name for p in m.providers], dtype=object)
         self._signed_seen = 0
+        self._blank_status = np.full(n, "", dtype=object)
 
     def record(self, t: int, opening: np.ndarray, month_flows: dict[str, np.ndarray] | None = None) -> None:
         """The month's rows. ``month_flows``: ``flows(opening, balances)`` of every entity, if the
@@ -70,20 +71,19 @@ class Recorder:
         top = np.zeros(n)
         value = np.full(n, np.nan)
         defaulted = np.zeros(n, dtype=bool)
-        status = np.full(n, "", dtype=object)
+        status = self._blank_status.copy()
         pb = m.pbook
+        provs = m.providers
         installed[P] = pb.installed.sum(axis=1)
         sold[P] = pb.sold_hours_g.sum(axis=1)
-        trading = np.zeros(len(m.providers), dtype=bool)
-        for i, p in enumerate(m.providers):
-            e = p.eid
-            mw[e] = p.powered_mw
-            util[e] = p.utilisation
-            backlog[e], top[e] = m.exchange.backlog_summary(p.name)
-            value[e] = p.market_value if p.spec.public else np.nan
-            defaulted[e] = p.defaulted
-            status[e] = p.status
-            trading[i] = p.active and not p.defaulted  # a company that is not trading posts no prices
+        mw[P] = [p.powered_mw for p in provs]
+        util[P] = [p.utilisation for p in provs]
+        summary = m.exchange.backlog_summary
+        backlog[P], top[P] = zip(*[summary(p.name) for p in provs], strict=True)
+        value[P] = [p.market_value if p.spec.public else np.nan for p in provs]
+        defaulted[P] = [p.defaulted for p in provs]
+        status[P] = [p.status for p in provs]
+        trading = pb.live()  # a company that is not trading posts no prices
         rows, gens = np.nonzero(trading[:, None] & ~np.isnan(pb.od))
         if rows.size:
             self._price_chunks.append((t, rows, gens, pb.od[rows, gens], pb.res[rows, gens], pb.spot[rows, gens]))

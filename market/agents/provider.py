@@ -546,18 +546,20 @@ class Provider(mesa.Agent):
         ltv = max(0.0, f.ltv - m.ltv_cut)
         ig, total = m.exchange.credit_backlog(self.name)
         backlog = ig + f.non_ig_weight * (total - ig)
-        return finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv, self.debt())
+        return finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv,
+                                          -self._balances[self._debt_at])
 
     def ensure_cash(self, amount: float) -> float:
         """Make ``amount`` payable: borrow against the fleet and contracts, then raise equity.
         Returns how much of ``amount`` can be paid while keeping the cash buffer."""
-        need = amount + self.cash_buffer() - self.cash()
+        balances, at = self._balances, self._cash_at  # (cash(), cash_buffer() read in place)
+        need = amount + self._buffer - balances[at]
         if need > 0:
             self.borrow(min(need, self.borrowing_capacity()))
-            need = amount + self.cash_buffer() - self.cash()
+            need = amount + self._buffer - balances[at]
         if need > 0:
             self.raise_equity(need)
-        return max(0.0, min(amount, self.cash()))
+        return max(0.0, min(amount, balances[at]))
 
     def borrow(self, amount: float) -> None:
         if amount <= 1.0:
@@ -656,6 +658,7 @@ class ProviderBook:
             [q.markup, q.undercut, q.target_utilisation, q.step, q.sticky_band, q.min_margin, q.max_markup,
              q.reserved_discount, q.spot_discount, q.spot_idle_sensitivity]
             for q in (p.spec.pricing for p in providers)]).reshape(self.n, 10)
+        self._parties_for: tuple[np.ndarray, ...] = (np.zeros(0),)  # see pay_operating
         self.newest_first = np.array(cat.newest_first, dtype=np.int64)
         self.min_cash_months = np.array([p.spec.finance.min_cash_months for p in providers], dtype=float)
         cs = [p.spec.custom_silicon for p in providers]
@@ -769,18 +772,20 @@ class ProviderBook:
         infrastructure; interest and principal to lenders."""
         m = self.model
         L = m.ledger
-        idx = np.array([i for i, p in enumerate(self.providers) if not p.defaulted], dtype=np.int64)
-        if not idx.size:
+        rows = [i for i, p in enumerate(self.providers) if not p.defaulted]
+        if not rows:
             return
-        ps = [self.providers[i] for i in idx.tolist()]
+        if len(rows) != len(self._parties_for[0]):  # (kept while the same number trade)
+            self._parties_for = tuple(np.full(len(rows), m.party[name]) for name in ("utilities", "suppliers",
+                                                                                     "lenders"))
+        utilities, suppliers, lenders = self._parties_for
+        idx = np.array(rows, dtype=np.int64)
+        ps = [self.providers[i] for i in rows]
         eids = self.eids[idx]
         run_h = self.running[idx] * m.hours
         busy = np.minimum(self.own_sold_hours_g[idx], run_h)
         idle_draw = m.scn.market.idle_power_draw
         kwh = ((busy + idle_draw * (run_h - busy)) * m.cat.power_kw).sum(axis=1) * self.pue[idx]
-        utilities = np.full(idx.size, m.party["utilities"])
-        suppliers = np.full(idx.size, m.party["suppliers"])
-        lenders = np.full(idx.size, m.party["lenders"])
         L.transfer_many(eids, utilities, kwh * self.kwh_price[idx], "power")
         L.transfer_many(eids, suppliers, run_h.sum(axis=1) * self.opex_rate[idx], "site_opex")
         active = np.array([p.active for p in ps], dtype=bool)
