@@ -39,9 +39,9 @@ def kernels(inline: tuple[Callable, ...] = (), /, **funcs: Callable) -> Callable
 
 def warm_up() -> None:
     """Load every compiled kernel now: the portable exp, log, power and dot, NVIDIA's allocation,
-    the short-term market's, the ledger's, pricing's, the loans', contract service's and fleet power's."""
+    the short-term market's, the ledger's, pricing's, the loans', contract service's, the providers' book's and the buyers'."""
     from market import ledger, portable
-    from market.agents import provider
+    from market.agents import buyer, provider
     from market.mechanisms import allocation, clearing, finance, pricing, service
 
     portable.warm_up()
@@ -52,3 +52,4 @@ def warm_up() -> None:
     finance.warm_up()
     service.warm_up()
     provider.warm_up()
+    buyer.warm_up()

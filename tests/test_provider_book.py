@@ -34,3 +34,20 @@ def test_rival_prices_and_utilisation_match_the_numpy_statements(make_model, see
         assert got.tobytes() == pb.util_g.tobytes()
         assert util.tolist() == [p.utilisation for p in m.providers] and market == m.utilisation
         m.providers[month % pb.n].active = True
+
+
+def test_buyers_month_matches_the_numpy_statement(make_model):
+    # two runs in step; in each month one takes the buyers' month compiled, the other the numpy
+    # statement, with the same market price and training need: same figures and ledger, to the bit
+    a, b = make_model(seed=4), make_model(seed=4)
+    rng = np.random.default_rng(4)
+    for month in range(10):
+        a.step()
+        b.step()
+        t, price = a.month, float(rng.uniform(0.5, 6.0))
+        training = rng.uniform(0, 1e6, a.buyers.n) * (rng.uniform(size=a.buyers.n) < 0.2)
+        a.buyers.step_month(t, price, training)
+        b.buyers.step_month_reference(t, price, training)
+        for name in ("inference_eq", "demand_eq", "switching"):
+            assert getattr(a.buyers, name).tobytes() == getattr(b.buyers, name).tobytes(), (month, name)
+        assert a.ledger.balances.tobytes() == b.ledger.balances.tobytes()

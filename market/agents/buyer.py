@@ -13,6 +13,7 @@ import mesa
 import numpy as np
 
 from market import portable
+from market.compiled import kernels
 from market.ledger import Acct
 from market.mechanisms.clearing import price_response
 from market.scenario import BuyerSpec, month_index
@@ -136,6 +137,8 @@ class BuyerBook:
         self.inference_eq = np.zeros(n)
         self.contract_eq = np.zeros(n)
         self.spend = np.zeros(n)
+        self._end_users = np.full(n, model.party["end_users"], dtype=np.int64)
+        self._investors = np.full(n, model.party["investors"], dtype=np.int64)
 
     def open_books(self) -> None:
         m = self.model
@@ -147,7 +150,21 @@ class BuyerBook:
 
     def step_month(self, t: int, market_price: float, training_need: np.ndarray) -> None:
         """Income arrives; inference demand grows with adoption and answers the market price;
-        switching costs erode."""
+        switching costs erode. The figures in one compiled pass (:meth:`step_month_reference`
+        states them in numpy)."""
+        m = self.model
+        L = m.ledger
+        revenue = np.empty(self.n)
+        self.inference_eq = np.empty(self.n)
+        self.demand_eq = np.empty(self.n)
+        _compiled().month(self.revenue0, self.revenue_growth, self.inf0, self.inf_growth, self.in_house, self.ref_price,
+                          self.elasticity, float(market_price), float(t), training_need, self.switching, self.erosion,
+                          revenue, self.inference_eq, self.demand_eq)
+        L.transfer_many(self._end_users, self.eids, revenue, "end_user_revenue")
+        L.transfer_many(self._investors, self.eids, self.funding, "equity")
+
+    def step_month_reference(self, t: int, market_price: float, training_need: np.ndarray) -> None:
+        """:meth:`step_month` with whole-array numpy operations: the readable statement of it."""
         m = self.model
         L = m.ledger
         revenue = self.revenue0 * portable.power(1.0 + self.revenue_growth, t)
@@ -167,3 +184,25 @@ class BuyerBook:
         short = np.where(cash < 0, -cash, 0.0)
         if short.any():
             m.ledger.transfer_many(np.full(self.n, m.party["investors"], dtype=np.int64), self.eids, short, "equity")
+
+
+def _month(revenue0, revenue_growth, inf0, inf_growth, in_house, ref_price, elasticity, price, t, training, switching,
+           erosion, revenue, inference, demand):  # pragma: no cover - compiled
+    """``BuyerBook.step_month_reference``'s figures, element by element in its order of
+    operations (powers by the C library's pow, as ``portable.power``)."""
+    for i in range(revenue0.shape[0]):
+        revenue[i] = revenue0[i] * (1.0 + revenue_growth[i]) ** t
+        base = inf0[i] * (1.0 + inf_growth[i]) ** t * (1.0 - in_house[i])
+        inference[i] = base * (price / ref_price[i]) ** (-elasticity[i])  # clearing.price_response
+        demand[i] = inference[i] + training[i]
+        switching[i] = switching[i] * (1.0 - erosion[i])
+
+
+_compiled = kernels(month=_month)
+
+
+def warm_up() -> None:
+    """Load the compiled month of the buyers now."""
+    one = np.ones(1)
+    _compiled().month(one, one, one, one, one, one, one, 1.0, 1.0, one, np.ones(1), one, np.empty(1), np.empty(1),
+                      np.empty(1))
