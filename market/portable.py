@@ -109,22 +109,32 @@ def pairwise_sum(a, n):  # pragma: no cover - compiled (inlined into kernels)
     return np.nan
 
 
-def python_sum(a, n):  # pragma: no cover - compiled (inlined into kernels)
-    """Python's ``sum()`` of the floats ``a[:n]``, to the bit: since Python 3.12 it adds with
-    Neumaier's compensation (a running correction added at the end, unless it is zero or not
-    finite), not in plain order. Kernels that repeat a Python rule using ``sum()`` declare it
-    inline: ``kernels((python_sum,), ...)``."""
+def python_sum(a, n, exact):  # pragma: no cover - compiled (inlined into kernels)
+    """Python's ``sum()`` of the numbers ``a[:n]``, to the bit. Since Python 3.12 it adds Python
+    floats with Neumaier's compensation (a running correction, added at the end unless it is
+    zero or not finite), not in plain order; from the first item that is not a Python float (a
+    numpy float: ``exact[i]`` false), it adds the correction so far and then adds plainly.
+    Kernels that repeat a rule using ``sum()`` declare it inline: ``kernels((python_sum,), ...)``."""
     f = 0.0
     c = 0.0
+    plain = False
     for i in range(n):
         x = a[i]
-        t = f + x
-        if abs(f) >= abs(x):
-            c += (f - t) + x
+        if plain:
+            f += x
+        elif exact[i]:
+            t = f + x
+            if abs(f) >= abs(x):
+                c += (f - t) + x
+            else:
+                c += (x - t) + f
+            f = t
         else:
-            c += (x - t) + f
-        f = t
-    if c != 0.0 and np.isfinite(c):
+            if c != 0.0 and np.isfinite(c):
+                f += c
+            f += x
+            plain = True
+    if not plain and c != 0.0 and np.isfinite(c):
         f += c
     return f
 

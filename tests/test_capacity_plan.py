@@ -62,8 +62,15 @@ def test_python_sum_is_python_s():
     from market import portable
 
     terms = np.array([1e16, 1.0, -1e16])
-    assert sum(terms.tolist()) == portable.python_sum(terms, 3) == 1.0
+    floats = np.ones(3, dtype=bool)
+    assert sum(terms.tolist()) == portable.python_sum(terms, 3, floats) == 1.0
+    # from the first numpy float on, sum() adds plainly: 1e16 + 1.0 (compensated), then the numpy
+    # -1e16 after the correction is added: 1e16 + 1 rounds to 1e16, so the result is 0.0
+    items = [1e16, 1.0, np.float64(-1e16)]
+    assert sum(items) == portable.python_sum(terms, 3, np.array([True, True, False])) == 0.0
     rng = np.random.default_rng(3)
     for _ in range(500):
         x = rng.normal(0, 1, 9) * 10.0 ** rng.integers(-3, 12, 9)
-        assert portable.python_sum(x, 9) == sum(x.tolist())
+        exact = rng.uniform(size=9) < 0.8
+        mixed = [float(v) if e else np.float64(v) for v, e in zip(x.tolist(), exact, strict=True)]
+        assert portable.python_sum(x, 9, exact) == sum(mixed)

@@ -844,6 +844,7 @@ def _plan_rows(rows, num, gp, sched, t, installed, in_transit, on_order, inf, po
     need = np.empty(G)
     supply = np.empty(G)
     terms = np.empty(G)  # the terms of one of Python's sum()s
+    floats = np.ones(G, dtype=np.bool_)  # (all Python floats)
     for j in range(rows.shape[0]):
         i = rows[j]
         horizon = int(num[j, 0])
@@ -869,17 +870,17 @@ def _plan_rows(rows, num, gp, sched, t, installed, in_transit, on_order, inf, po
         for g in range(G):
             x = supply[g] - need[g]
             terms[g] = (x if x > 0.0 else 0.0) * inf[g]
-        free_eq = python_sum(terms, G) * hours
+        free_eq = python_sum(terms, G, floats) * hours
         for g in range(G):
             terms[g] = installed[i, g]
-        fleet = python_sum(terms, G)
+        fleet = python_sum(terms, G, floats)
         x = st_eq_target - free_eq
         a = (x if x > 0.0 else 0.0) / (inf[q] * hours)
         b = max_share * (500.0 if 500.0 > fleet else fleet)
         growth = b if b < a else a
         for g in range(G):
             terms[g] = contract[g] * unit[g]
-        spend = python_sum(terms, G)
+        spend = python_sum(terms, G, floats)
         if spend > budget:
             scale = budget / spend if spend > 0 else 0.0
             for g in range(G):
@@ -893,7 +894,7 @@ def _plan_rows(rows, num, gp, sched, t, installed, in_transit, on_order, inf, po
             u = np.floor(contract[g])
             units[j, g] = u if u > 0 else 0.0
             terms[g] = (installed[i, g] + in_transit[i, g] + (on_order[i, g] + units[j, g])) * power_kw[g]
-        kw = python_sum(terms, G)
+        kw = python_sum(terms, G, floats)
         need_mw = kw / 1000.0 * (1.0 + mw_buffer)
         build[j] = need_mw - have_mw if need_mw > have_mw else 0.0
 

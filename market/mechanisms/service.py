@@ -17,6 +17,7 @@ import numpy as np
 
 from market import portable
 from market.compiled import kernels
+from market.portable import python_sum
 
 # the tallies a month's service adds to (arrays updated in place): the sellers' GPUs committed
 # to contracts, their GPU-hours sold (all, and of their own fleet), resellers' contracted GPUs
@@ -210,27 +211,7 @@ def _backlogs(iterms, fterms, billed, live, n, n_entities, out):  # pragma: no c
         out[1, s] = total
         # Python's sum() of the buyers' totals: compensated while they are Python floats, plain
         # from the first numpy float on (a fee worked out from a numpy price is one)
-        by_buyer = 0.0
-        c = 0.0
-        plain = False
-        for j in range(k):
-            x = sums[j]
-            if plain:
-                by_buyer += x
-            elif exact[j]:
-                t = by_buyer + x
-                if abs(by_buyer) >= abs(x):
-                    c += (by_buyer - t) + x
-                else:
-                    c += (x - t) + by_buyer
-                by_buyer = t
-            else:
-                if j > 0 and c != 0.0 and np.isfinite(c):
-                    by_buyer += c
-                by_buyer += x
-                plain = True
-        if not plain and c != 0.0 and np.isfinite(c):
-            by_buyer += c
+        by_buyer = python_sum(sums, k, exact)
         top = 0.0
         for j in range(k):  # the first of the largest (a stable sort by value, descending)
             if j == 0 or sums[j] > top:
@@ -252,4 +233,4 @@ def warm_up() -> None:
              1, 1, np.zeros((4, 1)))
 
 
-_compiled = kernels(serve=_serve, backlogs=_backlogs)
+_compiled = kernels((python_sum,), serve=_serve, backlogs=_backlogs)
