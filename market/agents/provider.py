@@ -658,7 +658,9 @@ class ProviderBook:
             [q.markup, q.undercut, q.target_utilisation, q.step, q.sticky_band, q.min_margin, q.max_markup,
              q.reserved_discount, q.spot_discount, q.spot_idle_sensitivity]
             for q in (p.spec.pricing for p in providers)]).reshape(self.n, 10)
-        self._parties_for: tuple[np.ndarray, ...] = (np.zeros(0),)  # see pay_operating
+        self._paying: tuple = (None,)  # see pay_operating
+        self._loan_rows: list[np.ndarray] | None = None  # see _debt_service
+        self._loan_mats: tuple[np.ndarray, ...] = ()
         self.newest_first = np.array(cat.newest_first, dtype=np.int64)
         self.min_cash_months = np.array([p.spec.finance.min_cash_months for p in providers], dtype=float)
         cs = [p.spec.custom_silicon for p in providers]
@@ -769,16 +771,68 @@ class ProviderBook:
         wound up): power for busy and idle GPUs (at ``idle_power_draw``) x PUE x $/kWh to the
         utilities; site operations per running GPU-hour and overheads (a fifth of them before a
         company is active) to suppliers; straight-line depreciation of GPUs and of power
-        infrastructure; interest and principal to lenders."""
+        infrastructure; interest and principal to lenders. The bills and every provider's loan
+        service are worked out in compiled calls (:meth:`pay_operating_reference` states it all
+        with numpy and each provider's own methods; the tests hold the two equal)."""
+        m = self.model
+        L = m.ledger
+        flags = [p.defaulted for p in self.providers]
+        if flags != self._paying[0]:  # the paying rows and their fixed arrays, kept until one defaults
+            idx = np.array([i for i, f in enumerate(flags) if not f], dtype=np.int64)
+            self._paying = (flags, idx, [self.providers[i] for i in idx.tolist()], self.eids[idx],
+                            *(np.full(idx.size, m.party[name]) for name in ("utilities", "suppliers", "lenders")))
+        _, idx, ps, eids, utilities, suppliers, lenders = self._paying
+        if not idx.size:
+            return
+        active = np.array([p.active for p in ps], dtype=bool)
+        costs = np.empty((3, idx.size))
+        _compiled().operating(self.running, self.own_sold_hours_g, idx, float(m.hours),
+                              float(m.scn.market.idle_power_draw), m.cat.power_kw, self.pue, self.kwh_price,
+                              self.opex_rate, self.sga, active, costs)
+        L.transfer_many(eids, utilities, costs[0], "power")
+        L.transfer_many(eids, suppliers, costs[1], "site_opex")
+        L.transfer_many(eids, suppliers, costs[2], "sga")
+        L.post_many(eids, Acct.DEPRECIATION, Acct.ACCUM_DEP, np.array([p.depreciation_due(t) for p in ps]),
+                    "depreciation")
+        infra_left = np.maximum(0.0, L.balances[eids, Acct.POWER_INFRA])
+        infra = np.minimum([p.infra_dep for p in ps], infra_left)
+        L.post_many(eids, Acct.DEPRECIATION, Acct.POWER_INFRA, infra, "depreciation")
+        interest, principal = self._debt_service(t, ps, idx)
+        L.transfer_many(eids, lenders, interest, "interest")
+        L.transfer_many(eids, lenders, principal, "repayment")
+
+    def _debt_service(self, t: int, ps: list[Provider], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`Provider.debt_service_due` of the providers ``ps`` (rows ``idx``) in one compiled
+        call. Each provider's :class:`~market.mechanisms.finance.Loans` keep their arrays as rows
+        of matrices of every provider's loans (built again when one has outgrown its row and
+        taken new arrays, or in a copy of the model)."""
+        if self._loan_rows is None or any(p.loans.principal is not r
+                                          for p, r in zip(self.providers, self._loan_rows, strict=True)):
+            cap = max(16, max(p.loans.principal.size for p in self.providers))
+            mats = tuple(np.zeros((self.n, cap)) for _ in range(3))
+            for i, p in enumerate(self.providers):
+                p.loans.adopt(mats[0][i], mats[1][i], mats[2][i])
+            self._loan_mats, self._loan_rows = mats, [p.loans.principal for p in self.providers]
+        n = np.array([p.loans.n for p in self.providers], dtype=np.int64)
+        extra = np.array([p.spread_extra for p in ps])
+        slow = np.array([0.5 if t <= p.restructured_until else 1.0 for p in ps])
+        interest, paid = np.empty(idx.size), np.empty(idx.size)
+        _compiled().service(*self._loan_mats, n, idx, float(self.model.base_rate), extra, slow, interest, paid)
+        for p, k, i, pd in zip(ps, n[idx].tolist(), interest.tolist(), paid.tolist(), strict=True):
+            p.loans.n = k
+            p.service_month = i + pd
+        return interest, paid
+
+    def pay_operating_reference(self, t: int) -> None:
+        """:meth:`pay_operating` with numpy and each provider's own methods: the readable
+        statement of it."""
         m = self.model
         L = m.ledger
         rows = [i for i, p in enumerate(self.providers) if not p.defaulted]
         if not rows:
             return
-        if len(rows) != len(self._parties_for[0]):  # (kept while the same number trade)
-            self._parties_for = tuple(np.full(len(rows), m.party[name]) for name in ("utilities", "suppliers",
-                                                                                     "lenders"))
-        utilities, suppliers, lenders = self._parties_for
+        utilities, suppliers, lenders = (np.full(len(rows), m.party[name]) for name in ("utilities", "suppliers",
+                                                                                         "lenders"))
         idx = np.array(rows, dtype=np.int64)
         ps = [self.providers[i] for i in rows]
         eids = self.eids[idx]
@@ -950,8 +1004,55 @@ def _utilisation(running, resale, sold, hours, util_g, util):  # pragma: no cove
     return total_sold / total_cap if total_cap > 0 else 0.0
 
 
+def _operating(running, own_sold, rows, hours, idle_draw, power_kw, pue, kwh_price, opex_rate, sga, active,
+               out):  # pragma: no cover - compiled
+    """``pay_operating_reference``'s bills for the providers ``rows``, element by element in
+    numpy's order (row sums pairwise): power, site operations and overheads into ``out``."""
+    G = running.shape[1]
+    run_h = np.empty(G)
+    kw = np.empty(G)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for g in range(G):
+            h = running[r, g] * hours
+            o = own_sold[r, g]
+            busy = o if (o <= h or np.isnan(o)) else h  # (numpy's minimum)
+            run_h[g] = h
+            kw[g] = (busy + idle_draw * (h - busy)) * power_kw[g]
+        out[0, i] = pairwise_sum(kw, G) * pue[r] * kwh_price[r]
+        out[1, i] = pairwise_sum(run_h, G) * opex_rate[r]
+        out[2, i] = sga[r] * (1.0 if active[i] else 0.2)
+
+
+def _service(principal, spread, monthly, n, rows, base_rate, extra_spread, slow, interest_out,
+             paid_out):  # pragma: no cover - compiled
+    """``finance.Loans.service`` for the providers ``rows`` of the loan matrices, loan by loan
+    in the same order (see ``finance._service_kernel``)."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        interest = 0.0
+        paid = 0.0
+        k = 0
+        for j in range(n[r]):
+            p = principal[r, j]
+            interest += p * (base_rate + spread[r, j] + extra_spread[i]) / 12.0  # monthly_interest
+            pay = p
+            if monthly[r, j] * slow[i] < pay:
+                pay = monthly[r, j] * slow[i]
+            p -= pay
+            paid += pay
+            if p > 1e-6:
+                principal[r, k] = p
+                spread[r, k] = spread[r, j]
+                monthly[r, k] = monthly[r, j]
+                k += 1
+        n[r] = k
+        interest_out[i] = interest
+        paid_out[i] = paid
+
+
 _compiled = kernels((pairwise_sum, python_sum), power=_power_rows, plan=_plan_rows, rivals=_rivals,
-                    utilisation=_utilisation)
+                    utilisation=_utilisation, operating=_operating, service=_service)
 
 
 def warm_up() -> None:
@@ -959,6 +1060,9 @@ def warm_up() -> None:
     one = np.ones((1, 1))
     _compiled().rivals(np.ones(1, dtype=bool), one, np.zeros((1, 1)))
     _compiled().utilisation(one, one, one, 1.0, np.zeros((1, 1)), np.zeros(1))
+    rows, z = np.zeros(1, dtype=np.int64), np.zeros(1)
+    _compiled().operating(one, one, rows, 1.0, 0.5, z, z, z, z, z, np.ones(1, dtype=bool), np.zeros((3, 1)))
+    _compiled().service(one, one, one, np.ones(1, dtype=np.int64), rows, 0.0, z, z, np.zeros(1), np.zeros(1))
     _compiled().plan(np.zeros(1, dtype=np.int64), np.ones((1, 8)), np.zeros(1, dtype=np.int64), np.zeros((1, 1, 1)), 0,
                      one, one, one, np.ones(1), np.ones(1), 1.0, np.ones(1), np.zeros((1, 1)), np.zeros(1))
     _compiled().power(one, one, np.ones(1), np.zeros(1, dtype=np.int64), np.ones(1), np.zeros((1, 1)), np.ones(1), 1.0,

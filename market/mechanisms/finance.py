@@ -76,6 +76,14 @@ class Loans:
         self.principal[i], self.spread[i], self.monthly[i] = principal, spread, principal / amort_months
         self.n += 1
 
+    def adopt(self, principal: np.ndarray, spread: np.ndarray, monthly: np.ndarray) -> None:
+        """Keep the loans in these arrays from now on (rows of matrices of every provider's loans,
+        serviced together by ``ProviderBook.pay_operating``), at least as long as the loans;
+        :meth:`add` replaces them by longer ones when they fill up."""
+        for name, a in zip(self.__slots__[:3], (principal, spread, monthly), strict=True):
+            a[: self.n] = getattr(self, name)[: self.n]
+            setattr(self, name, a)
+
     def total(self) -> float:
         """Principal outstanding."""
         return float(self.principal[: self.n].sum())
