@@ -76,13 +76,12 @@ def _dot(a, b):  # pragma: no cover - compiled
 
 def pairwise_sum(a, n):  # pragma: no cover - compiled (inlined into kernels)
     """numpy's sum of ``a[:n]`` (``add.reduce`` of a contiguous float64 array), to the bit, for n
-    up to 128: nothing is 0.0; below 8 terms, in order from -0.0; up to 128 in eight running sums combined
-    pairwise, then the rest in order. (numpy sums longer arrays as two halves, each so; NaN here
+    up to 128: its identity 0.0 plus the terms added pairwise (below 8 terms in order; up to 128
+    in eight running sums combined pairwise, then the rest in order). The identity only turns a
+    sum of -0.0s into 0.0. (numpy sums longer arrays as two halves, each so; NaN here
     flags a caller that passed more.) Kernels declare it inline: ``kernels((pairwise_sum,), ...)``."""
-    if n == 0:
-        return 0.0
     if n < 8:
-        res = -0.0
+        res = 0.0
         for i in range(n):
             res += a[i]
         return res
@@ -105,7 +104,7 @@ def pairwise_sum(a, n):  # pragma: no cover - compiled (inlined into kernels)
         while i < n:
             res += a[i]
             i += 1
-        return res
+        return 0.0 + res
     return np.nan
 
 

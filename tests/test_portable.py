@@ -57,9 +57,11 @@ def test_pairwise_sum_is_numpy_s_sum_to_the_bit(values, compiled):
         a = np.ascontiguousarray(x[n : 2 * n])
         got = portable.pairwise_sum(a, n)
         assert np.float64(got).tobytes() == a.sum().tobytes(), n
-        running = -0.0
+        running = 0.0
         for v in a.tolist():
             running += v
         in_order_differs += running != got
     assert in_order_differs > 10
     assert math.isnan(portable.pairwise_sum(np.ones(129), 129))
+    for n in (1, 7, 8, 20):  # numpy's identity 0.0 turns a sum of -0.0s into 0.0
+        assert math.copysign(1.0, portable.pairwise_sum(np.full(n, -0.0), n)) == 1.0

@@ -110,8 +110,7 @@ def nvidia_price(list_price: float, backlog_units: float, output_units: float, t
 
 def _allocate_kernel(output, req, w, alloc):  # pragma: no cover - compiled
     """:func:`allocate_reference` on the arrays, into ``alloc`` (zeros). Each sum is numpy's
-    pairwise sum (below 8 terms in order from -0.0; up to 128 in eight running sums combined
-    pairwise, then the rest in order), so that the result is the same to the bit."""
+    pairwise sum (``portable.pairwise_sum``), so that the result is the same to the bit."""
     n = req.shape[0]
     buf = np.empty(n)
     give = np.empty(n)
