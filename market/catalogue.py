@@ -43,6 +43,8 @@ class Catalogue:
         self._factors: list[float] = []
         self._capex_key = b""
         self._capex_list: list[float] = []
+        self._sched_key = -1  # plan_version of _sched, the output schedules as plain numbers
+        self._sched: list[tuple] = []
         self.reorder()
 
     def reorder(self) -> None:
@@ -58,16 +60,26 @@ class Catalogue:
     def output(self, t: int) -> np.ndarray:
         """Units NVIDIA makes of each generation in month ``t``: ramps linearly over ``ramp_months``
         from launch, then grows at ``output_growth`` a month, until the end of production."""
-        out = [0.0] * self.n  # (plain numbers: numpy's calls cost more than the work on a few generations)
-        for g, (launch, end, ramp_months, base, growth, mult, nvidia) in enumerate(zip(
-                self.launch.tolist(), self.end.tolist(), self.ramp.tolist(), self.base_output.tolist(),
-                self.output_growth.tolist(), self.output_multiplier.tolist(), self.nvidia_list, strict=True)):
+        return np.array(self.output_list(t))
+
+    def output_list(self, t: int) -> list[float]:
+        """:meth:`output` as a list (plain numbers: numpy's calls cost more than the work on a few
+        generations). The schedules are read once per launch plan (launches move only with
+        :meth:`reorder`); the output multiplier, which events change, every month."""
+        if self._sched_key != self.plan_version:
+            self._sched = list(zip(self.launch.tolist(), self.end.tolist(), self.ramp.tolist(),
+                                   self.base_output.tolist(), self.output_growth.tolist(), self.nvidia_list,
+                                   strict=True))
+            self._sched_key = self.plan_version
+        out = [0.0] * self.n
+        for g, ((launch, end, ramp_months, base, growth, nvidia), mult) in enumerate(zip(
+                self._sched, self.output_multiplier.tolist(), strict=True)):
             age = t - launch
             if age < 0 or t >= end or not nvidia:
                 continue
             ramp = min(max((age + 1) / max(ramp_months, 1), 0.0), 1.0)
             out[g] = base * ramp * (1.0 + growth) ** max(0, t - max(launch, 0)) * mult
-        return np.array(out)
+        return out
 
     def shipped(self, g: int, t: int) -> bool:
         return bool(self.launch[g] <= t)

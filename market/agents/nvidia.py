@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import mesa
@@ -46,6 +47,8 @@ class Nvidia(mesa.Agent):
         self.market_value = float("nan")
         self.hist: list[tuple[float, float, float]] = []
         self.defaulted = False
+        self._weights_key: tuple | None = None
+        self._weights: dict = {}
 
     def open_books(self) -> None:
         m = self.model
@@ -80,64 +83,77 @@ class Nvidia(mesa.Agent):
                     o[1] = 0.0
 
     def step_month(self, t: int) -> None:
-        """Top up the rest of the world's orders, set prices, allocate and ship."""
+        """Top up the rest of the world's orders, set prices, allocate and ship.
+
+        (Per generation the work is done on plain numbers: the arrays hold only the 8-10
+        generations, where numpy's calls cost more than the arithmetic.)"""
         m = self.model
         cat = m.cat
         L = m.ledger
         sp = self.spec
-        out = cat.output(t)
-        self.output = out
-        self.shipped[:] = 0.0
+        eid = self.eid
+        out_l = cat.output_list(t)
+        self.output = np.array(out_l)
+        G = cat.n
+        book = self.book
         self.shipped_to = {}
+        shipped_to = self.shipped_to
         rest = m.party["rest_of_world"]
-        for g in range(cat.n):
-            if out[g] <= 0:
+        backlog = self.backlog.tolist()
+        rest_backlog = self.rest_backlog.tolist()
+        share, months = sp.rest_of_world_share, sp.rest_of_world_backlog_months
+        for g in range(G):
+            if out_l[g] <= 0:
                 continue
-            want = sp.rest_of_world_share * out[g] * sp.rest_of_world_backlog_months
-            top_up = max(0.0, want - self.rest_backlog[g])
-            if top_up > 0:
-                self.book_order(None, g, top_up)
-                self.rest_backlog[g] += top_up
-        for g in range(cat.n):
-            if not cat.nvidia[g]:
-                continue
-            self.price[g] = allocation.nvidia_price(cat.list_price[g], self.backlog[g], out[g],
-                                                    sp.target_backlog_months, sp.price_sensitivity,
-                                                    sp.price_floor, sp.price_cap)
+            want = share * out_l[g] * months
+            top_up = max(0.0, want - rest_backlog[g])
+            if top_up > 0:  # (book_order for the rest of the world)
+                for o in book[g]:
+                    if o[0] is None:
+                        o[1] += top_up
+                        break
+                else:
+                    book[g].append([None, top_up])
+                backlog[g] += top_up
+                rest_backlog[g] += top_up
+        price = allocation.nvidia_prices(cat.list_price.tolist(), backlog, out_l, cat.nvidia_list, self.price.tolist(),
+                                         sp.target_backlog_months, sp.price_sensitivity, sp.price_floor,
+                                         sp.price_cap)
+        self.price[:] = price
+        self.backlog[:] = backlog  # (read by the exchange, and kept in step below)
         lead = sp.lead_time_months
-        # each generation's output allocated among its open orders (all in one call), then shipped
-        shipping = []  # (generation, its open orders)
-        ordered = []  # every open order of those, generation by generation
-        starts = [0]
-        for g in range(cat.n):
-            orders = [o for o in self.book[g] if o[1] > 1e-9]
-            self.book[g] = orders
-            if out[g] <= 0 or not orders:
+        weight = self._policy_weights()
+        unit_cost = cat.unit_cost.tolist()
+        suppliers = m.party["suppliers"]
+        shipped = [0.0] * G
+        # every generation's output allocated among its open orders in one call (a shipment
+        # changes only its own generation's orders), then shipped
+        gens, starts, req, w = [], [0], [], []
+        for g in range(G):
+            orders = [o for o in book[g] if o[1] > 1e-9]
+            book[g] = orders
+            if out_l[g] <= 0 or not orders:
                 continue
-            shipping.append((g, orders))
-            ordered += orders
-            starts.append(len(ordered))
-        if not shipping:
-            L.transfer(self.eid, m.party["suppliers"], sp.opex_per_month, "sga")
-            return
-        partner = np.array([o[0] is not None and o[0].name in self.partners for o in ordered])
-        rival = np.array([o[0] is None or o[0].spec.rival_silicon for o in ordered])
-        w = allocation.policy_weights(self.policy, partner, rival, sp.partner_weight)
-        allocated = allocation.allocate_many(out[[g for g, _ in shipping]], np.array([o[1] for o in ordered]), w,
-                                             np.array(starts))
-        for (g, orders), lo, hi in zip(shipping, starts[:-1], starts[1:], strict=True):
+            gens.append(g)
+            req += [o[1] for o in orders]
+            w += [weight[o[0]] if o[0] in weight else self._policy_weight(o[0]) for o in orders]
+            starts.append(len(req))
+        allocated = allocation.allocate_many(np.array([out_l[g] for g in gens]), np.array(req), np.array(w),
+                                             np.array(starts)).tolist() if gens else []
+        for g, lo, hi in zip(gens, starts[:-1], starts[1:], strict=True):
+            price_g = price[g]
             units_sold = 0.0
-            for o, a in zip(orders, allocated[lo:hi]):
+            for o, a in zip(book[g], allocated[lo:hi], strict=True):
                 if a <= 0:
                     continue
                 buyer = o[0]
                 if buyer is None:
-                    L.transfer(rest, self.eid, a * self.price[g], "gpu_purchase")
-                    self.rest_backlog[g] -= a
+                    L.transfer(rest, eid, a * price_g, "gpu_purchase")
+                    rest_backlog[g] -= a
                     paid = a
                 else:
-                    paid = buyer.take_delivery(t, g, a, self.price[g], lead)
-                    self.shipped_to[buyer.name] = self.shipped_to.get(buyer.name, 0.0) + paid
+                    paid = buyer.take_delivery(t, g, a, price_g, lead)
+                    shipped_to[buyer.name] = shipped_to.get(buyer.name, 0.0) + paid
                     if paid < a:  # could not pay: the order shrinks and the units go elsewhere
                         o[1] -= a - paid
                         self.backlog[g] -= a - paid
@@ -147,9 +163,27 @@ class Nvidia(mesa.Agent):
                 o[1] -= paid
                 self.backlog[g] -= paid
                 units_sold += paid
-            self.shipped[g] = units_sold
-            L.transfer(self.eid, m.party["suppliers"], units_sold * cat.unit_cost[g], "cost_of_goods")
-        L.transfer(self.eid, m.party["suppliers"], sp.opex_per_month, "sga")
+            shipped[g] = units_sold
+            L.transfer(eid, suppliers, units_sold * unit_cost[g], "cost_of_goods")
+        self.shipped[:] = shipped
+        self.rest_backlog[:] = rest_backlog
+        L.transfer(eid, suppliers, sp.opex_per_month, "sga")
+
+    def _policy_weights(self) -> dict:
+        """The weights of the buyers (None: the rest of the world) under the policy of the moment
+        and ``partner_weight``, kept until either changes."""
+        key = (self.policy, self.spec.partner_weight)
+        if self._weights_key != key:
+            self._weights_key = key
+            self._weights = {}
+        return self._weights
+
+    def _policy_weight(self, buyer: Provider | None) -> float:
+        """:func:`allocation.policy_weight` of a buyer's orders, noted in :meth:`_policy_weights`."""
+        w = self._weights[buyer] = allocation.policy_weight(
+            self.policy, buyer is not None and buyer.name in self.partners,
+            buyer is None or buyer.spec.rival_silicon, self.spec.partner_weight)
+        return w
 
     def pay_backstops(self, t: int) -> None:
         """Buy each backstopped provider's unused GPU-hours at ``price_share`` of its reserved
@@ -162,9 +196,30 @@ class Nvidia(mesa.Agent):
             p = m.provider_by_name.get(name)
             if p is None or p.defaulted or not p.active:
                 continue
-            idle = np.maximum(0.0, p.running * m.hours - p.own_sold_hours_g)
-            price = np.nan_to_num(p.res * share)
-            value = min(cap, float(np.sum(idle * price)))
+            value = min(cap, _idle_value(p.running.tolist(), m.hours, p.own_sold_hours_g.tolist(), p.res.tolist(),
+                                         share))
             if value > 0:
                 m.ledger.transfer(self.eid, p.eid, value, "backstop")
                 self.backstop_paid += value
+
+
+_BIG = float(np.finfo(np.float64).max)
+
+
+def _idle_value(running: list, hours: float, sold: list, reserved: list, share: float) -> float:
+    """``float(np.sum(np.maximum(0.0, running * hours - sold) * np.nan_to_num(reserved * share)))``
+    on lists of generations, to the bit: numpy's maximum keeps a NaN; nan_to_num makes NaN 0 and
+    infinities the largest finite numbers; the sum is numpy's."""
+    terms = []
+    for run, s, r in zip(running, sold, reserved, strict=True):
+        x = run * hours - s
+        idle = 0.0 if 0.0 >= x else x
+        price = r * share
+        if price != price:
+            price = 0.0
+        elif price == math.inf:
+            price = _BIG
+        elif price == -math.inf:
+            price = -_BIG
+        terms.append(idle * price)
+    return float(np.array(terms).sum())

@@ -96,6 +96,29 @@ def policy_weights(policy: str, partner: np.ndarray, rival_silicon: np.ndarray, 
     raise ValueError(f"unknown allocation policy {policy!r}")
 
 
+def policy_weight(policy: str, partner: bool, rival_silicon: bool, partner_weight: float) -> float:
+    """One order's entry of :func:`policy_weights` (as a float, like numpy's)."""
+    if policy == "pro_rata":
+        return 1.0
+    if policy == "partner_priority":
+        return float(partner_weight) if partner else 1.0
+    if policy == "no_rival_silicon":
+        return 1.0 if rival_silicon else float(partner_weight)
+    raise ValueError(f"unknown allocation policy {policy!r}")
+
+
+def nvidia_prices(list_price: list[float], backlog_units: list[float], output_units: list[float],
+                  nvidia: list[bool], old: list[float], target_months: float, sensitivity: float,
+                  floor: float, cap: float) -> list[float]:
+    """:func:`nvidia_price` of each NVIDIA generation (``old`` kept for the others), on lists."""
+    out = list(old)
+    for g, nv in enumerate(nvidia):
+        if nv:
+            out[g] = nvidia_price(list_price[g], backlog_units[g], output_units[g], target_months, sensitivity,
+                                  floor, cap)
+    return out
+
+
 def nvidia_price(list_price: float, backlog_units: float, output_units: float, target_months: float,
                  sensitivity: float, floor: float, cap: float) -> float:
     """NVIDIA's unit price: list price times 1 + sensitivity x (backlog in months of output - target),

@@ -1,0 +1,101 @@
+"""The plain-number forms of NVIDIA's month are the numpy statements, to the bit (from the
+NVIDIA helper's branch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from market.agents import nvidia
+from market.mechanisms import allocation
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal to the bit (NaN equal to NaN, 0.0 not equal to -0.0)."""
+    return np.array(a, dtype=np.float64).tobytes() == np.array(b, dtype=np.float64).tobytes()
+
+
+def _idle_value_reference(running, hours, sold, res, share):
+    idle = np.maximum(0.0, running * hours - sold)
+    price = np.nan_to_num(res * share)
+    with np.errstate(over="ignore", invalid="ignore"):  # (the infinite prices' largest numbers)
+        return float(np.sum(idle * price))
+
+
+class TestIdleValue:
+    def test_equals_the_numpy_statement(self):
+        rng = np.random.default_rng(7)
+        for G in (3, 8, 10):
+            for _ in range(50):
+                running = rng.integers(0, 50_000, G).astype(float)
+                sold = running * 730.0 * rng.uniform(0.0, 1.3, G)
+                res = rng.uniform(0.5, 4.0, G)
+                res[rng.random(G) < 0.3] = np.nan
+                got = nvidia._idle_value(running.tolist(), 730.0, sold.tolist(), res.tolist(), 0.6)
+                assert _same(got, _idle_value_reference(running, 730.0, sold, res, 0.6))
+
+    def test_nan_and_infinities(self):
+        running = np.array([1.0, np.nan, 2.0, 3.0, 0.0, 5.0, 6.0, 7.0])
+        sold = np.array([0.0, 0.0, 5000.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        for res in (np.array([np.inf, 1.0, 1.0, -np.inf, np.nan, 1.0, 1.0, 1.0]),
+                    np.array([1.0, 1.0, 1.0, 1.0, np.nan, 1.0, np.inf, 1.0])):
+            got = nvidia._idle_value(running.tolist(), 730.0, sold.tolist(), res.tolist(), 0.5)
+            assert _same(got, _idle_value_reference(running, 730.0, sold, res, 0.5))
+
+    def test_nothing_idle(self):
+        z = np.zeros(8)
+        assert _same(nvidia._idle_value(z.tolist(), 730.0, z.tolist(), [np.nan] * 8, 0.5),
+                     _idle_value_reference(z, 730.0, z, np.full(8, np.nan), 0.5))
+
+
+class TestPolicyWeight:
+    partner = np.array([True, False, False, True])
+    rival = np.array([False, True, False, True])
+
+    @pytest.mark.parametrize("policy", ["pro_rata", "partner_priority", "no_rival_silicon"])
+    @pytest.mark.parametrize("pw", [3.0, 2, 0.5])
+    def test_equals_policy_weights(self, policy, pw):
+        want = allocation.policy_weights(policy, self.partner, self.rival, pw).tolist()
+        got = [allocation.policy_weight(policy, bool(p), bool(r), pw) for p, r in zip(self.partner, self.rival)]
+        assert got == want
+        assert all(type(x) is float for x in got)
+
+    def test_unknown_policy(self):
+        with pytest.raises(ValueError, match="allocation policy"):
+            allocation.policy_weight("lottery", True, False, 3.0)
+
+
+class TestNvidiaPrices:
+    def test_equals_nvidia_price_per_generation(self):
+        rng = np.random.default_rng(11)
+        for _ in range(200):
+            G = 9
+            lp = rng.uniform(2e4, 6e4, G).tolist()
+            backlog = (rng.uniform(0, 2e6, G) * (rng.random(G) < 0.8)).tolist()
+            out = (rng.uniform(0, 4e5, G) * (rng.random(G) < 0.6)).tolist()
+            nv = (rng.random(G) < 0.7).tolist()
+            old = rng.uniform(1e4, 7e4, G).tolist()
+            args = (3.0, 0.08, 0.7, 1.6)
+            want = [allocation.nvidia_price(lp[g], backlog[g], out[g], *args) if nv[g] else old[g] for g in range(G)]
+            assert allocation.nvidia_prices(lp, backlog, out, nv, old, *args) == want
+
+
+class TestPolicyWeightsOfTheBook:
+    def test_weights_follow_the_policy(self, make_model):
+        """The weights NVIDIA keeps per buyer are policy_weights of the book, after a switch too."""
+        m = make_model(months=4)
+        nv = m.nvidia
+        pw = nv.spec.partner_weight
+        seen = 0
+        for policy in ("pro_rata", "partner_priority", "no_rival_silicon", "partner_priority"):
+            nv.policy = policy
+            for orders in nv.book:
+                if not orders:
+                    continue
+                weights = nv._policy_weights()
+                got = [weights[o[0]] if o[0] in weights else nv._policy_weight(o[0]) for o in orders]
+                partner = np.array([o[0] is not None and o[0].name in nv.partners for o in orders])
+                rival = np.array([o[0] is None or o[0].spec.rival_silicon for o in orders])
+                assert got == allocation.policy_weights(policy, partner, rival, pw).tolist()
+                seen += len(orders)
+        assert seen > 0
