@@ -41,3 +41,28 @@ def test_contracts_are_powered_first(make_model):
     p.powered_mw = float(need @ m.cat.power_kw) / 1000.0
     m.pbook.power(m.month)
     np.testing.assert_allclose(p.running, need, rtol=1e-9, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fleet_values_match_each_providers_own(make_model, seed):
+    # ``ProviderBook.fleet_values`` (every fleet's market value in one compiled pass) must give, to
+    # the bit, what ``Provider.fleet_market_value`` works out for itself from its aggregates, also
+    # when cohorts have aged past the economic life and after a fire sale changed the cohorts
+    m = make_model(seed=seed)
+    pb = m.pbook
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for month in range(18):
+        m.step()
+        t = m.month
+        if month % 6 == 5:  # a fleet loses some cohorts, as in a sale
+            p = m.providers[int(rng.integers(len(m.providers)))]
+            p.keep_cohorts(rng.uniform(size=p._nc) < 0.7)
+        pb.fleet_values(t)
+        batch = [p.fleet_market_value() for p in m.providers]
+        for p in m.providers:
+            p._mv_key = None
+        own = [p.fleet_market_value() for p in m.providers]
+        assert batch == own, f"month {t}"
+        checked += sum(v > 0 for v in own)
+    assert checked > 100  # real fleets were valued, not empty ones

@@ -113,9 +113,10 @@ class Provider(mesa.Agent):
         self._set_cash_buffer()
         # fleet aggregates (see _aggregate), valid until month _agg_until or a cohort changes
         self._agg_until = -math.inf
-        self._young = [0.0] * G  # cost of cohorts younger than the economic life, by generation
-        self._young_m = [0.0] * G  # the same weighted by install month
-        self._old = [0.0] * G  # cost of cohorts past the economic life
+        # (rows of ProviderBook matrices once the book exists: updated in place, never rebound)
+        self._young = np.zeros(G)  # cost of cohorts younger than the economic life, by generation
+        self._young_m = np.zeros(G)  # the same weighted by install month
+        self._old = np.zeros(G)  # cost of cohorts past the economic life
         self._book = 0.0  # cost of cohorts still within the book life
 
     # ------------------------------------------------------------------ opening balances
@@ -231,9 +232,9 @@ class Provider(mesa.Agent):
         cost = self.c_units * self.c_cost
         young = age < self._econ_life
         book = age < self._book_life
-        self._young = np.bincount(self.c_gen, weights=np.where(young, cost, 0.0), minlength=G).tolist()
-        self._young_m = np.bincount(self.c_gen, weights=np.where(young, cost * self.c_month, 0.0), minlength=G).tolist()
-        self._old = np.bincount(self.c_gen, weights=np.where(young, 0.0, cost), minlength=G).tolist()
+        self._young[:] = np.bincount(self.c_gen, weights=np.where(young, cost, 0.0), minlength=G)
+        self._young_m[:] = np.bincount(self.c_gen, weights=np.where(young, cost * self.c_month, 0.0), minlength=G)
+        self._old[:] = np.bincount(self.c_gen, weights=np.where(young, 0.0, cost), minlength=G)
         self._book = float(np.sum(np.where(book, cost, 0.0)))
         ends = [math.inf]
         if young.any():
@@ -530,8 +531,8 @@ class Provider(mesa.Agent):
         r = m.scn.market.residual_value
         k = (1.0 - r) / self._econ_life
         value = 0.0
-        for f, y, ym, o in zip(m.cat.value_factors(t, m.scn.market.obsolescence), self._young, self._young_m,
-                               self._old, strict=True):
+        for f, y, ym, o in zip(m.cat.value_factors(t, m.scn.market.obsolescence), self._young.tolist(),
+                               self._young_m.tolist(), self._old.tolist(), strict=True):
             if y or o:
                 value += f * (y - k * (t * y - ym) + r * o)
         self._mv = value
@@ -627,7 +628,7 @@ class ProviderBook:
 
     FIELDS = ("installed", "running", "cost_sum", "in_transit", "on_order", "od", "rival_min", "res", "spot",
               "util_g", "committed", "resale", "sold_hours_g", "own_sold_hours_g", "orders_this_month",
-              "custom_uncut")
+              "custom_uncut", "_young", "_young_m", "_old")
 
     def __init__(self, model: MarketModel, providers: list[Provider]) -> None:
         self.model = model
@@ -695,6 +696,29 @@ class ProviderBook:
         for p in self.providers:
             p.receive(t, power=False)
         self.power(t)
+        self.fleet_values(t)
+
+    def fleet_values(self, t: int) -> None:
+        """Every provider's :meth:`Provider.fleet_market_value` for month ``t`` from the fleet
+        aggregates, in one compiled pass (the same sum, generation by generation, as the method),
+        kept as each provider's value for the month. A provider with cohorts dated ahead is left
+        to its own method (it values them cohort by cohort)."""
+        m = self.model
+        rows = []
+        for i, p in enumerate(self.providers):
+            if t >= p._agg_until:
+                p._aggregate(t)
+            if not (p._agg_until <= t + 1 and p._latest > t):
+                rows.append(i)
+        mk = m.scn.market
+        r = mk.residual_value
+        out = np.empty(len(rows))
+        _compiled().fleet_values(np.array(rows, dtype=np.int64), self._young, self._young_m, self._old,
+                                 np.array(m.cat.value_factors(t, mk.obsolescence)), t, (1.0 - r) / float(mk.economic_life_months),
+                                 r, out)
+        for i, v in zip(rows, out.tolist(), strict=True):
+            p = self.providers[i]
+            p._mv_key, p._mv = (t, p._nc), v
 
     def power(self, t: int) -> None:
         """Power for every fleet (see :meth:`receive`)."""
@@ -1051,7 +1075,20 @@ def _service(principal, spread, monthly, n, rows, base_rate, extra_spread, slow,
         paid_out[i] = paid
 
 
-_compiled = kernels((pairwise_sum, python_sum), power=_power_rows, plan=_plan_rows, rivals=_rivals,
+def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: no cover - compiled
+    """``Provider.fleet_market_value`` (its sum over the fleet aggregates) of the providers ``rows``."""
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        value = 0.0
+        for g in range(young.shape[1]):
+            y = young[i, g]
+            o = old[i, g]
+            if y != 0.0 or o != 0.0:
+                value += factors[g] * (y - k * (t * y - young_m[i, g]) + r * o)
+        out[j] = value
+
+
+_compiled = kernels((pairwise_sum, python_sum), fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
                     utilisation=_utilisation, operating=_operating, service=_service)
 
 
@@ -1067,3 +1104,4 @@ def warm_up() -> None:
                      one, one, one, np.ones(1), np.ones(1), 1.0, np.ones(1), np.zeros((1, 1)), np.zeros(1))
     _compiled().power(one, one, np.ones(1), np.zeros(1, dtype=np.int64), np.ones(1), np.zeros((1, 1)), np.ones(1), 1.0,
                       np.ones(1), np.ones(1), np.zeros(1))
+    _compiled().fleet_values(rows, one, one, one, np.ones(1), 0, 0.5, 0.1, np.zeros(1))
