@@ -39,10 +39,10 @@ def kernels(inline: tuple[Callable, ...] = (), /, **funcs: Callable) -> Callable
 
 def warm_up() -> None:
     """Load every compiled kernel now: the portable exp, log, power and dot, NVIDIA's allocation,
-    the short-term market's, the ledger's, pricing's, the loans', contract service's, the providers' book's and the buyers'."""
+    the short-term market's, the ledger's, pricing's, the loans', contract service's, negotiation's quotes, the providers' book's and the buyers'."""
     from market import ledger, portable
     from market.agents import buyer, provider
-    from market.mechanisms import allocation, clearing, finance, pricing, service
+    from market.mechanisms import allocation, clearing, finance, negotiation, pricing, service
 
     portable.warm_up()
     allocation.warm_up()
@@ -51,5 +51,6 @@ def warm_up() -> None:
     pricing.warm_up()
     finance.warm_up()
     service.warm_up()
+    negotiation.warm_up()
     provider.warm_up()
     buyer.warm_up()

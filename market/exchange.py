@@ -49,7 +49,6 @@ class Exchange:
         self._prow = {p.name: i for i, p in enumerate(model.providers)}
         self._sched = np.zeros((len(model.providers), model.cat.n, 64))
         self._bsched: dict[str, np.ndarray] = {}
-        self._reservation: dict[tuple, float] = {}
         self._spare: dict[tuple, float] = {}
         self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
         # each contract's terms for serving (_contract_terms), a column per contract as added:
@@ -327,15 +326,8 @@ class Exchange:
     def reservation_price(self, p: Provider, g: int, term: int) -> float:
         """The seller's walk-away price: the capital it must recover over the term (today's
         capex less the discounted market value the GPU keeps at the end, assuming one newer
-        generation by then), power and site costs, times 1 + its contract margin. Cached for
-        the month while nothing it depends on (debt, spreads, rates, the seller's contracts) changes."""
+        generation by then), power and site costs, times 1 + its contract margin."""
         m = self.model
-        key = (p.name, g, term, m.month, p.debt(), p.spread_extra, m.base_rate, self.version(p.name))
-        hit = self._reservation.get(key)
-        if hit is not None:
-            return hit
-        if len(self._reservation) > 4096:
-            self._reservation.clear()
         cat = m.cat
         s = p.spec
         mk = m.scn.market
@@ -348,8 +340,7 @@ class Exchange:
         full = pricing.full_cost_per_hour(recover, life, rate, cat.power_kw[g], s.pue, s.power_price_kwh,
                                           s.opex_per_gpu_hour, m.hours)
         margin = s.contract_margin if s.contract_margin is not None else m.scn.negotiation.min_margin
-        self._reservation[key] = price = full * (1.0 + margin)
-        return price
+        return full * (1.0 + margin)
 
     def tightness(self) -> float:
         """Demand over supply: NVIDIA's backlog in months of output over its target, and
@@ -389,9 +380,12 @@ class Exchange:
             qty = min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
             if qty > 0:
                 quotes.append((p, qty))
-        spare = self._spare_kws([p for p, _ in quotes], t)  # (nothing changes before the offers are made)
-        for (p, qty), spare_kw in zip(quotes, spare, strict=True):
-            start = max(r.start, self.earliest_start(p, r.generation, qty, t, spare_kw))
+        if not quotes:
+            return
+        # every seller's start, reservation price, ask and score in one compiled call (the rule,
+        # seller by seller: earliest_start, reservation_price and _quote_reference)
+        starts, reses, asks, scores = self._quotes(r, quotes, t, tight)
+        for (p, qty), start, res, ask, score in zip(quotes, starts, reses, asks, scores, strict=True):
             if p.player:
                 ans = self.player_answers.get(r.request_id)
                 if ans is None or ans[0] == "decline":
@@ -401,11 +395,6 @@ class Exchange:
                 # the player's answer is a firm price: it stands where the AI's reservation and ask do
                 offers.append((ans[1], p, qty, start, ans[1], None))
                 continue
-            res = self.reservation_price(p, r.generation, r.term)
-            ask = res * (1.0 + neg.ask_markup * min(2.0, tight))
-            delay = max(0, start - r.start)
-            trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * p.spec.trust
-            score = ask * (1.0 + mk.delay_penalty * delay) - mk.trust_price * trust
             offers.append((score, p, qty, start, res, ask))
         if not offers:
             return
@@ -439,6 +428,53 @@ class Exchange:
             else:
                 m.news("walk_away", [r.buyer, p.name], f"{r.buyer} and {p.name} walk away: {out.reason}",
                        request_id=r.request_id)
+
+    def _quotes(self, r: Request, quotes: list[tuple[Provider, int]], t: int,
+                tight: float) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """Each quoting seller's (start, reservation price, ask, score) for request ``r``, in one
+        compiled call (``negotiation.quote_rows``; :meth:`_quote_reference` states it seller by
+        seller and the tests hold the two equal)."""
+        m = self.model
+        cat = m.cat
+        pb = m.pbook
+        neg = m.scn.negotiation
+        mk = m.scn.market
+        g = r.generation
+        sellers = [p for p, _ in quotes]
+        spare = self._spare_kws(sellers, t)  # (nothing changes before the offers are made)
+        rows = [self._prow[p.name] for p in sellers]
+        nv = m.nvidia
+        if cat.nvidia[g]:
+            gpu_wait = np.array([max(nv.output[g], cat.base_output[g] * 0.1, 1.0), cat.launch[g], nv.backlog[g]])
+        else:
+            gpu_wait = np.array([-1.0, 0.0, 0.0])
+        capex = cat.capex(g, nv.price[g]) if cat.nvidia[g] else cat.capex(g, cat.list_price[g])
+        k = len(quotes)
+        start = np.empty(k, dtype=np.int64)
+        out = np.empty((3, k))
+        negotiation.quote_rows(
+            np.array(rows, dtype=np.int64), np.array([q for _, q in quotes], dtype=np.int64), np.array(spare),
+            np.array([p.mw_lead for p in sellers], dtype=np.int64), pb.rates(rows), t, r.start, gpu_wait,
+            nv.spec.lead_time_months, float(cat.power_kw[g]), float(capex), r.term, pb.life_cap,
+            float(mk.economic_life_months), mk.residual_value, mk.obsolescence, pb.pue, pb.kwh_price, pb.opex_rate,
+            float(m.hours), pb.contract_margin, 1.0 + neg.ask_markup * min(2.0, tight), mk.delay_penalty,
+            mk.trust_price, float(getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0)), pb.trust, start, out)
+        # (the prices stay numpy numbers, as reservation_price's are: a contract's fee keeps the type
+        # of its price, and Python's sum() adds numpy numbers without compensation; see backlog)
+        return start.tolist(), out[0], out[1], out[2]
+
+    def _quote_reference(self, r: Request, p: Provider, qty: int, t: int, tight: float) -> tuple[int, float, float, float]:
+        """One seller's (start, reservation price, ask, score) for request ``r``: the rule that
+        :meth:`_quotes` applies to every quoting seller at once."""
+        m = self.model
+        mk = m.scn.market
+        start = max(r.start, self.earliest_start(p, r.generation, qty, t))
+        res = self.reservation_price(p, r.generation, r.term)
+        ask = res * (1.0 + m.scn.negotiation.ask_markup * min(2.0, tight))
+        delay = max(0, start - r.start)
+        trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * p.spec.trust
+        score = ask * (1.0 + mk.delay_penalty * delay) - mk.trust_price * trust
+        return start, res, ask, score
 
     def sign(self, r: Request, p: Provider, qty: int, start: int, price: float, t: int) -> Contract:
         m = self.model

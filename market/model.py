@@ -215,6 +215,7 @@ class MarketModel(mesa.Model):
             p.utilisation = u
         for p in self.providers:
             p.end_month(t, float(f["revenue"][p.eid]), float(ebitda[p.eid]))
+        self.pbook.note_ebitda()
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
         self._revalue(t)
         # the record reads the ledger after every posting of the month

@@ -326,6 +326,26 @@ class Provider(mesa.Agent):
     def cash(self) -> float:
         return self._balances[self._cash_at]
 
+    def note_ebitda(self) -> None:
+        """Keep every provider's annualised EBITDA (:meth:`Provider._ebitda_annual`) after the month
+        is booked."""
+        for i, p in enumerate(self.providers):
+            e = p._ebitda_annual()
+            self.ebitda_annual[i] = np.nan if e is None else e
+
+    def rates(self, rows: list[int]) -> np.ndarray:
+        """The marginal borrowing rates (:meth:`Provider.rate`) of the providers ``rows`` now, their
+        spreads in one compiled call (``finance.spreads``; the tests hold them equal)."""
+        m = self.model
+        ex = m.exchange
+        ps = self.providers
+        idx = np.array(rows, dtype=np.int64)
+        ig = np.array([ex.ig_share(ps[i].name) for i in rows])
+        debt = -m.ledger.balances[self.eids[idx], Acct.DEBT]
+        spread = finance.spreads(debt, self.ebitda_annual[idx], ig, self.base_spread[idx], self.ig_discount[idx],
+                                 self.leverage_penalty[idx])
+        return m.base_rate + spread + np.array([ps[i].spread_extra for i in rows])
+
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every generation it can sell gets on-demand, reserved and spot prices by its strategy.
         An older generation is capped at ``second_life_premium`` times the provider's own cheapest
@@ -667,6 +687,40 @@ class ProviderBook:
         cs = [p.spec.custom_silicon for p in providers]
         self.cs_gen = np.array([cat.index[c.generation] if c else -1 for c in cs], dtype=np.int64)
         self.cs_discount = np.array([c.price_discount if c else 0.0 for c in cs])
+        # lenders' terms, and EBITDA annualised from the last three months (NaN before the first is
+        # booked; see note_ebitda), for every provider's spread at once (see rates)
+        fin = [p.spec.finance for p in providers]
+        self.base_spread = np.array([f.spread for f in fin])
+        self.ig_discount = np.array([f.ig_discount for f in fin])
+        self.leverage_penalty = np.array([f.leverage_penalty for f in fin])
+        self.ebitda_annual = np.full(self.n, np.nan)
+        # what a seller's reservation price reads of it (Exchange.reservation_price): the longest
+        # life it prices over, its contract margin, and its trust
+        self.life_cap = np.array([p.spec.depreciation_years * 12.0 for p in providers])
+        neg = model.scn.negotiation
+        self.contract_margin = np.array([p.spec.contract_margin if p.spec.contract_margin is not None else neg.min_margin
+                                         for p in providers])
+        self.trust = np.array([p.spec.trust for p in providers])
+
+    def note_ebitda(self) -> None:
+        """Keep every provider's annualised EBITDA (:meth:`Provider._ebitda_annual`) after the month
+        is booked."""
+        for i, p in enumerate(self.providers):
+            e = p._ebitda_annual()
+            self.ebitda_annual[i] = np.nan if e is None else e
+
+    def rates(self, rows: list[int]) -> np.ndarray:
+        """The marginal borrowing rates (:meth:`Provider.rate`) of the providers ``rows`` now, their
+        spreads in one compiled call (``finance.spreads``; the tests hold them equal)."""
+        m = self.model
+        ex = m.exchange
+        ps = self.providers
+        idx = np.array(rows, dtype=np.int64)
+        ig = np.array([ex.ig_share(ps[i].name) for i in rows])
+        debt = -m.ledger.balances[self.eids[idx], Acct.DEBT]
+        spread = finance.spreads(debt, self.ebitda_annual[idx], ig, self.base_spread[idx], self.ig_discount[idx],
+                                 self.leverage_penalty[idx])
+        return m.base_rate + spread + np.array([ps[i].spread_extra for i in rows])
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every trading provider's prices for the month, as :meth:`Provider.set_prices` sets
@@ -678,7 +732,7 @@ class ProviderBook:
         if not rows:
             return
         ex = m.exchange
-        rate = np.array([ps[i].rate() / 12.0 for i in rows])
+        rate = self.rates(rows) / 12.0
         resold = np.array([ex.resale_capacity(ps[i].name, t) for i in rows])
         have = self.installed[rows] + resold + self.in_transit[rows]
         cpf = np.array([p.custom_price_factor for p in ps])

@@ -143,9 +143,41 @@ def _service_kernel(principal, spread, monthly, n, base_rate, extra_spread, slow
     return interest, paid, k
 
 
-_compiled = kernels(service=_service_kernel)
+def _spread_kernel(debt, ebitda, ig_share, base_spread, ig_discount, penalty, out):  # pragma: no cover - compiled
+    """:func:`spread` of each borrower at :func:`leverage` (``debt``, annualised ``ebitda``; NaN:
+    none yet, leverage 0) capped at 20, as ``Provider._spread`` takes it. Python's ``min`` and
+    ``max`` are spelled out (the first argument kept unless another is strictly smaller or larger)."""
+    for i in range(out.shape[0]):
+        e = ebitda[i]
+        if e != e or debt[i] <= 0:
+            lev = 0.0
+        elif e <= 0:
+            lev = np.inf
+        else:
+            lev = debt[i] / e
+        if 20.0 < lev:
+            lev = 20.0
+        over = lev - 3.0
+        if not over > 0.0:
+            over = 0.0
+        s = base_spread[i] - ig_discount[i] * ig_share[i] + penalty[i] * over
+        out[i] = s if s > 0.0 else 0.0
+
+
+_compiled = kernels(service=_service_kernel, spreads=_spread_kernel)
+
+
+def spreads(debt: np.ndarray, ebitda: np.ndarray, ig_share: np.ndarray, base_spread: np.ndarray,
+            ig_discount: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """Many borrowers' spreads at once (see ``_spread_kernel``); ``ebitda`` is NaN for a borrower
+    with no month booked yet."""
+    out = np.empty(debt.shape[0])
+    _compiled().spreads(debt, ebitda, ig_share, base_spread, ig_discount, penalty, out)
+    return out
 
 
 def warm_up() -> None:
-    """Load the compiled loan service now."""
+    """Load the compiled loan service and spreads now."""
     Loans().service(0.0, 0.0, 1.0)
+    one = np.ones(1)
+    spreads(one, one, one, one, one, one)
