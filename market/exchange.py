@@ -371,7 +371,6 @@ class Exchange:
     def _negotiate(self, r: Request, t: int, tight: float) -> None:
         m = self.model
         neg = m.scn.negotiation
-        mk = m.scn.market
         cat = m.cat
         gname = cat.names[r.generation]
         offers = []
