@@ -306,18 +306,9 @@ class Exchange:
         todo = [i for i, k in enumerate(keys) if k not in spare]
         if todo:
             pb = self.model.pbook
-            rows = [self._prow[sellers[i].name] for i in todo]
-            # every provider's at once when most are wanted (slices cost less than picking rows)
-            pick = slice(None) if 2 * len(rows) >= pb.n else np.array(rows, dtype=np.int64)
-            supply = pb.installed[pick] + pb.in_transit[pick] + pb.on_order[pick]
-            a = self._sched
-            if t < a.shape[2]:
-                promised = np.maximum(supply, a[pick, :, t : t + PROMISE_HORIZON + 1].max(axis=2))
-            else:
-                promised = np.maximum(supply, 0.0)
-            kw = (promised * self.model.cat.power_kw).sum(axis=1).tolist()
-            if isinstance(pick, slice):
-                kw = [kw[j] for j in rows]
+            rows = np.array([self._prow[sellers[i].name] for i in todo], dtype=np.int64)
+            kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
+                                     self.model.cat.power_kw).tolist()
             for i, need in zip(todo, kw, strict=True):
                 p = sellers[i]
                 spare[keys[i]] = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - need

@@ -131,3 +131,32 @@ class TestCompiled:
         for want, got in zip(c.gpus, deliver, strict=True):
             assert got == min(want, max(left, 0.0))
             left -= want
+
+
+def test_promised_kw_matches_the_numpy_statement():
+    # service.promised_kw against the numpy it states, on random fleets and schedules: a horizon
+    # inside the schedule, one running past its end, and a month beyond it (the fleet alone)
+    from market.mechanisms.service import promised_kw
+
+    rng = np.random.default_rng(7)
+    P, G, T = 6, 10, 40
+    installed, in_transit, on_order = (rng.choice([0.0, 1.0, 250.0, 1e5 / 3], size=(P, G)) for _ in range(3))
+    sched = rng.choice([0.0, 7.0, 5e4, 2e5 / 7], size=(P, G, T))
+    power_kw = rng.uniform(0.5, 2.0, G)
+    rows = np.array([4, 0, 5, 2], dtype=np.int64)
+    for t in (0, 10, 30, 39, 40, 55):
+        supply = installed[rows] + in_transit[rows] + on_order[rows]
+        if t < T:
+            want = np.maximum(supply, sched[rows, :, t : t + 37].max(axis=2))
+        else:
+            want = np.maximum(supply, 0.0)
+        expected = (want * power_kw).sum(axis=1)
+        got = promised_kw(rows, installed, in_transit, on_order, sched, t, 36, power_kw)
+        assert got.tobytes() == expected.tobytes(), t
+    # a contract's need above the fleet decides: one generation, one month ahead
+    sched[:] = 0.0
+    installed[:] = 10.0
+    in_transit[:] = on_order[:] = 0.0
+    sched[4, 3, 5] = 110.0
+    got = promised_kw(np.array([4], dtype=np.int64), installed, in_transit, on_order, sched, 4, 36, np.ones(G))
+    assert got.tolist() == [10.0 * 9 + 110.0]

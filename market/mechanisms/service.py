@@ -17,7 +17,7 @@ import numpy as np
 
 from market import portable
 from market.compiled import kernels
-from market.portable import python_sum
+from market.portable import pairwise_sum, python_sum
 
 # the tallies a month's service adds to (arrays updated in place): the sellers' GPUs committed
 # to contracts, their GPU-hours sold (all, and of their own fleet), resellers' contracted GPUs
@@ -221,8 +221,41 @@ def _backlogs(iterms, fterms, billed, live, n, n_entities, out):  # pragma: no c
         out[3, s] = top / by_buyer if by_buyer > 0 else 0.0
 
 
+def promised_kw(rows: np.ndarray, installed: np.ndarray, in_transit: np.ndarray, on_order: np.ndarray,
+                 sched: np.ndarray, t: int, horizon: int, power_kw: np.ndarray) -> np.ndarray:
+    """kW each seller in ``rows`` has spoken for: by generation, the larger of its fleet with what
+    is coming and ordered, and the most GPUs its signed contracts need in any month t..t+horizon
+    (``sched``: providers x generations x months), at each generation's kW. The numpy statement:
+    ``(np.maximum(installed + in_transit + on_order, sched[:, :, t:t + horizon + 1].max(axis=2))
+    * power_kw).sum(axis=1)`` over the rows (no months left: the fleet alone); the same bits."""
+    out = np.empty(rows.shape[0])
+    _compiled().promised(rows, installed, in_transit, on_order, sched, t, horizon, power_kw, out)
+    return out
+
+
+def _promised(rows, installed, in_transit, on_order, sched, t, horizon, power_kw, out):  # pragma: no cover - compiled
+    G = installed.shape[1]
+    end = min(t + horizon + 1, sched.shape[2])
+    kw = np.empty(G)
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        for g in range(G):
+            s = installed[i, g] + in_transit[i, g] + on_order[i, g]
+            if t < end:
+                most = sched[i, g, t]
+                for k in range(t + 1, end):
+                    if sched[i, g, k] > most:
+                        most = sched[i, g, k]
+                if s == s and not s >= most:  # np.maximum: NaN, or the first unless the second is larger
+                    s = most
+            elif s == s and not s >= 0.0:
+                s = 0.0
+            kw[g] = s * power_kw[g]
+        out[j] = pairwise_sum(kw, G)
+
+
 def warm_up() -> None:
-    """Load the compiled kernel now."""
+    """Load the compiled kernels now."""
     one = np.ones(1)
     c = SimpleNamespace(srow=np.zeros(1, dtype=np.int64), gen=np.zeros(1, dtype=np.int64), gpus=one, fee=one,
                         prepay_share=one, resale=np.zeros(1, dtype=bool), brow=np.zeros(1, dtype=np.int64), perf=one)
@@ -231,6 +264,8 @@ def warm_up() -> None:
     serve(c, one, np.ones((1, 1)), 1.0, tally, one, one)
     backlogs(np.zeros((10, 1), dtype=np.int64), np.zeros((4, 1)), np.zeros(1, dtype=np.int64), np.ones(1, dtype=bool),
              1, 1, np.zeros((4, 1)))
+    z = np.zeros((1, 1))
+    promised_kw(np.zeros(1, dtype=np.int64), z, z, z, np.zeros((1, 1, 1)), 0, 36, one)
 
 
-_compiled = kernels((python_sum,), serve=_serve, backlogs=_backlogs)
+_compiled = kernels((python_sum, pairwise_sum), serve=_serve, backlogs=_backlogs, promised=_promised)
