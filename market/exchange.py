@@ -64,7 +64,9 @@ class Exchange:
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
         self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
-        self._backlog_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
+        # each seller's (investment-grade backlog, total backlog): dropped when its contracts change
+        # or a month is billed, worked out again for every seller at once when next asked for
+        self._backlog_cache: dict[str, tuple[float, float]] = {}
         self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
         self._summary_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
@@ -89,8 +91,10 @@ class Exchange:
         if parties:
             for name in parties:
                 self._party_version[name] = self._party_version.get(name, 0) + 1
+                self._backlog_cache.pop(name, None)
         else:
             self._version += 1
+            self._backlog_cache.clear()
 
     def version(self, name: str) -> tuple[int, int]:
         """Changes to the contracts, in general and of one party (for caches keyed on them)."""
@@ -100,12 +104,11 @@ class Exchange:
         """(investment-grade backlog, total backlog) of one seller: the remaining value of its
         live contracts added in the order they were signed, cached until its contracts change or
         a month is billed (``credit_backlog_reference`` states it contract by contract)."""
-        key = (self._billed, self.version(seller))
         hit = self._backlog_cache.get(seller)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        self._backlogs()
-        return self._backlog_cache[seller][1]
+        if hit is None:
+            self._backlogs()
+            hit = self._backlog_cache[seller]
+        return hit
 
     def credit_backlog_reference(self, seller: str) -> tuple[float, float]:
         """:meth:`credit_backlog` worked out from the contracts themselves."""
@@ -137,7 +140,7 @@ class Exchange:
         billed = self._billed
         for name, i in self._prow.items():
             key = (billed, self.version(name))
-            self._backlog_cache[name] = (key, (float(out[0, i]), float(out[1, i])))
+            self._backlog_cache[name] = (float(out[0, i]), float(out[1, i]))
             self._summary_cache[name] = (key, (float(out[2, i]), float(out[3, i])))
 
     def ig_share(self, seller: str) -> float:
@@ -508,15 +511,14 @@ class Exchange:
         # the seller's backlog sums, if current, take the new contract as their loop would (it is
         # the last of the seller's contracts), rather than being summed again
         hit = self._backlog_cache.get(c.seller)
-        current = hit is not None and hit[0] == (self._billed, self.version(c.seller))
         self._touch(c.seller, c.buyer)
-        if current:
-            ig, total = hit[1]
+        if hit is not None:
+            ig, total = hit
             v = c.remaining_value()
             total += v
             if c.buyer in self.ig:
                 ig += v
-            self._backlog_cache[c.seller] = ((self._billed, self.version(c.seller)), (ig, total))
+            self._backlog_cache[c.seller] = (ig, total)
 
     # ------------------------------------------------------------------ serving contracts
     def serve_contracts(self, t: int) -> None:
@@ -543,6 +545,7 @@ class Exchange:
         if serving:
             ended |= self._serve(serving, t)
         self._billed += 1  # months were billed: backlog figures change
+        self._backlog_cache.clear()
         if ended:
             self._touch()
         self.live = [c for c in self.live if c.status in ("pending", "active")]
