@@ -80,6 +80,8 @@ MEMOS = list(TRANSFERS) + ["opening", "depreciation", "recognise", "consume_prep
                            "write_off", "asset_purchase"]
 MEMO_CODE = {m: i for i, m in enumerate(MEMOS)}
 _TRANSFER_CODES = {k: (int(TRANSFERS[k][0]), int(TRANSFERS[k][1]), MEMO_CODE[k]) for k in TRANSFERS}
+# each account as a one-element array: post_many's one account for every posting
+_ONE_ACCT = tuple(np.array([a], dtype=np.int64) for a in range(N_ACCTS))
 _CASH, _DEBT, _GPU_ASSETS, _ACCUM_DEP = int(Acct.CASH), int(Acct.DEBT), int(Acct.GPU_ASSETS), int(Acct.ACCUM_DEP)
 
 
@@ -180,11 +182,13 @@ class Ledger:
             return
         entities = np.ascontiguousarray(entities, dtype=np.int64)
         amounts = np.ascontiguousarray(amounts, dtype=np.float64)
-        debit = np.full(n, debit, dtype=np.int64) if np.ndim(debit) == 0 else np.ascontiguousarray(debit, np.int64)
-        credit = (np.full(n, credit, dtype=np.int64) if np.ndim(credit) == 0
-                  else np.ascontiguousarray(credit, np.int64))
+        # one account for all: a one-element array the kernel reads for every posting
+        debit = _ONE_ACCT[debit] if isinstance(debit, int | np.integer) else np.ascontiguousarray(debit, np.int64)
+        credit = _ONE_ACCT[credit] if isinstance(credit, int | np.integer) else np.ascontiguousarray(credit, np.int64)
         _kernels().post(self.balances.reshape(-1), entities, debit, credit, amounts, N_ACCTS)
         if self.keep:
+            debit = np.broadcast_to(debit, (n,))
+            credit = np.broadcast_to(credit, (n,))
             keep = amounts != 0.0
             self._batches.append((self.month, entities[keep], debit[keep], amounts[keep], np.full(int(keep.sum()), -1),
                                   MEMO_CODE[memo], credit[keep]))
@@ -295,15 +299,18 @@ def _transfer_kernel(flat, capex, payers, payees, amounts, dr, cr, n_accts, cash
 
 
 def _post_kernel(flat, entities, debit, credit, amounts, n_accts):  # pragma: no cover
-    """Post each non-zero amount (debit ``debit[i]``, credit ``credit[i]`` of ``entities[i]``), in
-    order, one side at a time for the whole batch."""
+    """Post each non-zero amount (debit ``debit[i]``, credit ``credit[i]`` of ``entities[i]``; a
+    one-element ``debit`` or ``credit`` is the account of every posting), in order, one side at
+    a time for the whole batch."""
     n = amounts.shape[0]
+    one_d = debit.shape[0] == 1
+    one_c = credit.shape[0] == 1
     for i in range(n):
         if amounts[i] != 0.0:
-            flat[entities[i] * n_accts + debit[i]] += amounts[i]
+            flat[entities[i] * n_accts + debit[0 if one_d else i]] += amounts[i]
     for i in range(n):
         if amounts[i] != 0.0:
-            flat[entities[i] * n_accts + credit[i]] -= amounts[i]
+            flat[entities[i] * n_accts + credit[0 if one_c else i]] -= amounts[i]
 
 
 _kernels = kernels(transfer=_transfer_kernel, post=_post_kernel)
