@@ -39,9 +39,9 @@ def kernels(inline: tuple[Callable, ...] = (), /, **funcs: Callable) -> Callable
 
 def warm_up() -> None:
     """Load every compiled kernel now: the portable exp, log, power and dot, NVIDIA's allocation,
-    the short-term market's, the ledger's, pricing's, the loans', contract service's, negotiation's quotes, the providers' book's and the buyers'."""
+    the short-term market's, the ledger's, pricing's, the loans', contract service's, negotiation's quotes, the providers' book's, the buyers' and NVIDIA's shipping."""
     from market import ledger, portable
-    from market.agents import buyer, provider
+    from market.agents import buyer, nvidia, provider
     from market.mechanisms import allocation, clearing, finance, negotiation, pricing, service
 
     portable.warm_up()
@@ -54,3 +54,4 @@ def warm_up() -> None:
     negotiation.warm_up()
     provider.warm_up()
     buyer.warm_up()
+    nvidia.warm_up()

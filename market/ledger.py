@@ -130,10 +130,22 @@ class Ledger:
         if kind in CAPEX_KINDS:
             self.capex[payer] += amount
         if self.keep:
-            t = self._next_transfer
-            self._next_transfer += 1
-            self._rows.append((self.month, payer, dr, _CASH, amount, code, t))
-            self._rows.append((self.month, payee, _CASH, cr, amount, code, t))
+            self._keep_transfer(payer, payee, amount, kind)
+
+    def _keep_transfer(self, payer: int, payee: int, amount: float, kind: str) -> None:
+        """Keep the two postings of a payment already made (``keep=True``)."""
+        dr, cr, code = _TRANSFER_CODES[kind]
+        t = self._next_transfer
+        self._next_transfer += 1
+        self._rows.append((self.month, payer, dr, _CASH, amount, code, t))
+        self._rows.append((self.month, payee, _CASH, cr, amount, code, t))
+
+    def kept_transfers(self, payers: list[int], payees: list[int], amounts: list[float], kinds: list[str]) -> None:
+        """Payments a compiled kernel has posted with :func:`transfer_into`, in order: kept as
+        :meth:`transfer` keeps its own (when ``keep=True``)."""
+        if self.keep:
+            for payer, payee, amount, kind in zip(payers, payees, amounts, kinds, strict=True):
+                self._keep_transfer(payer, payee, amount, kind)
 
     def transfer_many(self, payers: np.ndarray, payees: np.ndarray, amounts: np.ndarray, kind: str) -> None:
         """Many payments of one kind at once: the same postings as :meth:`transfer` called for
@@ -296,6 +308,29 @@ def _transfer_kernel(flat, capex, payers, payees, amounts, dr, cr, n_accts, cash
         for e in range(capex.shape[0]):
             capex[e] += total[e]
     return -1
+
+
+def transfer_into(flat, capex, payer, payee, amount, dr, cr, n_accts, cash, is_capex):  # pragma: no cover - inlined
+    """:meth:`Ledger.transfer` of a non-negative ``amount`` inside a compiled kernel (``flat``:
+    the balances, flat; ``dr`` and ``cr``: the kind's accounts, ``transfer_codes``); nothing is
+    posted for zero. Returns whether it posted. Kernels declare it inline."""
+    if amount == 0.0:
+        return False
+    i = payer * n_accts
+    j = payee * n_accts
+    flat[i + dr] += amount
+    flat[i + cash] -= amount
+    flat[j + cash] += amount
+    flat[j + cr] -= amount
+    if is_capex:
+        capex[payer] += amount
+    return True
+
+
+def transfer_codes(kinds: list[str]) -> np.ndarray:
+    """(debit account, credit account, whether capital expenditure) of each kind of payment, for
+    :func:`transfer_into`."""
+    return np.array([[_TRANSFER_CODES[k][0], _TRANSFER_CODES[k][1], k in CAPEX_KINDS] for k in kinds], dtype=np.int64)
 
 
 def _post_kernel(flat, entities, debit, credit, amounts, n_accts):  # pragma: no cover

@@ -99,3 +99,60 @@ class TestPolicyWeightsOfTheBook:
                 assert got == allocation.policy_weights(policy, partner, rival, pw).tolist()
                 seen += len(orders)
         assert seen > 0
+
+
+class TestShipping:
+    """``Nvidia._ship`` (deliveries, their financing and NVIDIA's cost of goods in one compiled
+    call, handing the rare delivery that needs equity or cannot be paid to ``take_delivery``)
+    against ``Nvidia._ship_reference`` (order by order with each provider's own methods)."""
+
+    @staticmethod
+    def _run(monkeypatch, scenario, seed, months, reference, tight_cash):
+        from market.agents.provider import Provider
+        from market.model import MarketModel
+        from market.scenario import load_scenario
+
+        if reference:
+            monkeypatch.setattr(nvidia.Nvidia, "_ship", nvidia.Nvidia._ship_reference)
+        overrides = {}
+        if tight_cash:  # lenders advance little: deliveries borrow to their limit, then raise equity
+            # or, for the odd providers, which may not, are cut
+            for i in range(8):
+                overrides[f"providers.{i}.finance.ltv"] = 0.05
+                overrides[f"providers.{i}.finance.contract_ltv"] = 0.05
+                if i % 2:
+                    overrides[f"providers.{i}.finance.can_raise_equity"] = False
+        m = MarketModel(load_scenario(scenario, overrides), seed=seed, keep_ledger=True)
+        left = {"equity": 0, "cut": 0}
+        raise_equity, take = Provider.raise_equity, Provider.take_delivery
+
+        def counted_equity(self, amount):
+            left["equity"] += 1
+            return raise_equity(self, amount)
+
+        def counted_take(self, t, g, units, unit_price, lead):
+            got = take(self, t, g, units, unit_price, lead)
+            left["cut"] += got < units
+            return got
+
+        monkeypatch.setattr(Provider, "raise_equity", counted_equity)
+        monkeypatch.setattr(Provider, "take_delivery", counted_take)
+        for _ in range(months):
+            m.step()
+        monkeypatch.undo()
+        tables = (m.recorder.model_rows, [sorted(r) for r in m.recorder.agent_months], m.events_log)
+        loans = [(p.loans.n, p.loans.principal[: p.loans.n].tolist(), p.loans.spread[: p.loans.n].tolist())
+                 for p in m.providers]
+        return (m.ledger.balances.tobytes(), m.ledger.capex.tobytes(), repr(m.ledger.postings()), loans,
+                [o for g in m.nvidia.book for o in [[x[0] and x[0].name, x[1]] for x in g]],
+                m.nvidia.backlog.tobytes(), m.nvidia.shipped.tobytes(), repr(tables)), left
+
+    @pytest.mark.parametrize("scenario,seed,tight", [("baseline-2026", 0, False), ("rates-up-300", 1, False),
+                                                     ("baseline-2026", 2, True)])
+    def test_matches_the_reference(self, monkeypatch, scenario, seed, tight):
+        fast, left = self._run(monkeypatch, scenario, seed, 24, False, tight)
+        ref, left_ref = self._run(monkeypatch, scenario, seed, 24, True, tight)
+        assert fast == ref
+        assert left == left_ref
+        if tight:  # the deliveries handed back to take_delivery were exercised
+            assert left["equity"] > 0 and left["cut"] > 0

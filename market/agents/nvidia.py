@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from market.ledger import Acct
+from market.compiled import kernels
+from market.ledger import N_ACCTS, Acct, transfer_codes, transfer_into
 from market.mechanisms import allocation
+from market.mechanisms.finance import spread_of
 from market.scenario import NvidiaSpec, month_index
 
 if TYPE_CHECKING:
@@ -97,8 +99,6 @@ class Nvidia(mesa.Agent):
         G = cat.n
         book = self.book
         self.shipped_to = {}
-        shipped_to = self.shipped_to
-        rest = m.party["rest_of_world"]
         backlog = self.backlog.tolist()
         rest_backlog = self.rest_backlog.tolist()
         share, months = sp.rest_of_world_share, sp.rest_of_world_backlog_months
@@ -140,10 +140,118 @@ class Nvidia(mesa.Agent):
             starts.append(len(req))
         allocated = allocation.allocate_many(np.array([out_l[g] for g in gens]), np.array(req), np.array(w),
                                              np.array(starts)).tolist() if gens else []
+        if gens:
+            self._ship(t, gens, starts, allocated, price, lead, unit_cost, shipped, rest_backlog)
+        self.shipped[:] = shipped
+        self.rest_backlog[:] = rest_backlog
+        L.transfer(eid, suppliers, sp.opex_per_month, "sga")
+
+    def _ship(self, t: int, gens: list[int], starts: list[int], allocated: list[float], price: list[float], lead: int,
+              unit_cost: list[float], shipped: list[float], rest_backlog: list[float]) -> None:
+        """Ship the allocated units of the generations ``gens`` (their orders are
+        ``allocated[starts[k]:starts[k + 1]]``, in the book's order): the rest of the world pays,
+        each provider takes delivery (``Provider.take_delivery``: pays from cash, borrowing first
+        where it must), and NVIDIA pays for the goods of each generation. The deliveries and their
+        loans run in one compiled call (``_ship_kernel``); a delivery that needs new equity or a
+        larger loan book, or cannot be paid in full, is left to ``Provider.take_delivery`` itself
+        and the call resumes after it. :meth:`_ship_reference` states it all order by order, and
+        the tests hold the two equal."""
+        m = self.model
+        cat = m.cat
+        L = m.ledger
+        pb = m.pbook
+        prow = m.exchange._prow
+        book = self.book
+        orders = [o for g in gens for o in book[g]]
+        who = np.array([-1 if o[0] is None else prow[o[0].name] for o in orders], dtype=np.int64)
+        alloc = np.array(allocated)
+        K = len(gens)
+        gen_of = [k for k in range(K) for _ in range(starts[k], starts[k + 1])]
+        price_k = np.array([price[g] for g in gens])
+        sys_k = cat.system_cost[gens]
+        cost_k = np.array([unit_cost[g] for g in gens])
+        fin = pb.financing()
+        units_sold = np.zeros(K)
+        paid = np.zeros(len(orders))
+        log = (np.empty(3 * len(orders) + K, dtype=np.int64), np.empty(3 * len(orders) + K, dtype=np.int64),
+               np.empty(3 * len(orders) + K), np.empty(3 * len(orders) + K, dtype=np.int64))
+        eids = (self.eid, m.party["rest_of_world"], m.party["suppliers"], m.party["lenders"])
+        ps = pb.providers
+        shipped_to = self.shipped_to
+        k, j, done = 0, 0, 0
+        while True:
+            mats = pb.loan_matrices()
+            loan_n = np.array([p.loans.n for p in ps], dtype=np.int64)
+            k, j, n_log = _compiled().ship(k, j, np.array(gens, dtype=np.int64), np.array(starts, dtype=np.int64), who,
+                                           alloc, price_k, sys_k, cost_k, L.balances.reshape(-1), L.capex, N_ACCTS,
+                                           int(Acct.CASH), int(Acct.DEBT), _SHIP_CODES, *eids, pb.eids, *fin,
+                                           pb.ebitda_annual, pb.base_spread, pb.ig_discount, pb.leverage_penalty,
+                                           pb.amort_months, *mats, loan_n, pb.on_order, pb.in_transit, units_sold,
+                                           paid, *log)
+            for p, n in zip(ps, loan_n.tolist(), strict=True):
+                p.loans.n = n
+            if L.keep:
+                L.kept_transfers(log[0][:n_log].tolist(), log[1][:n_log].tolist(), log[2][:n_log].tolist(),
+                                 [_SHIP_KINDS[c] for c in log[3][:n_log].tolist()])
+            stop = starts[k] if k == K else j  # orders before this one were shipped by the kernel
+            for i in range(done, stop):
+                a = allocated[i]
+                if a <= 0:
+                    continue
+                o = orders[i]
+                g = gens[gen_of[i]]
+                if o[0] is None:
+                    rest_backlog[g] -= a
+                else:  # (take_delivery's own bookkeeping, then NVIDIA's)
+                    buyer = o[0]
+                    buyer.transit.setdefault(t + lead, []).append((g, a, price[g] + cat.system_cost[g]))
+                    shipped_to[buyer.name] = shipped_to.get(buyer.name, 0.0) + a
+                o[1] -= a
+                self.backlog[g] -= a
+            if k == K:
+                break
+            # the order the kernel left: the provider's own method, as in _ship_reference
+            g = gens[k]
+            o = orders[j]
+            a = allocated[j]
+            buyer = o[0]
+            got = buyer.take_delivery(t, g, a, price[g], lead)
+            self._shipped(o, g, a, got)
+            units_sold[k] += got
+            done = j + 1
+            j += 1
+        for k, g in enumerate(gens):
+            shipped[g] = float(units_sold[k])
+
+    def _shipped(self, o: list, g: int, a: float, paid: float) -> None:
+        """NVIDIA's books after the buyer of order ``o`` (of generation ``g``) took ``paid`` of the
+        ``a`` units allocated to it: units it could not pay for go back, and the order shrinks."""
+        m = self.model
+        buyer = o[0]
+        self.shipped_to[buyer.name] = self.shipped_to.get(buyer.name, 0.0) + paid
+        if paid < a:  # could not pay: the order shrinks and the units go elsewhere
+            o[1] -= a - paid
+            self.backlog[g] -= a - paid
+            buyer.on_order[g] = max(0.0, buyer.on_order[g] - (a - paid))
+            m.news("order_cut", [buyer.name], f"{buyer.name} cannot pay for {a - paid:,.0f} "
+                   f"{m.cat.names[g]} GPUs; NVIDIA ships them elsewhere")
+        o[1] -= paid
+        self.backlog[g] -= paid
+
+    def _ship_reference(self, t: int, gens: list[int], starts: list[int], allocated: list[float], price: list[float],
+                        lead: int, unit_cost: list[float], shipped: list[float], rest_backlog: list[float]) -> None:
+        """:meth:`_ship` order by order, with each provider's own ``take_delivery``: the readable
+        statement of it."""
+        m = self.model
+        L = m.ledger
+        eid = self.eid
+        rest = m.party["rest_of_world"]
+        suppliers = m.party["suppliers"]
+        book = self.book
         for g, lo, hi in zip(gens, starts[:-1], starts[1:], strict=True):
             price_g = price[g]
             units_sold = 0.0
-            for o, a in zip(book[g], allocated[lo:hi], strict=True):
+            for o, a in zip(list(book[g]), allocated[lo:hi], strict=True):
                 if a <= 0:
                     continue
                 buyer = o[0]
@@ -151,23 +259,14 @@ class Nvidia(mesa.Agent):
                     L.transfer(rest, eid, a * price_g, "gpu_purchase")
                     rest_backlog[g] -= a
                     paid = a
+                    o[1] -= paid
+                    self.backlog[g] -= paid
                 else:
                     paid = buyer.take_delivery(t, g, a, price_g, lead)
-                    shipped_to[buyer.name] = shipped_to.get(buyer.name, 0.0) + paid
-                    if paid < a:  # could not pay: the order shrinks and the units go elsewhere
-                        o[1] -= a - paid
-                        self.backlog[g] -= a - paid
-                        buyer.on_order[g] = max(0.0, buyer.on_order[g] - (a - paid))
-                        m.news("order_cut", [buyer.name], f"{buyer.name} cannot pay for {a - paid:,.0f} "
-                               f"{cat.names[g]} GPUs; NVIDIA ships them elsewhere")
-                o[1] -= paid
-                self.backlog[g] -= paid
+                    self._shipped(o, g, a, paid)
                 units_sold += paid
             shipped[g] = units_sold
             L.transfer(eid, suppliers, units_sold * unit_cost[g], "cost_of_goods")
-        self.shipped[:] = shipped
-        self.rest_backlog[:] = rest_backlog
-        L.transfer(eid, suppliers, sp.opex_per_month, "sga")
 
     def _policy_weights(self) -> dict:
         """The weights of the buyers (None: the rest of the world) under the policy of the moment
@@ -223,3 +322,111 @@ def _idle_value(running: list, hours: float, sold: list, reserved: list, share: 
             price = -_BIG
         terms.append(idle * price)
     return float(np.array(terms).sum())
+
+
+# the payments of a shipment, as the kernel's log names them
+_SHIP_KINDS = ("gpu_purchase", "system_purchase", "cost_of_goods", "loan")
+_SHIP_CODES = transfer_codes(list(_SHIP_KINDS))
+
+
+def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, flat, capex, n_accts, cash, debt_acct,
+                 codes, nv_eid, rest_eid, suppliers_eid, lenders_eid, p_eid, buffer, fleet_mv, bl_ig, bl_total, ltv,
+                 non_ig, contract_ltv, ebitda, base_spread, ig_discount, penalty, amort, loan_p, loan_s, loan_m, loan_n,
+                 on_order, in_transit, units_sold, paid, log_payer, log_payee, log_amount, log_kind):  # pragma: no cover
+    """``Nvidia._ship_reference`` from order ``j0`` of generation ``gens[k0]`` on: the rest of the
+    world's payments, each provider's ``take_delivery`` with ``ensure_cash`` and ``borrow`` (its
+    borrowing capacity, spread and new loan, from the providers' state given: cash buffer, fleet
+    market value, credit backlog, loan terms), and NVIDIA's cost of goods after each generation.
+    Stops before a delivery that would need new equity, a loan where the provider's row of loans
+    is full, or that cannot be paid in full, and returns (generation, order, payments logged);
+    (len(gens), 0, n) when all is shipped. ``who``: each order's provider row, -1 for the rest of
+    the world; ``codes``: the accounts of _SHIP_KINDS."""
+    n_log = 0
+    K = gens.shape[0]
+    for k in range(k0, K):
+        g = gens[k]
+        lo = j0 if k == k0 else starts[k]
+        for j in range(lo, starts[k + 1]):
+            a = alloc[j]
+            if a <= 0:
+                continue
+            i = who[j]
+            if i < 0:  # the rest of the world pays on shipment
+                amount = a * price[k]
+                if transfer_into(flat, capex, rest_eid, nv_eid, amount, codes[0, 0], codes[0, 1], n_accts, cash,
+                                 codes[0, 2] != 0):
+                    log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = rest_eid, nv_eid, amount, 0
+                    n_log += 1
+                paid[j] = a
+                units_sold[k] += a
+                continue
+            # take_delivery: ensure_cash(total), borrowing what it must
+            e = p_eid[i]
+            at = e * n_accts + cash
+            total = a * (price[k] + sys_cost[k])
+            need = total + buffer[i] - flat[at]
+            loan = 0.0
+            cash_after = flat[at]
+            if need > 0:
+                debt = -flat[e * n_accts + debt_acct]
+                backlog = bl_ig[i] + non_ig[i] * (bl_total[i] - bl_ig[i])
+                room = ltv[i] * fleet_mv[i] + contract_ltv[i] * backlog - debt  # borrowing_capacity
+                if not room > 0.0:
+                    room = 0.0
+                loan = room if room < need else need
+                if loan > 1.0:
+                    if loan_n[i] >= loan_p.shape[1]:
+                        return k, j, n_log  # Loans.add grows the provider's arrays
+                    cash_after = flat[at] + loan
+                else:
+                    loan = 0.0
+                if total + buffer[i] - cash_after > 0:
+                    return k, j, n_log  # new equity, or what it cannot pay: take_delivery itself
+            affordable = total if not cash_after < total else cash_after
+            if not affordable > 0.0:
+                affordable = 0.0
+            if affordable < total:
+                return k, j, n_log
+            if loan > 0.0:  # borrow: the spread at the debt before the loan
+                ig_share = bl_ig[i] / bl_total[i] if bl_total[i] > 0 else 0.0
+                n = loan_n[i]
+                loan_p[i, n] = loan
+                loan_s[i, n] = spread_of(debt, ebitda[i], ig_share, base_spread[i], ig_discount[i], penalty[i])
+                loan_m[i, n] = loan / amort[i]
+                loan_n[i] = n + 1
+                transfer_into(flat, capex, lenders_eid, e, loan, codes[3, 0], codes[3, 1], n_accts, cash, codes[3, 2] != 0)
+                log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = lenders_eid, e, loan, 3
+                n_log += 1
+            amount = a * price[k]
+            if transfer_into(flat, capex, e, nv_eid, amount, codes[0, 0], codes[0, 1], n_accts, cash, codes[0, 2] != 0):
+                log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = e, nv_eid, amount, 0
+                n_log += 1
+            amount = a * sys_cost[k]
+            if transfer_into(flat, capex, e, suppliers_eid, amount, codes[1, 0], codes[1, 1], n_accts, cash,
+                             codes[1, 2] != 0):
+                log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = e, suppliers_eid, amount, 1
+                n_log += 1
+            left = on_order[i, g] - a
+            on_order[i, g] = left if left > 0.0 else 0.0
+            in_transit[i, g] += a
+            paid[j] = a
+            units_sold[k] += a
+        amount = units_sold[k] * unit_cost[k]  # NVIDIA pays for the generation's goods
+        if transfer_into(flat, capex, nv_eid, suppliers_eid, amount, codes[2, 0], codes[2, 1], n_accts, cash,
+                         codes[2, 2] != 0):
+            log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = nv_eid, suppliers_eid, amount, 2
+            n_log += 1
+    return K, 0, n_log
+
+
+_compiled = kernels((transfer_into, spread_of), ship=_ship_kernel)
+
+
+def warm_up() -> None:
+    """Load the compiled shipping now (argument types as ``Nvidia._ship`` passes them)."""
+    i, one = np.zeros(1, dtype=np.int64), np.ones(1)
+    mat = np.zeros((1, 1))
+    _compiled().ship(1, 0, i, np.zeros(2, dtype=np.int64), i, one, one, one, one, np.zeros(N_ACCTS), np.zeros(1),
+                     N_ACCTS, 0, 6, _SHIP_CODES, 0, 0, 0, 0, i, one, one, one, one, one, one, one, one, one, one, one,
+                     one, mat, mat, mat, i.copy(), mat, mat, np.zeros(1), np.zeros(1), i.copy(), i.copy(), np.zeros(1),
+                     i.copy())

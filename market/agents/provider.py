@@ -694,6 +694,10 @@ class ProviderBook:
         self.ig_discount = np.array([f.ig_discount for f in fin])
         self.leverage_penalty = np.array([f.leverage_penalty for f in fin])
         self.ebitda_annual = np.full(self.n, np.nan)
+        self.ltv = np.array([f.ltv for f in fin])
+        self.non_ig_weight = np.array([f.non_ig_weight for f in fin])
+        self.contract_ltv = np.array([f.contract_ltv for f in fin])
+        self.amort_months = np.array([f.amort_months for f in fin], dtype=float)
         # what a seller's reservation price reads of it (Exchange.reservation_price): the longest
         # life it prices over, its contract margin, and its trust
         self.life_cap = np.array([p.spec.depreciation_years * 12.0 for p in providers])
@@ -879,11 +883,24 @@ class ProviderBook:
         L.transfer_many(eids, lenders, interest, "interest")
         L.transfer_many(eids, lenders, principal, "repayment")
 
-    def _debt_service(self, t: int, ps: list[Provider], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`Provider.debt_service_due` of the providers ``ps`` (rows ``idx``) in one compiled
-        call. Each provider's :class:`~market.mechanisms.finance.Loans` keep their arrays as rows
-        of matrices of every provider's loans (built again when one has outgrown its row and
-        taken new arrays, or in a copy of the model)."""
+    def financing(self) -> tuple[np.ndarray, ...]:
+        """What each provider's ``ensure_cash`` reads of its state, as arrays: its cash buffer,
+        fleet market value, credit backlog (investment-grade, total) and loan-to-value (after any
+        cut), with its lenders' fixed terms (non-investment-grade weight, contract LTV). Fixed while
+        nothing changes the fleets, contracts or cash buffers (NVIDIA's shipping)."""
+        m = self.model
+        ex = m.exchange
+        ps = self.providers
+        backlog = np.array([ex.credit_backlog(p.name) for p in ps]).reshape(self.n, 2)
+        ltv = self.ltv - m.ltv_cut
+        return (np.array([p._buffer for p in ps]), np.array([p.fleet_market_value() for p in ps]),
+                np.ascontiguousarray(backlog[:, 0]), np.ascontiguousarray(backlog[:, 1]),
+                np.where(ltv > 0.0, ltv, 0.0), self.non_ig_weight, self.contract_ltv)
+
+    def loan_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every provider's loans as rows of three matrices (principal, spread, monthly
+        repayment; ``Loans.adopt``), built again when a provider has outgrown its row and taken
+        new arrays (``Loans.add``), or in a copy of the model."""
         if self._loan_rows is None or any(p.loans.principal is not r
                                           for p, r in zip(self.providers, self._loan_rows, strict=True)):
             cap = max(16, max(p.loans.principal.size for p in self.providers))
@@ -891,11 +908,19 @@ class ProviderBook:
             for i, p in enumerate(self.providers):
                 p.loans.adopt(mats[0][i], mats[1][i], mats[2][i])
             self._loan_mats, self._loan_rows = mats, [p.loans.principal for p in self.providers]
+        return self._loan_mats
+
+    def _debt_service(self, t: int, ps: list[Provider], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`Provider.debt_service_due` of the providers ``ps`` (rows ``idx``) in one compiled
+        call. Each provider's :class:`~market.mechanisms.finance.Loans` keep their arrays as rows
+        of matrices of every provider's loans (built again when one has outgrown its row and
+        taken new arrays, or in a copy of the model)."""
+        mats = self.loan_matrices()
         n = np.array([p.loans.n for p in self.providers], dtype=np.int64)
         extra = np.array([p.spread_extra for p in ps])
         slow = np.array([0.5 if t <= p.restructured_until else 1.0 for p in ps])
         interest, paid = np.empty(idx.size), np.empty(idx.size)
-        _compiled().service(*self._loan_mats, n, idx, float(self.model.base_rate), extra, slow, interest, paid)
+        _compiled().service(*mats, n, idx, float(self.model.base_rate), extra, slow, interest, paid)
         for p, k, i, pd in zip(ps, n[idx].tolist(), interest.tolist(), paid.tolist(), strict=True):
             p.loans.n = k
             p.service_month = i + pd

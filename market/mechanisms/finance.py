@@ -143,28 +143,33 @@ def _service_kernel(principal, spread, monthly, n, base_rate, extra_spread, slow
     return interest, paid, k
 
 
+def spread_of(debt, ebitda, ig_share, base_spread, ig_discount, penalty):  # pragma: no cover - compiled (inlined)
+    """:func:`spread` at :func:`leverage` (``debt``, annualised ``ebitda``; NaN: none yet,
+    leverage 0) capped at 20, as ``Provider._spread`` takes it. Python's ``min`` and ``max`` are
+    spelled out (the first argument kept unless another is strictly smaller or larger). Kernels
+    declare it inline: ``kernels((spread_of,), ...)``."""
+    if ebitda != ebitda or debt <= 0:
+        lev = 0.0
+    elif ebitda <= 0:
+        lev = np.inf
+    else:
+        lev = debt / ebitda
+    if 20.0 < lev:
+        lev = 20.0
+    over = lev - 3.0
+    if not over > 0.0:
+        over = 0.0
+    s = base_spread - ig_discount * ig_share + penalty * over
+    return s if s > 0.0 else 0.0
+
+
 def _spread_kernel(debt, ebitda, ig_share, base_spread, ig_discount, penalty, out):  # pragma: no cover - compiled
-    """:func:`spread` of each borrower at :func:`leverage` (``debt``, annualised ``ebitda``; NaN:
-    none yet, leverage 0) capped at 20, as ``Provider._spread`` takes it. Python's ``min`` and
-    ``max`` are spelled out (the first argument kept unless another is strictly smaller or larger)."""
+    """:func:`spread_of` of each borrower."""
     for i in range(out.shape[0]):
-        e = ebitda[i]
-        if e != e or debt[i] <= 0:
-            lev = 0.0
-        elif e <= 0:
-            lev = np.inf
-        else:
-            lev = debt[i] / e
-        if 20.0 < lev:
-            lev = 20.0
-        over = lev - 3.0
-        if not over > 0.0:
-            over = 0.0
-        s = base_spread[i] - ig_discount[i] * ig_share[i] + penalty[i] * over
-        out[i] = s if s > 0.0 else 0.0
+        out[i] = spread_of(debt[i], ebitda[i], ig_share[i], base_spread[i], ig_discount[i], penalty[i])
 
 
-_compiled = kernels(service=_service_kernel, spreads=_spread_kernel)
+_compiled = kernels((spread_of,), service=_service_kernel, spreads=_spread_kernel)
 
 
 def spreads(debt: np.ndarray, ebitda: np.ndarray, ig_share: np.ndarray, base_spread: np.ndarray,
