@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from market.scenario import Scenario, month_index
@@ -50,6 +52,8 @@ class Catalogue:
     def reorder(self) -> None:
         """Orders that follow launch dates (called again when an event moves a launch)."""
         self.plan_version += 1  # the caches below key on it
+        # NVIDIA's launch months in order: how many have come by a month says which have shipped
+        self._launches = sorted(self.launch[self.nvidia].tolist())
         # newest first: power goes to the newest GPUs first
         self.newest_first = [int(g) for g in np.argsort(-self.launch, kind="stable")]
         # NVIDIA generations newest first, so an older one can be capped by the newer ones'
@@ -107,8 +111,9 @@ class Catalogue:
         return int(self.newer_counts(t)[g])
 
     def newer_counts(self, t: int) -> np.ndarray:
-        """``newer_count`` of every generation in month ``t`` (cached per month and launch plan)."""
-        key = (t, self.plan_version)
+        """``newer_count`` of every generation in month ``t`` (cached while the launch plan and
+        the NVIDIA generations launched by ``t`` stay the same)."""
+        key = (bisect.bisect_right(self._launches, t), self.plan_version)
         if self._newer_key != key:
             shipped = self.nvidia & (self.launch <= t)
             self._newer = (shipped[None, :] & (self.launch[None, :] > self.launch[:, None])).sum(axis=1)
@@ -117,8 +122,8 @@ class Catalogue:
 
     def value_factors(self, t: int, obsolescence: float) -> list[float]:
         """(1 - obsolescence) ^ newer generations shipped, for every generation in month ``t``: what
-        is left of a used GPU's value after newer ones arrive (cached per month and launch plan)."""
-        key = (t, self.plan_version, obsolescence)
+        is left of a used GPU's value after newer ones arrive (cached as :meth:`newer_counts` is)."""
+        key = (bisect.bisect_right(self._launches, t), self.plan_version, obsolescence)
         if self._factor_key != key:
             self._factors = [(1.0 - obsolescence) ** n for n in self.newer_counts(t).tolist()]
             self._factor_key = key

@@ -49,7 +49,6 @@ class Exchange:
         self._prow = {p.name: i for i, p in enumerate(model.providers)}
         self._sched = np.zeros((len(model.providers), model.cat.n, 64))
         self._bsched: dict[str, np.ndarray] = {}
-        self._spare: dict[tuple, float] = {}
         self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
         # each contract's terms for serving (_contract_terms), a column per contract as added:
         # integers (rows and entities, generation, resale, inference) and amounts
@@ -130,13 +129,25 @@ class Exchange:
             hit = self._summary_cache[seller]
         return hit[1]
 
-    def _backlogs(self) -> None:
+    def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every seller's :meth:`credit_backlog` (investment-grade, total) as two arrays in the
+        providers' order, from one compiled call."""
+        out = self._backlog_arrays()
+        return out[0], out[1]
+
+    def _backlog_arrays(self) -> np.ndarray:
         """Every seller's backlog figures from the contract columns, in one compiled call (the
-        same sums, in the same order, as :meth:`credit_backlog_reference` and :meth:`backlog`)."""
-        P = len(self._prow)
-        out = np.zeros((4, P))
+        same sums, in the same order, as :meth:`credit_backlog_reference` and :meth:`backlog`):
+        rows investment-grade and total backlog, remaining value and the largest buyer's share."""
+        out = np.zeros((4, len(self._prow)))
         service.backlogs(self._iterms, self._fterms, self._billed_col, self._live_col, len(self._term_row),
                          len(self.model.ledger.names), out)
+        return out
+
+    def _backlogs(self) -> None:
+        """Every seller's backlog figures (:meth:`_backlog_arrays`), kept until its contracts change
+        or a month is billed."""
+        out = self._backlog_arrays()
         billed = self._billed
         for name, i in self._prow.items():
             key = (billed, self.version(name))
@@ -301,21 +312,14 @@ class Exchange:
 
     def _spare_kws(self, sellers: list[Provider], t: int) -> list[float]:
         """kW each seller has not yet spoken for: powered and building MW less the fleet, what is
-        coming, and what signed contracts still need. Only contracts change while requests are
-        negotiated, so each is kept until the seller's contracts change or the round of
-        negotiation ends; those not kept are worked out together."""
-        keys = [(p.name, t, self.version(p.name)) for p in sellers]
-        spare = self._spare
-        todo = [i for i, k in enumerate(keys) if k not in spare]
-        if todo:
-            pb = self.model.pbook
-            rows = np.array([self._prow[sellers[i].name] for i in todo], dtype=np.int64)
-            kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
-                                     self.model.cat.power_kw).tolist()
-            for i, need in zip(todo, kw, strict=True):
-                p = sellers[i]
-                spare[keys[i]] = (p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - need
-        return [spare[k] for k in keys]
+        coming, and what signed contracts still need (``service.promised_kw``, every seller's in
+        one compiled call)."""
+        pb = self.model.pbook
+        rows = np.array([self._prow[p.name] for p in sellers], dtype=np.int64)
+        kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
+                                 self.model.cat.power_kw).tolist()
+        return [(p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - need
+                for p, need in zip(sellers, kw, strict=True)]
 
     def reservation_price(self, p: Provider, g: int, term: int) -> float:
         """The seller's walk-away price: the capital it must recover over the term (today's
@@ -349,7 +353,6 @@ class Exchange:
     def negotiate_all(self, t: int) -> None:
         m = self.model
         neg = m.scn.negotiation
-        self._spare.clear()
         tight = self.tightness()  # NVIDIA's backlog and last month's utilisation: fixed while negotiating
         for r in self.open_requests():
             self._negotiate(r, t, tight)
@@ -360,7 +363,6 @@ class Exchange:
                 m.news("request_lapsed", [r.buyer], f"{r.buyer}'s request for {r.remaining:,} "
                        f"{m.cat.names[r.generation]} GPUs lapses unfilled")
         self.player_answers.clear()
-        self._spare.clear()
 
     def _negotiate(self, r: Request, t: int, tight: float) -> None:
         m = self.model

@@ -682,6 +682,7 @@ class ProviderBook:
         self._paying: tuple = (None,)  # see pay_operating
         self._loan_rows: list[np.ndarray] | None = None  # see _debt_service
         self._loan_mats: tuple[np.ndarray, ...] = ()
+        self._loan_seen = -1  # Loans.regrown when the loans were last looked at
         self.newest_first = np.array(cat.newest_first, dtype=np.int64)
         self.min_cash_months = np.array([p.spec.finance.min_cash_months for p in providers], dtype=float)
         cs = [p.spec.custom_silicon for p in providers]
@@ -698,6 +699,10 @@ class ProviderBook:
         self.non_ig_weight = np.array([f.non_ig_weight for f in fin])
         self.contract_ltv = np.array([f.contract_ltv for f in fin])
         self.amort_months = np.array([f.amort_months for f in fin], dtype=float)
+        self._ltv_cut: float | None = None  # the LTV cut _ltv_now was worked out for
+        self._ltv_now = self.ltv
+        self.buffer = np.zeros(self.n)  # each provider's cash buffer (see power)
+        self.fleet_mv = np.zeros(self.n)  # each fleet's market value this month (see fleet_values)
         # what a seller's reservation price reads of it (Exchange.reservation_price): the longest
         # life it prices over, its contract margin, and its trust
         self.life_cap = np.array([p.spec.depreciation_years * 12.0 for p in providers])
@@ -777,6 +782,10 @@ class ProviderBook:
         for i, v in zip(rows, out.tolist(), strict=True):
             p = self.providers[i]
             p._mv_key, p._mv = (t, p._nc), v
+        if len(rows) < self.n:
+            self.fleet_mv = np.array([p.fleet_market_value() for p in self.providers])
+        else:
+            self.fleet_mv = out  # (as each provider's fleet_market_value until a fleet changes)
 
     def power(self, t: int) -> None:
         """Power for every fleet (see :meth:`receive`)."""
@@ -790,6 +799,7 @@ class ProviderBook:
                           self.running, self.sga, float(m.hours), self.opex_rate, self.min_cash_months, buffers)
         for p, b in zip(ps, buffers.tolist(), strict=True):
             p._buffer = b
+        self.buffer = buffers  # (as each provider's cash buffer until a fleet is powered again alone)
 
     def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
         """Every provider's capacity plan (:meth:`Provider.plan_capacity`), taken in ``order``:
@@ -886,21 +896,24 @@ class ProviderBook:
     def financing(self) -> tuple[np.ndarray, ...]:
         """What each provider's ``ensure_cash`` reads of its state, as arrays: its cash buffer,
         fleet market value, credit backlog (investment-grade, total) and loan-to-value (after any
-        cut), with its lenders' fixed terms (non-investment-grade weight, contract LTV). Fixed while
-        nothing changes the fleets, contracts or cash buffers (NVIDIA's shipping)."""
+        cut), with its lenders' fixed terms (non-investment-grade weight, contract LTV). For NVIDIA's
+        shipping, right after the month's arrivals (``receive``): the cash buffers and fleet values
+        are those :meth:`power` and :meth:`fleet_values` worked out then."""
         m = self.model
-        ex = m.exchange
-        ps = self.providers
-        backlog = np.array([ex.credit_backlog(p.name) for p in ps]).reshape(self.n, 2)
-        ltv = self.ltv - m.ltv_cut
-        return (np.array([p._buffer for p in ps]), np.array([p.fleet_market_value() for p in ps]),
-                np.ascontiguousarray(backlog[:, 0]), np.ascontiguousarray(backlog[:, 1]),
-                np.where(ltv > 0.0, ltv, 0.0), self.non_ig_weight, self.contract_ltv)
+        ig, total = m.exchange.credit_backlogs()
+        if self._ltv_cut != m.ltv_cut:
+            ltv = self.ltv - m.ltv_cut
+            self._ltv_now, self._ltv_cut = np.where(ltv > 0.0, ltv, 0.0), m.ltv_cut
+        # (the buffers and fleet values as power and fleet_values left them: this month's arrivals)
+        return self.buffer, self.fleet_mv, ig, total, self._ltv_now, self.non_ig_weight, self.contract_ltv
 
     def loan_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every provider's loans as rows of three matrices (principal, spread, monthly
         repayment; ``Loans.adopt``), built again when a provider has outgrown its row and taken
-        new arrays (``Loans.add``), or in a copy of the model."""
+        new arrays (``Loans.add``), or in a copy of the model (looked at only when some loans have
+        taken new arrays since: ``Loans.regrown``)."""
+        if self._loan_seen == finance.Loans.regrown:
+            return self._loan_mats
         if self._loan_rows is None or any(p.loans.principal is not r
                                           for p, r in zip(self.providers, self._loan_rows, strict=True)):
             cap = max(16, max(p.loans.principal.size for p in self.providers))
@@ -908,6 +921,7 @@ class ProviderBook:
             for i, p in enumerate(self.providers):
                 p.loans.adopt(mats[0][i], mats[1][i], mats[2][i])
             self._loan_mats, self._loan_rows = mats, [p.loans.principal for p in self.providers]
+        self._loan_seen = finance.Loans.regrown
         return self._loan_mats
 
     def _debt_service(self, t: int, ps: list[Provider], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

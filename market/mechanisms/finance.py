@@ -56,6 +56,9 @@ class Loans:
     the base rate, and level monthly principal repayment (principal / amortisation months)."""
 
     __slots__ = ("principal", "spread", "monthly", "n")
+    #: times any borrower's loans have taken new arrays (to grow, or to move into shared matrices):
+    #: a holder of the arrays (``ProviderBook.loan_matrices``) checks them only when this changes
+    regrown = 0
 
     def __init__(self) -> None:
         self.principal = np.zeros(8)
@@ -72,6 +75,7 @@ class Loans:
                 grown = np.zeros(2 * self.n)
                 grown[: self.n] = getattr(self, name)
                 setattr(self, name, grown)
+            Loans.regrown += 1
         i = self.n
         self.principal[i], self.spread[i], self.monthly[i] = principal, spread, principal / amort_months
         self.n += 1
@@ -83,6 +87,7 @@ class Loans:
         for name, a in zip(self.__slots__[:3], (principal, spread, monthly), strict=True):
             a[: self.n] = getattr(self, name)[: self.n]
             setattr(self, name, a)
+        Loans.regrown += 1
 
     def total(self) -> float:
         """Principal outstanding."""
