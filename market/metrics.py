@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from market.ledger import flows, statement
+from market.ledger import FLOWS, month_figures
 
 if TYPE_CHECKING:
     from market.model import MarketModel
@@ -54,14 +54,14 @@ class Recorder:
         self._blank_status = np.full(n, "", dtype=object)
 
     def record(self, t: int, opening: np.ndarray, month_flows: dict[str, np.ndarray] | None = None) -> None:
-        """The month's rows. ``month_flows``: ``flows(opening, balances)`` of every entity, if the
-        caller has it (the agents' rows of it are the same numbers)."""
+        """The month's rows: the agents' statements now (``ledger.month_figures``) and the month's
+        flows (``month_flows``, the agents' flows as the caller took them, if it did)."""
         m = self.model
         n = m.n_agents
         L = m.ledger
-        end = L.balances[:n]
-        st = statement(end)
-        fl = flows(opening[:n], end) if month_flows is None else {k: v[:n] for k, v in month_flows.items()}
+        figures = month_figures(opening, L.balances, n)
+        if month_flows is not None:
+            figures.update((k, month_flows[k]) for k in FLOWS)
         P = self.prov_rows
         installed = np.zeros(n)
         mw = np.zeros(n)
@@ -88,7 +88,7 @@ class Recorder:
         if rows.size:
             self._price_chunks.append((t, rows, gens, pb.od[rows, gens], pb.res[rows, gens], pb.spot[rows, gens]))
         value[0] = m.nvidia.market_value
-        revenue = fl["revenue"]
+        revenue = figures["revenue"]
         compute_rev = revenue[P]
         total_rev = float(compute_rev.sum())
         hours_sold = float(sold[P].sum())  # every provider's sales, resales included
@@ -96,7 +96,7 @@ class Recorder:
         if total_rev > 0:
             share[P] = compute_rev / total_rev
         row = {
-            "month": t, **st, **fl, "capex": L.capex[:n].copy(), "gpus_installed": installed, "powered_mw": mw,
+            "month": t, **figures, "capex": L.capex[:n].copy(), "gpus_installed": installed, "powered_mw": mw,
             "gpu_hours_sold": sold, "utilization": util, "market_share": share, "backlog": backlog,
             "top_customer_share": top, "market_value": value, "defaulted": defaulted, "status": status,
         }
@@ -123,7 +123,7 @@ class Recorder:
             "compute_revenue": total_rev,
             "backlog": float(backlog.sum()),
             "base_rate": m.base_rate,
-            "nvidia_gross_margin": (nv_rev - float(fl["cost_of_revenue"][nv.eid])) / nv_rev if nv_rev > 0 else 0.0,
+            "nvidia_gross_margin": (nv_rev - float(figures["cost_of_revenue"][nv.eid])) / nv_rev if nv_rev > 0 else 0.0,
             "short_term_price_per_h100_hour": m.market_price,
             "contracts_signed": ex.signed_this_month,
         })

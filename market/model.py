@@ -37,7 +37,7 @@ from market.catalogue import Catalogue
 from market.contracts import Contract
 from market.distress import Distress
 from market.exchange import Exchange
-from market.ledger import Acct, Ledger, flows
+from market.ledger import Acct, Ledger, month_figures
 from market.mechanisms import valuation
 from market.metrics import Recorder
 from market.scenario import Scenario, month_index, month_label
@@ -207,7 +207,7 @@ class MarketModel(mesa.Model):
         self.pbook.pay_operating(t)
         # 8. month end
         self.buyers.top_up()
-        f = flows(opening, L.balances)
+        f = month_figures(opening, L.balances, self.n_agents)  # the agents' statements and flows
         ebitda = (f["revenue"] + f["other_income"] - f["cost_of_revenue"] - f["opex"] - f["compute_expense"]
                   - f["other_expense"])
         util, self.utilisation = self.pbook.utilisation(self.hours)

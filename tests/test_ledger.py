@@ -292,3 +292,21 @@ def test_chart_of_accounts():
     assert set(ASSETS + LIABILITIES + INCOME + EXPENSES + [Acct.PAID_IN]) == set(Acct)
     # every transfer kind and internal memo has a code
     assert set(TRANSFERS) <= set(MEMOS)
+
+
+def test_month_figures_match_statement_and_flows_to_the_bit():
+    # ledger.month_figures (one compiled pass) against the numpy statement and flows, on balances
+    # with signed zeros, large and small amounts: numpy's row sums and its -0.0 + 0.0 spelled out
+    from market.ledger import FIGURES, flows, month_figures, statement
+
+    rng = np.random.default_rng(11)
+    values = [0.0, -0.0, 1.0, -2.5, 1e16, -1e16, 3.3, 1e-9]
+    for _ in range(500):
+        n = int(rng.integers(1, 12))
+        end = rng.choice(values, size=(n + 3, N_ACCTS)) * rng.choice([1.0, 7.77], size=(n + 3, N_ACCTS))
+        start = rng.choice(values, size=(n + 3, N_ACCTS))
+        got = month_figures(start, end, n)
+        ref = {**statement(end[:n]), **flows(start[:n], end[:n])}
+        assert list(got) == list(FIGURES) and set(ref) == set(FIGURES)
+        for k in FIGURES:
+            assert got[k].tobytes() == ref[k].tobytes(), k
