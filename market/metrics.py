@@ -38,7 +38,10 @@ class Recorder:
         n = m.n_agents
         self.names = m.ledger.names[:n]
         self.kinds = np.array(["nvidia"] + [p.kind for p in m.providers] + [b.kind for b in m.buyer_agents])
-        self.prov_rows = np.array([p.eid for p in m.providers], dtype=np.int64)
+        rows = [p.eid for p in m.providers]
+        # (a slice where the providers' rows follow one another, as they do: cheaper than picking)
+        self.prov_rows = (slice(rows[0], rows[-1] + 1) if rows and rows == list(range(rows[0], rows[0] + len(rows)))
+                          else np.array(rows, dtype=np.int64))
         self.public = np.zeros(n, dtype=bool)
         self.public[0] = True
         for p in m.providers:
@@ -63,13 +66,10 @@ class Recorder:
         if month_flows is not None:
             figures.update((k, month_flows[k]) for k in FLOWS)
         P = self.prov_rows
-        installed = np.zeros(n)
-        mw = np.zeros(n)
-        sold = np.zeros(n)
-        util = np.zeros(n)
-        backlog = np.zeros(n)
-        top = np.zeros(n)
-        value = np.full(n, np.nan)
+        # the providers' columns (zero, or empty for market value, for NVIDIA and the buyers)
+        cols = np.zeros((8, n))
+        installed, mw, sold, util, backlog, top, value, share = cols
+        value[:] = np.nan
         defaulted = np.zeros(n, dtype=bool)
         status = self._blank_status.copy()
         pb = m.pbook
@@ -78,8 +78,8 @@ class Recorder:
         sold[P] = pb.sold_hours_g.sum(axis=1)
         mw[P] = [p.powered_mw for p in provs]
         util[P] = [p.utilisation for p in provs]
-        summary = m.exchange.backlog_summary
-        backlog[P], top[P] = zip(*[summary(p.name) for p in provs], strict=True)
+        summary = m.exchange._backlog_arrays()  # (rows 2 and 3: Exchange.backlog_summary of every seller)
+        backlog[P], top[P] = summary[2], summary[3]
         value[P] = [p.market_value if p.spec.public else np.nan for p in provs]
         defaulted[P] = [p.defaulted for p in provs]
         status[P] = [p.status for p in provs]
@@ -92,7 +92,6 @@ class Recorder:
         compute_rev = revenue[P]
         total_rev = float(compute_rev.sum())
         hours_sold = float(sold[P].sum())  # every provider's sales, resales included
-        share = np.zeros(n)
         if total_rev > 0:
             share[P] = compute_rev / total_rev
         row = {
