@@ -67,7 +67,6 @@ class Exchange:
         # or a month is billed, worked out again for every seller at once when next asked for
         self._backlog_cache: dict[str, tuple[float, float]] = {}
         self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
-        self._summary_cache: dict[str, tuple[tuple, tuple[float, float]]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         self.signed_this_month = 0
@@ -119,16 +118,6 @@ class Exchange:
                 ig += v
         return ig, total
 
-    def backlog_summary(self, seller: str) -> tuple[float, float]:
-        """(remaining contracted value, the largest buyer's share of it) of one seller: the first
-        two figures of :meth:`backlog`, for every seller in one compiled pass."""
-        key = (self._billed, self.version(seller))
-        hit = self._summary_cache.get(seller)
-        if hit is None or hit[0] != key:
-            self._backlogs()
-            hit = self._summary_cache[seller]
-        return hit[1]
-
     def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every seller's :meth:`credit_backlog` (investment-grade, total) as two arrays in the
         providers' order, from one compiled call."""
@@ -137,8 +126,10 @@ class Exchange:
 
     def _backlog_arrays(self) -> np.ndarray:
         """Every seller's backlog figures from the contract columns, in one compiled call (the
-        same sums, in the same order, as :meth:`credit_backlog_reference` and :meth:`backlog`):
-        rows investment-grade and total backlog, remaining value and the largest buyer's share."""
+        same sums, in the same order, as :meth:`credit_backlog_reference` and :meth:`backlog`),
+        in the providers' order: rows investment-grade and total backlog (:meth:`credit_backlog`),
+        remaining value and the largest buyer's share of it (the first two figures of
+        :meth:`backlog`)."""
         out = np.zeros((4, len(self._prow)))
         service.backlogs(self._iterms, self._fterms, self._billed_col, self._live_col, len(self._term_row),
                          len(self.model.ledger.names), out)
@@ -148,11 +139,8 @@ class Exchange:
         """Every seller's backlog figures (:meth:`_backlog_arrays`), kept until its contracts change
         or a month is billed."""
         out = self._backlog_arrays()
-        billed = self._billed
         for name, i in self._prow.items():
-            key = (billed, self.version(name))
             self._backlog_cache[name] = (float(out[0, i]), float(out[1, i]))
-            self._summary_cache[name] = (key, (float(out[2, i]), float(out[3, i])))
 
     def ig_share(self, seller: str) -> float:
         ig, total = self.credit_backlog(seller)

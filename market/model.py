@@ -257,7 +257,8 @@ class MarketModel(mesa.Model):
     def _revalue(self, t: int) -> None:
         """Public companies' market value by the valuation rule, with sentiment taking the
         month's news."""
-        for p in self.providers:
+        backlog = self.exchange._backlog_arrays()[2].tolist()  # (every seller's Exchange.backlog_summary()[0])
+        for p, contracted in zip(self.providers, backlog, strict=True):
             if p.defaulted:
                 p.market_value = 0.0 if p.spec.public else np.nan
                 continue
@@ -266,7 +267,7 @@ class MarketModel(mesa.Model):
             if not p.spec.public:
                 continue
             p.market_value = self._value(p.hist, p.spec.ev_revenue_multiple, p.sentiment, p.cash(), p.debt(),
-                                         self.exchange.backlog_summary(p.name)[0], p.leverage())
+                                         contracted, p.leverage())
         nv = self.nvidia
         b = self.ledger.balances[nv.eid]
         nv.market_value = self._value(nv.hist, nv.spec.ev_revenue_multiple, 1.0, b[Acct.CASH], 0.0, 0.0, 0.0)

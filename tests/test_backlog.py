@@ -1,5 +1,5 @@
 """Every seller's backlog figures come from the contract columns in one compiled pass
-(``Exchange._backlogs``); they must be exactly what the contracts themselves give
+(``Exchange._backlog_arrays``); they must be exactly what the contracts themselves give
 (``credit_backlog_reference``, ``backlog``) in every month, through cancellations, defaults and
 reassignments."""
 
@@ -14,7 +14,7 @@ from market.exchange import Exchange
                                             ("power-crunch", 0)])
 def test_columns_give_the_contracts_figures(make_model, monkeypatch, scenario, seed):
     checked = {"credit": 0, "summary": 0}
-    credit, summary = Exchange.credit_backlog, Exchange.backlog_summary
+    credit, arrays = Exchange.credit_backlog, Exchange._backlog_arrays
 
     def check_credit(self, seller):
         got = credit(self, seller)
@@ -22,15 +22,17 @@ def test_columns_give_the_contracts_figures(make_model, monkeypatch, scenario, s
         checked["credit"] += got[1] > 0
         return got
 
-    def check_summary(self, seller):
-        got = summary(self, seller)
-        total, top, ranked = self.backlog(seller)
-        assert got == (total, top), (self.model.month, seller)
-        checked["summary"] += len(ranked) > 1
-        return got
+    def check_arrays(self):
+        out = arrays(self)
+        for name, i in self._prow.items():
+            total, top, ranked = self.backlog(name)
+            assert (out[0, i], out[1, i]) == self.credit_backlog_reference(name), (self.model.month, name)
+            assert (out[2, i], out[3, i]) == (total, top), (self.model.month, name)
+            checked["summary"] += len(ranked) > 1
+        return out
 
     monkeypatch.setattr(Exchange, "credit_backlog", check_credit)
-    monkeypatch.setattr(Exchange, "backlog_summary", check_summary)
+    monkeypatch.setattr(Exchange, "_backlog_arrays", check_arrays)
     m = make_model(scenario=scenario, seed=seed)
     m.run(36)
     assert checked["credit"] > 100 and checked["summary"] > 100
