@@ -257,7 +257,7 @@ class MarketModel(mesa.Model):
     def _revalue(self, t: int) -> None:
         """Public companies' market value by the valuation rule, with sentiment taking the
         month's news."""
-        backlog = self.exchange._backlog_arrays()[2].tolist()  # (every seller's Exchange.backlog_summary()[0])
+        backlog = self.exchange._backlog_arrays()[2].tolist()  # (every seller's remaining contracted value)
         for p, contracted in zip(self.providers, backlog, strict=True):
             if p.defaulted:
                 p.market_value = 0.0 if p.spec.public else np.nan
