@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from market.exchange import Exchange
 
 
 @dataclass(slots=True)
@@ -23,27 +27,121 @@ class Request:
     open: bool = True
 
 
-@dataclass(slots=True)
-class Contract:
-    """A signed take-or-pay contract. ``fee`` is the monthly charge: gpus x hours x price."""
+#: a contract's states; the exchange keeps them as codes in this order (pending and active are live)
+STATUSES = ("pending", "active", "completed", "cancelled", "reassigned")
+STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 
-    contract_id: int
-    buyer: str
-    seller: str
-    generation: int
-    gpus: int
-    signed: int
-    start: int
-    term: int
-    price: float
-    purpose: str
-    prepay_share: float
-    fee: float
-    status: str = "pending"  # pending, active, completed, cancelled, reassigned
-    months_billed: int = 0
-    late_months: int = 0
-    prepaid_left: float = 0.0
-    delivered: int = 0  # GPUs delivered this month
+
+class Contract:
+    """A signed take-or-pay contract. ``fee`` is the monthly charge: gpus x hours x price.
+
+    Its terms are plain attributes. What changes as it is served (``status``, ``months_billed``,
+    ``late_months``, ``prepaid_left``, ``delivered``: GPUs delivered this month) is held by the
+    exchange, in a column per contract, once the contract is added to it (``Exchange.add_contract``
+    attaches it), so that a month's service updates every contract at once; before that, by the
+    contract itself. Reading or setting them works the same either way."""
+
+    __slots__ = ("contract_id", "buyer", "seller", "generation", "gpus", "signed", "start", "term", "price", "purpose",
+                 "prepay_share", "fee", "_x", "_col", "_status", "_months_billed", "_late_months", "_prepaid_left",
+                 "_delivered")
+
+    def __init__(self, contract_id: int, buyer: str, seller: str, generation: int, gpus: int, signed: int, start: int,
+                 term: int, price: float, purpose: str, prepay_share: float, fee: float, status: str = "pending",
+                 months_billed: int = 0, late_months: int = 0, prepaid_left: float = 0.0, delivered: int = 0) -> None:
+        self.contract_id = contract_id
+        self.buyer = buyer
+        self.seller = seller
+        self.generation = generation
+        self.gpus = gpus
+        self.signed = signed
+        self.start = start
+        self.term = term
+        self.price = price
+        self.purpose = purpose
+        self.prepay_share = prepay_share
+        self.fee = fee
+        self._x: Exchange | None = None  # the exchange holding its state, once added
+        self._col = -1  # its column there
+        self._status = status
+        self._months_billed = months_billed
+        self._late_months = late_months
+        self._prepaid_left = prepaid_left
+        self._delivered = delivered
+
+    def attach(self, exchange: Exchange, col: int) -> None:
+        """From now on its changing state is column ``col`` of ``exchange``'s (which the exchange
+        has filled with the values the contract holds)."""
+        self._x, self._col = exchange, col
+
+    def __repr__(self) -> str:
+        return (f"Contract({self.contract_id}, {self.buyer!r} <- {self.seller!r}, {self.gpus} GPUs of generation "
+                f"{self.generation}, months {self.start}..{self.end}, ${self.price:.2f}/GPU-hour, {self.status}, "
+                f"{self.months_billed} billed)")
+
+    @property
+    def status(self) -> str:
+        x = self._x
+        return self._status if x is None else STATUSES[x._status_col[self._col]]
+
+    @status.setter
+    def status(self, value: str) -> None:
+        x = self._x
+        if x is None:
+            self._status = value
+        else:
+            x._status_col[self._col] = STATUS_CODE[value]
+
+    @property
+    def months_billed(self) -> int:
+        x = self._x
+        return self._months_billed if x is None else int(x._billed_col[self._col])
+
+    @months_billed.setter
+    def months_billed(self, value: int) -> None:
+        x = self._x
+        if x is None:
+            self._months_billed = value
+        else:
+            x._billed_col[self._col] = value
+
+    @property
+    def late_months(self) -> int:
+        x = self._x
+        return self._late_months if x is None else int(x._late_col[self._col])
+
+    @late_months.setter
+    def late_months(self, value: int) -> None:
+        x = self._x
+        if x is None:
+            self._late_months = value
+        else:
+            x._late_col[self._col] = value
+
+    @property
+    def prepaid_left(self) -> float:
+        x = self._x
+        return self._prepaid_left if x is None else float(x._prepaid_col[self._col])
+
+    @prepaid_left.setter
+    def prepaid_left(self, value: float) -> None:
+        x = self._x
+        if x is None:
+            self._prepaid_left = value
+        else:
+            x._prepaid_col[self._col] = value
+
+    @property
+    def delivered(self) -> int:
+        x = self._x
+        return self._delivered if x is None else int(x._delivered_col[self._col])
+
+    @delivered.setter
+    def delivered(self, value: int) -> None:
+        x = self._x
+        if x is None:
+            self._delivered = value
+        else:
+            x._delivered_col[self._col] = value
 
     @property
     def total_value(self) -> float:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from market import portable
-from market.contracts import Contract, Request
+from market.contracts import STATUS_CODE, Contract, Request
 from market.ledger import Acct
 from market.mechanisms import clearing, depreciation, negotiation, pricing, service
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 # months of signed contracts a seller counts against its power when offering
 PROMISE_HORIZON = 36
+_ACTIVE = STATUS_CODE["active"]  # (pending and active, the codes up to it, are live)
 
 
 class Exchange:
@@ -30,7 +31,6 @@ class Exchange:
         self.model = model
         self.requests: list[Request] = []
         self.contracts: list[Contract] = []
-        self.live: list[Contract] = []  # pending and active contracts, in the order they were signed
         self.by_seller: dict[str, list[Contract]] = {}
         # each seller's contracts that may still be live (those that ended are dropped when
         # contracts are served; the backlog sums skip any that ended since)
@@ -55,10 +55,15 @@ class Exchange:
         self._iterms = np.zeros((10, 64), dtype=np.int64)
         self._fterms = np.zeros((4, 64))
         self._term_row: dict[int, int] = {}  # contract id -> its row there
-        # and what changes: months billed, and whether it is live (pending or active), kept in step
-        # with the contracts' own fields, for the backlog figures of every seller at once
+        # and what changes as contracts are served: the contracts' own state (Contract.attach), a
+        # column per contract (its place in self.contracts): status code, months billed, months
+        # late, prepayment left and GPUs delivered this month; and each one's months (start, end)
+        self._status_col = np.zeros(64, dtype=np.int64)
         self._billed_col = np.zeros(64, dtype=np.int64)
-        self._live_col = np.zeros(64, dtype=bool)
+        self._late_col = np.zeros(64, dtype=np.int64)
+        self._prepaid_col = np.zeros(64)
+        self._delivered_col = np.zeros(64, dtype=np.int64)
+        self._span_col = np.zeros((2, 64), dtype=np.int64)
         self._plan: SimpleNamespace | None = None  # see _serve_plan
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
@@ -131,7 +136,8 @@ class Exchange:
         remaining value and the largest buyer's share of it (the first two figures of
         :meth:`backlog`)."""
         out = np.zeros((4, len(self._prow)))
-        service.backlogs(self._iterms, self._fterms, self._billed_col, self._live_col, len(self._term_row),
+        n = len(self._term_row)
+        service.backlogs(self._iterms, self._fterms, self._billed_col, self._status_col[:n] <= _ACTIVE, n,
                          len(self.model.ledger.names), out)
         return out
 
@@ -186,8 +192,13 @@ class Exchange:
     def end_contract(self, c: Contract, status: str) -> None:
         """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs."""
         c.status = status
-        self._live_col[self._term_row[c.contract_id]] = False
         self._schedule(c, -1.0)
+
+    @property
+    def live(self) -> list[Contract]:
+        """Pending and active contracts, in the order they were signed."""
+        n = len(self._term_row)
+        return [self.contracts[i] for i in np.flatnonzero(self._status_col[:n] <= _ACTIVE).tolist()]
 
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
         """GPUs by generation that the seller's live contracts need at most over months
@@ -483,20 +494,24 @@ class Exchange:
 
     def add_contract(self, c: Contract) -> None:
         self.contracts.append(c)
-        self.live.append(c)
         self.by_seller.setdefault(c.seller, []).append(c)
         self._live_by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
         self._schedule(c, 1.0)
         n = len(self._term_row)
         if n == self._iterms.shape[1]:
-            self._iterms = np.concatenate([self._iterms, np.zeros_like(self._iterms)], axis=1)
-            self._fterms = np.concatenate([self._fterms, np.zeros_like(self._fterms)], axis=1)
-            self._billed_col = np.concatenate([self._billed_col, np.zeros_like(self._billed_col)])
-            self._live_col = np.concatenate([self._live_col, np.zeros_like(self._live_col)])
+            for name in ("_iterms", "_fterms", "_status_col", "_billed_col", "_late_col", "_prepaid_col",
+                         "_delivered_col", "_span_col"):
+                a = getattr(self, name)
+                setattr(self, name, np.concatenate([a, np.zeros_like(a)], axis=-1))
         self._iterms[:, n], self._fterms[:, n] = self._contract_terms(c)
+        self._status_col[n] = STATUS_CODE[c.status]
         self._billed_col[n] = c.months_billed
-        self._live_col[n] = c.status in ("pending", "active")
+        self._late_col[n] = c.late_months
+        self._prepaid_col[n] = c.prepaid_left
+        self._delivered_col[n] = c.delivered
+        self._span_col[:, n] = c.start, c.end
+        c.attach(self, n)  # (its state is read and set in the columns from now on)
         self._term_row[c.contract_id] = n
         # the seller's backlog sums, if current, take the new contract as their loop would (it is
         # the last of the seller's contracts), rather than being summed again
@@ -522,24 +537,23 @@ class Exchange:
         self.contract_hours = 0.0
         self.contract_inference_hours = 0.0
         ended = False  # did a contract end (commitments change)?
-        serving: list[Contract] = []
-        for c in self.live:
-            if c.status not in ("pending", "active") or c.start > t:
-                continue
-            if t >= c.start + c.term:
+        # the live contracts that have started, in the order they were signed (their columns)
+        n = len(self._term_row)
+        due = np.flatnonzero((self._status_col[:n] <= _ACTIVE) & (self._span_col[0, :n] <= t))
+        over = self._span_col[1, due] <= t
+        if over.any():  # past its last month unbilled: it ends undelivered
+            for col in due[over].tolist():
+                c = self.contracts[col]
                 self.end_contract(c, "completed")
                 c.delivered = 0
                 ended = True
-                continue
-            serving.append(c)
-        if serving:
-            ended |= self._serve(serving, t)
+            due = due[~over]
+        if due.size:
+            ended |= self._serve(due, t)
         self._billed += 1  # months were billed: backlog figures change
         self._backlog_cache.clear()
         if ended:
             self._touch()
-        self.live = [c for c in self.live if c.status in ("pending", "active")]
-        if ended:
             self._live_by_seller = {}
             for c in self.live:
                 self._live_by_seller.setdefault(c.seller, []).append(c)
@@ -563,37 +577,35 @@ class Exchange:
         return ((self._prow[seller.name], seller.eid, buyer.eid, row, c.generation, resale, inference,
                  c.buyer in self.ig, c.term, type(c.fee) is not float), (c.gpus, c.fee, c.prepay_share, perf))
 
-    def _serve_plan(self, cs: list[Contract]) -> SimpleNamespace:
-        """The terms of the contracts ``cs`` as arrays (see ``service.serve``), kept while the same
-        contracts are due."""
-        ids = [c.contract_id for c in cs]
-        if self._plan is not None and self._plan.ids == ids:
+    def _serve_plan(self, cols: np.ndarray) -> SimpleNamespace:
+        """The terms of the contracts in columns ``cols`` as arrays (see ``service.serve``), kept
+        while the same contracts are due."""
+        if self._plan is not None and np.array_equal(self._plan.cols, cols):
             return self._plan
-        row = self._term_row
-        cols = np.array([row[i] for i in ids], dtype=np.int64)
         srow, s_eid, b_eid, brow, gen, resale, inference = self._iterms[:7, cols]
         gpus, fee, prepay_share, perf = self._fterms[:, cols]
         resale = resale > 0
         own = ~resale
         self._plan = SimpleNamespace(
-            ids=ids, cols=cols, srow=srow, gen=gen, gpus=gpus, fee=fee, prepay_share=prepay_share, resale=resale, brow=brow,
+            cols=cols, term=self._iterms[8, cols], srow=srow, gen=gen, gpus=gpus, fee=fee, prepay_share=prepay_share, resale=resale, brow=brow,
             perf=perf, s_eid=s_eid, b_eid=b_eid, own=own,
             prepaid_acct=np.where(resale, int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE)),
             b_eid_resale=b_eid[resale], s_eid_resale=s_eid[resale], b_eid_own=b_eid[own], s_eid_own=s_eid[own],
             resold_inference=resale & (inference > 0))
         return self._plan
 
-    def _serve(self, cs: list[Contract], t: int) -> bool:
-        """Serve the contracts ``cs`` (due this month, in the order they were signed): each
-        seller's running GPUs of a generation go to its contracts in signing order, sellers'
-        sales and buyers' contracted hours are tallied (``service.serve``), and the bills go
-        through the ledger. Returns whether a contract ended."""
+    def _serve(self, cols: np.ndarray, t: int) -> bool:
+        """Serve the contracts in columns ``cols`` (due this month, in the order they were
+        signed): each seller's running GPUs of a generation go to its contracts in signing order,
+        sellers' sales and buyers' contracted hours are tallied (``service.serve``), the bills go
+        through the ledger, and the contracts' state moves on in their columns. Returns whether a
+        contract ended."""
         m = self.model
         L = m.ledger
         neg = m.scn.negotiation
         pb = m.pbook
-        plan = self._serve_plan(cs)
-        prepaid = np.array([c.prepaid_left for c in cs])
+        plan = self._serve_plan(cols)
+        prepaid = self._prepaid_col[cols]
         book = m.buyers
         tally = SimpleNamespace(committed=pb.committed, sold_hours_g=pb.sold_hours_g,
                                 own_sold_hours_g=pb.own_sold_hours_g, resale=pb.resale,
@@ -612,20 +624,25 @@ class Exchange:
         self.contract_hours = float(hours.sum())
         # served once, at delivery to a reseller: its later sale of the same hours is not counted again
         self.contract_inference_hours = float(hours[plan.resold_inference].sum()) + inference_hours
+        # each contract: active, GPUs delivered (whole), a month billed, months late (a full
+        # delivery clears them), prepayment drawn
+        self._status_col[cols] = _ACTIVE
+        self._delivered_col[cols] = deliver  # (truncated to whole GPUs)
+        billed = self._billed_col[cols] + 1
+        self._billed_col[cols] = billed
+        late = np.where(short, self._late_col[cols] + 1, 0)
+        self._late_col[cols] = late
+        self._prepaid_col[cols] = np.where(use_prepaid > 0, prepaid - use_prepaid, prepaid)
+        # then, in signing order, those billed to the end complete, and those late beyond the
+        # grace period are cancelled
+        done = billed >= plan.term
         ended = False
-        self._billed_col[plan.cols] += 1
-        for c, d, is_short, used in zip(cs, deliver.tolist(), short.tolist(), use_prepaid.tolist(), strict=True):
-            if c.status == "pending":
-                c.status = "active"
-            c.delivered = int(d)
-            c.months_billed += 1
-            c.late_months = c.late_months + 1 if is_short else 0
-            if used > 0:
-                c.prepaid_left -= used
-            if c.months_billed >= c.term:
+        for i in np.flatnonzero(done | (late > neg.late_grace_months)).tolist():
+            c = self.contracts[int(cols[i])]
+            if done[i]:
                 self.end_contract(c, "completed")
                 ended = True
-            elif c.late_months > neg.late_grace_months:
+            else:
                 self.cancel(c, t, "late delivery", fee_share=0.0)
         return ended
 

@@ -1,0 +1,52 @@
+"""A contract's changing state (status, months billed, months late, prepayment left, GPUs
+delivered) is held by the contract until it is added to an exchange, then by the exchange's
+columns (``Contract.attach``): the values carry over, and reading or setting them works the same."""
+
+from __future__ import annotations
+
+from market.contracts import STATUSES, Contract
+
+
+def test_state_moves_into_the_exchange_columns(make_model):
+    m = make_model()
+    ex = m.exchange
+    seller = m.providers[0].name
+    buyer = m.buyer_agents[0].name
+    c = Contract(ex._next_contract, buyer, seller, 0, 100, 0, 3, 12, 2.5, "training", 0.1, 100 * m.hours * 2.5)
+    c.status, c.months_billed, c.late_months, c.prepaid_left, c.delivered = "active", 4, 1, 123.5, 7
+    assert c._x is None
+    ex._next_contract += 1
+    ex.add_contract(c)
+    col = c._col
+    assert c._x is ex and ex.contracts[col] is c
+    # the values carried over into the columns, and are read from them
+    assert (c.status, c.months_billed, c.late_months, c.prepaid_left, c.delivered) == ("active", 4, 1, 123.5, 7)
+    assert (STATUSES[ex._status_col[col]], ex._billed_col[col], ex._late_col[col], ex._prepaid_col[col],
+            ex._delivered_col[col]) == ("active", 4, 1, 123.5, 7)
+    assert ex._span_col[:, col].tolist() == [3, 15]
+    assert c.remaining_value() == c.fee * (12 - 4)
+    # setting writes the column; a column written by the exchange is what the contract reads
+    c.prepaid_left = 0.0
+    assert ex._prepaid_col[col] == 0.0
+    ex._billed_col[col] = 11
+    assert c.months_billed == 11 and c.remaining_value() == c.fee
+    assert c in ex.live
+    ex.end_contract(c, "cancelled")
+    assert c.status == "cancelled" and c.remaining_value() == 0.0 and c not in ex.live
+    assert "cancelled" in repr(c) and "11 billed" in repr(c)
+
+
+def test_a_served_month_moves_every_contract_on(make_model):
+    # a month of service: every contract due is billed a month and active, the contracts in the
+    # exchange's live list are exactly those pending or active
+    m = make_model(months=3)
+    ex = m.exchange
+    before = {c.contract_id: c.months_billed for c in ex.live if c.start <= m.month}
+    assert len(before) > 10
+    m.step()
+    for c in ex.contracts:
+        if c.contract_id in before:
+            assert c.months_billed == before[c.contract_id] + 1
+            assert c.status in ("active", "completed", "cancelled")
+    assert [c.contract_id for c in ex.live] == [c.contract_id for c in ex.contracts
+                                                  if c.status in ("pending", "active")]
