@@ -710,6 +710,13 @@ class ProviderBook:
         self.contract_margin = np.array([p.spec.contract_margin if p.spec.contract_margin is not None else neg.min_margin
                                          for p in providers])
         self.trust = np.array([p.spec.trust for p in providers])
+        # capacity plans' fixed terms: months ordered ahead, growth target, target utilisation,
+        # largest order share, MW buffer; and the generation each orders (-1: the newest)
+        caps = [p.spec.capacity for p in providers]
+        self.plan_terms = np.array([[c.order_ahead_months, c.growth_target, c.target_utilisation, c.max_order_share,
+                                     c.mw_buffer] for c in caps]).reshape(self.n, 5)
+        self.plan_gen = np.array([-1 if c.generation == "newest" else cat.index[c.generation] for c in caps],
+                                 dtype=np.int64)
 
     def note_ebitda(self) -> None:
         """Keep every provider's annualised EBITDA (:meth:`Provider._ebitda_annual`) after the month
@@ -815,29 +822,40 @@ class ProviderBook:
         cat = m.cat
         lead = m.nvidia.spec.lead_time_months
         k = len(rows)
-        num = np.empty((k, 8))  # per plan: horizon, growth target, target utilisation, largest order share,
-        # short-term sales last month, budget, MW powered and building, MW buffer
-        gp = np.empty(k, dtype=np.int64)
-        for j, i in enumerate(rows):
-            p = ps[i]
-            cp = p.spec.capacity
-            gp[j] = cat.newest(t) if cp.generation == "newest" else cat.index[cp.generation]
-            budget = max(0.0, p.cash() - p.cash_buffer()) + p.borrowing_capacity()
-            num[j] = (max(cp.order_ahead_months, lead + 1), cp.growth_target, cp.target_utilisation,
-                      cp.max_order_share, p.st_sold_eq_prev, budget, p.powered_mw + sum(mw for _, mw in p.builds),
-                      cp.mw_buffer)
+        idx = np.array(rows, dtype=np.int64)
+        # what each may spend: cash above its buffer, and what lenders would still advance
+        # (Provider.borrowing_capacity), every plan's at once
+        buffer, fleet_mv, ig, total, ltv, non_ig, contract_ltv = (a[idx] for a in self.financing())
+        b = m.ledger.balances[self.eids[idx]]
+        spare = b[:, Acct.CASH] - buffer
+        room = ltv * fleet_mv + contract_ltv * (ig + non_ig * (total - ig)) + b[:, Acct.DEBT]
+        budget = np.where(spare > 0.0, spare, 0.0) + np.where(room > 0.0, room, 0.0)
+        # per plan: horizon, growth target, target utilisation, largest order share, short-term
+        # sales last month, budget, MW powered and building, MW buffer
+        num = np.empty((k, 8))
+        terms = self.plan_terms[idx]
+        num[:, 0] = np.where(terms[:, 0] < lead + 1, lead + 1, terms[:, 0])
+        num[:, 1:4] = terms[:, 1:4]
+        num[:, 4] = [ps[i].st_sold_eq_prev for i in rows]
+        num[:, 5] = budget
+        num[:, 6] = [ps[i].powered_mw + sum(mw for _, mw in ps[i].builds) for i in rows]
+        num[:, 7] = terms[:, 4]
+        gp = self.plan_gen[idx]
+        gp = np.where(gp < 0, cat.newest(t), gp)
         units = np.zeros((k, cat.n))
         build = np.zeros(k)
-        _compiled().plan(np.array(rows, dtype=np.int64), num, gp, m.exchange._sched, t, self.installed,
+        _compiled().plan(idx, num, gp, m.exchange._sched, t, self.installed,
                          self.in_transit, self.on_order, cat.inf, cat.power_kw, float(m.hours),
                          np.array(cat.unit_capex(nv_price)), units, build)
-        for j, i in enumerate(rows):
+        orders = {}
+        for j, g, u in zip(*np.nonzero(units > 0), units[units > 0].tolist(), strict=True):
+            orders.setdefault(int(j), []).append((int(g), u))
+        for j, (i, mw) in enumerate(zip(rows, build.tolist(), strict=True)):
             p = ps[i]
-            for g, u in enumerate(units[j].tolist()):
-                if u > 0:
-                    p.place_order(g, u)
-            if build[j] > 0:
-                p.build_mw(t, float(build[j]))
+            for g, u in orders.get(j, ()):
+                p.place_order(g, u)
+            if mw > 0:
+                p.build_mw(t, mw)
 
     def rival_prices(self) -> None:
         """Set on each trading provider the cheapest *rival* on-demand price per generation last
