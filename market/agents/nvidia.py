@@ -11,7 +11,7 @@ import numpy as np
 from market.compiled import kernels
 from market.ledger import N_ACCTS, Acct, transfer_codes, transfer_into
 from market.mechanisms import allocation
-from market.mechanisms.finance import spread_of
+from market.mechanisms.finance import book_loan, cash_call, spread_of
 from market.scenario import NvidiaSpec, month_index
 
 if TYPE_CHECKING:
@@ -364,36 +364,15 @@ def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, f
             e = p_eid[i]
             at = e * n_accts + cash
             total = a * (price[k] + sys_cost[k])
-            need = total + buffer[i] - flat[at]
-            loan = 0.0
-            cash_after = flat[at]
-            if need > 0:
-                debt = -flat[e * n_accts + debt_acct]
-                backlog = bl_ig[i] + non_ig[i] * (bl_total[i] - bl_ig[i])
-                room = ltv[i] * fleet_mv[i] + contract_ltv[i] * backlog - debt  # borrowing_capacity
-                if not room > 0.0:
-                    room = 0.0
-                loan = room if room < need else need
-                if loan > 1.0:
-                    if loan_n[i] >= loan_p.shape[1]:
-                        return k, j, n_log  # Loans.add grows the provider's arrays
-                    cash_after = flat[at] + loan
-                else:
-                    loan = 0.0
-                if total + buffer[i] - cash_after > 0:
-                    return k, j, n_log  # new equity, or what it cannot pay: take_delivery itself
-            affordable = total if not cash_after < total else cash_after
-            if not affordable > 0.0:
-                affordable = 0.0
-            if affordable < total:
-                return k, j, n_log
+            debt = -flat[e * n_accts + debt_acct]
+            loan, ok = cash_call(flat[at], debt, total, buffer[i], fleet_mv[i], bl_ig[i], bl_total[i], ltv[i], non_ig[i],
+                                 contract_ltv[i], loan_n[i] >= loan_p.shape[1])
+            if not ok:
+                return k, j, n_log  # new equity, a longer loan book, or what it cannot pay: take_delivery
             if loan > 0.0:  # borrow: the spread at the debt before the loan
                 ig_share = bl_ig[i] / bl_total[i] if bl_total[i] > 0 else 0.0
-                n = loan_n[i]
-                loan_p[i, n] = loan
-                loan_s[i, n] = spread_of(debt, ebitda[i], ig_share, base_spread[i], ig_discount[i], penalty[i])
-                loan_m[i, n] = loan / amort[i]
-                loan_n[i] = n + 1
+                book_loan(i, loan, debt, ig_share, ebitda[i], base_spread[i], ig_discount[i], penalty[i], amort[i],
+                          loan_p, loan_s, loan_m, loan_n)
                 transfer_into(flat, capex, lenders_eid, e, loan, codes[3, 0], codes[3, 1], n_accts, cash, codes[3, 2] != 0)
                 log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = lenders_eid, e, loan, 3
                 n_log += 1
@@ -419,7 +398,7 @@ def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, f
     return K, 0, n_log
 
 
-_compiled = kernels((transfer_into, spread_of), ship=_ship_kernel)
+_compiled = kernels((transfer_into, spread_of, cash_call, book_loan), ship=_ship_kernel)
 
 
 def warm_up() -> None:

@@ -14,8 +14,9 @@ import numpy as np
 
 from market import portable
 from market.compiled import kernels
-from market.ledger import N_ACCTS, Acct
+from market.ledger import N_ACCTS, Acct, transfer_codes, transfer_into
 from market.mechanisms import depreciation, finance, pricing
+from market.mechanisms.finance import book_loan, cash_call, spread_of
 from market.portable import pairwise_sum, python_sum
 from market.scenario import ProviderSpec, month_index
 
@@ -825,7 +826,8 @@ class ProviderBook:
         idx = np.array(rows, dtype=np.int64)
         # what each may spend: cash above its buffer, and what lenders would still advance
         # (Provider.borrowing_capacity), every plan's at once
-        buffer, fleet_mv, ig, total, ltv, non_ig, contract_ltv = (a[idx] for a in self.financing())
+        fin = self.financing()
+        buffer, fleet_mv, ig, total, ltv, non_ig, contract_ltv = (a[idx] for a in fin)
         b = m.ledger.balances[self.eids[idx]]
         spare = b[:, Acct.CASH] - buffer
         room = ltv * fleet_mv + contract_ltv * (ig + non_ig * (total - ig)) + b[:, Acct.DEBT]
@@ -847,15 +849,55 @@ class ProviderBook:
         _compiled().plan(idx, num, gp, m.exchange._sched, t, self.installed,
                          self.in_transit, self.on_order, cat.inf, cat.power_kw, float(m.hours),
                          np.array(cat.unit_capex(nv_price)), units, build)
-        orders = {}
+        # the orders, then the MW builds, each in the plans' order (an order moves no money, and a
+        # build touches no order)
         for j, g, u in zip(*np.nonzero(units > 0), units[units > 0].tolist(), strict=True):
-            orders.setdefault(int(j), []).append((int(g), u))
-        for j, (i, mw) in enumerate(zip(rows, build.tolist(), strict=True)):
-            p = ps[i]
-            for g, u in orders.get(j, ()):
-                p.place_order(g, u)
-            if mw > 0:
-                p.build_mw(t, mw)
+            ps[rows[j]].place_order(int(g), u)
+        builds = [(i, mw) for i, mw in zip(rows, build.tolist(), strict=True) if mw > 0]
+        if builds:
+            self._build_all(t, builds, fin)
+
+    def _build_all_reference(self, t: int, builds: list[tuple[int, float]], fin: tuple[np.ndarray, ...]) -> None:
+        """:meth:`_build_all` build by build with each provider's own ``build_mw``: the readable
+        statement of it."""
+        for i, mw in builds:
+            self.providers[i].build_mw(t, mw)
+
+    def _build_all(self, t: int, builds: list[tuple[int, float]], fin: tuple[np.ndarray, ...]) -> None:
+        """:meth:`Provider.build_mw` of each (provider row, MW) in turn, the payments and any
+        loans they need in one compiled call (``_build_kernel``, with ``finance.cash_call``); a
+        build that needs new equity, a longer loan book, or cannot be paid in full is left to
+        ``build_mw`` itself and the call resumes after it. ``fin``: :meth:`financing`.
+        :meth:`_build_all_reference` states it build by build; the tests hold the two equal."""
+        m = self.model
+        L = m.ledger
+        ps = self.providers
+        rows = np.array([i for i, _ in builds], dtype=np.int64)
+        cost = np.array([mw * ps[i].mw_cost for i, mw in builds])
+        log = (np.empty(2 * len(builds), dtype=np.int64), np.empty(2 * len(builds), dtype=np.int64),
+               np.empty(2 * len(builds)), np.empty(2 * len(builds), dtype=np.int64))
+        j = 0
+        while True:
+            mats = self.loan_matrices()
+            loan_n = np.array([p.loans.n for p in ps], dtype=np.int64)
+            stop, n_log = _compiled().build(j, rows, cost, L.balances.reshape(-1), L.capex, N_ACCTS, int(Acct.CASH),
+                                            int(Acct.DEBT), _BUILD_CODES, m.party["builders"], m.party["lenders"],
+                                            self.eids, *fin, self.ebitda_annual, self.base_spread, self.ig_discount,
+                                            self.leverage_penalty, self.amort_months, *mats, loan_n, *log)
+            for p, n in zip(ps, loan_n.tolist(), strict=True):
+                p.loans.n = n
+            if L.keep:
+                L.kept_transfers(log[0][:n_log].tolist(), log[1][:n_log].tolist(), log[2][:n_log].tolist(),
+                                 [_BUILD_KINDS[c] for c in log[3][:n_log].tolist()])
+            for (i, mw), paid in zip(builds[j:stop], cost[j:stop].tolist(), strict=True):  # (build_mw's own books)
+                p = ps[i]
+                p.infra_dep += paid / (p.spec.power_infra_years * 12.0)
+                p.builds.append((t + p.mw_lead, mw))
+            if stop == len(builds):
+                return
+            i, mw = builds[stop]
+            ps[i].build_mw(t, mw)
+            j = stop + 1
 
     def rival_prices(self) -> None:
         """Set on each trading provider the cheapest *rival* on-demand price per generation last
@@ -1186,6 +1228,42 @@ def _service(principal, spread, monthly, n, rows, base_rate, extra_spread, slow,
         paid_out[i] = paid
 
 
+# the payments of a MW build, as the build kernel's log names them
+_BUILD_KINDS = ("power_build", "loan")
+_BUILD_CODES = transfer_codes(list(_BUILD_KINDS))
+
+
+def _build_kernel(j0, rows, cost, flat, capex, n_accts, cash, debt_acct, codes, builders_eid, lenders_eid, p_eid,
+                  buffer, fleet_mv, bl_ig, bl_total, ltv, non_ig, contract_ltv, ebitda, base_spread, ig_discount,
+                  penalty, amort, loan_p, loan_s, loan_m, loan_n, log_payer, log_payee, log_amount,
+                  log_kind):  # pragma: no cover - compiled
+    """The payments of ``ProviderBook._build_all``'s builds from build ``j0`` on: each
+    provider's ``ensure_cash(cost)`` (``cash_call``; a loan first where it must, ``book_loan``)
+    and its payment to the builders. Stops before a build ``ensure_cash`` must take itself and
+    returns (that build, payments logged); (len(rows), n) when all are paid."""
+    n_log = 0
+    for j in range(j0, rows.shape[0]):
+        i = rows[j]
+        e = p_eid[i]
+        debt = -flat[e * n_accts + debt_acct]
+        loan, ok = cash_call(flat[e * n_accts + cash], debt, cost[j], buffer[i], fleet_mv[i], bl_ig[i], bl_total[i],
+                             ltv[i], non_ig[i], contract_ltv[i], loan_n[i] >= loan_p.shape[1])
+        if not ok:
+            return j, n_log
+        if loan > 0.0:
+            ig_share = bl_ig[i] / bl_total[i] if bl_total[i] > 0 else 0.0
+            book_loan(i, loan, debt, ig_share, ebitda[i], base_spread[i], ig_discount[i], penalty[i], amort[i], loan_p,
+                      loan_s, loan_m, loan_n)
+            transfer_into(flat, capex, lenders_eid, e, loan, codes[1, 0], codes[1, 1], n_accts, cash, codes[1, 2] != 0)
+            log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = lenders_eid, e, loan, 1
+            n_log += 1
+        if transfer_into(flat, capex, e, builders_eid, cost[j], codes[0, 0], codes[0, 1], n_accts, cash,
+                         codes[0, 2] != 0):
+            log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = e, builders_eid, cost[j], 0
+            n_log += 1
+    return rows.shape[0], n_log
+
+
 def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: no cover - compiled
     """``Provider.fleet_market_value`` (its sum over the fleet aggregates) of the providers ``rows``."""
     for j in range(rows.shape[0]):
@@ -1199,7 +1277,8 @@ def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: 
         out[j] = value
 
 
-_compiled = kernels((pairwise_sum, python_sum), fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
+_compiled = kernels((pairwise_sum, python_sum, transfer_into, spread_of, cash_call, book_loan),
+                    build=_build_kernel, fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
                     utilisation=_utilisation, operating=_operating, service=_service)
 
 
@@ -1216,3 +1295,6 @@ def warm_up() -> None:
     _compiled().power(one, one, np.ones(1), np.zeros(1, dtype=np.int64), np.ones(1), np.zeros((1, 1)), np.ones(1), 1.0,
                       np.ones(1), np.ones(1), np.zeros(1))
     _compiled().fleet_values(rows, one, one, one, np.ones(1), 0, 0.5, 0.1, np.zeros(1))
+    i = np.zeros(1, dtype=np.int64)
+    _compiled().build(0, i, z, np.zeros(N_ACCTS), np.zeros(1), N_ACCTS, 0, 6, _BUILD_CODES, 0, 0, i, z, z, z, z, z, z, z, z,
+                      z, z, z, z, one, one, one, i.copy(), i.copy(), i.copy(), np.zeros(2), i.copy())

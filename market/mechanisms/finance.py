@@ -168,6 +168,49 @@ def spread_of(debt, ebitda, ig_share, base_spread, ig_discount, penalty):  # pra
     return s if s > 0.0 else 0.0
 
 
+def cash_call(cash, debt, amount, buffer, fleet_mv, bl_ig, bl_total, ltv, non_ig, contract_ltv,
+              loans_full):  # pragma: no cover - compiled (inlined)
+    """``Provider.ensure_cash(amount)`` as far as its lenders go, for a compiled kernel: the loan
+    it takes first (0.0: none; ``borrowing_capacity`` from its fleet's market value, its credit
+    backlog and ``debt``, capped at what it needs, nothing at 1.0 or less), and whether
+    ``amount`` can then be paid in full with the cash buffer kept. Where it cannot (new equity,
+    or only part paid), or the loan would not fit (``loans_full``), nothing is done here: the
+    caller leaves that payment to ``ensure_cash`` itself. Kernels declare it inline."""
+    need = amount + buffer - cash
+    loan = 0.0
+    cash_after = cash
+    if need > 0:
+        room = ltv * fleet_mv + contract_ltv * (bl_ig + non_ig * (bl_total - bl_ig)) - debt
+        if not room > 0.0:
+            room = 0.0
+        loan = room if room < need else need
+        if loan > 1.0:
+            if loans_full:
+                return 0.0, False
+            cash_after = cash + loan
+        else:
+            loan = 0.0
+        if amount + buffer - cash_after > 0:
+            return 0.0, False
+    affordable = amount if not cash_after < amount else cash_after
+    if not affordable > 0.0:
+        affordable = 0.0
+    return loan, not affordable < amount
+
+
+def book_loan(i, loan, debt, ig_share, ebitda, base_spread, ig_discount, penalty, amort, principal, spread, monthly,
+              n_loans):  # pragma: no cover - compiled (inlined)
+    """``Loans.add`` of borrower ``i`` in a compiled kernel (its loans are row ``i`` of the
+    matrices, ``n_loans[i]`` of them, with room for one more): ``loan`` at its lenders' spread
+    (``spread_of``) at ``debt``, the debt before the loan. The caller posts the loan. Kernels
+    declare it inline, with ``spread_of``."""
+    n = n_loans[i]
+    principal[i, n] = loan
+    spread[i, n] = spread_of(debt, ebitda, ig_share, base_spread, ig_discount, penalty)
+    monthly[i, n] = loan / amort
+    n_loans[i] = n + 1
+
+
 def _spread_kernel(debt, ebitda, ig_share, base_spread, ig_discount, penalty, out):  # pragma: no cover - compiled
     """:func:`spread_of` of each borrower."""
     for i in range(out.shape[0]):
