@@ -338,12 +338,12 @@ class Provider(mesa.Agent):
         """The marginal borrowing rates (:meth:`Provider.rate`) of the providers ``rows`` now, their
         spreads in one compiled call (``finance.spreads``; the tests hold them equal)."""
         m = self.model
-        ex = m.exchange
         ps = self.providers
         idx = np.array(rows, dtype=np.int64)
-        ig = np.array([ex.ig_share(ps[i].name) for i in rows])
-        debt = -m.ledger.balances[self.eids[idx], Acct.DEBT]
-        spread = finance.spreads(debt, self.ebitda_annual[idx], ig, self.base_spread[idx], self.ig_discount[idx],
+        ig, total = (a[idx] for a in m.exchange.credit_backlogs())
+        share = np.divide(ig, total, out=np.zeros(idx.size), where=total > 0)  # (Exchange.ig_share)
+        debt = -m.ledger.balances[:, _DEBT][self.eids[idx]]
+        spread = finance.spreads(debt, self.ebitda_annual[idx], share, self.base_spread[idx], self.ig_discount[idx],
                                  self.leverage_penalty[idx])
         return m.base_rate + spread + np.array([ps[i].spread_extra for i in rows])
 
@@ -730,12 +730,12 @@ class ProviderBook:
         """The marginal borrowing rates (:meth:`Provider.rate`) of the providers ``rows`` now, their
         spreads in one compiled call (``finance.spreads``; the tests hold them equal)."""
         m = self.model
-        ex = m.exchange
         ps = self.providers
         idx = np.array(rows, dtype=np.int64)
-        ig = np.array([ex.ig_share(ps[i].name) for i in rows])
-        debt = -m.ledger.balances[self.eids[idx], Acct.DEBT]
-        spread = finance.spreads(debt, self.ebitda_annual[idx], ig, self.base_spread[idx], self.ig_discount[idx],
+        ig, total = (a[idx] for a in m.exchange.credit_backlogs())
+        share = np.divide(ig, total, out=np.zeros(idx.size), where=total > 0)  # (Exchange.ig_share)
+        debt = -m.ledger.balances[:, _DEBT][self.eids[idx]]
+        spread = finance.spreads(debt, self.ebitda_annual[idx], share, self.base_spread[idx], self.ig_discount[idx],
                                  self.leverage_penalty[idx])
         return m.base_rate + spread + np.array([ps[i].spread_extra for i in rows])
 
