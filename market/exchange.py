@@ -253,9 +253,8 @@ class Exchange:
                     int(gpus), max_share)
         self._next_request += 1
         self.requests.append(r)
-        m.news("request", [buyer.name],
-               f"{buyer.name} seeks {gpus:,} {m.cat.names[g]} GPUs from {m.label(start)} for {term} months "
-               f"(ceiling ${ceiling:.2f}/GPU-hour)", request_id=r.request_id)
+        m.news("request", [buyer.name], "{} seeks {:,} {} GPUs from {} for {} months (ceiling ${:.2f}/GPU-hour)",
+               buyer.name, gpus, m.cat.names[g], m.label(start), term, ceiling, request_id=r.request_id)
         return r
 
     def open_requests(self) -> list[Request]:
@@ -412,15 +411,15 @@ class Exchange:
             e_s, e_b = negotiation.exponents(tight, len(offers), neg.tightness_weight, neg.outside_option_weight)
             out = negotiation.negotiate(res, ask, bid0, r.ceiling, neg.rounds, e_s, e_b)
             s0, b0 = out.rounds[0]
-            m.news("offer", [p.name, r.buyer], f"{p.name} offers {r.buyer} {qty:,} {gname} GPUs at ${s0:.2f}/GPU-hour "
-                   f"from {m.label(start)}; {r.buyer} bids ${b0:.2f}", request_id=r.request_id)
+            m.news("offer", [p.name, r.buyer], "{} offers {} {:,} {} GPUs at ${:.2f}/GPU-hour from {}; {} bids ${:.2f}",
+                   p.name, r.buyer, qty, gname, s0, m.label(start), r.buyer, b0, request_id=r.request_id)
             for i, (s, b) in enumerate(out.rounds[1:], start=1):
-                m.news("counter", [p.name, r.buyer], f"round {i}: {p.name} asks ${s:.2f}, {r.buyer} bids ${b:.2f}",
-                       request_id=r.request_id)
+                m.news("counter", [p.name, r.buyer], "round {}: {} asks ${:.2f}, {} bids ${:.2f}", i, p.name, s, r.buyer,
+                       b, request_id=r.request_id)
             if out.signed:
                 self.sign(r, p, qty, start, out.price, t)
             else:
-                m.news("walk_away", [r.buyer, p.name], f"{r.buyer} and {p.name} walk away: {out.reason}",
+                m.news("walk_away", [r.buyer, p.name], "{} and {} walk away: {}", r.buyer, p.name, out.reason,
                        request_id=r.request_id)
 
     def _quotes(self, r: Request, quotes: list[tuple[Provider, int]], t: int,
@@ -485,9 +484,10 @@ class Exchange:
         if prepay > 0:
             m.ledger.transfer(buyer.eid, p.eid, prepay, "prepayment")
             c.prepaid_left = prepay
-        m.news("signed", [p.name, r.buyer], f"{p.name} signs {r.buyer}: {qty:,} {m.cat.names[r.generation]} GPUs "
-               f"at ${price:.2f}/GPU-hour for {r.term} months from {m.label(start)}, "
-               f"${c.total_value / 1e9:.2f}B take-or-pay", contract_id=c.contract_id, value=c.total_value)
+        value = c.total_value
+        m.news("signed", [p.name, r.buyer], "{} signs {}: {:,} {} GPUs at ${:.2f}/GPU-hour for {} months from {}, "
+               "${:.2f}B take-or-pay", p.name, r.buyer, qty, m.cat.names[r.generation], price, r.term, m.label(start),
+               value / 1e9, contract_id=c.contract_id, value=value)
         ev = max(p.market_value, 1e9) if p.market_value == p.market_value else 1e10
         p.shock += min(0.3, 0.5 * c.total_value / ev)
         return c

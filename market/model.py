@@ -75,7 +75,8 @@ class MarketModel(mesa.Model):
         self.training_growth: float | None = None
         self.month = 0
         self.cat = Catalogue(scenario)
-        self.events_log: list[dict] = []
+        self._events: list[dict] = []  # see events_log
+        self._unformatted: list[tuple[dict, tuple]] = []  # events whose text is still a template
         prov_members = expand(scenario.providers, self.rng)
         buyer_members = expand(scenario.buyers, self.rng)
         names = [scenario.nvidia.name] + [n for _, n, _ in prov_members] + [n for _, n, _ in buyer_members]
@@ -150,11 +151,25 @@ class MarketModel(mesa.Model):
     def date(self) -> str:
         return self.label(self.month)
 
-    def news(self, kind: str, agents: list[str], text: str, **extra) -> None:
+    def news(self, kind: str, agents: list[str], text: str, *args, **extra) -> None:
+        """Log an event of the month: ``text``, or, given ``args``, a ``str.format`` template that
+        is filled in when the events are read (:attr:`events_log`; most runs never read the text
+        of the many negotiation events); ``extra``: more fields of the event."""
         row = {"month": self.month, "kind": kind, "agents": agents, "text": text}
         if extra:
             row.update(extra)
-        self.events_log.append(row)
+        self._events.append(row)
+        if args:
+            self._unformatted.append((row, args))
+
+    @property
+    def events_log(self) -> list[dict]:
+        """Every event so far, in order, as dicts: month, kind, agents, text and any extra fields."""
+        if self._unformatted:
+            for row, args in self._unformatted:
+                row["text"] = row["text"].format(*args)
+            self._unformatted.clear()
+        return self._events
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:

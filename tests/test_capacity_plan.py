@@ -1,18 +1,20 @@
 """``ProviderBook.plan_capacity`` (every provider's plan worked out in one compiled call) must
 place exactly the orders and MW builds that ``Provider.plan_capacity`` (one provider, the rule as
-Python) places, in the same sequence."""
+Python) places: the orders in the same sequence, and the builds in the same sequence (the batch
+places every order before the first build: an order moves no money, and a build touches no
+order)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from market.agents.provider import Provider
+from market.agents.provider import Provider, ProviderBook
 
 
-def recorded(pb, run, monkeypatch) -> list[tuple]:
-    """What ``run()`` orders and builds, without moving money: orders still count as on order
-    (the MW plan reads them); the book is put back afterwards."""
+def recorded(pb, run, monkeypatch) -> tuple[list[tuple], list[tuple]]:
+    """What ``run()`` orders and builds (two lists, each in sequence), without moving money:
+    orders still count as on order (the MW plan reads them); the book is put back afterwards."""
     calls: list[tuple] = []
     on_order = pb.on_order.copy()
 
@@ -24,12 +26,17 @@ def recorded(pb, run, monkeypatch) -> list[tuple]:
         calls.append((self.name, "build", mw))
         return mw
 
+    def build_all(self, t, builds, fin):  # (the batch's builds, each as build_mw would be called)
+        for i, mw in builds:
+            build_mw(self.providers[i], t, mw)
+
     with monkeypatch.context() as mp:
         mp.setattr(Provider, "place_order", place_order)
         mp.setattr(Provider, "build_mw", build_mw)
+        mp.setattr(ProviderBook, "_build_all", build_all)
         run()
     pb.on_order[:] = on_order
-    return calls
+    return [c for c in calls if c[1] == "order"], [c for c in calls if c[1] == "build"]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -52,7 +59,7 @@ def test_matches_one_provider_at_a_time(make_model, monkeypatch, seed):
         one_by_one = recorded(pb, lambda t=t, nv=nv, order=order: [m.providers[i].plan_capacity(t, nv) for i in order],
                               monkeypatch)
         assert batch == one_by_one, f"month {t}"
-        kinds |= {c[1] for c in batch}
+        kinds |= {c[1] for part in batch for c in part}
     assert kinds == {"order", "build"}  # both parts of the plan were exercised
 
 

@@ -704,6 +704,7 @@ class ProviderBook:
         self._ltv_now = self.ltv
         self.buffer = np.zeros(self.n)  # each provider's cash buffer (see power)
         self.fleet_mv = np.zeros(self.n)  # each fleet's market value this month (see fleet_values)
+        self._buffer_month = self._mv_month = -1  # the months they were worked out for
         # what a seller's reservation price reads of it (Exchange.reservation_price): the longest
         # life it prices over, its contract margin, and its trust
         self.life_cap = np.array([p.spec.depreciation_years * 12.0 for p in providers])
@@ -794,6 +795,7 @@ class ProviderBook:
             self.fleet_mv = np.array([p.fleet_market_value() for p in self.providers])
         else:
             self.fleet_mv = out  # (as each provider's fleet_market_value until a fleet changes)
+        self._mv_month = t
 
     def power(self, t: int) -> None:
         """Power for every fleet (see :meth:`receive`)."""
@@ -808,6 +810,7 @@ class ProviderBook:
         for p, b in zip(ps, buffers.tolist(), strict=True):
             p._buffer = b
         self.buffer = buffers  # (as each provider's cash buffer until a fleet is powered again alone)
+        self._buffer_month = t
 
     def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
         """Every provider's capacity plan (:meth:`Provider.plan_capacity`), taken in ``order``:
@@ -957,10 +960,15 @@ class ProviderBook:
         """What each provider's ``ensure_cash`` reads of its state, as arrays: its cash buffer,
         fleet market value, credit backlog (investment-grade, total) and loan-to-value (after any
         cut), with its lenders' fixed terms (non-investment-grade weight, contract LTV). For NVIDIA's
-        shipping, right after the month's arrivals (``receive``): the cash buffers and fleet values
-        are those :meth:`power` and :meth:`fleet_values` worked out then."""
+        shipping and the capacity plans, after the month's arrivals (``receive``): the cash buffers
+        and fleet values are those :meth:`power` and :meth:`fleet_values` worked out then (asked
+        for in a month before them, each provider's own)."""
         m = self.model
         ig, total = m.exchange.credit_backlogs()
+        if self._buffer_month != m.month or self._mv_month != m.month:  # (asked before this month's arrivals)
+            self.buffer = np.array([p.cash_buffer() for p in self.providers])
+            self.fleet_mv = np.array([p.fleet_market_value() for p in self.providers])
+            self._buffer_month = self._mv_month = m.month
         if self._ltv_cut != m.ltv_cut:
             ltv = self.ltv - m.ltv_cut
             self._ltv_now, self._ltv_cut = np.where(ltv > 0.0, ltv, 0.0), m.ltv_cut
