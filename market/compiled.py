@@ -27,6 +27,8 @@ def kernels(inline: tuple[Callable, ...] = (), /, **funcs: Callable) -> Callable
         from numba import njit
 
         for f in inline:
+            # (a module imported after another loader bound a helper imports the compiled one)
+            f = getattr(f, "py_func", f)
             compiled = njit(inline="always")(f)
             # bound where it is defined and where the kernels find it (it may be imported)
             for module in {id(g.__globals__): g.__globals__ for g in (f, *funcs.values())}.values():

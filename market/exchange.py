@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 # months of signed contracts a seller counts against its power when offering
 PROMISE_HORIZON = 36
+_PREPAID, _DEFERRED, _REVENUE = int(Acct.PREPAID), int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE)
 _ACTIVE = STATUS_CODE["active"]  # (pending and active, the codes up to it, are live)
+# service.serve_columns: the active code, and where a reseller's and a buyer's prepaid compute is expensed
+_SERVE_ACCOUNTS = (_ACTIVE, int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE))
 
 
 class Exchange:
@@ -597,9 +600,47 @@ class Exchange:
     def _serve(self, cols: np.ndarray, t: int) -> bool:
         """Serve the contracts in columns ``cols`` (due this month, in the order they were
         signed): each seller's running GPUs of a generation go to its contracts in signing order,
-        sellers' sales and buyers' contracted hours are tallied (``service.serve``), the bills go
-        through the ledger, and the contracts' state moves on in their columns. Returns whether a
-        contract ended."""
+        sellers' sales and buyers' contracted hours are tallied, and the contracts' state moves
+        on in their columns, in one compiled call (``service.serve_columns``); then the bills go
+        through the ledger, and the contracts billed to the end or late beyond the grace period
+        end. :meth:`_serve_reference` states it with ``service.serve`` and numpy; the tests hold
+        the two equal. Returns whether a contract ended."""
+        m = self.model
+        L = m.ledger
+        neg = m.scn.negotiation
+        pb = m.pbook
+        book = m.buyers
+        tally = SimpleNamespace(committed=pb.committed, sold_hours_g=pb.sold_hours_g,
+                                own_sold_hours_g=pb.own_sold_hours_g, resale=pb.resale,
+                                buyer_hours=np.zeros(book.n), contract_eq=book.contract_eq)
+        state = (self._status_col, self._billed_col, self._late_col, self._prepaid_col, self._delivered_col)
+        ints, amounts, n_pre, n_res, n_own, inference_hours = service.serve_columns(
+            cols, self._iterms, self._fterms, state, pb.running, m.hours, tally, book.demand_eq, book.inference_eq,
+            neg.penalty_rate, neg.late_grace_months, _SERVE_ACCOUNTS)
+        for i in np.flatnonzero(ints[10]).tolist():  # a short delivery: the seller pays a penalty
+            L.transfer(int(ints[0, i]), int(ints[1, i]), float(amounts[0, i]), "penalty")
+        if n_pre:
+            L.post_many(ints[2, :n_pre], ints[3, :n_pre], _PREPAID, amounts[1, :n_pre], "consume_prepaid")
+            L.post_many(ints[4, :n_pre], _DEFERRED, _REVENUE, amounts[1, :n_pre], "recognise")
+        L.transfer_many(ints[5, :n_res], ints[6, :n_res], amounts[2, :n_res], "resale_compute")
+        L.transfer_many(ints[7, :n_own], ints[8, :n_own], amounts[3, :n_own], "compute")
+        hours = amounts[4]
+        self.contract_hours = float(hours.sum())
+        # served once, at delivery to a reseller: its later sale of the same hours is not counted again
+        self.contract_inference_hours = float(hours[ints[11] > 0].sum()) + inference_hours
+        ended = False
+        for i in np.flatnonzero(ints[9]).tolist():  # in signing order: completed, or cancelled for lateness
+            c = self.contracts[int(cols[i])]
+            if ints[9, i] == 1:
+                self.end_contract(c, "completed")
+                ended = True
+            else:
+                self.cancel(c, t, "late delivery", fee_share=0.0)
+        return ended
+
+    def _serve_reference(self, cols: np.ndarray, t: int) -> bool:
+        """:meth:`_serve` with the contracts' terms as arrays (``_serve_plan``), ``service.serve``
+        and numpy: the readable statement of it."""
         m = self.model
         L = m.ledger
         neg = m.scn.negotiation

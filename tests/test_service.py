@@ -160,3 +160,29 @@ def test_promised_kw_matches_the_numpy_statement():
     sched[4, 3, 5] = 110.0
     got = promised_kw(np.array([4], dtype=np.int64), installed, in_transit, on_order, sched, 4, 36, np.ones(G))
     assert got.tolist() == [10.0 * 9 + 110.0]
+
+
+@pytest.mark.parametrize("scenario,seed", [("baseline-2026", 0), ("power-crunch", 2), ("openai-walks", 1)])
+def test_serve_columns_matches_the_reference(make_model, monkeypatch, scenario, seed):
+    # Exchange._serve (service.serve_columns over the contract columns) against
+    # Exchange._serve_reference (service.serve on the terms as arrays, and numpy): the same
+    # postings, balances, contract states and tables, month by month, late deliveries included
+    from market.exchange import Exchange
+
+    def run(reference):
+        with monkeypatch.context() as mp:
+            if reference:
+                mp.setattr(Exchange, "_serve", Exchange._serve_reference)
+            m = make_model(scenario=scenario, seed=seed, keep_ledger=True)
+            m.run(30)
+        ex = m.exchange
+        state = [(c.status, c.months_billed, c.late_months, c.prepaid_left, c.delivered) for c in ex.contracts]
+        postings = {k: v.tobytes() for k, v in m.ledger.postings().items()}
+        rows = [{k: np.asarray(v).tolist() for k, v in r.items()} for r in m.recorder.agent_months]
+        return (m.ledger.balances.tobytes(), postings, state, repr(m.recorder.model_rows), repr(rows),
+                m.pbook.sold_hours_g.tobytes()), sum(s[2] > 0 for s in state)
+
+    fast, late = run(False)
+    ref, late_ref = run(True)
+    assert fast == ref
+    assert late == late_ref

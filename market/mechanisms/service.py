@@ -156,6 +156,107 @@ def _serve(srow, gen, gpus, fee, prepay_share, resale, brow, perf, prepaid, runn
     return inference_hours
 
 
+def serve_columns(cols: np.ndarray, iterms: np.ndarray, fterms: np.ndarray, state: tuple[np.ndarray, ...],
+                  running: np.ndarray, hours_per_month: float, tally: SimpleNamespace, demand_eq: np.ndarray,
+                  inference_eq: np.ndarray, penalty_rate: float, grace: int, accounts: tuple[int, int, int],
+                  ) -> tuple[np.ndarray, np.ndarray, int, int, int, float]:
+    """A month's service of the contracts in columns ``cols`` of the exchange's contract columns
+    (``iterms``, ``fterms``: their terms, as ``Exchange._contract_terms`` lays them out; ``state``:
+    their status code, months billed, months late, prepayment left, GPUs delivered, updated in
+    place), in one compiled call: :func:`serve` of their terms, and what its bills need, laid out
+    for the ledger. ``accounts``: the active status code, and the accounts a reseller's and a
+    buyer's prepaid compute is expensed to.
+
+    Returns (ints, amounts, prepaid postings, resale bills, own-use bills, the buyers' physical
+    hours that served inference). ``ints`` rows: seller and buyer entity of each contract, the
+    prepayment postings (buyer entity, its expense account, seller entity), the resale bills and
+    the own-use bills (payer, payee), what ends (1: billed to the end, 2: late beyond ``grace``
+    months), short deliveries, resold inference; ``amounts`` rows: penalties (``penalty_rate`` x
+    the fee undelivered), prepayment drawn, resale bills, own-use bills, hours delivered. Each
+    group in signing order, as ``Exchange._serve_reference`` makes them."""
+    k = cols.shape[0]
+    ints = np.zeros((12, k), dtype=np.int64)
+    amounts = np.zeros((5, k))
+    n_pre, n_res, n_own, inference_hours = _compiled().serve_columns(
+        cols, iterms, fterms, *state, running, float(hours_per_month), tally.committed, tally.sold_hours_g,
+        tally.own_sold_hours_g, tally.resale, tally.buyer_hours, tally.contract_eq, demand_eq, inference_eq,
+        float(penalty_rate), int(grace), *accounts, ints, amounts)
+    return ints, amounts, n_pre, n_res, n_own, inference_hours
+
+
+def _serve_columns(cols, iterms, fterms, status, billed, late, prepaid_left, delivered, running, hours_per_month,
+                   committed, sold_hours_g, own_sold_hours_g, resale_gpus, buyer_hours, contract_eq, demand_eq,
+                   inference_eq, penalty_rate, grace, active, resale_acct, own_acct, ints,
+                   amounts):  # pragma: no cover - compiled
+    k = cols.shape[0]
+    srow = np.empty(k, dtype=np.int64)
+    gen = np.empty(k, dtype=np.int64)
+    brow = np.empty(k, dtype=np.int64)
+    resale = np.empty(k, dtype=np.bool_)
+    gpus = np.empty(k)
+    fee = np.empty(k)
+    prepay_share = np.empty(k)
+    perf = np.empty(k)
+    prepaid = np.empty(k)
+    for i in range(k):
+        c = cols[i]
+        srow[i], gen[i], brow[i], resale[i] = iterms[0, c], iterms[4, c], iterms[3, c], iterms[5, c] != 0
+        gpus[i], fee[i], prepay_share[i], perf[i] = fterms[0, c], fterms[1, c], fterms[2, c], fterms[3, c]
+        prepaid[i] = prepaid_left[c]
+    out = np.empty((5, k))
+    short = np.empty(k, dtype=np.bool_)
+    inference_hours = _serve(srow, gen, gpus, fee, prepay_share, resale, brow, perf, prepaid, running,
+                             hours_per_month, committed, sold_hours_g, own_sold_hours_g, resale_gpus, buyer_hours,
+                             contract_eq, demand_eq, inference_eq, out, short)
+    deliver, due, use_prepaid, pay, hours = out[0], out[1], out[2], out[3], out[4]
+    n_pre = 0
+    n_res = 0
+    n_own = 0
+    for i in range(k):
+        c = cols[i]
+        s_eid = iterms[1, c]
+        b_eid = iterms[2, c]
+        ints[0, i] = s_eid
+        ints[1, i] = b_eid
+        if short[i]:  # a short delivery: the seller pays a penalty
+            ints[10, i] = 1
+            amounts[0, i] = penalty_rate * (fee[i] - due[i])
+        u = use_prepaid[i]
+        if u > 0:
+            ints[2, n_pre] = b_eid
+            ints[3, n_pre] = resale_acct if resale[i] else own_acct
+            ints[4, n_pre] = s_eid
+            amounts[1, n_pre] = u
+            n_pre += 1
+        if resale[i]:
+            ints[5, n_res] = b_eid
+            ints[6, n_res] = s_eid
+            amounts[2, n_res] = pay[i]
+            n_res += 1
+            ints[11, i] = iterms[6, c]  # resold inference: served once, at delivery
+        else:
+            ints[7, n_own] = b_eid
+            ints[8, n_own] = s_eid
+            amounts[3, n_own] = pay[i]
+            n_own += 1
+        amounts[4, i] = hours[i]
+        # the contract: active, GPUs delivered (whole), a month billed, months late (a full
+        # delivery clears them), prepayment drawn; then whether it ends
+        status[c] = active
+        delivered[c] = int(deliver[i])
+        b = billed[c] + 1
+        billed[c] = b
+        lt = late[c] + 1 if short[i] else 0
+        late[c] = lt
+        if u > 0:
+            prepaid_left[c] = prepaid[i] - u
+        if b >= iterms[8, c]:
+            ints[9, i] = 1
+        elif lt > grace:
+            ints[9, i] = 2
+    return n_pre, n_res, n_own, inference_hours
+
+
 def backlogs(iterms: np.ndarray, fterms: np.ndarray, billed: np.ndarray, live: np.ndarray, n: int, n_entities: int,
              out: np.ndarray) -> None:
     """Every seller's backlog from the contract columns (``Exchange``: terms by contract, in the
@@ -266,6 +367,10 @@ def warm_up() -> None:
              1, 1, np.zeros((4, 1)))
     z = np.zeros((1, 1))
     promised_kw(np.zeros(1, dtype=np.int64), z, z, z, np.zeros((1, 1, 1)), 0, 36, one)
+    i1 = np.zeros(1, dtype=np.int64)
+    serve_columns(i1, np.ones((10, 1), dtype=np.int64), np.ones((4, 1)), (i1.copy(), i1.copy(), i1.copy(), np.ones(1),
+                  i1.copy()), np.ones((2, 2)), 1.0, tally, one, one, 0.1, 3, (1, 11, 15))
 
 
-_compiled = kernels((python_sum, pairwise_sum), serve=_serve, backlogs=_backlogs, promised=_promised)
+_compiled = kernels((python_sum, pairwise_sum, _serve), serve=_serve, serve_columns=_serve_columns, backlogs=_backlogs,
+                    promised=_promised)
