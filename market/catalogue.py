@@ -39,6 +39,8 @@ class Catalogue:
         self.output_multiplier = np.ones(self.n)
         self._newer_key: tuple | None = None
         self._newest: dict[tuple, int] = {}
+        self._newest_key = -1  # plan_version of _plan_lists
+        self._plan_lists: tuple[list, list] = ([], [])
         self._newer = np.zeros(self.n, dtype=np.int64)
         self._factor_key: tuple | None = None
         self.plan_version = 0  # launch plans seen (events can move a launch)
@@ -93,8 +95,12 @@ class Catalogue:
         key = (t, self.plan_version)
         hit = self._newest.get(key)
         if hit is None:
-            live = [g for g in range(self.n) if self.nvidia[g] and self.launch[g] <= t < self.end[g]]
-            hit = self._newest[key] = max(live, key=lambda g: self.launch[g])
+            if self._newest_key != self.plan_version:  # the launch plan as plain numbers
+                self._plan_lists = (self.launch.tolist(), self.end.tolist())
+                self._newest_key = self.plan_version
+            launch, end = self._plan_lists
+            live = [g for g in range(self.n) if self.nvidia_list[g] and launch[g] <= t < end[g]]
+            hit = self._newest[key] = max(live, key=launch.__getitem__)
         return hit
 
     def unit_capex(self, nvidia_price: np.ndarray) -> list[float]:

@@ -74,6 +74,7 @@ class Exchange:
         # each seller's (investment-grade backlog, total backlog): dropped when its contracts change
         # or a month is billed, worked out again for every seller at once when next asked for
         self._backlog_cache: dict[str, tuple[float, float]] = {}
+        self._bl_arrays: np.ndarray | None = None  # every seller's (see _backlog_arrays), dropped likewise
         self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
@@ -94,6 +95,7 @@ class Exchange:
     def _touch(self, *parties: str) -> None:
         """Contracts changed: drop the cached backlog figures and commitments of the parties
         named (of everyone when none is named)."""
+        self._bl_arrays = None
         if parties:
             for name in parties:
                 self._party_version[name] = self._party_version.get(name, 0) + 1
@@ -137,11 +139,14 @@ class Exchange:
         same sums, in the same order, as :meth:`credit_backlog_reference` and :meth:`backlog`),
         in the providers' order: rows investment-grade and total backlog (:meth:`credit_backlog`),
         remaining value and the largest buyer's share of it (the first two figures of
-        :meth:`backlog`)."""
+        :meth:`backlog`). Kept until contracts change or a month is billed; not to be written to."""
+        if self._bl_arrays is not None:
+            return self._bl_arrays
         out = np.zeros((4, len(self._prow)))
         n = len(self._term_row)
         service.backlogs(self._iterms, self._fterms, self._billed_col, self._status_col[:n] <= _ACTIVE, n,
                          len(self.model.ledger.names), out)
+        self._bl_arrays = out
         return out
 
     def _backlogs(self) -> None:
@@ -555,6 +560,7 @@ class Exchange:
             ended |= self._serve(due, t)
         self._billed += 1  # months were billed: backlog figures change
         self._backlog_cache.clear()
+        self._bl_arrays = None
         if ended:
             self._touch()
             self._live_by_seller = {}
