@@ -751,11 +751,16 @@ class ProviderBook:
             return
         ex = m.exchange
         rate = self.rates(rows) / 12.0
-        resold = np.array([ex.resale_capacity(ps[i].name, t) for i in rows])
-        have = self.installed[rows] + resold + self.in_transit[rows]
+        idx = np.array(rows, dtype=np.int64)
+        resold = np.zeros((idx.size, self.installed.shape[1]))  # (Exchange.resale_capacity of each)
+        for j, i in enumerate(rows):
+            a = ex._bsched.get(ps[i].name)
+            if a is not None and t < a.shape[1]:
+                resold[j] = a[:, t]
+        have = self.installed[idx] + resold + self.in_transit[idx]
         cpf = np.array([p.custom_price_factor for p in ps])
         cat = m.cat
-        pricing.set_prices_all(np.array(rows, dtype=np.int64), rate, self.book_life, have, self, nv_price + cat.system_cost,
+        pricing.set_prices_all(idx, rate, self.book_life, have, self, nv_price + cat.system_cost,
                                self.cash_cost, self.initial, m.hours, m.scn.market.second_life_premium,
                                self.price_order, cat.inf, self.is_nvidia, self.strategy, self.price_params, cpf,
                                self.cs_gen, self.cs_discount)
