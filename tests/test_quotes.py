@@ -32,21 +32,19 @@ def test_rates_match_each_providers_own(make_model, seed):
     assert levered > 5  # the leverage penalty was exercised
 
 
-def test_spreads_follow_python_min_and_max_at_the_edges():
-    # no EBITDA yet (NaN) or no debt: leverage 0; EBITDA not positive: leverage capped at 20;
-    # a discount larger than the spread: floored at zero
-    debt = np.array([5.0, 0.0, 5.0, 5.0, 5.0])
-    ebitda = np.array([np.nan, 1.0, -1.0, 1.0, 10.0])
-    ig = np.array([0.0, 0.0, 0.0, 0.0, 1.0])
-    base, disc, pen = np.full(5, 0.02), np.array([0.0, 0.0, 0.0, 0.0, 0.05]), np.full(5, 0.01)
-    got = finance.spreads(debt, ebitda, ig, base, disc, pen).tolist()
-    expected = [finance.spread(0.02, 0.0, 0.0, 0.0, 0.01),       # 0.02
-                finance.spread(0.02, 0.0, 0.0, 0.0, 0.01),       # 0.02
-                finance.spread(0.02, 0.0, 0.0, 20.0, 0.01),      # 0.02 + 0.17
-                finance.spread(0.02, 0.0, 0.0, 5.0, 0.01),       # 0.02 + 0.02
-                finance.spread(0.02, 0.05, 1.0, 0.5, 0.01)]      # max(0, -0.03) = 0
-    assert got == expected
-    assert expected[2] == pytest.approx(0.19) and expected[3] == pytest.approx(0.04) and expected[4] == 0.0
+def test_spread_of_follows_python_min_and_max_at_the_edges():
+    # finance.spread_of (the compiled kernels' spread) against finance.spread at finance.leverage
+    # capped at 20, as Provider._spread takes them: no EBITDA yet (NaN) or no debt: leverage 0;
+    # EBITDA not positive: capped at 20; a discount larger than the spread: floored at zero
+    cases = [(5.0, float("nan"), 0.0, 0.0, 0.02), (0.0, 1.0, 0.0, 0.0, 0.02), (5.0, -1.0, 0.0, 20.0, 0.19),
+             (5.0, 1.0, 0.0, 5.0, 0.04), (5.0, 10.0, 1.0, 0.5, 0.0)]
+    for debt, ebitda, ig_share, lev, approx in cases:
+        disc = 0.05 if ig_share else 0.0
+        got = finance.spread_of(debt, ebitda, ig_share, 0.02, disc, 0.01)
+        expected = finance.spread(0.02, disc, ig_share, lev, 0.01)
+        if ebitda == ebitda:
+            assert min(finance.leverage(debt, ebitda), 20.0) == lev
+        assert got == expected == pytest.approx(approx)
 
 
 @pytest.mark.parametrize("scenario,seed", [("baseline-2026", 0), ("baseline-2026", 3), ("power-crunch", 2),

@@ -327,26 +327,6 @@ class Provider(mesa.Agent):
     def cash(self) -> float:
         return self._balances[self._cash_at]
 
-    def note_ebitda(self) -> None:
-        """Keep every provider's annualised EBITDA (:meth:`Provider._ebitda_annual`) after the month
-        is booked."""
-        for i, p in enumerate(self.providers):
-            e = p._ebitda_annual()
-            self.ebitda_annual[i] = np.nan if e is None else e
-
-    def rates(self, rows: list[int]) -> np.ndarray:
-        """The marginal borrowing rates (:meth:`Provider.rate`) of the providers ``rows`` now, their
-        spreads in one compiled call (``finance.spreads``; the tests hold them equal)."""
-        m = self.model
-        ps = self.providers
-        idx = np.array(rows, dtype=np.int64)
-        ig, total = (a[idx] for a in m.exchange.credit_backlogs())
-        share = np.divide(ig, total, out=np.zeros(idx.size), where=total > 0)  # (Exchange.ig_share)
-        debt = -m.ledger.balances[:, _DEBT][self.eids[idx]]
-        spread = finance.spreads(debt, self.ebitda_annual[idx], share, self.base_spread[idx], self.ig_discount[idx],
-                                 self.leverage_penalty[idx])
-        return m.base_rate + spread + np.array([ps[i].spread_extra for i in rows])
-
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every generation it can sell gets on-demand, reserved and spot prices by its strategy.
         An older generation is capped at ``second_life_premium`` times the provider's own cheapest
@@ -728,17 +708,15 @@ class ProviderBook:
             self.ebitda_annual[i] = np.nan if e is None else e
 
     def rates(self, rows: list[int]) -> np.ndarray:
-        """The marginal borrowing rates (:meth:`Provider.rate`) of the providers ``rows`` now, their
-        spreads in one compiled call (``finance.spreads``; the tests hold them equal)."""
+        """The marginal borrowing rates (:meth:`Provider.rate`) of the providers ``rows`` now, in
+        one compiled call (``finance.spread_of`` of each; the tests hold them equal)."""
         m = self.model
-        ps = self.providers
-        idx = np.array(rows, dtype=np.int64)
-        ig, total = (a[idx] for a in m.exchange.credit_backlogs())
-        share = np.divide(ig, total, out=np.zeros(idx.size), where=total > 0)  # (Exchange.ig_share)
-        debt = -m.ledger.balances[:, _DEBT][self.eids[idx]]
-        spread = finance.spreads(debt, self.ebitda_annual[idx], share, self.base_spread[idx], self.ig_discount[idx],
-                                 self.leverage_penalty[idx])
-        return m.base_rate + spread + np.array([ps[i].spread_extra for i in rows])
+        ig, total = m.exchange.credit_backlogs()
+        out = np.empty(len(rows))
+        _compiled().rates(np.array(rows, dtype=np.int64), self.eids, m.ledger.balances, _DEBT, self.ebitda_annual, ig,
+                          total, self.base_spread, self.ig_discount, self.leverage_penalty,
+                          np.array([self.providers[i].spread_extra for i in rows]), float(m.base_rate), out)
+        return out
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every trading provider's prices for the month, as :meth:`Provider.set_prices` sets
@@ -1277,6 +1255,18 @@ def _build_kernel(j0, rows, cost, flat, capex, n_accts, cash, debt_acct, codes, 
     return rows.shape[0], n_log
 
 
+def _rates(rows, eids, balances, debt_acct, ebitda, ig, total, base_spread, ig_discount, penalty, extra, base_rate,
+           out):  # pragma: no cover - compiled
+    """``Provider.rate`` of the providers ``rows``: the base rate, plus its lenders' spread at
+    its debt now (``spread_of``, with the investment-grade share of its backlog as
+    ``Exchange.ig_share`` takes it), plus ``extra``."""
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        share = ig[i] / total[i] if total[i] > 0 else 0.0
+        s = spread_of(-balances[eids[i], debt_acct], ebitda[i], share, base_spread[i], ig_discount[i], penalty[i])
+        out[j] = base_rate + s + extra[j]
+
+
 def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: no cover - compiled
     """``Provider.fleet_market_value`` (its sum over the fleet aggregates) of the providers ``rows``."""
     for j in range(rows.shape[0]):
@@ -1291,7 +1281,7 @@ def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: 
 
 
 _compiled = kernels((pairwise_sum, python_sum, transfer_into, spread_of, cash_call, book_loan),
-                    build=_build_kernel, fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
+                    build=_build_kernel, rates=_rates, fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
                     utilisation=_utilisation, operating=_operating, service=_service)
 
 
@@ -1309,5 +1299,6 @@ def warm_up() -> None:
                       np.ones(1), np.ones(1), np.zeros(1))
     _compiled().fleet_values(rows, one, one, one, np.ones(1), 0, 0.5, 0.1, np.zeros(1))
     i = np.zeros(1, dtype=np.int64)
+    _compiled().rates(i, i, np.zeros((1, N_ACCTS)), 6, z, z, z, z, z, z, z, 0.0, np.zeros(1))
     _compiled().build(0, i, z, np.zeros(N_ACCTS), np.zeros(1), N_ACCTS, 0, 6, _BUILD_CODES, 0, 0, i, z, z, z, z, z, z, z, z,
                       z, z, z, z, one, one, one, i.copy(), i.copy(), i.copy(), np.zeros(2), i.copy())

@@ -211,26 +211,9 @@ def book_loan(i, loan, debt, ig_share, ebitda, base_spread, ig_discount, penalty
     n_loans[i] = n + 1
 
 
-def _spread_kernel(debt, ebitda, ig_share, base_spread, ig_discount, penalty, out):  # pragma: no cover - compiled
-    """:func:`spread_of` of each borrower."""
-    for i in range(out.shape[0]):
-        out[i] = spread_of(debt[i], ebitda[i], ig_share[i], base_spread[i], ig_discount[i], penalty[i])
-
-
-_compiled = kernels((spread_of,), service=_service_kernel, spreads=_spread_kernel)
-
-
-def spreads(debt: np.ndarray, ebitda: np.ndarray, ig_share: np.ndarray, base_spread: np.ndarray,
-            ig_discount: np.ndarray, penalty: np.ndarray) -> np.ndarray:
-    """Many borrowers' spreads at once (see ``_spread_kernel``); ``ebitda`` is NaN for a borrower
-    with no month booked yet."""
-    out = np.empty(debt.shape[0])
-    _compiled().spreads(debt, ebitda, ig_share, base_spread, ig_discount, penalty, out)
-    return out
+_compiled = kernels(service=_service_kernel)
 
 
 def warm_up() -> None:
-    """Load the compiled loan service and spreads now."""
+    """Load the compiled loan service now."""
     Loans().service(0.0, 0.0, 1.0)
-    one = np.ones(1)
-    spreads(one, one, one, one, one, one)
