@@ -188,14 +188,14 @@ class Exchange:
             grown = np.zeros(a.shape[:2] + (max(hi, 2 * a.shape[2]),))
             grown[:, :, : a.shape[2]] = a
             self._sched = a = grown
-        a[self._prow[c.seller], c.generation, lo:hi] += sign * c.gpus
-        a = self._bsched.get(c.buyer)
-        if a is None or a.shape[1] < hi:
-            grown = np.zeros((self.model.cat.n, max(hi, 2 * (0 if a is None else a.shape[1]), 64)))
-            if a is not None:
-                grown[:, : a.shape[1]] = a
-            self._bsched[c.buyer] = a = grown
-        a[c.generation, lo:hi] += sign * c.gpus
+        b = self._bsched.get(c.buyer)
+        if b is None or b.shape[1] < hi:
+            grown = np.zeros((self.model.cat.n, max(hi, 2 * (0 if b is None else b.shape[1]), 64)))
+            if b is not None:
+                grown[:, : b.shape[1]] = b
+            self._bsched[c.buyer] = b = grown
+        # (the seller's and the buyer's months lo..hi-1, in one compiled call)
+        service.add_schedule(a, self._prow[c.seller], b, c.generation, lo, hi, sign * c.gpus)
 
     def end_contract(self, c: Contract, status: str) -> None:
         """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs."""

@@ -186,3 +186,17 @@ def test_serve_columns_matches_the_reference(make_model, monkeypatch, scenario, 
     ref, late_ref = run(True)
     assert fast == ref
     assert late == late_ref
+
+
+def test_add_schedule_adds_to_the_months_of_both_schedules():
+    from market.mechanisms.service import add_schedule
+
+    sched = np.zeros((3, 2, 10))
+    bsched = np.zeros((2, 10))
+    add_schedule(sched, 1, bsched, 1, 2, 5, 1000.0)
+    add_schedule(sched, 1, bsched, 1, 4, 8, -250.0)
+    expected = np.zeros(10)
+    expected[2:5] += 1000.0
+    expected[4:8] -= 250.0
+    assert sched[1, 1].tolist() == expected.tolist() and bsched[1].tolist() == expected.tolist()
+    assert sched.sum() == expected.sum() and bsched[0].sum() == 0.0

@@ -322,6 +322,19 @@ def _backlogs(iterms, fterms, billed, live, n, n_entities, out):  # pragma: no c
         out[3, s] = top / by_buyer if by_buyer > 0 else 0.0
 
 
+def add_schedule(sched: np.ndarray, row: int, bsched: np.ndarray, g: int, lo: int, hi: int, gpus: float) -> None:
+    """``sched[row, g, lo:hi] += gpus`` and ``bsched[g, lo:hi] += gpus``: a contract's GPUs added
+    to (or, negative, taken from) its seller's and its buyer's schedules, in one compiled call."""
+    _compiled().add_schedule(sched, row, bsched, g, lo, hi, float(gpus))
+
+
+def _add_schedule(sched, row, bsched, g, lo, hi, gpus):  # pragma: no cover - compiled
+    for s in range(lo, hi):
+        sched[row, g, s] += gpus
+    for s in range(lo, hi):
+        bsched[g, s] += gpus
+
+
 def promised_kw(rows: np.ndarray, installed: np.ndarray, in_transit: np.ndarray, on_order: np.ndarray,
                  sched: np.ndarray, t: int, horizon: int, power_kw: np.ndarray) -> np.ndarray:
     """kW each seller in ``rows`` has spoken for: by generation, the larger of its fleet with what
@@ -367,10 +380,11 @@ def warm_up() -> None:
              1, 1, np.zeros((4, 1)))
     z = np.zeros((1, 1))
     promised_kw(np.zeros(1, dtype=np.int64), z, z, z, np.zeros((1, 1, 1)), 0, 36, one)
+    add_schedule(np.zeros((1, 1, 2)), 0, np.zeros((1, 2)), 0, 0, 1, 0.0)
     i1 = np.zeros(1, dtype=np.int64)
     serve_columns(i1, np.ones((10, 1), dtype=np.int64), np.ones((4, 1)), (i1.copy(), i1.copy(), i1.copy(), np.ones(1),
                   i1.copy()), np.ones((2, 2)), 1.0, tally, one, one, 0.1, 3, (1, 11, 15))
 
 
 _compiled = kernels((python_sum, pairwise_sum, _serve), serve=_serve, serve_columns=_serve_columns, backlogs=_backlogs,
-                    promised=_promised)
+                    promised=_promised, add_schedule=_add_schedule)
