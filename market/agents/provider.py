@@ -175,24 +175,27 @@ class Provider(mesa.Agent):
                 grown[:n] = buf[:n]
                 setattr(self, name, grown)
         cg, cm, cu, cc = self._cg, self._cm, self._cu, self._cc
-        for j, (g, u, c) in enumerate(items, start=n):
+        installed, cost_sum, young, young_m = self.installed, self.cost_sum, self._young, self._young_m
+        # new cohorts are young by both lives: they join the aggregates, unless these are to be
+        # worked out again (installed ahead of time, or not yet worked out)
+        ahead = month > self.model.month or self._agg_until == -math.inf
+        book = self._book
+        for j, (g, u, c) in enumerate(items, start=n):  # a few items: a loop beats np.add.at
             cg[j], cm[j], cu[j], cc[j] = g, month, u, c
+            installed[g] += u
+            uc = u * c
+            cost_sum[g] += uc
+            if not ahead:
+                young[g] += uc
+                young_m[g] += uc * month
+                book += uc
         self._nc = n + len(items)
         self._latest = max(self._latest, month)
-        installed, cost_sum = self.installed, self.cost_sum
-        for g, u, c in items:  # a few items: a loop beats np.add.at
-            installed[g] += u
-            cost_sum[g] += u * c
         self._mv_key = None
-        if month > self.model.month or self._agg_until == -math.inf:
-            self._agg_until = -math.inf  # (installed ahead of time: recompute when next needed)
+        if ahead:
+            self._agg_until = -math.inf  # (recompute when next needed)
             return
-        # new cohorts are young by both lives: add them to the aggregates
-        for g, u, c in items:
-            uc = u * c
-            self._young[g] += uc
-            self._young_m[g] += uc * month
-            self._book += uc
+        self._book = book
         self._agg_until = min(self._agg_until, math.ceil(month + self._econ_life), math.ceil(month + self._book_life))
 
     @property
