@@ -172,7 +172,7 @@ class Nvidia(mesa.Agent):
         cost_k = np.array([unit_cost[g] for g in gens])
         fin = pb.financing()
         units_sold = np.zeros(K)
-        paid = np.zeros(len(orders))
+        landed = [price[g] + cat.system_cost[g] for g in gens]  # (each generation's cost a GPU, installed)
         log = (np.empty(3 * len(orders) + K, dtype=np.int64), np.empty(3 * len(orders) + K, dtype=np.int64),
                np.empty(3 * len(orders) + K), np.empty(3 * len(orders) + K, dtype=np.int64))
         eids = (self.eid, m.party["rest_of_world"], m.party["suppliers"], m.party["lenders"])
@@ -187,27 +187,26 @@ class Nvidia(mesa.Agent):
                                            int(Acct.CASH), int(Acct.DEBT), _SHIP_CODES, *eids, pb.eids, *fin,
                                            pb.ebitda_annual, pb.base_spread, pb.ig_discount, pb.leverage_penalty,
                                            pb.amort_months, *mats, loan_n, pb.on_order, pb.in_transit, units_sold,
-                                           paid, *log)
+                                           self.backlog, *log)
             for p, n in zip(ps, loan_n.tolist(), strict=True):
                 p.loans.n = n
             if L.keep:
                 L.kept_transfers(log[0][:n_log].tolist(), log[1][:n_log].tolist(), log[2][:n_log].tolist(),
                                  [_SHIP_KINDS[c] for c in log[3][:n_log].tolist()])
             stop = starts[k] if k == K else j  # orders before this one were shipped by the kernel
-            for i in range(done, stop):
+            for i in range(done, stop):  # (NVIDIA's backlog was kept by the kernel)
                 a = allocated[i]
                 if a <= 0:
                     continue
                 o = orders[i]
-                g = gens[gen_of[i]]
+                gi = gen_of[i]
                 if o[0] is None:
-                    rest_backlog[g] -= a
+                    rest_backlog[gens[gi]] -= a
                 else:  # (take_delivery's own bookkeeping, then NVIDIA's)
                     buyer = o[0]
-                    buyer.transit.setdefault(t + lead, []).append((g, a, price[g] + cat.system_cost[g]))
+                    buyer.transit.setdefault(t + lead, []).append((gens[gi], a, landed[gi]))
                     shipped_to[buyer.name] = shipped_to.get(buyer.name, 0.0) + a
                 o[1] -= a
-                self.backlog[g] -= a
             if k == K:
                 break
             # the order the kernel left: the provider's own method, as in _ship_reference
@@ -332,13 +331,14 @@ _SHIP_CODES = transfer_codes(list(_SHIP_KINDS))
 def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, flat, capex, n_accts, cash, debt_acct,
                  codes, nv_eid, rest_eid, suppliers_eid, lenders_eid, p_eid, buffer, fleet_mv, bl_ig, bl_total, ltv,
                  non_ig, contract_ltv, ebitda, base_spread, ig_discount, penalty, amort, loan_p, loan_s, loan_m, loan_n,
-                 on_order, in_transit, units_sold, paid, log_payer, log_payee, log_amount, log_kind):  # pragma: no cover
+                 on_order, in_transit, units_sold, backlog, log_payer, log_payee, log_amount, log_kind):  # pragma: no cover
     """``Nvidia._ship_reference`` from order ``j0`` of generation ``gens[k0]`` on: the rest of the
     world's payments, each provider's ``take_delivery`` with ``ensure_cash`` and ``borrow`` (its
     borrowing capacity, spread and new loan, from the providers' state given: cash buffer, fleet
     market value, credit backlog, loan terms), and NVIDIA's cost of goods after each generation.
-    Stops before a delivery that would need new equity, a loan where the provider's row of loans
-    is full, or that cannot be paid in full, and returns (generation, order, payments logged);
+    NVIDIA's ``backlog`` loses each shipment as it goes. Stops before a delivery that would need
+    new equity, a loan where the provider's row of loans is full, or that cannot be paid in full,
+    and returns (generation, order, payments logged);
     (len(gens), 0, n) when all is shipped. ``who``: each order's provider row, -1 for the rest of
     the world; ``codes``: the accounts of _SHIP_KINDS."""
     n_log = 0
@@ -357,8 +357,8 @@ def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, f
                                  codes[0, 2] != 0):
                     log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = rest_eid, nv_eid, amount, 0
                     n_log += 1
-                paid[j] = a
                 units_sold[k] += a
+                backlog[g] -= a
                 continue
             # take_delivery: ensure_cash(total), borrowing what it must
             e = p_eid[i]
@@ -388,8 +388,8 @@ def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, f
             left = on_order[i, g] - a
             on_order[i, g] = left if left > 0.0 else 0.0
             in_transit[i, g] += a
-            paid[j] = a
             units_sold[k] += a
+            backlog[g] -= a
         amount = units_sold[k] * unit_cost[k]  # NVIDIA pays for the generation's goods
         if transfer_into(flat, capex, nv_eid, suppliers_eid, amount, codes[2, 0], codes[2, 1], n_accts, cash,
                          codes[2, 2] != 0):
