@@ -14,7 +14,7 @@ import numpy as np
 
 from market import portable
 from market.compiled import kernels
-from market.ledger import N_ACCTS, Acct, transfer_codes, transfer_into
+from market.ledger import N_ACCTS, Acct, _post_kernel, _transfer_kernel, transfer_codes, transfer_into
 from market.mechanisms import depreciation, finance, pricing
 from market.mechanisms.finance import book_loan, cash_call, spread_of
 from market.portable import pairwise_sum, python_sum
@@ -926,6 +926,9 @@ class ProviderBook:
         if not idx.size:
             return
         active = np.array([p.active for p in ps], dtype=bool)
+        if not L.keep:  # (the postings are kept by the ledger's own calls, below)
+            self._pay_compiled(t, idx, ps, eids, utilities, suppliers, lenders, active)
+            return
         costs = np.empty((3, idx.size))
         _compiled().operating(self.running, self.own_sold_hours_g, idx, float(m.hours),
                               float(m.scn.market.idle_power_draw), m.cat.power_kw, self.pue, self.kwh_price,
@@ -941,6 +944,31 @@ class ProviderBook:
         interest, principal = self._debt_service(t, ps, idx)
         L.transfer_many(eids, lenders, interest, "interest")
         L.transfer_many(eids, lenders, principal, "repayment")
+
+    def _pay_compiled(self, t: int, idx: np.ndarray, ps: list[Provider], eids: np.ndarray, utilities: np.ndarray,
+                      suppliers: np.ndarray, lenders: np.ndarray, active: np.ndarray) -> None:
+        """:meth:`pay_operating`'s bills, depreciation and loan service, and their postings (as the
+        ledger's ``transfer_many`` and ``post_many`` make them, in the same order), in one
+        compiled call (``_pay_kernel``)."""
+        m = self.model
+        L = m.ledger
+        mats = self.loan_matrices()
+        n = np.array([p.loans.n for p in self.providers], dtype=np.int64)
+        interest, paid = np.empty(idx.size), np.empty(idx.size)
+        dep = np.array([p.depreciation_due(t) for p in ps])
+        infra_dep = np.array([p.infra_dep for p in ps])
+        extra = np.array([p.spread_extra for p in ps])
+        slow = np.array([0.5 if t <= p.restructured_until else 1.0 for p in ps])
+        which, bad = _compiled().pay(
+            self.running, self.own_sold_hours_g, idx, float(m.hours), float(m.scn.market.idle_power_draw),
+            m.cat.power_kw, self.pue, self.kwh_price, self.opex_rate, self.sga, active, L.balances.reshape(-1),
+            L.capex, N_ACCTS, int(Acct.CASH), eids, utilities, suppliers, lenders, _PAY_CODES, dep, infra_dep,
+            _PAY_ACCOUNTS, *mats, n, float(m.base_rate), extra, slow, interest, paid)
+        if which >= 0:
+            raise ValueError(f"transfer {_PAY_KINDS[which]}: amounts must be non-negative numbers")
+        for p, k, i, pd in zip(ps, n[idx].tolist(), interest.tolist(), paid.tolist(), strict=True):
+            p.loans.n = k
+            p.service_month = i + pd
 
     def financing(self) -> tuple[np.ndarray, ...]:
         """What each provider's ``ensure_cash`` reads of its state, as arrays: its cash buffer,
@@ -1270,6 +1298,47 @@ def _rates(rows, eids, balances, debt_acct, ebitda, ig, total, base_spread, ig_d
         out[j] = base_rate + s + extra[j]
 
 
+# the payments of the operating costs, as _pay_kernel takes them; the accounts of depreciation
+_PAY_KINDS = ("power", "site_opex", "sga", "interest", "repayment")
+_PAY_CODES = transfer_codes(list(_PAY_KINDS))
+_PAY_ACCOUNTS = np.array([int(Acct.DEPRECIATION), int(Acct.ACCUM_DEP), int(Acct.POWER_INFRA)], dtype=np.int64)
+
+
+def _pay_kernel(running, own_sold, rows, hours, idle_draw, power_kw, pue, kwh_price, opex_rate, sga, active, flat,
+                capex, n_accts, cash, eids, utilities, suppliers, lenders, codes, dep, infra_dep, accounts, principal,
+                spread, monthly, n, base_rate, extra, slow, interest, paid):  # pragma: no cover - compiled
+    """``ProviderBook.pay_operating``'s sequence in one call: the bills (``_operating``) paid as
+    three batches, depreciation of GPUs and of power infrastructure (at most what is left of it)
+    posted as two, the loans serviced (``_service``) and interest and principal paid as two more,
+    each batch as the ledger's ``_transfer_kernel`` and ``_post_kernel`` post it. Returns (-1, -1),
+    or the payment kind and item of a negative or NaN amount (nothing of that batch posted)."""
+    k = rows.shape[0]
+    costs = np.empty((3, k))
+    _operating(running, own_sold, rows, hours, idle_draw, power_kw, pue, kwh_price, opex_rate, sga, active, costs)
+    payees = (utilities, suppliers, suppliers)
+    for j in range(3):
+        bad = _transfer_kernel(flat, capex, eids, payees[j], costs[j], codes[j, 0], codes[j, 1], n_accts, cash,
+                               codes[j, 2] != 0)
+        if bad >= 0:
+            return j, bad
+    one_dep = accounts[0:1]
+    _post_kernel(flat, eids, one_dep, accounts[1:2], dep, n_accts)
+    infra = np.empty(k)
+    for i in range(k):  # np.minimum(infra_dep, np.maximum(0.0, what is left)), NaN kept
+        x = flat[eids[i] * n_accts + accounts[2]]
+        left = 0.0 if (x == x and 0.0 >= x) else x
+        d = infra_dep[i]
+        infra[i] = d if (d != d or (left == left and d <= left)) else left
+    _post_kernel(flat, eids, one_dep, accounts[2:3], infra, n_accts)
+    _service(principal, spread, monthly, n, rows, base_rate, extra, slow, interest, paid)
+    for j, amounts in ((3, interest), (4, paid)):
+        bad = _transfer_kernel(flat, capex, eids, lenders, amounts, codes[j, 0], codes[j, 1], n_accts, cash,
+                               codes[j, 2] != 0)
+        if bad >= 0:
+            return j, bad
+    return -1, -1
+
+
 def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: no cover - compiled
     """``Provider.fleet_market_value`` (its sum over the fleet aggregates) of the providers ``rows``."""
     for j in range(rows.shape[0]):
@@ -1283,8 +1352,9 @@ def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: 
         out[j] = value
 
 
-_compiled = kernels((pairwise_sum, python_sum, transfer_into, spread_of, cash_call, book_loan),
-                    build=_build_kernel, rates=_rates, fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
+_compiled = kernels((pairwise_sum, python_sum, transfer_into, spread_of, cash_call, book_loan, _transfer_kernel,
+                     _post_kernel, _operating, _service),
+                    pay=_pay_kernel, build=_build_kernel, rates=_rates, fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
                     utilisation=_utilisation, operating=_operating, service=_service)
 
 
@@ -1302,6 +1372,9 @@ def warm_up() -> None:
                       np.ones(1), np.ones(1), np.zeros(1))
     _compiled().fleet_values(rows, one, one, one, np.ones(1), 0, 0.5, 0.1, np.zeros(1))
     i = np.zeros(1, dtype=np.int64)
+    _compiled().pay(one, one, i, 1.0, 0.5, z, z, z, z, z, np.ones(1, dtype=bool), np.zeros(2 * N_ACCTS), np.zeros(2),
+                    N_ACCTS, 0, i, i + 1, i + 1, i + 1, _PAY_CODES, z, z, _PAY_ACCOUNTS, one.copy(), one.copy(), one.copy(),
+                    np.zeros(1, dtype=np.int64), 0.0, z, np.ones(1), np.zeros(1), np.zeros(1))
     _compiled().rates(i, i, np.zeros((1, N_ACCTS)), 6, z, z, z, z, z, z, z, 0.0, np.zeros(1))
     _compiled().build(0, i, z, np.zeros(N_ACCTS), np.zeros(1), N_ACCTS, 0, 6, _BUILD_CODES, 0, 0, i, z, z, z, z, z, z, z, z,
                       z, z, z, z, one, one, one, i.copy(), i.copy(), i.copy(), np.zeros(2), i.copy())
