@@ -324,7 +324,7 @@ class Exchange:
         rows = np.array([self._prow[p.name] for p in sellers], dtype=np.int64)
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
                                  self.model.cat.power_kw).tolist()
-        return [(p.powered_mw + sum(mw for _, mw in p.builds)) * 1000.0 - need
+        return [(p.powered_mw + p.building_mw()) * 1000.0 - need
                 for p, need in zip(sellers, kw, strict=True)]
 
     def reservation_price(self, p: Provider, g: int, term: int) -> float:

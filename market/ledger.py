@@ -374,6 +374,22 @@ def transfer_into(flat, capex, payer, payee, amount, dr, cr, n_accts, cash, is_c
     return True
 
 
+def log_transfer(log_payer, log_payee, log_amount, log_kind, n, payer, payee, amount, kind):  # pragma: no cover - inlined
+    """Note a kernel's ``n``-th payment (for :meth:`Ledger.kept_transfers`), if it keeps a log:
+    the log arrays are empty when the ledger keeps no postings. Returns ``n + 1``. Kernels
+    declare it inline."""
+    if log_payer.shape[0]:
+        log_payer[n] = payer
+        log_payee[n] = payee
+        log_amount[n] = amount
+        log_kind[n] = kind
+    return n + 1
+
+
+#: an empty log (see log_transfer), for a kernel whose ledger keeps no postings
+NO_LOG = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
+
+
 def transfer_codes(kinds: list[str]) -> np.ndarray:
     """(debit account, credit account, whether capital expenditure) of each kind of payment, for
     :func:`transfer_into`."""

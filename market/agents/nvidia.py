@@ -9,7 +9,7 @@ import mesa
 import numpy as np
 
 from market.compiled import kernels
-from market.ledger import N_ACCTS, Acct, transfer_codes, transfer_into
+from market.ledger import N_ACCTS, NO_LOG, Acct, log_transfer, transfer_codes, transfer_into
 from market.mechanisms import allocation
 from market.mechanisms.finance import book_loan, cash_call, spread_of
 from market.scenario import NvidiaSpec, month_index
@@ -173,8 +173,9 @@ class Nvidia(mesa.Agent):
         fin = pb.financing()
         units_sold = np.zeros(K)
         landed = [price[g] + cat.system_cost[g] for g in gens]  # (each generation's cost a GPU, installed)
-        log = (np.empty(3 * len(orders) + K, dtype=np.int64), np.empty(3 * len(orders) + K, dtype=np.int64),
-               np.empty(3 * len(orders) + K), np.empty(3 * len(orders) + K, dtype=np.int64))
+        size = 3 * len(orders) + K if L.keep else 0  # (a log of the payments, for the postings kept)
+        log = NO_LOG if not size else (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size),
+                                       np.empty(size, dtype=np.int64))
         eids = (self.eid, m.party["rest_of_world"], m.party["suppliers"], m.party["lenders"])
         ps = pb.providers
         shipped_to = self.shipped_to
@@ -355,8 +356,7 @@ def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, f
                 amount = a * price[k]
                 if transfer_into(flat, capex, rest_eid, nv_eid, amount, codes[0, 0], codes[0, 1], n_accts, cash,
                                  codes[0, 2] != 0):
-                    log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = rest_eid, nv_eid, amount, 0
-                    n_log += 1
+                    n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, rest_eid, nv_eid, amount, 0)
                 units_sold[k] += a
                 backlog[g] -= a
                 continue
@@ -374,17 +374,14 @@ def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, f
                 book_loan(i, loan, debt, ig_share, ebitda[i], base_spread[i], ig_discount[i], penalty[i], amort[i],
                           loan_p, loan_s, loan_m, loan_n)
                 transfer_into(flat, capex, lenders_eid, e, loan, codes[3, 0], codes[3, 1], n_accts, cash, codes[3, 2] != 0)
-                log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = lenders_eid, e, loan, 3
-                n_log += 1
+                n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, lenders_eid, e, loan, 3)
             amount = a * price[k]
             if transfer_into(flat, capex, e, nv_eid, amount, codes[0, 0], codes[0, 1], n_accts, cash, codes[0, 2] != 0):
-                log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = e, nv_eid, amount, 0
-                n_log += 1
+                n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, e, nv_eid, amount, 0)
             amount = a * sys_cost[k]
             if transfer_into(flat, capex, e, suppliers_eid, amount, codes[1, 0], codes[1, 1], n_accts, cash,
                              codes[1, 2] != 0):
-                log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = e, suppliers_eid, amount, 1
-                n_log += 1
+                n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, e, suppliers_eid, amount, 1)
             left = on_order[i, g] - a
             on_order[i, g] = left if left > 0.0 else 0.0
             in_transit[i, g] += a
@@ -393,12 +390,11 @@ def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, f
         amount = units_sold[k] * unit_cost[k]  # NVIDIA pays for the generation's goods
         if transfer_into(flat, capex, nv_eid, suppliers_eid, amount, codes[2, 0], codes[2, 1], n_accts, cash,
                          codes[2, 2] != 0):
-            log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = nv_eid, suppliers_eid, amount, 2
-            n_log += 1
+            n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, nv_eid, suppliers_eid, amount, 2)
     return K, 0, n_log
 
 
-_compiled = kernels((transfer_into, spread_of, cash_call, book_loan), ship=_ship_kernel)
+_compiled = kernels((transfer_into, spread_of, cash_call, book_loan, log_transfer), ship=_ship_kernel)
 
 
 def warm_up() -> None:

@@ -14,7 +14,16 @@ import numpy as np
 
 from market import portable
 from market.compiled import kernels
-from market.ledger import N_ACCTS, Acct, _post_kernel, _transfer_kernel, transfer_codes, transfer_into
+from market.ledger import (
+    N_ACCTS,
+    NO_LOG,
+    Acct,
+    _post_kernel,
+    _transfer_kernel,
+    log_transfer,
+    transfer_codes,
+    transfer_into,
+)
 from market.mechanisms import depreciation, finance, pricing
 from market.mechanisms.finance import book_loan, cash_call, spread_of
 from market.portable import pairwise_sum, python_sum
@@ -450,9 +459,13 @@ class Provider(mesa.Agent):
         kw = sum((a + b + c) * k for a, b, c, k in zip(self.installed.tolist(), self.in_transit.tolist(),
                                                       self.on_order.tolist(), cat.power_kw_list, strict=True))
         need_mw = kw / 1000.0 * (1.0 + self.spec.capacity.mw_buffer)
-        have = self.powered_mw + sum(mw for _, mw in self.builds)
+        have = self.powered_mw + self.building_mw()
         if need_mw > have:
             self.build_mw(t, need_mw - have)
+
+    def building_mw(self) -> float:
+        """MW under construction: the builds' MW added with Python's ``sum()``."""
+        return sum([mw for _, mw in self.builds])
 
     def build_mw(self, t: int, mw: float) -> float:
         """Start building ``mw``: paid now, powered after the lead time. Returns MW started."""
@@ -829,7 +842,7 @@ class ProviderBook:
         num[:, 1:4] = terms[:, 1:4]
         num[:, 4] = [ps[i].st_sold_eq_prev for i in rows]
         num[:, 5] = budget
-        num[:, 6] = [ps[i].powered_mw + sum(mw for _, mw in ps[i].builds) for i in rows]
+        num[:, 6] = [ps[i].powered_mw + ps[i].building_mw() for i in rows]
         num[:, 7] = terms[:, 4]
         gp = self.plan_gen[idx]
         gp = np.where(gp < 0, cat.newest(t), gp)
@@ -863,8 +876,9 @@ class ProviderBook:
         ps = self.providers
         rows = np.array([i for i, _ in builds], dtype=np.int64)
         cost = np.array([mw * ps[i].mw_cost for i, mw in builds])
-        log = (np.empty(2 * len(builds), dtype=np.int64), np.empty(2 * len(builds), dtype=np.int64),
-               np.empty(2 * len(builds)), np.empty(2 * len(builds), dtype=np.int64))
+        size = 2 * len(builds) if L.keep else 0  # (a log of the payments, for the postings kept)
+        log = NO_LOG if not size else (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size),
+                                       np.empty(size, dtype=np.int64))
         j = 0
         while True:
             mats = self.loan_matrices()
@@ -1277,12 +1291,10 @@ def _build_kernel(j0, rows, cost, flat, capex, n_accts, cash, debt_acct, codes, 
             book_loan(i, loan, debt, ig_share, ebitda[i], base_spread[i], ig_discount[i], penalty[i], amort[i], loan_p,
                       loan_s, loan_m, loan_n)
             transfer_into(flat, capex, lenders_eid, e, loan, codes[1, 0], codes[1, 1], n_accts, cash, codes[1, 2] != 0)
-            log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = lenders_eid, e, loan, 1
-            n_log += 1
+            n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, lenders_eid, e, loan, 1)
         if transfer_into(flat, capex, e, builders_eid, cost[j], codes[0, 0], codes[0, 1], n_accts, cash,
                          codes[0, 2] != 0):
-            log_payer[n_log], log_payee[n_log], log_amount[n_log], log_kind[n_log] = e, builders_eid, cost[j], 0
-            n_log += 1
+            n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, e, builders_eid, cost[j], 0)
     return rows.shape[0], n_log
 
 
@@ -1353,7 +1365,7 @@ def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: 
 
 
 _compiled = kernels((pairwise_sum, python_sum, transfer_into, spread_of, cash_call, book_loan, _transfer_kernel,
-                     _post_kernel, _operating, _service),
+                     _post_kernel, _operating, _service, log_transfer),
                     pay=_pay_kernel, build=_build_kernel, rates=_rates, fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
                     utilisation=_utilisation, operating=_operating, service=_service)
 
