@@ -826,29 +826,13 @@ class ProviderBook:
         lead = m.nvidia.spec.lead_time_months
         k = len(rows)
         idx = np.array(rows, dtype=np.int64)
-        # what each may spend: cash above its buffer, and what lenders would still advance
-        # (Provider.borrowing_capacity), every plan's at once
         fin = self.financing()
-        buffer, fleet_mv, ig, total, ltv, non_ig, contract_ltv = (a[idx] for a in fin)
-        b = m.ledger.balances[self.eids[idx]]
-        spare = b[:, Acct.CASH] - buffer
-        room = ltv * fleet_mv + contract_ltv * (ig + non_ig * (total - ig)) + b[:, Acct.DEBT]
-        budget = np.where(spare > 0.0, spare, 0.0) + np.where(room > 0.0, room, 0.0)
-        # per plan: horizon, growth target, target utilisation, largest order share, short-term
-        # sales last month, budget, MW powered and building, MW buffer
-        num = np.empty((k, 8))
-        terms = self.plan_terms[idx]
-        num[:, 0] = np.where(terms[:, 0] < lead + 1, lead + 1, terms[:, 0])
-        num[:, 1:4] = terms[:, 1:4]
-        num[:, 4] = [ps[i].st_sold_eq_prev for i in rows]
-        num[:, 5] = budget
-        num[:, 6] = [ps[i].powered_mw + ps[i].building_mw() for i in rows]
-        num[:, 7] = terms[:, 4]
-        gp = self.plan_gen[idx]
-        gp = np.where(gp < 0, cat.newest(t), gp)
         units = np.zeros((k, cat.n))
         build = np.zeros(k)
-        _compiled().plan(idx, num, gp, m.exchange._sched, t, self.installed,
+        _compiled().plan(idx, self.plan_terms, self.plan_gen, cat.newest(t), lead,
+                         np.array([ps[i].st_sold_eq_prev for i in rows]), np.array([ps[i].powered_mw + ps[i].building_mw()
+                                                                                   for i in rows]),
+                         m.ledger.balances, _CASH, _DEBT, self.eids, *fin, m.exchange._sched, t, self.installed,
                          self.in_transit, self.on_order, cat.inf, cat.power_kw, float(m.hours),
                          np.array(cat.unit_capex(nv_price)), units, build)
         # the orders, then the MW builds, each in the plans' order (an order moves no money, and a
@@ -1099,12 +1083,17 @@ def _power_rows(installed, need, powered_mw, newest_first, power_kw, running, sg
         buffers[i] = min_cash_months[i] * (sga[i] + pairwise_sum(run, G) * hours * opex_rate[i])
 
 
-def _plan_rows(rows, num, gp, sched, t, installed, in_transit, on_order, inf, power_kw, hours, unit, units,
-               build):  # pragma: no cover - compiled
-    """``Provider.plan_capacity`` and ``plan_power`` for the providers ``rows`` (see
-    ``ProviderBook.plan_capacity`` for ``num``), with the same operations in the same order
-    (Python's min and max spelled out, its sum() by ``portable.python_sum``): GPUs to order by generation, floored, into
-    ``units``, and the MW to start building into ``build`` (0: none)."""
+def _plan_rows(rows, plan_terms, plan_gen, newest, lead, st_sold_prev, have_mws, balances, cash, debt, eids, buffer,
+               fleet_mv, ig, total, ltv, non_ig, contract_ltv, sched, t, installed, in_transit, on_order, inf, power_kw,
+               hours, unit, units, build):  # pragma: no cover - compiled
+    """``Provider.plan_capacity`` and ``plan_power`` for the providers ``rows``, with the same
+    operations in the same order (Python's min and max spelled out, its sum() by
+    ``portable.python_sum``): GPUs to order by generation, floored, into ``units``, and the MW
+    to start building into ``build`` (0: none). Each plan's budget is its cash above its buffer
+    and what its lenders would still advance (``Provider.borrowing_capacity``, from
+    ``ProviderBook.financing``: ``buffer`` to ``contract_ltv``); its fixed terms are
+    ``plan_terms`` (months ahead, at least the lead time + 1; growth target; target
+    utilisation; largest order share; MW buffer) and ``plan_gen`` (-1: the ``newest``)."""
     G = installed.shape[1]
     width = sched.shape[2]
     contract = np.empty(G)
@@ -1114,9 +1103,15 @@ def _plan_rows(rows, num, gp, sched, t, installed, in_transit, on_order, inf, po
     floats = np.ones(G, dtype=np.bool_)  # (all Python floats)
     for j in range(rows.shape[0]):
         i = rows[j]
-        horizon = int(num[j, 0])
-        growth_target, target_util, max_share = num[j, 1], num[j, 2], num[j, 3]
-        st_prev, budget, have_mw, mw_buffer = num[j, 4], num[j, 5], num[j, 6], num[j, 7]
+        ahead = plan_terms[i, 0]
+        horizon = int(lead + 1 if ahead < lead + 1 else ahead)
+        growth_target, target_util = plan_terms[i, 1], plan_terms[i, 2]
+        max_share, mw_buffer = plan_terms[i, 3], plan_terms[i, 4]
+        st_prev, have_mw = st_sold_prev[j], have_mws[j]
+        e = eids[i]
+        spare = balances[e, cash] - buffer[i]
+        room = ltv[i] * fleet_mv[i] + contract_ltv[i] * (ig[i] + non_ig[i] * (total[i] - ig[i])) + balances[e, debt]
+        budget = (spare if spare > 0.0 else 0.0) + (room if room > 0.0 else 0.0)
         # GPUs that signed contracts need at most over the horizon (Exchange.committed_ahead)
         for g in range(G):
             top = 0.0
@@ -1131,7 +1126,7 @@ def _plan_rows(rows, num, gp, sched, t, installed, in_transit, on_order, inf, po
             supply[g] = installed[i, g] + in_transit[i, g] + on_order[i, g]
             x = need[g] - supply[g]
             contract[g] = x if x > 0.0 else 0.0
-        q = gp[j]
+        q = newest if plan_gen[i] < 0 else plan_gen[i]
         floor_util = 0.05 if 0.05 > target_util else target_util
         st_eq_target = st_prev * (1.0 + growth_target) ** float(horizon) / floor_util
         for g in range(G):
@@ -1378,8 +1373,11 @@ def warm_up() -> None:
     rows, z = np.zeros(1, dtype=np.int64), np.zeros(1)
     _compiled().operating(one, one, rows, 1.0, 0.5, z, z, z, z, z, np.ones(1, dtype=bool), np.zeros((3, 1)))
     _compiled().service(one, one, one, np.ones(1, dtype=np.int64), rows, 0.0, z, z, np.zeros(1), np.zeros(1))
-    _compiled().plan(np.zeros(1, dtype=np.int64), np.ones((1, 8)), np.zeros(1, dtype=np.int64), np.zeros((1, 1, 1)), 0,
-                     one, one, one, np.ones(1), np.ones(1), 1.0, np.ones(1), np.zeros((1, 1)), np.zeros(1))
+    z1 = np.zeros(1)
+    _compiled().plan(np.zeros(1, dtype=np.int64), np.ones((1, 5)), np.zeros(1, dtype=np.int64), 0, 1, z1, z1,
+                     np.zeros((1, N_ACCTS)), 0, 6, np.zeros(1, dtype=np.int64), z1, z1, z1, z1, z1, z1, z1,
+                     np.zeros((1, 1, 1)), 0, one, one, one, np.ones(1), np.ones(1), 1.0, np.ones(1), np.zeros((1, 1)),
+                     np.zeros(1))
     _compiled().power(one, one, np.ones(1), np.zeros(1, dtype=np.int64), np.ones(1), np.zeros((1, 1)), np.ones(1), 1.0,
                       np.ones(1), np.ones(1), np.zeros(1))
     _compiled().fleet_values(rows, one, one, one, np.ones(1), 0, 0.5, 0.1, np.zeros(1))
