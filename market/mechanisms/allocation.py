@@ -37,22 +37,26 @@ def allocate_many(outputs: np.ndarray, requested: np.ndarray, weights: np.ndarra
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     outputs = np.ascontiguousarray(outputs, dtype=np.float64)
     alloc = np.zeros(req.size)
-    if (np.diff(starts) > 128).any():  # (the kernel adds up to 128 terms in numpy's order)
+    if not _compiled().allocate_many(outputs, req, w, starts, alloc):  # (more than 128 orders of a generation)
         for k in range(outputs.size):
             lo, hi = starts[k], starts[k + 1]
             alloc[lo:hi] = np.floor(allocate(outputs[k], req[lo:hi], w[lo:hi]))
-        return alloc
-    _compiled().allocate_many(outputs, req, w, starts, alloc)
     return alloc
 
 
 def _allocate_many(outputs, req, w, starts, alloc):  # pragma: no cover - compiled
+    """Returns False, having done nothing, where a generation has more than 128 orders (the
+    kernel adds up to 128 terms in numpy's order)."""
+    for k in range(outputs.shape[0]):
+        if starts[k + 1] - starts[k] > 128:
+            return False
     for k in range(outputs.shape[0]):
         lo, hi = starts[k], starts[k + 1]
         if outputs[k] > 0 and hi > lo:
             _allocate_kernel(outputs[k], req[lo:hi], w[lo:hi], alloc[lo:hi])
         for i in range(lo, hi):
             alloc[i] = np.floor(alloc[i])
+    return True
 
 
 def allocate_reference(output: float, requested: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
