@@ -48,8 +48,10 @@ class Recorder:
             self.public[p.eid] = p.spec.public
         self.model_rows: list[dict] = []
         self.agent_months: list[dict[str, np.ndarray]] = []
-        # posted prices, a chunk of arrays a month: (month, provider rows, generations, od, res, spot)
-        self._price_chunks: list[tuple] = []
+        # posted prices: each month's (month, trading providers, on-demand, reserved and spot
+        # prices), turned into a chunk of arrays a month when asked for (see _price_chunks)
+        self._price_months: list[tuple] = []
+        self._chunks: list[tuple] = []
         self._price_rows: list[tuple] = []
         self._price_rows_done = 0
         self._provider_names = np.array([p.name for p in m.providers], dtype=object)
@@ -83,10 +85,7 @@ class Recorder:
         value[P] = [p.market_value if p.spec.public else np.nan for p in provs]
         defaulted[P] = [p.defaulted for p in provs]
         status[P] = [p.status for p in provs]
-        trading = pb.live()  # a company that is not trading posts no prices
-        rows, gens = np.nonzero(trading[:, None] & ~np.isnan(pb.od))
-        if rows.size:
-            self._price_chunks.append((t, rows, gens, pb.od[rows, gens], pb.res[rows, gens], pb.spot[rows, gens]))
+        self._price_months.append((t, pb.live(), pb.od.copy(), pb.res.copy(), pb.spot.copy()))
         value[0] = m.nvidia.market_value
         revenue = figures["revenue"]
         compute_rev = revenue[P]
@@ -146,6 +145,16 @@ class Recorder:
         # market value is empty for non-public companies
         out["market_value"] = np.where(np.tile(self.public, len(months)), out["market_value"], np.nan)
         return out
+
+    @property
+    def _price_chunks(self) -> list[tuple]:
+        """Posted prices, a chunk of arrays a month: (month, provider rows, generations, on-demand,
+        reserved, spot), one entry per trading provider and generation it prices (a company that
+        is not trading posts no prices); months with none are left out."""
+        for t, trading, od, res, spot in self._price_months[len(self._chunks):]:
+            rows, gens = np.nonzero(trading[:, None] & ~np.isnan(od))
+            self._chunks.append((t, rows, gens, od[rows, gens], res[rows, gens], spot[rows, gens]))
+        return [c for c in self._chunks if c[1].size]
 
     @property
     def price_rows(self) -> list[tuple]:
