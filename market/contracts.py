@@ -32,6 +32,31 @@ STATUSES = ("pending", "active", "completed", "cancelled", "reassigned")
 STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 
 
+class _State:
+    """A contract's changing field: the contract's own value until it is added to an exchange,
+    then the exchange's column ``column`` (``read`` turns a column's entry into the value,
+    ``write`` a value into the entry)."""
+
+    def __init__(self, column: str, read, write=None) -> None:
+        self.column, self.read, self.write = column, read, write
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, c, owner=None):
+        if c is None:
+            return self
+        x = c._x
+        return getattr(c, self.slot) if x is None else self.read(getattr(x, self.column)[c._col])
+
+    def __set__(self, c, value) -> None:
+        x = c._x
+        if x is None:
+            setattr(c, self.slot, value)
+        else:
+            getattr(x, self.column)[c._col] = value if self.write is None else self.write(value)
+
+
 class Contract:
     """A signed take-or-pay contract. ``fee`` is the monthly charge: gpus x hours x price.
 
@@ -78,70 +103,11 @@ class Contract:
                 f"{self.generation}, months {self.start}..{self.end}, ${self.price:.2f}/GPU-hour, {self.status}, "
                 f"{self.months_billed} billed)")
 
-    @property
-    def status(self) -> str:
-        x = self._x
-        return self._status if x is None else STATUSES[x._status_col[self._col]]
-
-    @status.setter
-    def status(self, value: str) -> None:
-        x = self._x
-        if x is None:
-            self._status = value
-        else:
-            x._status_col[self._col] = STATUS_CODE[value]
-
-    @property
-    def months_billed(self) -> int:
-        x = self._x
-        return self._months_billed if x is None else int(x._billed_col[self._col])
-
-    @months_billed.setter
-    def months_billed(self, value: int) -> None:
-        x = self._x
-        if x is None:
-            self._months_billed = value
-        else:
-            x._billed_col[self._col] = value
-
-    @property
-    def late_months(self) -> int:
-        x = self._x
-        return self._late_months if x is None else int(x._late_col[self._col])
-
-    @late_months.setter
-    def late_months(self, value: int) -> None:
-        x = self._x
-        if x is None:
-            self._late_months = value
-        else:
-            x._late_col[self._col] = value
-
-    @property
-    def prepaid_left(self) -> float:
-        x = self._x
-        return self._prepaid_left if x is None else float(x._prepaid_col[self._col])
-
-    @prepaid_left.setter
-    def prepaid_left(self, value: float) -> None:
-        x = self._x
-        if x is None:
-            self._prepaid_left = value
-        else:
-            x._prepaid_col[self._col] = value
-
-    @property
-    def delivered(self) -> int:
-        x = self._x
-        return self._delivered if x is None else int(x._delivered_col[self._col])
-
-    @delivered.setter
-    def delivered(self, value: int) -> None:
-        x = self._x
-        if x is None:
-            self._delivered = value
-        else:
-            x._delivered_col[self._col] = value
+    status = _State("_status_col", STATUSES.__getitem__, STATUS_CODE.__getitem__)
+    months_billed = _State("_billed_col", int)
+    late_months = _State("_late_col", int)
+    prepaid_left = _State("_prepaid_col", float)
+    delivered = _State("_delivered_col", int)
 
     @property
     def total_value(self) -> float:
