@@ -36,11 +36,13 @@ def test_spread_of_follows_python_min_and_max_at_the_edges():
     # finance.spread_of (the compiled kernels' spread) against finance.spread at finance.leverage
     # capped at 20, as Provider._spread takes them: no EBITDA yet (NaN) or no debt: leverage 0;
     # EBITDA not positive: capped at 20; a discount larger than the spread: floored at zero
-    cases = [(5.0, float("nan"), 0.0, 0.0, 0.02), (0.0, 1.0, 0.0, 0.0, 0.02), (5.0, -1.0, 0.0, 20.0, 0.19),
-             (5.0, 1.0, 0.0, 5.0, 0.04), (5.0, 10.0, 1.0, 0.5, 0.0)]
-    for debt, ebitda, ig_share, lev, approx in cases:
+    # (the investment-grade share is of the credit backlog: none when there is no backlog)
+    cases = [(5.0, float("nan"), (0.0, 0.0), 0.0, 0.02), (0.0, 1.0, (0.0, 3.0), 0.0, 0.02),
+             (5.0, -1.0, (0.0, 0.0), 20.0, 0.19), (5.0, 1.0, (1.0, 0.0), 5.0, 0.04), (5.0, 10.0, (4.0, 4.0), 0.5, 0.0)]
+    for debt, ebitda, (ig, backlog), lev, approx in cases:
+        ig_share = ig / backlog if backlog > 0 else 0.0
         disc = 0.05 if ig_share else 0.0
-        got = finance.spread_of(debt, ebitda, ig_share, 0.02, disc, 0.01)
+        got = finance.spread_of(debt, ebitda, ig, backlog, 0.02, disc, 0.01)
         expected = finance.spread(0.02, disc, ig_share, lev, 0.01)
         if ebitda == ebitda:
             assert min(finance.leverage(debt, ebitda), 20.0) == lev

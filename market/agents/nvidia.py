@@ -370,9 +370,8 @@ def _ship_kernel(k0, j0, gens, starts, who, alloc, price, sys_cost, unit_cost, f
             if not ok:
                 return k, j, n_log  # new equity, a longer loan book, or what it cannot pay: take_delivery
             if loan > 0.0:  # borrow: the spread at the debt before the loan
-                ig_share = bl_ig[i] / bl_total[i] if bl_total[i] > 0 else 0.0
-                book_loan(i, loan, debt, ig_share, ebitda[i], base_spread[i], ig_discount[i], penalty[i], amort[i],
-                          loan_p, loan_s, loan_m, loan_n)
+                book_loan(i, loan, debt, bl_ig[i], bl_total[i], ebitda[i], base_spread[i], ig_discount[i], penalty[i],
+                          amort[i], loan_p, loan_s, loan_m, loan_n)
                 transfer_into(flat, capex, lenders_eid, e, loan, codes[3, 0], codes[3, 1], n_accts, cash, codes[3, 2] != 0)
                 n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, lenders_eid, e, loan, 3)
             amount = a * price[k]

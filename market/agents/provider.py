@@ -1282,9 +1282,8 @@ def _build_kernel(j0, rows, cost, flat, capex, n_accts, cash, debt_acct, codes, 
         if not ok:
             return j, n_log
         if loan > 0.0:
-            ig_share = bl_ig[i] / bl_total[i] if bl_total[i] > 0 else 0.0
-            book_loan(i, loan, debt, ig_share, ebitda[i], base_spread[i], ig_discount[i], penalty[i], amort[i], loan_p,
-                      loan_s, loan_m, loan_n)
+            book_loan(i, loan, debt, bl_ig[i], bl_total[i], ebitda[i], base_spread[i], ig_discount[i], penalty[i],
+                      amort[i], loan_p, loan_s, loan_m, loan_n)
             transfer_into(flat, capex, lenders_eid, e, loan, codes[1, 0], codes[1, 1], n_accts, cash, codes[1, 2] != 0)
             n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, lenders_eid, e, loan, 1)
         if transfer_into(flat, capex, e, builders_eid, cost[j], codes[0, 0], codes[0, 1], n_accts, cash,
@@ -1296,12 +1295,11 @@ def _build_kernel(j0, rows, cost, flat, capex, n_accts, cash, debt_acct, codes, 
 def _rates(rows, eids, balances, debt_acct, ebitda, ig, total, base_spread, ig_discount, penalty, extra, base_rate,
            out):  # pragma: no cover - compiled
     """``Provider.rate`` of the providers ``rows``: the base rate, plus its lenders' spread at
-    its debt now (``spread_of``, with the investment-grade share of its backlog as
-    ``Exchange.ig_share`` takes it), plus ``extra``."""
+    its debt now (``spread_of``), plus ``extra``."""
     for j in range(rows.shape[0]):
         i = rows[j]
-        share = ig[i] / total[i] if total[i] > 0 else 0.0
-        s = spread_of(-balances[eids[i], debt_acct], ebitda[i], share, base_spread[i], ig_discount[i], penalty[i])
+        s = spread_of(-balances[eids[i], debt_acct], ebitda[i], ig[i], total[i], base_spread[i], ig_discount[i],
+                      penalty[i])
         out[j] = base_rate + s + extra[j]
 
 

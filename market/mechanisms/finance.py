@@ -148,11 +148,13 @@ def _service_kernel(principal, spread, monthly, n, base_rate, extra_spread, slow
     return interest, paid, k
 
 
-def spread_of(debt, ebitda, ig_share, base_spread, ig_discount, penalty):  # pragma: no cover - compiled (inlined)
+def spread_of(debt, ebitda, ig_backlog, backlog, base_spread, ig_discount, penalty):  # pragma: no cover - inlined
     """:func:`spread` at :func:`leverage` (``debt``, annualised ``ebitda``; NaN: none yet,
-    leverage 0) capped at 20, as ``Provider._spread`` takes it. Python's ``min`` and ``max`` are
+    leverage 0) capped at 20, with the investment-grade share of the credit backlog as
+    ``Exchange.ig_share`` takes it, as ``Provider._spread`` does. Python's ``min`` and ``max`` are
     spelled out (the first argument kept unless another is strictly smaller or larger). Kernels
     declare it inline: ``kernels((spread_of,), ...)``."""
+    ig_share = ig_backlog / backlog if backlog > 0 else 0.0
     if ebitda != ebitda or debt <= 0:
         lev = 0.0
     elif ebitda <= 0:
@@ -198,15 +200,15 @@ def cash_call(cash, debt, amount, buffer, fleet_mv, bl_ig, bl_total, ltv, non_ig
     return loan, not affordable < amount
 
 
-def book_loan(i, loan, debt, ig_share, ebitda, base_spread, ig_discount, penalty, amort, principal, spread, monthly,
-              n_loans):  # pragma: no cover - compiled (inlined)
+def book_loan(i, loan, debt, ig_backlog, backlog, ebitda, base_spread, ig_discount, penalty, amort, principal, spread,
+              monthly, n_loans):  # pragma: no cover - compiled (inlined)
     """``Loans.add`` of borrower ``i`` in a compiled kernel (its loans are row ``i`` of the
     matrices, ``n_loans[i]`` of them, with room for one more): ``loan`` at its lenders' spread
     (``spread_of``) at ``debt``, the debt before the loan. The caller posts the loan. Kernels
     declare it inline, with ``spread_of``."""
     n = n_loans[i]
     principal[i, n] = loan
-    spread[i, n] = spread_of(debt, ebitda, ig_share, base_spread, ig_discount, penalty)
+    spread[i, n] = spread_of(debt, ebitda, ig_backlog, backlog, base_spread, ig_discount, penalty)
     monthly[i, n] = loan / amort
     n_loans[i] = n + 1
 
