@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -24,6 +25,32 @@ from market.scenario import EventSpec, Scenario, apply_and_validate, read_toml, 
 SAVE_FORMAT = "gpumarket-save"
 SAVE_VERSION = 1
 NonNeg = Annotated[float, Field(ge=0.0)]
+
+
+def money(x: float) -> str:
+    """Dollars with three significant figures in the largest sensible unit ($1.23B, $456M,
+    $78.9k, $120): the one money format of the game's messages and of the UI (tui.format.money)."""
+    if x != x:
+        return "-"
+    a = abs(x)
+    sign = "-" if x < 0 and a >= 0.5 else ""
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div * 0.9995:
+            v = a / div
+            if unit == "T" and v >= 999.5:
+                return f"{sign}${v:,.0f}T"
+            digits = 2 if v < 9.995 else (1 if v < 99.95 else 0)
+            return f"{sign}${v:,.{digits}f}{unit}"
+    return f"{sign}${a:,.0f}"
+
+
+def find_company(names, wanted: str) -> str | None:
+    """The provider called ``wanted``, ignoring case and surrounding spaces (None if none is)."""
+    w = wanted.strip().casefold()
+    for n in names:
+        if n.casefold() == w:
+            return n
+    return None
 
 
 class PriceSet(BaseModel):
@@ -60,21 +87,28 @@ class Game:
     """A model with an optional human-run company."""
 
     def __init__(self, scenario: Scenario, seed: int, player: str | None = None,
-                 scenario_data: dict | None = None, source: str = "") -> None:
+                 scenario_data: dict | None = None, source: str = "", origin: str | None = None) -> None:
+        """``player``: the company the user runs, matched ignoring case; ``origin``: where the
+        name came from, for the message if it is not a provider (``--as`` by default)."""
         self.scenario = scenario
         self.scenario_data = scenario_data if scenario_data is not None else scenario.model_dump(mode="json")
         self.source = source or scenario.name
         self.seed = seed
         self.model = MarketModel(scenario, seed=seed)
-        self.player = player
         self.decisions: list[dict | None] = []
         if player is not None:
-            p = self.model.provider_by_name.get(player)
-            if p is None:
+            found = find_company(self.model.provider_by_name, player)
+            if found is None:
                 names = ", ".join(self.model.provider_by_name)
-                raise UserError(f"--as {player}: not a provider in {scenario.name} (choose one of: {names})")
+                where = origin if origin is not None else f"--as {player}"
+                raise UserError(f"{where}: not a provider in {scenario.name} (choose one of: {names})")
+            player = found
+            p = self.model.provider_by_name[player]
             p.player = True
             self._seed_player_prices(p)
+        self.player = player
+        # the opening books of every agent, for the first month's cash-flow statement
+        self.opening = self._books()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -83,6 +117,20 @@ class Game:
         data = read_toml(path)
         scn = apply_and_validate(data, overrides, str(path))
         return cls(scn, seed, player, scn.model_dump(mode="json"), str(scenario_ref))
+
+    def _books(self) -> dict[str, np.ndarray]:
+        """Cash, debt and book equity of every agent row now (from the ledger's balances)."""
+        from market.ledger import ASSETS, LIABILITIES
+
+        b = self.model.ledger.balances
+        assets = b[:, ASSETS].sum(axis=1)
+        liab = -b[:, LIABILITIES].sum(axis=1)
+        return {"cash": b[:, Acct.CASH].copy(), "debt": -b[:, Acct.DEBT].copy(), "equity_book": assets - liab}
+
+    def shadow(self) -> Game:
+        """The same start with nobody at the wheel: the AI's own policy runs the player's seat
+        (not stepped: the caller steps it to the month it wants to compare)."""
+        return Game(self.scenario, self.seed, None, self.scenario_data, self.source)
 
     @property
     def company(self):
@@ -135,21 +183,21 @@ class Game:
         if not math.isfinite(d.borrow) or d.borrow < 0:
             errs.append(f"borrow: must be zero or more (got {d.borrow})")
         elif d.borrow > capacity + 1.0:
-            errs.append(f"borrow: ${d.borrow / 1e9:.2f}B is more than the lenders allow "
-                        f"(${capacity / 1e9:.2f}B against the fleet and contracts)")
+            errs.append(f"borrow: {money(d.borrow)} is more than the lenders allow "
+                        f"({money(capacity)} against the fleet and contracts)")
         if not math.isfinite(d.repay) or d.repay < 0:
             errs.append(f"repay: must be zero or more (got {d.repay})")
         elif d.repay > p.debt() + 1.0:
-            errs.append(f"repay: ${d.repay / 1e9:.2f}B is more than the debt (${p.debt() / 1e9:.2f}B)")
+            errs.append(f"repay: {money(d.repay)} is more than the debt ({money(p.debt())})")
         funds = cash + min(max(0.0, d.borrow), capacity) - max(0.0, d.repay)
         if d.repay > cash + max(0.0, d.borrow):
-            errs.append(f"repay: ${d.repay / 1e9:.2f}B is more cash than {p.name} has (${cash / 1e9:.2f}B)")
+            errs.append(f"repay: {money(d.repay)} is more cash than {p.name} has ({money(cash)})")
         if order_cost + build_cost > funds + max(0.0, capacity - max(0.0, d.borrow)) + 1.0:
-            errs.append(f"orders and MW cost ${(order_cost + build_cost) / 1e9:.2f}B, more than {p.name} has "
-                        f"and can borrow (${(funds + max(0.0, capacity - d.borrow)) / 1e9:.2f}B)")
+            errs.append(f"orders and MW cost {money(order_cost + build_cost)}, more than {p.name} has "
+                        f"and can borrow ({money(funds + max(0.0, capacity - d.borrow))})")
         elif build_cost > funds + 1.0:
-            errs.append(f"build_mw: {d.build_mw:.0f} MW cost ${build_cost / 1e9:.2f}B, more cash than {p.name} has "
-                        f"(${funds / 1e9:.2f}B)")
+            errs.append(f"build_mw: {d.build_mw:.0f} MW cost {money(build_cost)}, more cash than {p.name} has "
+                        f"({money(funds)})")
         for name, ps in d.prices.items():
             if name not in cat.index:
                 errs.append(f"prices: unknown generation {name!r}")
@@ -161,6 +209,7 @@ class Game:
                 errs.append(f"prices: {name}: expected spot <= reserved <= on-demand "
                             f"(got {ps.spot:.2f} / {ps.reserved:.2f} / {ps.on_demand:.2f})")
         open_ids = {r.request_id: r for r in m.exchange.open_requests()}
+        offered: dict[int, int] = {}  # generation -> GPUs promised by this turn's offers so far
         for rid, a in d.answers.items():
             r = open_ids.get(rid)
             if r is None:
@@ -168,9 +217,69 @@ class Game:
                 continue
             if p not in m.exchange.eligible_sellers(r):
                 errs.append(f"answers: {p.name} cannot serve request {rid} ({r.buyer})")
-            if a.action == "offer" and not (math.isfinite(a.price) and a.price > 0):
+                continue
+            if a.action != "offer":
+                continue
+            if not (math.isfinite(a.price) and a.price > 0):
                 errs.append(f"answers: request {rid}: an offer needs a price above zero")
+                continue
+            if a.price > r.ceiling:
+                errs.append(f"answers: request {rid}: ${a.price:.2f}/GPU-hour is above {r.buyer}'s ceiling of "
+                            f"${r.ceiling:.2f}; it would walk away")
+            qty = self.offer_size(r)
+            g = r.generation
+            gname = cat.names[g]
+            extra = int(d.orders.get(gname, 0)) if gname in cat.index else 0
+            m_ = self.means(g, r.start, r.term, extra)
+            free = m_["free"] - offered.get(g, 0)
+            offered[g] = offered.get(g, 0) + qty
+            if free >= qty:
+                continue
+            short = qty - max(0, int(free))
+            ready = self.nvidia_ready(g, short)
+            if ready is not None and ready <= r.start:
+                continue  # NVIDIA could still ship the shortfall in time: the player may order it later
+            when = (f"NVIDIA could not deliver {short:,} more before {m.label(ready)}" if ready is not None
+                    else f"NVIDIA does not sell {gname}")
+            errs.append(f"answers: request {rid}: an offer of {qty:,} {gname} GPUs from {m.label(r.start)} needs "
+                        f"GPUs {p.name} does not have: {max(0, int(free)):,} free ({m_['installed']:,.0f} installed, "
+                        f"{m_['in_transit']:,.0f} in transit, {m_['on_order']:,.0f} on order, "
+                        f"{m_['contracted']:,.0f} already contracted) and {when}; order them or decline")
         return errs
+
+    # ------------------------------------------------------------------ means and obligations
+    def offer_size(self, r) -> int:
+        """GPUs the player's company would commit by offering on request ``r`` (the exchange's
+        rule: what is left, at most the buyer's share per provider and the seller's largest
+        contract)."""
+        p = self.company
+        return min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
+
+    def means(self, g: int, start: int, term: int, extra_orders: int = 0) -> dict[str, float]:
+        """The player's GPUs of generation ``g`` (installed, in transit, on order, plus
+        ``extra_orders`` ordered this turn) against what its contracts already need at most over
+        ``start``..``start + term - 1``; ``free`` is the difference."""
+        p = self.company
+        ex = self.model.exchange
+        contracted = float(ex.committed_ahead(p.name, start, max(0, term - 1))[g]) if start >= 0 else 0.0
+        have = {"installed": float(p.installed[g]), "in_transit": float(p.in_transit[g]),
+                "on_order": float(p.on_order[g]) + extra_orders}
+        total = sum(have.values())
+        return {**have, "contracted": contracted, "free": total - contracted}
+
+    def nvidia_ready(self, g: int, gpus: float) -> int | None:
+        """The earliest month ``gpus`` more GPUs of generation ``g`` ordered now could be in the
+        player's data centres (NVIDIA's queue, output and lead time), None if NVIDIA does not
+        sell it or has stopped."""
+        m = self.model
+        cat = m.cat
+        t = m.month
+        if not cat.nvidia[g] or t >= cat.end[g]:
+            return None
+        nv = m.nvidia
+        out = max(float(nv.output[g]), float(cat.base_output[g]) * 0.1, 1.0)
+        wait = math.ceil((float(nv.backlog[g]) + gpus) / out) if cat.launch[g] <= t else int(cat.launch[g]) - t
+        return t + max(1, wait) + 1 + int(nv.spec.lead_time_months)
 
     def _apply(self, d: Decision) -> None:
         m = self.model
@@ -252,12 +361,23 @@ class Game:
 
         scn = validate_dict(doc["scenario"], f"{source}: scenario")
         seed = doc["seed"]
-        if not isinstance(seed, int) or seed < 0:
-            raise UserError(f"{source}: seed: expected a whole number of at least 0")
-        g = cls(scn, seed, doc.get("player"), doc["scenario"], doc.get("source", scn.name))
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+            raise UserError(f"{source}: seed: expected a whole number from 0 to 2^64 - 1 (got {seed!r:.40})")
+        player = doc.get("player")
+        if player is not None and not isinstance(player, str):
+            raise UserError(f"{source}: player: expected a company's name or null (got {type(player).__name__})")
+        month = doc["month"]
+        if isinstance(month, bool) or not isinstance(month, int) or month < 0:
+            raise UserError(f"{source}: month: expected a whole number of at least 0 (got {month!r:.40})")
+        src = doc.get("source", scn.name)
+        if not isinstance(src, str):
+            src = scn.name
         decisions = doc["decisions"]
-        if not isinstance(decisions, list) or len(decisions) != doc["month"]:
-            raise UserError(f"{source}: decisions: expected one entry per month played ({doc['month']})")
+        if not isinstance(decisions, list) or len(decisions) != month:
+            raise UserError(f"{source}: decisions: expected one entry per month played ({month})")
+        if month > scn.months:
+            raise UserError(f"{source}: month: {month} is past the scenario's end ({scn.months} months)")
+        g = cls(scn, seed, player, doc["scenario"], src, origin=f"{source}: player: {player}")
         for i, d in enumerate(decisions):
             try:
                 g.step(d)

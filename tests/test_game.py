@@ -116,7 +116,8 @@ def test_the_player_answers_a_request_and_signs(game):
     m = game.model
     buyer = m.agent_by_name["Mistral"]
     g = m.cat.index["H200"]
-    r = m.exchange.request(buyer, g, 2000, 4, 12, "inference")
+    # a start NVIDIA can ship the GPUs for (Nebius's H200s are all contracted)
+    r = m.exchange.request(buyer, g, 2000, max(4, game.nvidia_ready(g, 2000)), 12, "inference")
     price = 0.9 * r.ceiling
     game.step(Decision(answers={r.request_id: {"action": "offer", "price": price}}))
     signed = [c for c in m.exchange.contracts if c.seller == "Nebius" and c.buyer == "Mistral" and c.signed == 0]
@@ -149,3 +150,83 @@ def test_the_game_ends_with_the_scenario():
     assert g.finished
     with pytest.raises(UserError, match="ends after 2 months"):
         g.step()
+
+
+def test_the_company_is_matched_ignoring_case():
+    g = Game.new("baseline-2026", 0, (), "  coreweave ")
+    assert g.player == "CoreWeave" and g.company.player
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda d: d.update(player=["CoreWeave"]), "player: expected a company's name or null"),
+    (lambda d: d.update(player={"name": "CoreWeave"}), "player: expected a company's name or null"),
+    (lambda d: d.update(seed=True), "seed: expected a whole number"),
+    (lambda d: d.update(seed=2**70), "seed: expected a whole number"),
+    (lambda d: d.update(month=True), "month: expected a whole number"),
+])
+def test_a_tampered_save_file_is_refused(game, tmp_path, mutate, words):
+    game.step()
+    doc = orjson.loads(game.to_json())
+    mutate(doc)
+    path = tmp_path / "bad.json"
+    path.write_bytes(_dumps(doc))
+    with pytest.raises(UserError, match=words) as exc:
+        Game.load(path)
+    assert str(path) in str(exc.value)
+
+
+def _dumps(doc) -> bytes:
+    import json
+
+    return json.dumps(doc).encode()
+
+
+def test_an_unknown_player_in_a_save_names_the_file_not_the_flag(game, tmp_path):
+    game.step()
+    doc = orjson.loads(game.to_json())
+    doc["player"] = "Nobody Inc"
+    path = tmp_path / "bad.json"
+    path.write_bytes(orjson.dumps(doc))
+    with pytest.raises(UserError) as exc:
+        Game.load(path)
+    msg = str(exc.value)
+    assert msg.startswith(f"{path}: player: Nobody Inc: not a provider") and "--as" not in msg
+
+
+def test_money_has_one_format():
+    from market.game import money
+
+    assert [money(x) for x in (1.234e9, 456e6, 45.6e6, 78_900, 120, 0, -2.5e9, 5.8e16, 999.7e6)] == [
+        "$1.23B", "$456M", "$45.6M", "$78.9k", "$120", "$0", "-$2.50B", "$58,000T", "$1.00B"]
+
+
+def test_an_offer_needs_gpus_the_company_can_have_by_the_start(game):
+    m = game.model
+    buyer = m.agent_by_name["Mistral"]
+    vr = m.cat.index["VR200"]
+    # VR200 is not shipping yet: a large offer starting soon cannot be met
+    r = m.exchange.request(buyer, vr, 59_000, 2, 12, "training")
+    before = books(game)
+    with pytest.raises(UserError, match=r"needs GPUs Nebius does not have: 0 free .* NVIDIA could not deliver"):
+        game.step({"answers": {r.request_id: {"action": "offer", "price": 0.9 * r.ceiling}}})
+    assert np.array_equal(books(game), before) and game.model.month == 0
+    # a generation NVIDIA ships with a start far enough ahead is orderable in time: accepted
+    h200 = m.cat.index["H200"]
+    ready = game.nvidia_ready(h200, 500)
+    r2 = m.exchange.request(buyer, h200, 500, ready + 1, 12, "inference")
+    assert game.decision_errors(Decision(answers={r2.request_id: {"action": "offer", "price": r2.ceiling}})) == []
+
+
+def test_an_offer_above_the_ceiling_is_refused_with_the_reason(game):
+    m = game.model
+    buyer = m.agent_by_name["Mistral"]
+    r = m.exchange.request(buyer, m.cat.index["H200"], 100, 6, 12, "inference")
+    errs = game.decision_errors(Decision(answers={r.request_id: {"action": "offer", "price": r.ceiling * 1.5}}))
+    assert any("above Mistral's ceiling" in e for e in errs)
+
+
+def test_the_shadow_game_starts_where_the_game_did(game):
+    game.step({"orders": {"GB300": 1000}})
+    s = game.shadow()
+    assert s.player is None and s.model.month == 0 and s.seed == game.seed
+    assert np.array_equal(s.opening["cash"], game.opening["cash"])
