@@ -7,30 +7,53 @@ file, the field path and what was expected.
 
 from __future__ import annotations
 
-import copy
 import functools
+import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from market.errors import UserError
 
+# Every number has a stated range, wide enough for any sensible scenario and narrow enough that a
+# run stays finite; every float is finite (no inf, no NaN) and booleans are not numbers (strict).
 YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
-Pos = Annotated[float, Field(gt=0.0)]
-NonNegInt = Annotated[int, Field(ge=0)]
-PosInt = Annotated[int, Field(gt=0)]
+#: money in US dollars: cash, debt, costs per month ($10 trillion at most)
+Money = Annotated[float, Field(ge=0.0, le=1e13)]
+#: $ per GPU (or per chip, per MW's share): at most $10 million
+UnitCost = Annotated[float, Field(gt=0.0, le=1e7)]
+#: $ per GPU-hour
+Price = Annotated[float, Field(gt=0.0, le=1e3)]
+#: an annual interest rate or spread
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+#: markups, weights, sensitivities and multipliers
+Factor = Annotated[float, Field(ge=0.0, le=100.0)]
+PosFactor = Annotated[float, Field(ge=1e-6, le=100.0)]
+Gpus = Annotated[int, Field(ge=0, le=100_000_000)]
+PosGpus = Annotated[int, Field(ge=1, le=100_000_000)]
+Months = Annotated[int, Field(ge=0, le=1200)]
+PosMonths = Annotated[int, Field(ge=1, le=1200)]
+Years = Annotated[float, Field(ge=0.1, le=100.0)]
+Copies = Annotated[int, Field(ge=1, le=1_000_000)]
+#: a monthly growth rate
+Growth = Annotated[float, Field(ge=-0.5, le=1.0)]
+#: a name or a one-line text shown in a terminal: no control characters
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Line = Annotated[str, Field(max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")]
+#: several lines of text (newlines and tabs allowed, other control characters not)
+Paragraphs = Annotated[str, Field(max_length=20_000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")]
 
 
 class Spec(BaseModel):
-    """Base of every scenario section: unknown keys are errors, assignments are validated."""
+    """Base of every scenario section: unknown keys are errors, every float is finite, a boolean
+    is not a number and a number is not a string (strict), assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
 
 
 def month_index(ym: str, start: str) -> int:
@@ -54,19 +77,19 @@ def month_label(index: int, start: str) -> str:
 class GenerationSpec(Spec):
     """One accelerator generation in the catalogue."""
 
-    name: str
+    name: Name
     vendor: Literal["nvidia", "custom"] = "nvidia"
     launch: YearMonth
-    list_price: Pos = Field(description="NVIDIA list price per GPU, $ (custom: build cost per chip)")
-    unit_cost: Pos = Field(description="manufacturing cost per GPU, $ (NVIDIA's cost of goods)")
-    system_cost: NonNeg = Field(0.0, description="servers, network and install per GPU, $")
-    training_perf: Pos = Field(description="training throughput relative to H100 = 1")
-    inference_perf: Pos = Field(description="inference tokens per GPU-hour relative to H100 = 1")
-    power_kw: Pos = Field(description="power per GPU at the wall, kW")
-    memory_gb: PosInt = Field(description="memory per GPU, GB (descriptive: shown, not used by a rule)")
-    monthly_output: NonNeg = Field(0.0, description="units NVIDIA makes per month at full ramp")
+    list_price: UnitCost = Field(description="NVIDIA list price per GPU, $ (custom: build cost per chip)")
+    unit_cost: UnitCost = Field(description="manufacturing cost per GPU, $ (NVIDIA's cost of goods)")
+    system_cost: Annotated[float, Field(ge=0.0, le=1e7)] = Field(0.0, description="servers, network and install per GPU, $")
+    training_perf: Annotated[float, Field(ge=1e-3, le=1e3)] = Field(description="training throughput relative to H100 = 1")
+    inference_perf: Annotated[float, Field(ge=1e-3, le=1e3)] = Field(description="inference tokens per GPU-hour relative to H100 = 1")
+    power_kw: Annotated[float, Field(ge=1e-3, le=100.0)] = Field(description="power per GPU at the wall, kW")
+    memory_gb: Annotated[int, Field(ge=1, le=1_000_000)] = Field(description="memory per GPU, GB (descriptive: shown, not used by a rule)")
+    monthly_output: Annotated[float, Field(ge=0.0, le=1e8)] = Field(0.0, description="units NVIDIA makes per month at full ramp")
     output_growth: float = Field(0.0, ge=-0.5, le=0.5, description="monthly growth of output")
-    ramp_months: NonNegInt = 6
+    ramp_months: Months = 6
     end_of_production: YearMonth | None = None
 
 
@@ -77,44 +100,44 @@ class MarketSpec(Spec):
     """Market-wide parameters: the clock, rates, and the short-term market's choice rule."""
 
     start: YearMonth = "2026-01"
-    months: PosInt = 36
-    hours_per_month: Pos = 730.0
-    base_rate: NonNeg = Field(0.043, description="annual base rate (SOFR-like)")
-    logit_beta: Pos = Field(6.0, description="price sensitivity of buyers' provider choice")
-    trust_scale: NonNeg = Field(1.0, description="weight of provider trust in the choice, per unit of buyer trust weight")
-    consider: PosInt = Field(12, description="offers each buyer considers in the short-term market")
-    clearing_rounds: PosInt = Field(10, description="at most this many re-allocation rounds of unmet demand (stops early when no progress)")
-    economic_life_months: PosInt = Field(48, description="life used to value a GPU for collateral")
+    months: Annotated[int, Field(ge=1, le=100_000)] = Field(36, description="length of the run (at most 600 without --allow-large)")
+    hours_per_month: Annotated[float, Field(ge=1.0, le=744.0)] = 730.0
+    base_rate: Rate = Field(0.043, description="annual base rate (SOFR-like)")
+    logit_beta: PosFactor = Field(6.0, description="price sensitivity of buyers' provider choice")
+    trust_scale: Factor = Field(1.0, description="weight of provider trust in the choice, per unit of buyer trust weight")
+    consider: Annotated[int, Field(ge=1, le=1000)] = Field(12, description="offers each buyer considers in the short-term market")
+    clearing_rounds: Annotated[int, Field(ge=1, le=1000)] = Field(10, description="at most this many re-allocation rounds of unmet demand (stops early when no progress)")
+    economic_life_months: PosMonths = Field(48, description="life used to value a GPU for collateral")
     residual_value: Share = Field(0.2, description="market value share of a GPU at end of economic life")
     obsolescence: Share = Field(0.25, description="market value lost by a GPU generation per newer NVIDIA generation shipped")
-    trust_price: NonNeg = Field(0.5, description="$ per GPU-hour a buyer of trust weight 1 gives a provider of full trust")
+    trust_price: Annotated[float, Field(ge=0.0, le=1e3)] = Field(0.5, description="$ per GPU-hour a buyer of trust weight 1 gives a provider of full trust")
     sentiment_persistence: Share = Field(0.8, description="share of investor sentiment's gap from 1 that lasts to the next month")
     idle_power_draw: Share = Field(0.3, description="share of full power a powered but idle GPU still draws")
-    delay_penalty: NonNeg = Field(0.03, description="a buyer's penalty on an offer per month of later start, as a share of price")
-    second_life_premium: Pos = Field(1.4, description="how much more per unit of inference work an older generation can charge than the cheapest newer one")
+    delay_penalty: Factor = Field(0.03, description="a buyer's penalty on an offer per month of later start, as a share of price")
+    second_life_premium: PosFactor = Field(1.4, description="how much more per unit of inference work an older generation can charge than the cheapest newer one")
 
 
 class NegotiationSpec(Spec):
     """Rounds, concession and the terms of take-or-pay contracts."""
 
-    rounds: PosInt = 4
-    ask_markup: NonNeg = Field(0.6, description="seller's opening ask above its reservation price")
+    rounds: Annotated[int, Field(ge=1, le=100)] = 4
+    ask_markup: Factor = Field(0.6, description="seller's opening ask above its reservation price")
     bid_discount: Share = Field(0.35, description="buyer's opening bid below its ceiling")
-    tightness_weight: NonNeg = Field(1.0, description="how strongly market tightness slows seller concession")
-    outside_option_weight: NonNeg = Field(0.5, description="how strongly rival offers slow buyer concession")
-    min_margin: NonNeg = Field(0.15, description="seller's reservation margin over its full cost")
+    tightness_weight: Factor = Field(1.0, description="how strongly market tightness slows seller concession")
+    outside_option_weight: Factor = Field(0.5, description="how strongly rival offers slow buyer concession")
+    min_margin: Factor = Field(0.15, description="seller's reservation margin over its full cost")
     prepay_share: Share = 0.15
-    late_grace_months: NonNegInt = 3
-    penalty_rate: NonNeg = Field(0.10, description="share of the undelivered fee a late seller pays")
+    late_grace_months: Months = 3
+    penalty_rate: Factor = Field(0.10, description="share of the undelivered fee a late seller pays")
     termination_fee: Share = Field(0.3, description="share of remaining value paid when a buyer cancels at will")
-    max_request_age: PosInt = Field(3, description="months a request stays open before it lapses")
+    max_request_age: PosMonths = Field(3, description="months a request stays open before it lapses")
 
 
 class BackstopSpec(Spec):
     """NVIDIA's commitment to buy a provider's unused capacity."""
 
     provider: str
-    cap_per_month: NonNeg = Field(description="$ per month at most")
+    cap_per_month: Money = Field(description="$ per month at most")
     price_share: Share = Field(0.8, description="share of the provider's reserved price NVIDIA pays")
     until: YearMonth
 
@@ -122,22 +145,22 @@ class BackstopSpec(Spec):
 class NvidiaSpec(Spec):
     """NVIDIA: supply, allocation, pricing and its own books."""
 
-    name: str = "NVIDIA"
+    name: Name = "NVIDIA"
     allocation: Literal["pro_rata", "partner_priority", "no_rival_silicon"] = "pro_rata"
-    partner_weight: Pos = Field(2.0, description="weight multiplier of favoured buyers")
+    partner_weight: PosFactor = Field(2.0, description="weight multiplier of favoured buyers")
     partners: list[str] = Field(default_factory=list)
-    lead_time_months: NonNegInt = Field(3, description="months from shipment to installation")
-    price_sensitivity: NonNeg = Field(0.05, description="price change per month of backlog above target")
-    target_backlog_months: NonNeg = 3.0
-    price_floor: Pos = 0.85
-    price_cap: Pos = 1.25
-    opex_per_month: NonNeg = 1.5e9
-    cash: NonNeg = 6.0e10
+    lead_time_months: Months = Field(3, description="months from shipment to installation")
+    price_sensitivity: Factor = Field(0.05, description="price change per month of backlog above target")
+    target_backlog_months: Annotated[float, Field(ge=0.0, le=1200.0)] = 3.0
+    price_floor: Annotated[float, Field(ge=0.01, le=100.0)] = 0.85
+    price_cap: Annotated[float, Field(ge=0.01, le=100.0)] = 1.25
+    opex_per_month: Money = 1.5e9
+    cash: Money = 6.0e10
     rest_of_world_share: Share = Field(0.8, description="share of output the rest of the world keeps on order")
-    rest_of_world_backlog_months: NonNeg = 3.0
+    rest_of_world_backlog_months: Annotated[float, Field(ge=0.0, le=1200.0)] = 3.0
     equity_stakes: dict[str, Share] = Field(default_factory=dict)
     backstops: list[BackstopSpec] = Field(default_factory=list)
-    ev_revenue_multiple: Pos = 18.0
+    ev_revenue_multiple: Annotated[float, Field(ge=1e-3, le=1000.0)] = 18.0
 
 
 # --------------------------------------------------------------------------- providers
@@ -147,49 +170,49 @@ class CohortSpec(Spec):
     """GPUs a provider already owns at the start."""
 
     generation: str
-    gpus: NonNegInt
+    gpus: Gpus
     installed: YearMonth
-    unit_cost: Pos = Field(description="all-in capital cost per GPU, $")
+    unit_cost: UnitCost = Field(description="all-in capital cost per GPU, $")
 
 
 class PowerBuildSpec(Spec):
     ready: YearMonth
-    mw: NonNeg
+    mw: Annotated[float, Field(ge=0.0, le=1e6)]
 
 
 class PricingSpec(Spec):
     """A provider's price-setting rule."""
 
     strategy: Literal["cost_plus", "undercut", "utilisation", "sticky"] = "cost_plus"
-    markup: NonNeg = Field(0.9, description="cost-plus markup over full cost per GPU-hour")
+    markup: Factor = Field(0.9, description="cost-plus markup over full cost per GPU-hour")
     undercut: Share = Field(0.03, description="gap below the cheapest rival (undercut)")
     target_utilisation: Share = 0.85
-    step: NonNeg = Field(0.5, description="price change per unit of utilisation gap (utilisation)")
-    min_margin: float = Field(0.05, ge=-0.5, description="floor over cash cost per GPU-hour")
+    step: Factor = Field(0.5, description="price change per unit of utilisation gap (utilisation)")
+    min_margin: float = Field(0.05, ge=-0.5, le=100.0, description="floor over cash cost per GPU-hour")
     sticky_band: Share = Field(0.25, description="sticky: reprice only when the target moved this much")
-    max_markup: NonNeg = Field(2.5, description="no on-demand price above full cost x (1 + max_markup), whatever the strategy")
+    max_markup: Factor = Field(2.5, description="no on-demand price above full cost x (1 + max_markup), whatever the strategy")
     reserved_discount: Share = 0.2
     spot_discount: Share = 0.45
-    spot_idle_sensitivity: NonNeg = Field(0.4, description="extra spot discount per unit of idle share")
-    initial: dict[str, Pos] = Field(default_factory=dict, description="on-demand $/GPU-hour at start")
+    spot_idle_sensitivity: Factor = Field(0.4, description="extra spot discount per unit of idle share")
+    initial: dict[str, Price] = Field(default_factory=dict, description="on-demand $/GPU-hour at start")
 
 
 class FinanceSpec(Spec):
     """A provider's borrowing terms, covenants and equity."""
 
-    spread: NonNeg = 0.045
-    ig_discount: NonNeg = Field(0.02, description="spread cut at a backlog fully from investment-grade buyers")
-    leverage_penalty: NonNeg = Field(0.005, description="spread added per turn of leverage above 3x")
+    spread: Rate = 0.045
+    ig_discount: Rate = Field(0.02, description="spread cut at a backlog fully from investment-grade buyers")
+    leverage_penalty: Rate = Field(0.005, description="spread added per turn of leverage above 3x")
     ltv: Share = Field(0.7, description="debt at most this share of the fleet's market value")
     contract_ltv: Share = Field(0.4, description="and this share of investment-grade take-or-pay backlog")
     non_ig_weight: Share = Field(0.5, description="weight of backlog from buyers below investment grade in that collateral")
-    amort_months: PosInt = 60
-    max_leverage: Pos = Field(7.0, description="covenant: debt / annualised EBITDA")
-    min_dscr: NonNeg = Field(1.1, description="covenant: EBITDA / debt service")
-    min_cash_months: NonNeg = Field(2.0, description="cash buffer in months of operating cost")
+    amort_months: PosMonths = 60
+    max_leverage: Annotated[float, Field(ge=1e-3, le=1000.0)] = Field(7.0, description="covenant: debt / annualised EBITDA")
+    min_dscr: Factor = Field(1.1, description="covenant: EBITDA / debt service")
+    min_cash_months: Annotated[float, Field(ge=0.0, le=1200.0)] = Field(2.0, description="cash buffer in months of operating cost")
     can_raise_equity: bool = True
-    restructure_spread: NonNeg = Field(0.02, description="spread added to every loan at a first covenant breach")
-    restructure_months: NonNegInt = Field(6, description="months of halved principal repayments after restructuring")
+    restructure_spread: Rate = Field(0.02, description="spread added to every loan at a first covenant breach")
+    restructure_months: Months = Field(6, description="months of halved principal repayments after restructuring")
     fire_sale_share: Share = Field(0.2, description="share of the fleet sold in a fire sale")
     fire_sale_discount: Share = Field(0.4, description="discount to market value in a fire sale")
 
@@ -197,47 +220,47 @@ class FinanceSpec(Spec):
 class CapacitySpec(Spec):
     """A provider's capacity plan: how many GPUs and MW it wants."""
 
-    growth_target: NonNeg = Field(0.03, description="monthly growth of short-term capacity it plans for")
+    growth_target: Annotated[float, Field(ge=0.0, le=1.0)] = Field(0.03, description="monthly growth of short-term capacity it plans for")
     target_utilisation: Share = 0.85
     max_order_share: Share = Field(0.3, description="orders per month at most this share of the fleet")
-    mw_buffer: NonNeg = Field(0.1, description="spare powered MW kept ahead of the fleet")
+    mw_buffer: Annotated[float, Field(ge=0.0, le=10.0)] = Field(0.1, description="spare powered MW kept ahead of the fleet")
     generation: str = Field("newest", description="'newest' or a catalogue name")
-    order_ahead_months: PosInt = Field(10, description="orders GPUs for contracts starting within this many months")
+    order_ahead_months: PosMonths = Field(10, description="orders GPUs for contracts starting within this many months")
 
 
 class CustomSiliconSpec(Spec):
     """In-house accelerators a hyperscaler offers (TPU-class)."""
 
     generation: str
-    chips: NonNegInt
-    monthly_build: NonNeg = Field(0.0, description="chips built a month at the target utilisation (up to twice as many when sold out)")
+    chips: Gpus
+    monthly_build: Annotated[float, Field(ge=0.0, le=1e8)] = Field(0.0, description="chips built a month at the target utilisation (up to twice as many when sold out)")
     price_discount: Share = Field(0.4, description="price per inference unit below the provider's GPU offer")
 
 
 class ProviderSpec(Spec):
     """A GPU cloud: a neocloud or a hyperscaler; the differences are these parameters."""
 
-    name: str
+    name: Name
     kind: Literal["neocloud", "hyperscaler"]
-    count: PosInt = Field(1, description="copies generated (synthetic scenarios)")
-    size_spread: NonNeg = Field(0.0, description="lognormal spread of copies' sizes")
+    count: Copies = Field(1, description="copies generated (synthetic scenarios)")
+    size_spread: Annotated[float, Field(ge=0.0, le=3.0)] = Field(0.0, description="lognormal spread of copies' sizes")
     public: bool = False
     active_from: YearMonth | None = None
-    cash: NonNeg
-    debt: NonNeg = 0.0
-    debt_rate: NonNeg | None = None
-    power_infra: NonNeg = Field(0.0, description="book value of data centres at the start, $")
+    cash: Money
+    debt: Money = 0.0
+    debt_rate: Rate | None = None
+    power_infra: Money = Field(0.0, description="book value of data centres at the start, $")
     fleet: list[CohortSpec] = Field(default_factory=list)
-    powered_mw: NonNeg
+    powered_mw: Annotated[float, Field(ge=0.0, le=1e6)]
     mw_pipeline: list[PowerBuildSpec] = Field(default_factory=list)
-    mw_build_cost: NonNeg = Field(12e6, description="$ per MW built")
-    mw_lead_months: NonNegInt = 18
+    mw_build_cost: Annotated[float, Field(ge=0.0, le=1e10)] = Field(12e6, description="$ per MW built")
+    mw_lead_months: Months = 18
     pue: Annotated[float, Field(ge=1.0, le=3.0)] = 1.3
-    power_price_kwh: NonNeg = 0.07
-    opex_per_gpu_hour: NonNeg = 0.25
-    sga_per_month: NonNeg = 3e7
-    depreciation_years: Pos = 6.0
-    power_infra_years: Pos = 20.0
+    power_price_kwh: Annotated[float, Field(ge=0.0, le=100.0)] = 0.07
+    opex_per_gpu_hour: Annotated[float, Field(ge=0.0, le=1e3)] = 0.25
+    sga_per_month: Money = 3e7
+    depreciation_years: Years = 6.0
+    power_infra_years: Years = 20.0
     trust: Share = Field(0.5, description="enterprise trust, compliance and bundling")
     rival_silicon: bool = False
     resells: bool = Field(False, description="contracts other providers' capacity to resell")
@@ -246,12 +269,12 @@ class ProviderSpec(Spec):
     finance: FinanceSpec = Field(default_factory=FinanceSpec)
     capacity: CapacitySpec = Field(default_factory=CapacitySpec)
     custom_silicon: CustomSiliconSpec | None = None
-    max_contract_gpus: NonNeg = Field(2e5, description="largest single contract it will take, GPUs")
-    contract_margin: NonNeg | None = Field(None, description="reservation margin over full cost in negotiations (default: negotiation.min_margin)")
+    max_contract_gpus: Annotated[float, Field(ge=0.0, le=1e9)] = Field(2e5, description="largest single contract it will take, GPUs")
+    contract_margin: Factor | None = Field(None, description="reservation margin over full cost in negotiations (default: negotiation.min_margin)")
     purchases: list[OpeningContractSpec] = Field(default_factory=list, description="capacity it bought from other providers to resell")
-    shares_outstanding: Pos = 5e8
-    ev_revenue_multiple: Pos = 8.0
-    sentiment: Pos = 1.0
+    shares_outstanding: Annotated[float, Field(ge=1.0, le=1e13)] = 5e8
+    ev_revenue_multiple: Annotated[float, Field(ge=1e-3, le=1000.0)] = 8.0
+    sentiment: Annotated[float, Field(ge=1e-3, le=100.0)] = 1.0
 
 
 # --------------------------------------------------------------------------- buyers
@@ -261,16 +284,16 @@ class TrainingSpec(Spec):
     """A lab's frontier training programme: discrete projects."""
 
     first_start: YearMonth
-    cadence_months: PosInt = 9
-    gpus: PosInt
-    duration_months: PosInt = 4
-    growth: NonNeg = Field(1.6, description="size multiplier from one project to the next")
-    lead_months: NonNegInt = 9
-    term_months: PosInt = 48
+    cadence_months: PosMonths = 9
+    gpus: PosGpus
+    duration_months: PosMonths = 4
+    growth: Annotated[float, Field(ge=0.0, le=10.0)] = Field(1.6, description="size multiplier from one project to the next")
+    lead_months: Months = 9
+    term_months: PosMonths = 48
     contract_share: Share = Field(1.0, description="share of a project it tries to contract ahead")
-    current_gpus: NonNegInt = Field(0, description="GPUs of a project already running at the start")
+    current_gpus: Gpus = Field(0, description="GPUs of a project already running at the start")
     current_generation: str | None = None
-    current_months_left: NonNegInt = 0
+    current_months_left: Months = 0
 
 
 class OpeningContractSpec(Spec):
@@ -278,10 +301,10 @@ class OpeningContractSpec(Spec):
 
     seller: str
     generation: str
-    gpus: PosInt
+    gpus: PosGpus
     start: YearMonth
-    term_months: PosInt
-    price_per_gpu_hour: Pos
+    term_months: PosMonths
+    price_per_gpu_hour: Price
     purpose: Literal["training", "inference"] = "training"
 
 
@@ -290,36 +313,36 @@ class PlannedRequestSpec(Spec):
 
     month: YearMonth
     generation: str
-    gpus: PosInt
+    gpus: PosGpus
     start: YearMonth
-    term_months: PosInt
+    term_months: PosMonths
     purpose: Literal["training", "inference"] = "training"
 
 
 class BuyerSpec(Spec):
     """An AI lab or an enterprise segment (``count`` > 1 generates a population)."""
 
-    name: str
+    name: Name
     kind: Literal["lab", "enterprise"]
-    count: PosInt = 1
-    size_spread: NonNeg = 0.0
+    count: Copies = 1
+    size_spread: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
     investment_grade: bool = False
-    cash: NonNeg
-    funding_per_month: NonNeg = 0.0
-    revenue_per_month: NonNeg = 0.0
-    revenue_growth: float = Field(0.03, ge=-0.5, le=1.0)
-    inference_demand: NonNeg = Field(description="H100-equivalent GPU-hours per month at the start")
-    inference_growth: float = Field(0.04, ge=-0.5, le=1.0)
-    price_elasticity: NonNeg = 0.6
-    reference_price: Pos = Field(2.5, description="$ per H100-equivalent hour the demand is quoted at")
-    max_price_multiple: Pos = Field(2.5, description="buys no short-term offer above this multiple of its reference price")
+    cash: Money
+    funding_per_month: Money = 0.0
+    revenue_per_month: Money = 0.0
+    revenue_growth: Growth = 0.03
+    inference_demand: Annotated[float, Field(ge=0.0, le=1e15)] = Field(description="H100-equivalent GPU-hours per month at the start")
+    inference_growth: Growth = 0.04
+    price_elasticity: Annotated[float, Field(ge=0.0, le=10.0)] = 0.6
+    reference_price: Annotated[float, Field(ge=0.01, le=1e3)] = Field(2.5, description="$ per H100-equivalent hour the demand is quoted at")
+    max_price_multiple: PosFactor = Field(2.5, description="buys no short-term offer above this multiple of its reference price")
     spot_fraction: Share = 0.15
-    trust_weight: NonNeg = 0.2
-    switching_cost: NonNeg = Field(0.4, description="CUDA lock-in as a share of the price of custom silicon")
+    trust_weight: Factor = 0.2
+    switching_cost: Annotated[float, Field(ge=0.0, le=10.0)] = Field(0.4, description="CUDA lock-in as a share of the price of custom silicon")
     switching_erosion: Share = Field(0.02, description="monthly erosion of the switching cost")
     reserve_share: Share = Field(0.0, description="share of inference demand it locks in by contract")
     max_share_per_provider: Share = 0.6
-    ceiling_markup: NonNeg = Field(0.4, description="ceiling price over the market's reserved price")
+    ceiling_markup: Factor = Field(0.4, description="ceiling price over the market's reserved price")
     captive_to: str | None = None
     in_house_share: Share = 0.0
     training: TrainingSpec | None = None
@@ -332,7 +355,8 @@ class BuyerSpec(Spec):
 
 class _Event(Spec):
     month: YearMonth
-    note: str = ""
+    note: Line = ""
+    name: Name | None = Field(None, description="lets a scenario that inherits this one change or remove the event")
 
 
 class ComputeBusinessLaunch(_Event):
@@ -344,18 +368,18 @@ class ComputeBusinessLaunch(_Event):
 
 class ComponentCostRise(_Event):
     kind: Literal["component_cost_rise"]
-    pct: Annotated[float, Field(gt=-1.0)]
+    pct: Annotated[float, Field(gt=-1.0, le=10.0)]
 
 
 class GenerationShip(_Event):
     kind: Literal["generation_ship"]
     generation: str
-    output_multiplier: Pos = 1.0
+    output_multiplier: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0
 
 
 class ScalingPlateau(_Event):
     kind: Literal["scaling_plateau"]
-    growth: NonNeg = 1.0
+    growth: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
 
 
 class CustomSiliconCut(_Event):
@@ -365,15 +389,15 @@ class CustomSiliconCut(_Event):
 
 class RateChange(_Event):
     kind: Literal["rate_change"]
-    bps: float
-    spread_bps: float = 0.0
+    bps: Annotated[float, Field(ge=-10_000.0, le=10_000.0)] = Field(description="change of the base rate, basis points")
+    spread_bps: Annotated[float, Field(ge=-10_000.0, le=10_000.0)] = 0.0
     ltv_cut: Share = 0.0
 
 
 class PowerShortage(_Event):
     kind: Literal["power_shortage"]
-    extra_lead_months: NonNegInt = 6
-    cost_pct: NonNeg = 0.3
+    extra_lead_months: Months = 6
+    cost_pct: Annotated[float, Field(ge=0.0, le=10.0)] = 0.3
 
 
 class CustomerCancel(_Event):
@@ -381,7 +405,7 @@ class CustomerCancel(_Event):
     buyer: str
     seller: str | None = None
     in_house_share: Share = 0.0
-    exclude_months: NonNegInt = Field(12, description="months the buyer will not contract with the seller(s) again")
+    exclude_months: Months = Field(12, description="months the buyer will not contract with the seller(s) again")
 
 
 class AllocationChange(_Event):
@@ -391,7 +415,7 @@ class AllocationChange(_Event):
 
 class SupplyGrowth(_Event):
     kind: Literal["supply_growth"]
-    pct: Annotated[float, Field(gt=-1.0)]
+    pct: Annotated[float, Field(gt=-1.0, le=10.0)]
 
 
 EventSpec = Annotated[
@@ -430,11 +454,11 @@ ProviderSpec.model_rebuild()
 class Scenario(Spec):
     """A whole scenario file."""
 
-    name: str
-    title: str
-    summary: str = ""
-    description: str = ""
-    question: str = ""
+    name: Name
+    title: Name
+    summary: Line = ""
+    description: Paragraphs = ""
+    question: Line = ""
     market: MarketSpec = Field(default_factory=MarketSpec)
     negotiation: NegotiationSpec = Field(default_factory=NegotiationSpec)
     nvidia: NvidiaSpec = Field(default_factory=NvidiaSpec)
@@ -448,77 +472,158 @@ class Scenario(Spec):
         return self.market.months
 
     @model_validator(mode="after")
-    def _references(self) -> Scenario:
+    def _references(self, info: ValidationInfo) -> Scenario:
         gens = {g.name for g in self.generations}
         provs = {p.name for p in self.providers}
         buyers = {b.name for b in self.buyers}
-        if len(gens) != len(self.generations):
-            raise ValueError("generations: names must be unique")
-        if len(provs) != len(self.providers):
-            raise ValueError("providers: names must be unique")
-        if len(buyers) != len(self.buyers):
-            raise ValueError("buyers: names must be unique")
-        if provs & buyers:
-            raise ValueError(f"a name is both a provider and a buyer: {sorted(provs & buyers)[0]}")
+        for key, items in (("generations", self.generations), ("providers", self.providers),
+                           ("buyers", self.buyers)):
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item.name in seen:
+                    raise FieldError((key, i, "name"), f"{key}: the name {item.name!r} is used twice; names must be unique")
+                seen.add(item.name)
+        for i, b in enumerate(self.buyers):
+            if b.name in provs:
+                raise FieldError(("buyers", i, "name"), f"a name is both a provider and a buyer: {b.name}")
         parties = provs | buyers
-        for p in self.providers:
-            i = _label(p.name)
+        for i, p in enumerate(self.providers):
             for j, c in enumerate(p.purchases):
-                _known(c.seller, provs - {p.name}, f"providers.{i}.purchases.{j}.seller")
-                _known(c.generation, gens, f"providers.{i}.purchases.{j}.generation")
+                _known(c.seller, provs - {p.name}, ("providers", i, "purchases", j, "seller"))
+                _known(c.generation, gens, ("providers", i, "purchases", j, "generation"))
             for j, c in enumerate(p.fleet):
-                _known(c.generation, gens, f"providers.{i}.fleet.{j}.generation")
+                _known(c.generation, gens, ("providers", i, "fleet", j, "generation"))
             if p.custom_silicon:
-                _known(p.custom_silicon.generation, gens, f"providers.{i}.custom_silicon.generation")
+                _known(p.custom_silicon.generation, gens, ("providers", i, "custom_silicon", "generation"))
             for g in p.pricing.initial:
-                _known(g, gens, f"providers.{i}.pricing.initial")
+                _known(g, gens, ("providers", i, "pricing", "initial"))
             if p.capacity.generation != "newest":
-                _known(p.capacity.generation, gens, f"providers.{i}.capacity.generation")
-        for b in self.buyers:
-            i = _label(b.name)
+                _known(p.capacity.generation, gens, ("providers", i, "capacity", "generation"))
+        for i, b in enumerate(self.buyers):
             if b.captive_to is not None:
-                _known(b.captive_to, provs, f"buyers.{i}.captive_to")
+                _known(b.captive_to, provs, ("buyers", i, "captive_to"))
             for j, c in enumerate(b.contracts):
-                _known(c.seller, provs, f"buyers.{i}.contracts.{j}.seller")
-                _known(c.generation, gens, f"buyers.{i}.contracts.{j}.generation")
+                _known(c.seller, provs, ("buyers", i, "contracts", j, "seller"))
+                _known(c.generation, gens, ("buyers", i, "contracts", j, "generation"))
             for j, r in enumerate(b.requests):
-                _known(r.generation, gens, f"buyers.{i}.requests.{j}.generation")
+                _known(r.generation, gens, ("buyers", i, "requests", j, "generation"))
             if b.training and b.training.current_gpus:
                 if b.training.current_generation is None:
-                    raise ValueError(f"buyers.{i}.training.current_generation: required when current_gpus > 0")
-                _known(b.training.current_generation, gens, f"buyers.{i}.training.current_generation")
+                    raise FieldError(("buyers", i, "training", "current_generation"), "required when current_gpus > 0")
+                _known(b.training.current_generation, gens, ("buyers", i, "training", "current_generation"))
         for j, s in enumerate(self.nvidia.backstops):
-            _known(s.provider, provs, f"nvidia.backstops.{j}.provider")
+            _known(s.provider, provs, ("nvidia", "backstops", j, "provider"))
         for name in self.nvidia.equity_stakes:
-            _known(name, provs, "nvidia.equity_stakes")
+            _known(name, provs, ("nvidia", "equity_stakes"))
         for name in self.nvidia.partners:
-            _known(name, provs, "nvidia.partners")
+            _known(name, provs, ("nvidia", "partners"))
         for i, e in enumerate(self.events):
             if month_index(e.month, self.market.start) < 0:
-                raise ValueError(f"events.{i}.month: {e.month} is before the scenario starts ({self.market.start})")
+                raise FieldError(("events", i, "month"),
+                                 f"{e.month} is before the scenario starts ({self.market.start})")
             for attr, pool in (("provider", provs), ("buyer", parties), ("seller", provs),
                                ("generation", gens)):
                 v = getattr(e, attr, None)
                 if v is not None:
-                    _known(v, pool, f"events.{i}.{attr}")
+                    _known(v, pool, ("events", i, attr))
+        named = [e.name for e in self.events if e.name is not None]
+        for i, e in enumerate(self.events):
+            if e.name is not None and named.count(e.name) > 1:
+                raise FieldError(("events", i, "name"), f"the name {e.name!r} is used twice; names must be unique")
         if not any(g.vendor == "nvidia" for g in self.generations):
-            raise ValueError("generations: at least one NVIDIA generation is needed")
+            raise FieldError(("generations",), "at least one NVIDIA generation is needed")
+        if not (info.context or {}).get("allow_large"):
+            check_size(self)
+        check_growth(self, self.market.months)
         return self
 
 
-def _label(name: str) -> str:
-    """How a named list item appears in a field path (and in ``--set``)."""
-    return name if name and "." not in name else repr(name)
+class FieldError(ValueError):
+    """A cross-field check that failed at ``loc`` (a field path as pydantic gives one)."""
+
+    def __init__(self, loc: tuple, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
-def _known(value: str, pool: set[str], path: str) -> None:
+# Limits that keep a run within this machine's memory and time; --allow-large lifts them.
+MAX_MONTHS = 600
+MAX_PROVIDERS = 1_000
+MAX_BUYERS = 20_000
+MAX_EVENTS = 10_000
+MAX_FILE_BYTES = 4 * 2**20
+LARGE_FLAG = "--allow-large"
+# Limits that keep every figure of a run finite, whatever the flags.
+MAX_PROJECT_GPUS = 1e12
+MAX_DEMAND = 1e30
+MAX_OUTPUT = 1e12
+
+
+def _limit(loc: tuple, what: str, limit: str) -> FieldError:
+    return FieldError(loc, f"{what} is above the limit of {limit}, which keeps a run within this machine's "
+                           f"memory; {LARGE_FLAG} lifts it")
+
+
+def check_size(scn: Scenario, months: int | None = None) -> None:
+    """The memory limits (lifted by ``--allow-large``): months, agents and events."""
+    months = scn.market.months if months is None else months
+    if months > MAX_MONTHS:
+        raise _limit(("market", "months"), f"{months} months", f"{MAX_MONTHS}")
+    n = sum(p.count for p in scn.providers)
+    if n > MAX_PROVIDERS:
+        raise _limit(("providers",), f"{n:,} providers (counts summed)", f"{MAX_PROVIDERS:,}")
+    n = sum(b.count for b in scn.buyers)
+    if n > MAX_BUYERS:
+        raise _limit(("buyers",), f"{n:,} buyers (counts summed)", f"{MAX_BUYERS:,}")
+    if len(scn.events) > MAX_EVENTS:
+        raise _limit(("events",), f"{len(scn.events):,} events", f"{MAX_EVENTS:,}")
+
+
+def _grows_past(value: float, factor: float, periods: float, limit: float) -> bool:
+    """Whether ``value * factor ** periods`` passes ``limit`` (worked in logarithms: no overflow)."""
+    if value <= 0 or factor <= 1 or periods <= 0:
+        return value > limit
+    return math.log10(value) + periods * math.log10(factor) > math.log10(limit)
+
+
+def check_growth(scn: Scenario, months: int) -> None:
+    """Growth rates compound: refuse those that would take a figure past what stays finite in ``months``."""
+    for i, g in enumerate(scn.generations):
+        if _grows_past(g.monthly_output, 1 + g.output_growth, months, MAX_OUTPUT):
+            raise FieldError(("generations", i, "output_growth"),
+                             f"{g.output_growth:g} a month over {months} months takes output past {MAX_OUTPUT:.0e} "
+                             "GPUs a month; expected a smaller growth or a shorter run")
+    for i, b in enumerate(scn.buyers):
+        if _grows_past(b.inference_demand, 1 + b.inference_growth, months, MAX_DEMAND):
+            raise FieldError(("buyers", i, "inference_growth"),
+                             f"{b.inference_growth:g} a month over {months} months takes demand past "
+                             f"{MAX_DEMAND:.0e} GPU-hours; expected a smaller growth or a shorter run")
+        if _grows_past(max(b.revenue_per_month, 1.0), 1 + b.revenue_growth, months, MAX_DEMAND):
+            raise FieldError(("buyers", i, "revenue_growth"),
+                             f"{b.revenue_growth:g} a month over {months} months takes revenue past "
+                             f"${MAX_DEMAND:.0e}; expected a smaller growth or a shorter run")
+        t = b.training
+        if t is not None and _grows_past(t.gpus, t.growth, months / t.cadence_months + 1, MAX_PROJECT_GPUS):
+            raise FieldError(("buyers", i, "training", "growth"),
+                             f"{t.growth:g} per project every {t.cadence_months} months over {months} months "
+                             f"takes a project past {MAX_PROJECT_GPUS:.0e} GPUs; expected a smaller growth "
+                             "or a shorter run")
+
+
+def _known(value: str, pool: set[str], loc: tuple) -> None:
     if value not in pool:
-        raise ValueError(f"{path}: unknown name {value!r} (expected one of {', '.join(sorted(pool))})")
+        raise FieldError(loc, f"unknown name {value!r} (expected one of {', '.join(sorted(pool))})")
 
 
 # --------------------------------------------------------------------------- loading
 
 SCENARIO_DIR = Path(os.environ.get("GPUMARKET_SCENARIOS", Path(__file__).resolve().parent.parent / "scenarios"))
+#: tables and arrays nested deeper than this are refused before parsing (a scenario needs about 6)
+MAX_DEPTH = 32
+#: a scenario inherits through at most this many bases
+MAX_BASES = 16
+#: the top-level lists whose items merge by ``name`` when a scenario inherits
+NAMED_LISTS = ("generations", "providers", "buyers", "events")
 
 
 def bundled_paths() -> dict[str, Path]:
@@ -536,20 +641,217 @@ def resolve(ref: str) -> Path:
     path = Path(ref)
     if path.suffix == ".toml" or os.sep in ref or path.exists():
         if not path.is_file():
-            raise UserError(f"{ref}: no such scenario file")
+            what = "is a folder, not a scenario file" if path.is_dir() else "no such scenario file"
+            raise UserError(f"{_show(ref)}: {what}")
         return path
     names = ", ".join(bundled) or "none found"
-    raise UserError(f"{ref}: unknown scenario (bundled: {names}; or give a path to a .toml file)")
+    raise UserError(f"{_show(ref)}: unknown scenario (bundled: {names}; or give a path to a .toml file)")
 
 
-def read_toml(path: Path) -> dict:
+def _show(text: str) -> str:
+    """User text in a one-line message: control characters escaped."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def read_text(path: Path, limit: int | None = MAX_FILE_BYTES, what: str = "file") -> str:
+    """A file's text, which must be UTF-8 (a UTF-8 byte-order mark is allowed) and at most
+    ``limit`` bytes (None: no limit)."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML: {exc}") from None
+        with open(path, "rb") as fh:
+            data = fh.read() if limit is None else fh.read(limit + 1)
     except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+        raise UserError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if limit is not None and len(data) > limit:
+        raise UserError(f"{path}: the {what} is larger than {limit // 2**20} MB, the limit that keeps loading "
+                        f"it within this machine's memory; {LARGE_FLAG} lifts it")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                        "save the file as UTF-8") from None
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply arrays and inline tables nest in TOML ``text``, found without parsing it (so that a
+    hostile file cannot exhaust the parser's recursion): brackets and braces outside strings and
+    comments are counted."""
+    depth = top = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "[{":
+            depth += 1
+            top = max(top, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        elif c == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n:
+                if c == '"' and text[j] == "\\":
+                    j += 2
+                    continue
+                if text.startswith(quote, j):
+                    break
+                if len(quote) == 1 and text[j] == "\n":
+                    break
+                j += 1
+            i = j + len(quote)
+            continue
+        i += 1
+    return top
+
+
+def _data_depth(data) -> int:
+    """The nesting depth of parsed data, walked without recursion."""
+    top, stack = 0, [(data, 1)]
+    while stack:
+        node, d = stack.pop()
+        top = max(top, d)
+        if d > MAX_DEPTH:
+            return d
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, d + 1) for v in node)
+    return top
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """TOML text as a dict; bad syntax or nesting deeper than MAX_DEPTH is one line naming ``source``."""
+    if nesting_depth(text) > MAX_DEPTH:
+        raise UserError(f"{source}: arrays or tables nest deeper than {MAX_DEPTH} levels; expected a scenario")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # a backstop: nesting_depth should have caught it
+        raise UserError(f"{source}: arrays or tables nest too deeply; expected a scenario") from None
+    if _data_depth(data) > MAX_DEPTH:
+        raise UserError(f"{source}: keys nest deeper than {MAX_DEPTH} levels; expected a scenario")
+    return data
+
+
+# Where each value came from, so that an error names the file (or the --set) that gave the bad
+# value: a tree shaped like the data, each node a [label, children] pair.
+Origin = list  # [str, dict[str, Origin] | list[Origin] | None]
+
+
+def _stamp(value, label: str) -> Origin:
+    if isinstance(value, dict):
+        return [label, {k: _stamp(v, label) for k, v in value.items()}]
+    if isinstance(value, list):
+        return [label, [_stamp(v, label) for v in value]]
+    return [label, None]
+
+
+def _copy(value):
+    """A copy of plain TOML or JSON data (depth already bounded)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+class ScenarioData(dict):
+    """A scenario file's data merged with its bases, and where each value came from."""
+
+    origin: Origin | None = None
+
+
+def _merge(base: dict, bo: Origin, child: dict, co: Origin, path: str, label: str) -> tuple[dict, Origin]:
+    """Tables merge key by key; the named lists item by item; any other value is replaced."""
+    out, oo = dict(base), dict(bo[1])
+    for key, value in child.items():
+        here = f"{path}.{key}" if path else key
+        if key in out and isinstance(out[key], dict) and isinstance(value, dict):
+            out[key], oo[key] = _merge(out[key], oo[key], value, co[1][key], here, label)
+        elif not path and key in NAMED_LISTS and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key], oo[key] = _merge_named(out[key], oo[key], value, co[1][key], key, label)
+        else:
+            out[key], oo[key] = value, co[1][key]
+    return out, [co[0], oo]
+
+
+def _merge_named(base: list, bo: Origin, child: list, co: Origin, key: str, label: str) -> tuple[list, Origin]:
+    """Items of a named list: one with an inherited name is merged into it, ``remove = true`` drops
+    it, any other (a new name, or no name) is appended."""
+    out, oo = list(base), list(bo[1])
+    index = {item["name"]: i for i, item in enumerate(out) if isinstance(item, dict) and isinstance(item.get("name"), str)}
+    removed: set[int] = set()
+    for j, item in enumerate(child):
+        if not isinstance(item, dict):
+            out.append(item)
+            oo.append(co[1][j])
+            continue
+        name = item.get("name")
+        where = f"{key}.{name if isinstance(name, str) and name else j}"
+        if "remove" in item:
+            if item["remove"] is not True or set(item) != {"name", "remove"}:
+                raise UserError(f"{label}: {_show(where)}.remove: expected `remove = true` beside the name and "
+                                "nothing else (it drops the inherited item of that name)")
+            if name not in index:
+                raise UserError(f"{label}: {_show(where)}.remove: no inherited item named {name!r} to remove")
+            removed.add(index[name])
+            continue
+        if isinstance(name, str) and name in index:
+            i = index[name]
+            out[i], oo[i] = _merge(out[i], oo[i], item, co[1][j], where, label)
+        else:
+            out.append(item)
+            oo.append(co[1][j])
+    keep = [i for i in range(len(out)) if i not in removed]
+    return [out[i] for i in keep], [co[0], [oo[i] for i in keep]]
+
+
+def _base_path(ref, path: Path, label: str) -> Path:
+    if not isinstance(ref, str) or not ref.strip():
+        raise UserError(f"{label}: base: expected the name of a bundled scenario or a path to a .toml file "
+                        f"(relative to this file), got {ref!r}")
+    if ref.endswith(".toml") or "/" in ref or os.sep in ref:
+        found = path.parent / ref
+        if not found.is_file():
+            raise UserError(f"{label}: base: no such scenario file {_show(str(found))}")
+        return found
+    bundled = bundled_paths()
+    if ref not in bundled:
+        raise UserError(f"{label}: base: unknown scenario {_show(ref)!r} (bundled: {', '.join(bundled)}; or a "
+                        "path ending in .toml, relative to this file)")
+    return bundled[ref]
+
+
+def _load_layers(path: Path, limit: int | None, chain: tuple[Path, ...]) -> tuple[dict, Origin]:
+    label = str(path)
+    raw = parse_toml(read_text(path, limit, "scenario file"), label)
+    ref = raw.pop("base", None)
+    if ref is None:
+        return raw, _stamp(raw, label)
+    base = _base_path(ref, path, label)
+    key = base.resolve()
+    if key in chain or key == path.resolve():
+        names = " -> ".join(p.name for p in (*chain, path.resolve(), key))
+        raise UserError(f"{label}: base: the scenarios inherit in a circle ({names})")
+    if len(chain) >= MAX_BASES:
+        raise UserError(f"{label}: base: more than {MAX_BASES} scenarios inherit one from another")
+    data, origin = _load_layers(base, limit, (*chain, path.resolve()))
+    data, origin = _merge(data, origin, raw, _stamp(raw, label), "", label)
+    if "name" not in raw:  # a scenario's name is its own, never its base's
+        data["name"] = path.stem
+        origin[1]["name"] = [label, None]
+    return data, origin
+
+
+def read_toml(path: Path, allow_large: bool = False) -> ScenarioData:
+    """A scenario file's data, merged with the scenarios it inherits from (``base = ...``)."""
+    data, origin = _load_layers(Path(path), None if allow_large else MAX_FILE_BYTES, ())
+    out = ScenarioData(data)
+    out.origin = origin
+    return out
 
 
 def _fmt_loc(loc: Sequence, data=None) -> str:
@@ -557,9 +859,7 @@ def _fmt_loc(loc: Sequence, data=None) -> str:
     which is also how ``--set`` addresses them."""
     parts = []
     node = data
-    for p in loc:
-        if p in EVENT_KINDS:  # pydantic puts the discriminator tag into union members' locations
-            continue
+    for p in _strip_tags(loc):
         label = str(p)
         if isinstance(node, list) and isinstance(p, int) and p < len(node):
             node = node[p]
@@ -571,18 +871,43 @@ def _fmt_loc(loc: Sequence, data=None) -> str:
         else:
             node = None
         parts.append(label)
-    return ".".join(parts) or "(top level)"
+    return _show(".".join(parts)) or "(top level)"
 
 
-def validate_dict(data: Mapping, source: str) -> Scenario:
-    """Validate raw data; a failure becomes one line: source, field path, what was expected."""
+def _strip_tags(loc: Sequence) -> list:
+    # pydantic puts the discriminator tag into union members' locations
+    return [p for p in loc if p not in EVENT_KINDS]
+
+
+def _origin_of(loc: Sequence, origin: Origin | None) -> str | None:
+    """The label of the file (or --set) that gave the value at ``loc``: the deepest node found."""
+    if origin is None:
+        return None
+    node = origin
+    for p in _strip_tags(loc):
+        children = node[1]
+        if isinstance(children, dict) and p in children:
+            node = children[p]
+        elif isinstance(children, list) and isinstance(p, int) and 0 <= p < len(children):
+            node = children[p]
+        else:
+            break
+    return node[0]
+
+
+def validate_dict(data: Mapping, source: str, allow_large: bool = False, origin: Origin | None = None) -> Scenario:
+    """Validate raw data; a failure becomes one line: the file the bad value came from, the field
+    path, what was expected."""
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"allow_large": allow_large})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = _fmt_loc(err["loc"], data)
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
+        errors = exc.errors()
+        err = errors[0]
+        loc, msg = err["loc"], err["msg"]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            loc, msg = cause.loc, str(cause)
+        elif err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "union_tag_not_found":
             msg = f"missing 'kind' (expected one of {', '.join(EVENT_KINDS)})"
@@ -591,24 +916,51 @@ def validate_dict(data: Mapping, source: str) -> Scenario:
                 err.get("input"), dict) else f"unknown kind (expected one of {', '.join(EVENT_KINDS)})"
         elif err["type"] == "missing":
             msg = "required field is missing"
+        elif err["type"] == "model_type" or err["type"] == "dict_type":
+            msg = f"expected a table, got {_kind(err.get('input'))}"
+        elif err["type"] == "list_type":
+            msg = f"expected an array, got {_kind(err.get('input'))}"
         elif "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict | list):
-            msg = f"{msg} (got {err['input']!r})"
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        if err["type"] == "value_error" and loc == "(top level)":
-            return _raise(f"{source}: {msg.removeprefix('Value error, ')}{more}")
-        return _raise(f"{source}: {loc}: {msg.removeprefix('Value error, ')}{more}")
+            msg = f"{msg} (got {_short(err['input'])})"
+        msg = _show(msg.removeprefix("Value error, "))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        where = _origin_of(loc, origin) or source
+        if where.startswith("--set "):
+            where = f"{source} with {where}"
+        elif where != source:
+            where = f"{where} (inherited by {source})"
+        path = _fmt_loc(loc, data)
+        if path == "(top level)":
+            raise UserError(f"{where}: {msg}{more}") from None
+        raise UserError(f"{where}: {path}: {msg}{more}") from None
 
 
-def _raise(message: str):
-    raise UserError(message)
+def _kind(value) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+             dict: "a table"}
+    return names.get(type(value), type(value).__name__) + (f" {_short(value)}" if isinstance(value, int | float | str) else "")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return _show(text if len(text) <= 60 else text[:57] + "...")
+
+
+MAX_VALUE_CHARS = 1_000_000
 
 
 def parse_value(text: str):
     """An override's value: TOML syntax where it parses (numbers, booleans, arrays), else a string."""
+    if len(text) > MAX_VALUE_CHARS:
+        raise UserError(f"--set: a value of more than {MAX_VALUE_CHARS:,} characters; expected a scenario value")
+    if nesting_depth(text) > MAX_DEPTH:
+        raise UserError(f"--set: the value nests deeper than {MAX_DEPTH} levels")
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise UserError("--set: the value nests too deeply") from None
 
 
 def _find_named(items: list, key: str):
@@ -618,44 +970,63 @@ def _find_named(items: list, key: str):
     return None
 
 
-def apply_override(data: dict, path: str, value, source: str) -> None:
-    """Set ``value`` at dotted ``path`` (list items by index or by their ``name``) in ``data``."""
+def apply_override(data: dict, path: str, value, source: str, origin: Origin | None = None) -> Origin:
+    """Set ``value`` at dotted ``path`` (list items by index or by their ``name``) in ``data``; returns
+    the origin tree, with that value marked as coming from ``--set path``."""
+    shown = _show(path)
     if not path or any(not part for part in path.split(".")):
-        raise UserError(f"--set {path}: empty key path")
+        raise UserError(f"--set {shown}: empty key path")
     parts = path.split(".")
-    node = data
+    if len(parts) > MAX_DEPTH:
+        raise UserError(f"--set {shown}: a key path of more than {MAX_DEPTH} parts")
+    label = f"--set {shown}"
+    root = origin if origin is not None else _stamp(data, source)
+    node, onode = data, root
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
-        where = ".".join(parts[: depth + 1])
+        where = _show(".".join(parts[: depth + 1]))
         if isinstance(node, list):
-            idx = int(part) if part.isdigit() else _find_named(node, part)
-            if idx is None or idx >= len(node):
-                raise UserError(f"{source}: --set {path}: no item {part!r} at {where}")
-            if last:
-                node[idx] = value
-            else:
-                node = node[idx]
+            key = int(part) if part.isdigit() else _find_named(node, part)
+            if key is None or key >= len(node):
+                raise UserError(f"{source}: --set {shown}: no item {_show(part)!r} at {where}")
+            if not isinstance(onode[1], list) or len(onode[1]) != len(node):
+                onode[1] = [_stamp(v, onode[0]) for v in node]
         elif isinstance(node, dict):
-            if last:
-                node[part] = value
-            else:
-                if part not in node:
-                    # a section left to its defaults: create it so validation can judge the key
-                    node[part] = {}
-                node = node[part]
+            key = part
+            if not isinstance(onode[1], dict):
+                onode[1] = {k: _stamp(v, onode[0]) for k, v in node.items()}
+            if not last and part not in node:
+                # a section left to its defaults: create it so validation can judge the key
+                node[part] = {}
+                onode[1][part] = [label, {}]
         else:
-            raise UserError(f"{source}: --set {path}: {'.'.join(parts[:depth])} is a value, not a section")
+            raise UserError(f"{source}: --set {shown}: {_show('.'.join(parts[:depth]))} is a value, not a section")
+        if last:
+            node[key] = value
+            onode[1][key] = _stamp(value, label)
+        else:
+            node = node[key]
+            if isinstance(onode[1], dict) and key not in onode[1]:
+                onode[1][key] = _stamp(node, onode[0])
+            onode = onode[1][key]
+    return root
 
 
-def load_scenario(ref: str, overrides: Sequence[str] | Mapping[str, object] = ()) -> Scenario:
-    """Load a bundled scenario or TOML file, apply ``--set`` overrides and validate it all."""
+def load_scenario(ref: str, overrides: Sequence[str] | Mapping[str, object] = (), allow_large: bool = False) -> Scenario:
+    """Load a bundled scenario or TOML file (merged with its bases), apply ``--set`` overrides and
+    validate it all."""
     path = resolve(ref)
-    data = read_toml(path)
-    return apply_and_validate(data, overrides, str(path))
+    data = read_toml(path, allow_large=allow_large)
+    return apply_and_validate(data, overrides, str(path), allow_large=allow_large)
 
 
-def apply_and_validate(data: dict, overrides: Sequence[str] | Mapping[str, object], source: str) -> Scenario:
-    data = copy.deepcopy(data)
+def apply_and_validate(data: dict, overrides: Sequence[str] | Mapping[str, object], source: str,
+                       allow_large: bool = False) -> Scenario:
+    origin = getattr(data, "origin", None)
+    if _data_depth(data) > MAX_DEPTH:
+        raise UserError(f"{source}: tables nest deeper than {MAX_DEPTH} levels; expected a scenario")
+    data = _copy(data)
+    origin = _copy_origin(origin) if origin is not None else _stamp(data, source)
     items: list[tuple[str, object]]
     if isinstance(overrides, Mapping):
         items = list(overrides.items())
@@ -664,12 +1035,20 @@ def apply_and_validate(data: dict, overrides: Sequence[str] | Mapping[str, objec
         for text in overrides:
             key, sep, value = text.partition("=")
             if not sep or not key.strip():
-                raise UserError(f"--set {text}: expected KEY=VALUE")
+                raise UserError(f"--set {_show(text)}: expected KEY=VALUE")
             items.append((key.strip(), parse_value(value.strip())))
     for key, value in items:
-        apply_override(data, key, value, source)
-    label = source + (" with --set " + ", ".join(k for k, _ in items) if items else "")
-    return validate_dict(data, label)
+        origin = apply_override(data, key, value, source, origin)
+    return validate_dict(data, source, allow_large=allow_large, origin=origin)
+
+
+def _copy_origin(origin: Origin) -> Origin:
+    label, children = origin
+    if isinstance(children, dict):
+        return [label, {k: _copy_origin(v) for k, v in children.items()}]
+    if isinstance(children, list):
+        return [label, [_copy_origin(v) for v in children]]
+    return [label, None]
 
 
 def list_scenarios() -> list[Scenario]:
