@@ -1,27 +1,29 @@
 """The Textual app of ``gpumarket play``: watch, step and play the AI compute market.
 
-The simulation runs in a thread worker (``@work(thread=True, exclusive=True)``); when a step
+The simulation runs in a daemon thread (``run_in_thread``: a worker that ``q`` need not wait for); when a step
 finishes the app repaints and, while playing, schedules the next tick with ``set_timer``, so
 ticks never overlap and the UI never waits on the model (the pattern of dolphie's refresh loop).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.timer import Timer
-from textual.worker import Worker, WorkerState
 
 from market import runtime
 from market.errors import UserError
 from market.game import Decision, Game
 from tui import views as V
 from tui.commands import MarketCommands
-from tui.messages import GameReplaced, MonthsAdvanced
+from tui.messages import GameReplaced, MonthsAdvanced, ThreadDone
 from tui.screens.dialogs import (
     CompareScreen,
     ForkPlan,
@@ -34,8 +36,18 @@ from tui.screens.dialogs import (
     fork_presets,
 )
 from tui.screens.help import HelpScreen
-from tui.screens.market import MarketScreen
+from tui.screens.market import SEAT_TABS, MarketScreen
 from tui.session import Session
+
+
+def save_folder() -> Path:
+    """Where saved games go by default: the user's data folder (``$GPUMARKET_SAVES`` if set)."""
+    env = os.environ.get("GPUMARKET_SAVES")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("gpumarket") / "saves"
 
 #: pause between months while playing, slowest first (a zero-delay Textual timer never fires)
 SPEEDS = (2.0, 1.0, 0.5, 0.25, 0.1, 0.02)
@@ -51,23 +63,33 @@ class GpuMarketApp(App):
     BINDINGS = [
         Binding("n", "next_month", "Next month", id="next_month", tooltip="simulate one month (ends your turn)"),
         Binding("space", "toggle_play", "Play/pause", id="toggle_play", tooltip="run month after month"),
-        Binding("plus,equals_sign", "faster", "Faster", id="faster", key_display="+"),
-        Binding("minus", "slower", "Slower", id="slower", key_display="-"),
-        Binding("j", "jump", "Jump ahead", id="jump", tooltip="simulate several months at once"),
-        Binding("question_mark", "help", "Help", id="help", key_display="?"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("plus,equals_sign", "faster", "Faster", id="faster", key_display="+", tooltip="shorter pause",
+                show=False),
+        Binding("minus", "slower", "Slower", id="slower", key_display="-", tooltip="longer pause", show=False),
+        Binding("j", "jump", "Jump", id="jump", tooltip="simulate several months at once"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="panels, glossary, keys"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="leave gpumarket at once"),
         Binding("1", "tab('dashboard')", "Dashboard", id="tab.dashboard", show=False),
         Binding("2", "tab('companies')", "Companies", id="tab.companies", show=False),
         Binding("3", "tab('contracts')", "Contracts", id="tab.contracts", show=False),
         Binding("4", "tab('news')", "News", id="tab.news", show=False),
         Binding("5", "tab('turn')", "Your turn", id="tab.turn", show=False),
-        Binding("r", "restart", "Restart (seed)", id="restart", show=False, tooltip="restart with another seed"),
-        Binding("c", "choose_scenario", "Choose scenario", id="choose_scenario", show=False),
-        Binding("s", "save", "Save", id="save", show=False),
-        Binding("l", "load", "Load", id="load", show=False),
-        Binding("f", "fork", "Fork futures", id="fork", show=False),
+        Binding("6", "tab('report')", "Report", id="tab.report", tooltip="what happened to your company"),
+        Binding("7", "tab('obligations')", "Obligations: contracted GPUs vs GPUs and MW", id="tab.obligations",
+                show=False),
+        Binding("t", "share_measure", "Dashboard: share by revenue / GPU-hours", id="share_measure", show=False),
+        Binding("p", "price_kind", "Dashboard: on-demand / reserved / spot prices", id="price_kind", show=False),
+        Binding("left_square_bracket", "news_older", "News: older issue", id="news_older", key_display="[",
+                show=False),
+        Binding("right_square_bracket", "news_newer", "News: newer issue", id="news_newer", key_display="]",
+                show=False),
+        Binding("r", "restart", "Restart with another seed", id="restart", show=False),
+        Binding("c", "choose_scenario", "New game: scenario, seed, company", id="choose_scenario", show=False),
+        Binding("s", "save", "Save the game", id="save", show=False),
+        Binding("l", "load", "Load a saved game", id="load", show=False),
+        Binding("f", "fork", "Fork: compare two futures", id="fork", show=False),
         Binding("k", "scorecard", "Scorecard", id="scorecard", show=False),
-        Binding("escape", "leave_input", "Leave box", id="leave_input", show=False),
+        Binding("escape", "leave_input", "Leave a text box", id="leave_input", show=False),
     ]
 
     def __init__(self, game: Game, autoplay: bool = False) -> None:
@@ -81,6 +103,12 @@ class GpuMarketApp(App):
         self._autoplay = autoplay
         self._scorecard_shown = False
         self.last_error: str | None = None  # the last refused decision or failed action, for tests and help
+        self.queued = 0  # months asked for (n, j) while a month was running: run in order when it ends
+        self.busy_since = 0.0
+        self.busy_what = ""
+        self.warming = False
+        self._threads: dict[str, threading.Thread] = {}
+        self._busy_timer: Timer | None = None
 
     # ------------------------------------------------------------------ set-up
     def get_default_screen(self) -> MarketScreen:
@@ -93,13 +121,29 @@ class GpuMarketApp(App):
     def on_mount(self) -> None:
         self.title = f"gpumarket - {self.session.game.scenario.title}"
 
-    @work(thread=True, group="warm", exit_on_error=False)
-    def _warm_up(self) -> None:
-        """Load the engine's compiled kernels once the first screen is up, while it is read, so
-        that the first month does not wait for them."""
-        from market import compiled
+    def run_in_thread(self, kind: str, fn: Callable[[], object], token: object = None) -> None:
+        """Run ``fn`` in a daemon thread; its result (or the exception it raised) comes back as a
+        :class:`ThreadDone` message. Not a Textual thread worker: those run in asyncio's default
+        executor, which the app waits for on exit, so ``q`` during a slow month (or a cold compile
+        of the kernels, 40 s on a fresh machine) waited for it to end."""
 
-        compiled.warm_up()
+        def run() -> None:
+            try:
+                result, error = fn(), None
+            except BaseException as exc:  # noqa: BLE001 - handed to the app, which says what went wrong
+                result, error = None, exc
+            self.post_message(ThreadDone(kind, result, error, token))
+
+        th = threading.Thread(target=run, name=f"gpumarket-{kind}", daemon=True)
+        self._threads[kind] = th
+        th.start()
+
+    def thread_running(self, kind: str | None = None) -> bool:
+        ths = [self._threads.get(kind)] if kind else list(self._threads.values())
+        return any(th is not None and th.is_alive() for th in ths)
+
+    def _warm_up(self) -> None:
+        """Nothing to load ahead: the engine is plain numpy (it once loaded compiled kernels here)."""
 
     def first_paint(self) -> None:
         """Called by the market screen once its views exist."""
@@ -117,24 +161,36 @@ class GpuMarketApp(App):
     def update_status(self) -> None:
         from tui.widgets.status import StatusBar
 
-        self.market_screen.query_one(StatusBar).show(self.session, self.playing, SPEED_NAMES[self.speed],
-                                                     self.busy_to if self.busy else None)
+        busy = None
+        if self.busy:
+            busy = (self.busy_what, time.monotonic() - self.busy_since, self.queued)
+        elif self.warming:
+            busy = ("loading the engine's compiled code", None, self.queued)
+        self.market_screen.query_one(StatusBar).show(self.session, self.playing, SPEED_NAMES[self.speed], busy)
 
     # ------------------------------------------------------------------ stepping
     def action_next_month(self) -> None:
         """One month; when the player runs a company, the turn's decision is checked first and
-        refused whole, with the reasons, if anything is wrong."""
-        if self.busy:
-            return
+        refused whole, with the reasons, if anything is wrong. Pressed while a month runs, it
+        is queued: k presses advance k months, in order."""
         if self.session.finished:
             self._finished_notice()
+            return
+        if self.busy:
+            self._queue(1)
             return
         decision = None
         if self.session.player is not None:
             decision = self._read_turn()
             if decision is None:
+                self.queued = 0
                 return
         self._start_steps(1, decision)
+
+    def _queue(self, months: int) -> None:
+        left = self.session.game.scenario.months - (self.busy_to or self.session.model.month) - self.queued
+        self.queued += max(0, min(months, left))
+        self.update_status()
 
     def _read_turn(self) -> Decision | None:
         from tui.widgets.turn import TurnPanel
@@ -163,59 +219,130 @@ class GpuMarketApp(App):
 
     def _start_steps(self, months: int, decision: Decision | None) -> None:
         self.busy = True
-        self.busy_to = self.session.model.month + months
-        self._step_worker(months, decision, self.session.generation)
-        if months > 1:
-            self.update_status()
-
-    @work(thread=True, exclusive=True, group="sim", exit_on_error=False)
-    def _step_worker(self, months: int, decision: Decision | None, generation: int) -> int:
-        """Simulate ``months`` months (the decision applies to the first); post progress."""
+        m = self.session.model
+        self.busy_to = m.month + months
+        self.busy_since = time.monotonic()
+        self.busy_what = (f"simulating {m.label(m.month)}" if months == 1
+                          else f"simulating {m.label(m.month)} to {m.label(self.busy_to - 1)}")
         s = self.session
-        done = 0
-        for i in range(months):
-            with s.lock:
-                if s.generation != generation or s.finished:
+        generation = s.generation
+
+        def work() -> int | UserError:
+            """Simulate ``months`` months (the decision applies to the first); post progress."""
+            done = 0
+            for i in range(months):
+                if self._closing:
                     break
-                try:
-                    s.game.step(decision if i == 0 else None)
-                except UserError as exc:  # checked before, so only a race can bring us here
-                    return exc
-            done += 1
-            if months > 1:
+                with s.lock:
+                    if s.generation != generation or s.finished:
+                        break
+                    try:
+                        s.game.step(decision if i == 0 else None)
+                    except UserError as exc:  # checked before, so only a race can bring us here
+                        return exc
+                done += 1
                 self.post_message(MonthsAdvanced(s.model.month, self.busy_to or 0))
-        return done
+            return done
+
+        self.run_in_thread("sim", work, token=generation)
+        self.update_status()
+        if self._busy_timer is None:
+            self._busy_timer = self.set_interval(0.5, self.update_status, name="busy-clock")
+
+    _closing = False
+
+    async def action_quit(self) -> None:
+        """Leave at once, even mid-month: the month's thread is a daemon and is abandoned."""
+        self._closing = True
+        self._pause()
+        self.exit()
 
     def on_months_advanced(self, message: MonthsAdvanced) -> None:
         self.update_status()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        w = event.worker
-        if w.group == "sim":
-            if event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
-                if self._worker_failed(w, "The month was not simulated"):
-                    self.busy = False
-                    self.busy_to = None
-                    self._pause()
-                    self.repaint()
-                else:
-                    self._after_steps()
-        elif w.group == "load" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
-            self._after_load(w)
-        elif w.group == "fork" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
-            self._after_fork(w)
+    def on_thread_done(self, message: ThreadDone) -> None:
+        kind = message.kind
+        if kind == "sim" and message.token != self.session.generation:
+            return  # a month of a game since replaced
+        if kind == "sim":
+            if self._thread_failed(message, "The month was not simulated"):
+                self.busy = False
+                self.busy_to = None
+                self.queued = 0
+                self._stop_busy_clock()
+                self._pause()
+                self.repaint()
+            else:
+                self._after_steps()
+        elif kind == "warm":
+            self.warming = False
+            if message.error is not None:  # the month compiles what it needs itself
+                self.notify(f"the compiled kernels did not load ahead: {message.error!r}", severity="warning")
+            self.update_status()
+        elif kind == "load":
+            self._after_load(message)
+        elif kind == "fork":
+            self._after_fork(message)
+        elif kind == "shadow":
+            self.market_screen.shadow_ready()
+
+    def ensure_shadow(self) -> None:
+        """Start (or carry on) the shadow run to the present month in a thread, unless it is
+        there already or on its way: it costs a game's set-up and a few ms a month, so it is
+        worked out only when the report is looked at."""
+        s = self.session
+        if s.player is None or self.thread_running("shadow"):
+            return
+        target = s.model.month
+        if s.shadow is not None and s.shadow.model.month == target:
+            return
+        gen = s.generation
+        base = s.game
+        have = s.shadow if s.shadow is not None and s.shadow.model.month <= target else None
+
+        def work() -> None:
+            sh = have if have is not None else base.shadow()
+            while sh.model.month < target and not self._closing and s.generation == gen:
+                sh.step()
+            if s.generation == gen:
+                s.shadow = sh
+
+        self.run_in_thread("shadow", work)
+
+    def _stop_busy_clock(self) -> None:
+        if self._busy_timer is not None:
+            self._busy_timer.stop()
+            self._busy_timer = None
 
     def _after_steps(self) -> None:
         self.busy = False
         self.busy_to = None
+        self._stop_busy_clock()
         self.repaint()
         if self.session.finished:
+            self.queued = 0
             self.playing = False
             self._cancel_timer()
             self.update_status()
             self._finished_notice()
+        elif self.queued:
+            # the next queued month: the player's turn is read from the form, now reset for it
+            self.queued -= 1
+            self.call_after_refresh(self._next_queued)
         elif self.playing:
             self._schedule_tick()
+
+    def _next_queued(self) -> None:
+        if self.busy or self.session.finished:
+            return
+        decision = None
+        if self.session.player is not None:
+            decision = self._read_turn()
+            if decision is None:
+                self.queued = 0
+                self.update_status()
+                return
+        self._start_steps(1, decision)
 
     def _finished_notice(self) -> None:
         if self.session.player is not None and not self._scorecard_shown:
@@ -267,7 +394,11 @@ class GpuMarketApp(App):
             return
 
         def go(n: int | None) -> None:
-            if n and not self.busy:
+            if not n:
+                return
+            if self.busy:
+                self._queue(n)
+            else:
                 self._start_steps(min(n, left), None)
 
         if months is not None:
@@ -277,10 +408,33 @@ class GpuMarketApp(App):
 
     # ------------------------------------------------------------------ views
     def action_tab(self, tab: str) -> None:
-        if tab == "turn" and self.session.player is None:
+        if tab in SEAT_TABS and self.session.player is None:
             self.notify("You are watching: pick a company to run with c (new game).")
             return
+        if self.screen is not self.market_screen:
+            return
         self.market_screen.show_tab(tab)
+
+    def _view_action(self, tab: str, action: str) -> None:
+        """A key of one view works whatever has focus: it shows that view and acts there."""
+        if self.screen is not self.market_screen:
+            return
+        self.market_screen.show_tab(tab)
+        getattr(self.market_screen.view(tab), action)()
+
+    def action_share_measure(self) -> None:
+        """Dashboard: market share by compute revenue or by GPU-hours sold."""
+        self._view_action("dashboard", "action_toggle_measure")
+
+    def action_price_kind(self) -> None:
+        """Dashboard: on-demand, reserved or spot prices."""
+        self._view_action("dashboard", "action_cycle_price")
+
+    def action_news_older(self) -> None:
+        self._view_action("news", "action_older")
+
+    def action_news_newer(self) -> None:
+        self._view_action("news", "action_newer")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -333,9 +487,10 @@ class GpuMarketApp(App):
 
     def replace_game(self, game: Game) -> None:
         self._pause()
-        self.workers.cancel_group(self, "sim")
-        self.busy = False
+        self.busy = False  # a month still running for the old game stops at the generation check
         self.busy_to = None
+        self.queued = 0
+        self._stop_busy_clock()
         self._scorecard_shown = False
         self.session.replace(game)
         self.title = f"gpumarket - {game.scenario.title}"
@@ -349,18 +504,22 @@ class GpuMarketApp(App):
     def _default_path(self) -> str:
         g = self.session.game
         who = f"-{g.player.replace(' ', '_')}" if g.player else ""
-        return f"gpumarket-{g.scenario.name}-seed{g.seed}{who}-m{g.model.month}.json"
+        return str(save_folder() / f"gpumarket-{g.scenario.name}-seed{g.seed}{who}-m{g.model.month}.json")
 
     def action_save(self, path: str | None = None) -> None:
         def go(p: str | None) -> None:
             if not p:
                 return
+            target = Path(p).expanduser()
             try:
+                if target.parent == save_folder():
+                    target.parent.mkdir(parents=True, exist_ok=True)
                 with self.session.lock:
-                    out = self.session.game.save(p)
-            except UserError as exc:
-                self.last_error = str(exc)
-                self.notify(str(exc), title="Not saved", severity="error")
+                    out = self.session.game.save(target)
+            except (UserError, OSError) as exc:  # a read-only folder, a full disk: say so, play on
+                msg = str(exc) if isinstance(exc, UserError) else f"{target}: {exc.strerror or exc}"
+                self.last_error = msg
+                self.notify(msg, title="Not saved", severity="error", timeout=8)
                 return
             self.notify(f"saved to {out}", title="Saved")
 
@@ -373,38 +532,34 @@ class GpuMarketApp(App):
         def go(p: str | None) -> None:
             if p:
                 self._pause()
-                self._load_worker(p)
+                self.run_in_thread("load", lambda: Game.load(Path(p).expanduser()))
 
         if path is not None:
             go(path)
         else:
-            saves = sorted(Path(".").glob("gpumarket-*.json"), key=lambda q: q.stat().st_mtime)
-            self.push_screen(PathScreen("Load a saved game from", str(saves[-1]) if saves else ""), go)
+            saves = [q for folder in (save_folder(), Path(".")) if folder.is_dir()
+                     for q in folder.glob("gpumarket-*.json")]
+            saves.sort(key=lambda q: q.stat().st_mtime)
+            self.push_screen(PathScreen("Load a saved game from", str(saves[-1]) if saves else
+                                        str(save_folder()) + os.sep), go)
 
-    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load_worker(self, path: str) -> Game | UserError:
-        try:
-            return Game.load(path)
-        except UserError as exc:  # the user's mistake is a result, not a failure of the worker
-            return exc
-
-    def _worker_failed(self, w: Worker, title: str) -> bool:
-        """Say what went wrong with a worker, if anything: its result is a UserError, or it
-        raised (a bug)."""
-        if w.state == WorkerState.ERROR:
-            msg = f"internal error: {w.error!r}"
-        elif isinstance(w.result, UserError):
-            msg = str(w.result)
-        else:
+    def _thread_failed(self, message: ThreadDone, title: str) -> bool:
+        """Say what went wrong in a thread, if anything: the user's mistake (a UserError) or a
+        bug (anything else)."""
+        err = message.error
+        if err is None and isinstance(message.result, UserError):
+            err = message.result
+        if err is None:
             return False
+        msg = str(err) if isinstance(err, UserError) else f"internal error: {err!r}"
         self.last_error = msg
         self.notify(msg, title=title, severity="error", timeout=8)
         return True
 
-    def _after_load(self, w: Worker) -> None:
-        if self._worker_failed(w, "Not loaded"):
+    def _after_load(self, message: ThreadDone) -> None:
+        if self._thread_failed(message, "Not loaded"):
             return
-        game: Game = w.result  # type: ignore[assignment]
+        game: Game = message.result  # type: ignore[assignment]
         self.replace_game(game)
         self.notify(f"{game.scenario.name}, month {game.model.month}", title="Loaded")
 
@@ -431,28 +586,28 @@ class GpuMarketApp(App):
         self.notify(f"running both futures {plan.months} months ahead...", title="Fork")
         self.fork_futures(plan, decision)
 
-    @work(thread=True, exclusive=True, group="fork", exit_on_error=False)
-    def fork_futures(self, plan: ForkPlan, decision: Decision | None) -> tuple[ForkPlan, Game, Game] | UserError:
-        """Two copies of the present run ``plan.months`` on: A as is, B with the plan's events
-        and the decision (the present game is not touched)."""
-        try:
+    def fork_futures(self, plan: ForkPlan, decision: Decision | None) -> None:
+        """Two copies of the present run ``plan.months`` on, in a thread: A as is, B with the
+        plan's events and the decision (the present game is not touched)."""
+
+        def work() -> tuple[ForkPlan, Game, Game]:
             with self.session.lock:
                 base = self.session.game
                 a = base.fork()
                 b = base.fork(plan.events or None)
             for i in range(plan.months):
-                if a.finished:
+                if a.finished or self._closing:
                     break
                 a.step(None)
                 b.step(decision if i == 0 else None)
-        except UserError as exc:
-            return exc
-        return plan, a, b
+            return plan, a, b
 
-    def _after_fork(self, w: Worker) -> None:
-        if self._worker_failed(w, "Fork failed"):
+        self.run_in_thread("fork", work)
+
+    def _after_fork(self, message: ThreadDone) -> None:
+        if self._thread_failed(message, "Fork failed"):
             return
-        plan, a, b = w.result  # type: ignore[misc]
+        plan, a, b = message.result  # type: ignore[misc]
         self.forks = (a, b)
         rows = V.compare_rows(a.model, b.model, a.player)
         what = plan.label + (" + my decision" if plan.with_decision and plan.events else "")
@@ -467,6 +622,14 @@ class GpuMarketApp(App):
 
         self.push_screen(CompareScreen(title, rows, a.model, b.model), adopt)
 
+    async def wait_for_threads(self, timeout: float = 60.0) -> None:
+        """Until no thread of the app is running and no queued month is left (for tests)."""
+        import asyncio
+
+        end = time.monotonic() + timeout
+        while (self.thread_running() or self.busy or self.queued) and time.monotonic() < end:
+            await asyncio.sleep(0.01)
+
 
 def main(args) -> int:
     """Entry point of ``gpumarket play`` (``args`` from ``market.cli``). Bad input raises
@@ -474,7 +637,8 @@ def main(args) -> int:
     t0 = time.perf_counter()
     if getattr(args, "load", None):
         game = Game.load(args.load)
-        if getattr(args, "as_company", None) and args.as_company != game.player:
+        wanted = getattr(args, "as_company", None)
+        if wanted and (game.player is None or wanted.strip().casefold() != game.player.casefold()):
             raise UserError(f"--as {args.as_company}: the saved game is played as {game.player or 'nobody'}; "
                             "drop --as to resume it")
     else:
@@ -484,7 +648,14 @@ def main(args) -> int:
     app.started_at = t0  # type: ignore[attr-defined]
     runtime.settle()
     app.run()
-    return int(app.return_code or 0)
+    code = int(app.return_code or 0)
+    if any(t.is_alive() and t.name.startswith("gpumarket-") for t in threading.enumerate()):
+        # a month (or a compile) was still running when the user quit: leave now rather than
+        # wait for it; nothing is lost, since saves are written whole and only when asked for
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

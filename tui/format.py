@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
+from market.game import money as _money
 
-def money(x: float | None, digits: int = 2) -> str:
-    """Dollars in the largest sensible unit: $1.23B, $45.6M, $789k; '-' for missing values."""
+
+def money(x: float | None, digits: int | None = None) -> str:
+    """Dollars with three significant figures in the largest sensible unit ($1.23B, $456M,
+    $78.9k); '-' for missing values. The same rule as the game's messages (market.game.money);
+    ``digits`` is accepted for old callers and ignored: one format everywhere."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
-    a = abs(x)
-    sign = "-" if x < 0 and a >= 0.5 else ""
-    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"{sign}${a / div:,.{digits}f}{unit}"
-    return f"{sign}${a:,.0f}"
+    return _money(float(x))
+
+
+_SUFFIX = re.compile(r"(?<=\S)-\d{4}\b")
+_BILLIONS = re.compile(r"\$(-?[\d,]+(?:\.\d+)?)B\b")
+
+
+def display_name(name: str) -> str:
+    """A name as people read it: the members of a generated segment ("Other frontier labs-0003")
+    lose their internal number."""
+    return _SUFFIX.sub("", name)
+
+
+def clean_text(text: str) -> str:
+    """An engine's sentence for the screen: internal suffixes dropped, dollar billions written in
+    the one money format ("$58000000.00B" -> "$58,000T", "$0.00B fee" -> "$0 fee")."""
+    text = _SUFFIX.sub("", text)
+    return _BILLIONS.sub(lambda mt: _money(float(mt.group(1).replace(",", "")) * 1e9), text)
 
 
 def count(x: float | None) -> str:

@@ -29,3 +29,15 @@ class CompanySelected(Message):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
+
+
+class ThreadDone(Message):
+    """A thread of the app (a month, a load, a fork, the shadow run, the warm-up) has finished
+    with ``result`` or raised ``error``."""
+
+    def __init__(self, kind: str, result: object, error: BaseException | None, token: object = None) -> None:
+        super().__init__()
+        self.token = token
+        self.kind = kind
+        self.result = result
+        self.error = error

@@ -19,6 +19,7 @@ class Session:
         self.game = game
         self.prices = PriceBook()
         self.generation = 0  # bumped when the game is replaced, so stale work can be ignored
+        self.shadow: Game | None = None  # the AI's own policy in the player's seat, from the same start
 
     @property
     def model(self) -> MarketModel:
@@ -37,6 +38,12 @@ class Session:
             self.game = game
             self.prices = PriceBook()
             self.generation += 1
+            self.shadow = None
+
+    def shadow_for(self, month: int) -> Game | None:
+        """The shadow run if it has reached ``month`` months (None while it is being worked out)."""
+        s = self.shadow
+        return s if s is not None and s.model.month == month else None
 
     def update_caches(self) -> None:
         with self.lock:

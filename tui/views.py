@@ -343,3 +343,235 @@ def compare_rows(a: MarketModel, b: MarketModel, company: str | None = None) -> 
 
 def _status(p) -> str:
     return "defaulted" if p.defaulted else p.status
+
+
+# ---------------------------------------------------------------------- the player's seat
+CASH_FLOW_LINES = ("net_income", "depreciation", "working_capital", "operating", "capex", "investing",
+                   "borrowing", "equity", "financing", "change")
+CASH_FLOW_LABELS = {
+    "net_income": "Net income",
+    "depreciation": "+ Depreciation (not cash)",
+    "working_capital": "+ Prepayments, fees, other",
+    "operating": "Cash from operations",
+    "capex": "GPUs and power bought",
+    "investing": "Cash from investing",
+    "borrowing": "Borrowed less repaid",
+    "equity": "Equity raised",
+    "financing": "Cash from financing",
+    "change": "Change in cash",
+}
+
+
+def _opening(m: MarketModel, opening: dict | None, e: int, t: int) -> tuple[float, float, float] | None:
+    """(cash, debt, book equity) at the start of month ``t``: the end of the month before, or the
+    game's opening books for month 0."""
+    am = m.recorder.agent_months
+    if t > 0:
+        r = am[t - 1]
+        return float(r["cash"][e]), float(r["debt"][e]), float(r["equity_book"][e])
+    if opening is None:
+        return None
+    return float(opening["cash"][e]), float(opening["debt"][e]), float(opening["equity_book"][e])
+
+
+def cash_flow(m: MarketModel, e: int, opening: dict | None = None) -> dict[str, dict[str, float]]:
+    """A cash-flow statement (indirect method) for an agent row, month, quarter and year to
+    date: net income plus depreciation plus what the other lines leave (prepayments received,
+    fees, working capital) is cash from operations; GPUs and power bought are investing; loans
+    and equity are financing; the three add up to the change in cash."""
+    am = m.recorder.agent_months
+    out: dict[str, dict[str, float]] = {k: {} for k in CASH_FLOW_LINES}
+    for period in ("month", "quarter", "year"):
+        tot = dict.fromkeys(CASH_FLOW_LINES, 0.0)
+        for t in period_months(m, period):
+            start = _opening(m, opening, e, t)
+            if start is None:
+                continue
+            cash0, debt0, eq0 = start
+            r = am[t]
+            ni = float(r["net_income"][e])
+            change = float(r["cash"][e]) - cash0
+            borrowing = float(r["debt"][e]) - debt0
+            equity = float(r["equity_book"][e]) - eq0 - ni
+            capex = -float(r["capex"][e])
+            financing = borrowing + equity
+            operating = change - capex - financing
+            dep = float(r["depreciation"][e])
+            vals = {"net_income": ni, "depreciation": dep, "working_capital": operating - ni - dep,
+                    "operating": operating, "capex": capex, "investing": capex, "borrowing": borrowing,
+                    "equity": equity, "financing": financing, "change": change}
+            for k, v in vals.items():
+                tot[k] += v
+        for k in CASH_FLOW_LINES:
+            out[k][period] = tot[k]
+    return out
+
+
+def _contract_events(m: MarketModel, name: str, month: int) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {"signed": [], "walk_away": [], "decline": [], "cancelled": [], "offer": []}
+    for e in month_events(m, month):
+        if e["kind"] in out and name in e["agents"]:
+            out[e["kind"]].append(e)
+    return out
+
+
+def _describe_decision(m: MarketModel, d: dict | None) -> list[str]:
+    from tui import format as F
+
+    if not d:
+        return ["Nothing: prices as before, no orders, no answers (the AI does not act for you)."]
+    out = []
+    for gen, n in (d.get("orders") or {}).items():
+        out.append(f"Ordered {n:,} {gen} GPUs from NVIDIA.")
+    if d.get("build_mw"):
+        out.append(f"Started building {d['build_mw']:,.0f} MW.")
+    for gen, ps in (d.get("prices") or {}).items():
+        out.append(f"Set {gen} prices to {F.price(ps['on_demand'])} on-demand, {F.price(ps['reserved'])} reserved, "
+                   f"{F.price(ps['spot'])} spot.")
+    for rid, a in (d.get("answers") or {}).items():
+        out.append(f"Request #{rid}: " + (f"offered at {F.price(a['price'])}/GPU-hour." if a["action"] == "offer"
+                                          else "declined."))
+    if d.get("borrow"):
+        out.append(f"Borrowed {F.money(d['borrow'])}.")
+    if d.get("repay"):
+        out.append(f"Repaid {F.money(d['repay'])}.")
+    return out
+
+
+def covenant_headroom(m: MarketModel, p) -> dict:
+    """Leverage (debt over annualised EBITDA of the last three months) and debt-service cover of
+    the last three months against the covenants, the next quarterly test and the status."""
+    from market.mechanisms import finance
+
+    f = p.spec.finance
+    q = p.hist[-3:]
+    ebitda_q = sum(h[1] for h in q) * (3.0 / len(q)) if q else 0.0
+    service_q = sum(h[2] for h in q) * (3.0 / len(q)) if q else 0.0
+    lev = finance.leverage(p.debt(), ebitda_q * 4.0) if q else 0.0
+    cov = finance.dscr(ebitda_q, service_q) if q else math.inf
+    t = m.month
+    next_test = t + (2 - t % 3) if t % 3 != 2 else t  # months t with (t + 1) % 3 == 0 are tested
+    return {"leverage": lev, "max_leverage": f.max_leverage, "dscr": cov, "min_dscr": f.min_dscr,
+            "next_test": m.label(next_test), "status": "defaulted" if p.defaulted else p.status,
+            "debt": p.debt(), "can_borrow": p.borrowing_capacity()}
+
+
+def prices_vs_rivals(m: MarketModel, p) -> list[dict]:
+    """Each generation the company prices: its on-demand, reserved and spot prices against the
+    cheapest rival's and the market's mean."""
+    cat = m.cat
+    out = []
+    for g, name in enumerate(cat.names):
+        if p.od[g] != p.od[g] or (p.installed[g] + p.in_transit[g] + p.on_order[g]) <= 0:
+            continue
+        row = {"generation": name}
+        for key, arr in (("on_demand", "od"), ("reserved", "res"), ("spot", "spot")):
+            rivals = [float(getattr(q, arr)[g]) for q in m.providers
+                      if q is not p and q.active and not q.defaulted and getattr(q, arr)[g] == getattr(q, arr)[g]]
+            row[key] = float(getattr(p, arr)[g])
+            row[key + "_min"] = min(rivals) if rivals else math.nan
+            row[key + "_mean"] = sum(rivals) / len(rivals) if rivals else math.nan
+        out.append(row)
+    return out
+
+
+def player_report(game, shadow=None) -> dict:
+    """What the player's company did in the last month simulated and what happened to it:
+    the decision, deliveries, shortfalls and penalties, contracts won and lost and why, prices
+    against rivals, utilisation, cash flow, covenant headroom and, given ``shadow`` (the same
+    start with the AI in the seat, stepped as far), how the company stands against that."""
+    from tui import format as F
+
+    m = game.model
+    p = game.company
+    e = p.eid
+    am = m.recorder.agent_months
+    n = len(am)
+    if n == 0:
+        return {}
+    t = n - 1
+    r = am[t]
+    prev = am[t - 1] if t > 0 else None
+    out: dict = {"month": m.label(t), "company": p.name}
+    out["decided"] = _describe_decision(m, game.decisions[t] if t < len(game.decisions) else None)
+    # deliveries and power
+    inst = float(r["gpus_installed"][e])
+    inst0 = float(prev["gpus_installed"][e]) if prev is not None else float(p.installed.sum())
+    mw = float(r["powered_mw"][e])
+    mw0 = float(prev["powered_mw"][e]) if prev is not None else mw
+    out["fleet"] = [
+        f"GPUs installed {F.count(inst)} ({'+' if inst >= inst0 else '-'}{F.count(abs(inst - inst0))} on the month); "
+        f"{F.count(float(p.in_transit.sum()))} in transit, {F.count(float(p.on_order.sum()))} on order with NVIDIA.",
+        f"Power {mw:,.0f} MW ({'+' if mw >= mw0 else '-'}{abs(mw - mw0):,.0f}), {p.building_mw():,.0f} MW building.",
+    ]
+    # contracts: won, lost and why, cancelled; service
+    ev = _contract_events(m, p.name, t)
+    won = [F.clean_text(x["text"]) for x in ev["signed"] if x["text"].startswith(p.name)]
+    lost = [F.clean_text(x["text"]) for x in ev["walk_away"]]
+    lost += [F.clean_text(x["text"]) for x in ev["decline"]]
+    cancelled = [F.clean_text(x["text"]) for x in ev["cancelled"]]
+    out["won"], out["lost"], out["cancelled"] = won, lost, cancelled
+    rivals = [x for x in month_events(m, t) if x["kind"] == "signed" and not x["text"].startswith(p.name)]
+    out["rivals_signed"] = (len(rivals), sum(float(x.get("value", 0.0)) for x in rivals))
+    live = [c for c in m.exchange.by_seller.get(p.name, []) if c.status == "active"]
+    short = [c for c in live if c.start <= t and c.delivered < c.gpus]
+    out["service"] = {
+        "active": len(live),
+        "short": [(F.display_name(c.buyer), m.cat.names[c.generation], int(c.delivered), int(c.gpus),
+                   int(c.late_months)) for c in short],
+        "penalties": float(r["other_expense"][e]),
+        "other_income": float(r["other_income"][e]),
+    }
+    out["revenue"] = float(r["revenue"][e])
+    out["net_income"] = float(r["net_income"][e])
+    out["share"] = float(r["market_share"][e])
+    out["share_prev"] = float(prev["market_share"][e]) if prev is not None else None
+    out["utilisation"] = float(r["utilization"][e])
+    out["market_utilisation"] = float(m.recorder.model_rows[t]["utilization"])
+    out["prices"] = prices_vs_rivals(m, p)
+    out["cash_flow"] = cash_flow(m, e, getattr(game, "opening", None))
+    out["covenants"] = covenant_headroom(m, p)
+    out["backlog"] = float(r["backlog"][e])
+    if shadow is not None and len(shadow.model.recorder.agent_months) == n:
+        sm = shadow.model
+        q = sm.provider_by_name[p.name]
+        sr = sm.recorder.agent_months[t]
+        out["shadow"] = [
+            (label, fmt(float(r[key][e])), fmt(float(sr[key][q.eid])))
+            for label, key, fmt in (("Market share", "market_share", lambda x: F.pct(x, 1)),
+                                    ("Revenue this month", "revenue", F.money),
+                                    ("Net income this month", "net_income", F.money),
+                                    ("Cash", "cash", F.money), ("Debt", "debt", F.money),
+                                    ("Book equity", "equity_book", F.money),
+                                    ("GPUs installed", "gpus_installed", F.count),
+                                    ("Backlog", "backlog", F.money), ("Utilisation", "utilization", F.pct))
+        ] + [("Contracts signed so far", str(sum(1 for c in m.exchange.by_seller.get(p.name, []) if c.signed >= 0)),
+              str(sum(1 for c in sm.exchange.by_seller.get(p.name, []) if c.signed >= 0)))]
+    return out
+
+
+def obligations(game, months: int = 18) -> list[dict]:
+    """Month by month from now: the GPUs the company's contracts need (by generation and in
+    all), the GPUs it will hold (installed plus shipments landing by then; GPUs still on order
+    with NVIDIA have no date yet), and the MW those contracts need against the MW powered by
+    then (builds finishing)."""
+    m = game.model
+    p = game.company
+    cat = m.cat
+    t = m.month
+    ex = m.exchange
+    held = p.installed.astype(float).copy()
+    out = []
+    for k in range(t, t + months):
+        for g, units, _ in p.transit.get(k, ()):
+            held[g] += units
+        need = ex.committed_ahead(p.name, k, 0)
+        mw_powered = p.powered_mw + sum(mw for done, mw in p.builds if done <= k)
+        mw_need = float((need * cat.power_kw).sum()) / 1000.0
+        short = {cat.names[g]: float(need[g] - held[g]) for g in range(cat.n) if need[g] > held[g] + 0.5}
+        out.append({"month": m.label(k), "contracted": float(need.sum()), "held": float(held.sum()),
+                    "by_generation": {cat.names[g]: (float(need[g]), float(held[g])) for g in range(cat.n)
+                                      if need[g] > 0 or held[g] > 0},
+                    "short": short, "mw_need": mw_need, "mw_powered": float(mw_powered),
+                    "mw_short": mw_need > mw_powered + 1e-6})
+    return out

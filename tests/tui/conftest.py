@@ -37,9 +37,11 @@ def make_app(new_game):
 
 
 async def settle(pilot) -> None:
-    """Wait for the stepping, loading and forking workers, then for the repaint."""
-    await pilot.app.workers.wait_for_complete()
+    """Wait for the stepping, loading and forking threads (and any queued month), then for the
+    repaint."""
+    await pilot.app.wait_for_threads()
     await pilot.pause()
+    await pilot.app.wait_for_threads()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     # a chart's refresh() is scheduled, not immediate: let every scheduled repaint land

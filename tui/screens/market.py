@@ -11,10 +11,12 @@ from tui.widgets.companies import Companies
 from tui.widgets.contracts import Contracts
 from tui.widgets.dashboard import Dashboard
 from tui.widgets.news import News
+from tui.widgets.report import Obligations, Report
 from tui.widgets.status import StatusBar
 from tui.widgets.turn import TurnPanel
 
-TABS = ("dashboard", "companies", "contracts", "news", "turn")
+TABS = ("dashboard", "companies", "contracts", "news", "turn", "report", "obligations")
+SEAT_TABS = ("turn", "report", "obligations")
 
 
 class MarketScreen(Screen):
@@ -30,21 +32,26 @@ class MarketScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with TabbedContent(id="tabs", initial="dashboard"):
-            with TabPane("Dashboard [1]", id="dashboard"):
+            with TabPane("1 Dashboard", id="dashboard"):
                 yield Dashboard(id="dashboard-view")
-            with TabPane("Companies [2]", id="companies"):
+            with TabPane("2 Companies", id="companies"):
                 yield Companies(id="companies-view")
-            with TabPane("Contracts [3]", id="contracts"):
+            with TabPane("3 Contracts", id="contracts"):
                 yield Contracts(id="contracts-view")
-            with TabPane("News [4]", id="news"):
+            with TabPane("4 News", id="news"):
                 yield News(id="news-view")
-            with TabPane("Your turn [5]", id="turn"):
+            with TabPane("5 Turn", id="turn"):
                 yield TurnPanel(id="turn-view")
+            with TabPane("6 Report", id="report"):
+                yield Report(id="report-view")
+            with TabPane("7 Obligations", id="obligations"):
+                yield Obligations(id="obligations-view")
         yield Footer()
 
     def on_mount(self) -> None:
         if self.app.session.player is None:  # type: ignore[attr-defined]
-            self.query_one(TabbedContent).hide_tab("turn")
+            for tab in SEAT_TABS:
+                self.query_one(TabbedContent).hide_tab(tab)
         self.app.first_paint()  # type: ignore[attr-defined]
 
     def view(self, tab: str) -> MarketView:
@@ -84,10 +91,18 @@ class MarketScreen(Screen):
         await turn.recompose()
         turn._filled_for = None
         turn._request_ids = []
-        if self.app.session.player is None:  # type: ignore[attr-defined]
-            if tabs.active == "turn":
-                tabs.active = "dashboard"
-            tabs.hide_tab("turn")
-        else:
-            tabs.show_tab("turn")
+        for tab in SEAT_TABS:
+            if self.app.session.player is None:  # type: ignore[attr-defined]
+                if tabs.active == tab:
+                    tabs.active = "dashboard"
+                tabs.hide_tab(tab)
+            else:
+                tabs.show_tab(tab)
         self.refresh_views()
+
+    def shadow_ready(self) -> None:
+        """The shadow run has caught up: the report shows it if it is on screen."""
+        if self.active_tab == "report":
+            self._paint("report")
+        else:
+            self.stale.add("report")

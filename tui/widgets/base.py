@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import plotext._utility as _plotext_utility
@@ -21,6 +22,19 @@ def _ordered_no_duplicates(data):
 _plotext_utility.no_duplicates = _ordered_no_duplicates
 
 MARKER = "hd"  # plotext marker of every line chart (sd measured no faster)
+
+#: Okabe and Ito's palette, safe for the common kinds of colour blindness (black swapped for grey
+#: and a light grey added, for dark terminals); a series keeps its colour by its place in the list.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
+           "#DDDDDD")
+
+
+def colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _rgb(hex_: str) -> tuple[int, int, int]:
+    return int(hex_[1:3], 16), int(hex_[3:5], 16), int(hex_[5:7], 16)
 
 if TYPE_CHECKING:
     from tui.session import Session
@@ -48,20 +62,27 @@ def spark(values: list[float], width: int = 24) -> str:
 
 def plot_lines(widget: PlotextPlot, series: list[tuple[str, list[float], list[float]]], title: str,
                ylabel: str = "", xticks: tuple[list[float], list[str]] | None = None,
-               ylim: tuple[float, float] | None = None) -> None:
-    """Redraw a line chart: each (label, xs, ys) downsampled to the widget's width; empty series
-    are skipped (textual-plotext raises on an empty labelled series)."""
+               ylim: tuple[float, float] | None = None, colours: list[str] | None = None,
+               legend: bool = False) -> None:
+    """Redraw a line chart: each (label, xs, ys) downsampled to the widget's width, in the
+    palette's colours (``colours``: one per series); empty series are skipped (textual-plotext
+    raises on an empty labelled series). Without ``legend`` the lines carry no label, so no
+    legend covers the data: a table beside the chart says which colour is which."""
     plt = widget.plt
     plt.clear_data()
     plt.clear_figure()
     plt.title(title)
     width = max(10, widget.size.width - 12)
     drawn = 0
-    for label, xs, ys in series:
+    for i, (label, xs, ys) in enumerate(series):
         if not xs:
             continue
         x, y = downsample(xs, ys, width)
-        plt.plot(x, y, label=label, marker=MARKER)
+        c = _rgb(colours[i] if colours is not None else colour(i))
+        if legend:
+            plt.plot(x, y, label=label, marker=MARKER, color=c)
+        else:
+            plt.plot(x, y, marker=MARKER, color=c)
         drawn += 1
     if ylabel:
         plt.ylabel(ylabel)
@@ -73,9 +94,9 @@ def plot_lines(widget: PlotextPlot, series: list[tuple[str, list[float], list[fl
 
 
 def month_ticks(labels: list[str], months: list[int], n: int = 5) -> tuple[list[float], list[str]]:
-    """A few x ticks labelled YYYY-MM."""
+    """A few x ticks labelled with dates (YYYY-MM), the last month always among them."""
     if not months:
         return [], []
-    step = max(1, len(months) // n)
-    picks = months[::step]
-    return [float(t) for t in picks], [labels[i] for i in range(0, len(months), step)]
+    step = max(1, math.ceil(len(months) / n))
+    idx = list(range(len(months) - 1, -1, -step))[::-1]
+    return [float(months[i]) for i in idx], [labels[i] for i in idx]

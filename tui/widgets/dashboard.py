@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Grid, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
@@ -13,7 +13,7 @@ from textual_plotext import PlotextPlot
 from tui import format as F
 from tui import views as V
 from tui.session import Session
-from tui.widgets.base import MarketView, month_ticks, plot_lines
+from tui.widgets.base import MarketView, colour, month_ticks, plot_lines
 
 PRICE_KINDS = ("on-demand", "reserved", "spot")
 
@@ -24,19 +24,28 @@ class Headline(Static):
     def show(self, session: Session) -> None:
         h = V.headline(session.model)
         if not h:
-            # before the first month: what this scenario is about, for the class
+            # before the first month: what this scenario is about, for the class, and the turn
             scn = session.game.scenario
+            tall = self.app.size.height >= 32
             t = Text()
             t.append(scn.title, style="bold")
             if scn.summary:
                 t.append(f"  {scn.summary}", style="dim")
-            if scn.description:
+            if scn.description and (tall or session.player is None):
                 t.append("\n" + " ".join(scn.description.split()))
-            if scn.question:
+            if scn.question and (tall or session.player is None):
                 t.append("\nQuestion for the class: ", style="bold")
                 t.append(scn.question)
-            t.append("\nNo month simulated yet: press n for the next month, space to play, ? for help.",
-                     style="italic")
+            if session.player is not None:
+                t.append(f"\nYour first turn as {session.player}, in three lines:", style="bold")
+                t.append("\n 1. 5 opens your turn: GPU orders from NVIDIA, MW to build, prices, answers to "
+                         "buyers' requests.")
+                t.append("\n 2. n ends the turn: the month runs and the AI plays every other company by the "
+                         "same rules.")
+                t.append("\n 3. 6 reports what happened to you; 7 shows what your contracts need; ? has a glossary.")
+            else:
+                t.append("\nNo month simulated yet: press n for the next month, space to play, ? for help.",
+                         style="italic")
             self.update(t)
             return
         prev = h["prev"]
@@ -74,27 +83,30 @@ class PriceChart(PlotextPlot):
     """Market-average posted price per generation per month."""
 
 
+class ShareTable(Static):
+    """Each provider's share this month and its change on the month, in the chart's colours
+    (the chart's legend: none is drawn over the data)."""
+
+
 class PriceTable(Static):
-    """This month's average posted prices per generation."""
+    """This month's average posted prices per generation, in the price chart's colours."""
 
 
 class Dashboard(Vertical, MarketView):
-    """Headline figures and two charts. ``t`` switches the share measure, ``p`` the price kind."""
+    """Headline figures, and two charts each with its table beside it. ``t`` switches the share
+    measure and ``p`` the price kind (app-wide keys: they work whatever has focus)."""
 
-    BINDINGS = [
-        ("t", "toggle_measure", "Share by $/hours"),
-        ("p", "cycle_price", "Price kind"),
-    ]
     measure: reactive[str] = reactive("revenue")
     price_kind: reactive[int] = reactive(0)
 
     def compose(self) -> ComposeResult:
         yield Headline(id="headline")
-        with Grid(id="dash-grid"):
+        with Horizontal(id="share-row", classes="dash-row"):
             yield ShareChart(id="share-chart")
-            with Vertical(id="price-box"):
-                yield PriceChart(id="price-chart")
-                yield PriceTable(id="price-table")
+            yield ShareTable(id="share-table")
+        with Horizontal(id="price-row", classes="dash-row"):
+            yield PriceChart(id="price-chart")
+            yield PriceTable(id="price-table")
 
     def action_toggle_measure(self) -> None:
         self.measure = "hours" if self.measure == "revenue" else "revenue"
@@ -111,25 +123,52 @@ class Dashboard(Vertical, MarketView):
             self.query_one(Headline).show(session)
             months, shares = V.share_series(m, self.measure)
             labels = [m.label(t) for t in months]
-            ticks = month_ticks(labels, months)
-            # providers that never sold anything would only clutter the legend
-            series = [(name, months, [100.0 * y for y in ys]) for name, ys in shares.items() if any(y > 0 for y in ys)]
+            ticks = month_ticks(labels, months, 4 if self.size.width < 100 else 6)
+            names = [p.name for p in m.providers]
+            # providers that never sold anything would only clutter the chart
+            series, cols = [], []
+            for i, name in enumerate(names):
+                ys = shares[name]
+                if any(y > 0 for y in ys):
+                    series.append((name, months, [100.0 * y for y in ys]))
+                    cols.append(colour(i))
             what = "compute revenue" if self.measure == "revenue" else "GPU-hours sold"
-            plot_lines(self.query_one(ShareChart), series, f"Market share % by {what} (t)", xticks=ticks)
+            plot_lines(self.query_one(ShareChart), series, f"Market share % by {what} (t)", xticks=ticks,
+                       colours=cols)
             pb = session.prices
             kind = self.price_kind
-            pseries = []
-            for name in m.cat.names:
+            pseries, pcols = [], []
+            for i, name in enumerate(m.cat.names):
                 xs, ys = pb.series(name, kind)
                 pseries.append((name, [float(x) for x in xs], ys))
+                pcols.append(colour(i))
             plot_lines(self.query_one(PriceChart), pseries, f"{PRICE_KINDS[kind].capitalize()} $/GPU-hour (p)",
-                       xticks=ticks)
+                       xticks=ticks, colours=pcols)
             latest = pb.latest(len(months) - 1) if months else []
-        tab = Table(box=None, padding=(0, 1), expand=False, show_edge=False)
-        tab.add_column("GPU", style="bold")
-        for k in PRICE_KINDS:
+            player = session.player
+            last = {n: ys[-1] for n, ys in shares.items() if ys}
+            before = {n: ys[-2] for n, ys in shares.items() if len(ys) > 1}
+        st = Table(box=None, padding=(0, 1), expand=False, show_edge=False, header_style="bold")
+        st.add_column("", no_wrap=True)
+        st.add_column("share" if self.measure == "revenue" else "hours", justify="right")
+        st.add_column("±pts", justify="right")
+        ranked = sorted(range(len(names)), key=lambda i: -last.get(names[i], 0.0))
+        for i in ranked:
+            n = names[i]
+            if n not in last:
+                continue
+            label = Text("■ ", style=colour(i))
+            label.append(n, style="bold" if n == player else "")
+            d = (last[n] - before[n]) * 100 if n in before else None
+            st.add_row(label, F.pct(last[n], 1), "" if d is None else f"{d:+.1f}")
+        self.query_one(ShareTable).update(st if last else Text("no month yet", style="dim"))
+        tab = Table(box=None, padding=(0, 1), expand=False, show_edge=False, header_style="bold")
+        tab.add_column("GPU", no_wrap=True)
+        for k in ("on-dem.", "resv.", "spot"):
             tab.add_column(k, justify="right")
         order = {n: i for i, n in enumerate(m.cat.names)}
         for gen, od, res, spot in sorted(latest, key=lambda r: order.get(r[0], 99)):
-            tab.add_row(gen, F.price(od), F.price(res), F.price(spot))
+            label = Text("■ ", style=colour(order.get(gen, 0)))
+            label.append(gen)
+            tab.add_row(label, F.price(od), F.price(res), F.price(spot))
         self.query_one(PriceTable).update(tab if latest else Text("no prices yet", style="dim"))

@@ -7,18 +7,15 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tui import format as F
 from tui import views as V
 from tui.session import Session
 from tui.widgets.base import MarketView
 
 
 class News(VerticalScroll, MarketView):
-    """The newsletter of the latest month; ``[`` and ``]`` read earlier and later issues."""
-
-    BINDINGS = [
-        ("left_square_bracket", "older", "Older issue"),
-        ("right_square_bracket", "newer", "Newer issue"),
-    ]
+    """The newsletter of the latest month; ``[`` and ``]`` (app-wide keys) read earlier and
+    later issues."""
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -57,5 +54,5 @@ class News(VerticalScroll, MarketView):
             parts.append(Text(""))
             parts.append(Text(title.upper(), style="bold underline"))
             for line in lines:
-                parts.append(Text("• " + line))
+                parts.append(Text("• " + F.clean_text(line)))
         self.query_one("#news-body", Static).update(Group(*parts))
