@@ -27,24 +27,51 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message} (see --help)")
 
 
+#: seeds are stored as signed 64-bit integers (Parquet, JSON)
+MAX_SEED = 2**63 - 1
+
+
+def _whole(text: str, what: str) -> int:
+    text = text.strip()
+    if not text or len(text) > 30 or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {_show(text)!r}")
+    return int(text)
+
+
 def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {v}")
+    v = _whole(text, "a whole number")
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**63-1, got {v}")
     return v
 
 
 def _months(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of months, got {text!r}") from None
+    v = _whole(text, "a whole number of months")
     if v <= 0:
         raise argparse.ArgumentTypeError(f"expected at least 1 month, got {v}")
     return v
+
+
+def out_path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected the path of a folder, got {text!r}")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("expected the path of a folder, got a path with a NUL character")
+    return Path(text)
+
+
+def _show(text: str) -> str:
+    """User text in a one-line message: control characters escaped."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def one_line(message: str) -> str:
+    """A message on one line whatever text it quotes: line breaks and control characters escaped."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
+
+
+LARGE_HELP = ("lift the limits that keep a run within this machine's memory (600 months, 1,000 providers, "
+              "20,000 buyers, 10,000 events, 4 MB scenario files)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--months", type=_months, default=None, help="default: the scenario's length")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario field by its dotted path (repeatable)")
-    p.add_argument("--out", type=Path, default=None, help="folder for the output files")
+    p.add_argument("--out", type=out_path, default=None,
+                   help="folder for the output files (default runs/<scenario>-seed<N>); replaced as a whole")
     p.add_argument("--ledger", action="store_true", help="also write every posting to ledger.parquet")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--allow-large", action="store_true", help=LARGE_HELP)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("scenarios", help="list the bundled scenarios")
@@ -79,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a scenario file and say what is wrong")
     p.add_argument("file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--allow-large", action="store_true", help=LARGE_HELP)
     p.set_defaults(func=cmd_validate)
 
     try:
@@ -95,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_scenarios(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from market.scenario import list_scenarios
@@ -105,7 +136,7 @@ def cmd_scenarios(args) -> int:
     t.add_column("months", justify="right")
     t.add_column("summary")
     for s in list_scenarios():
-        t.add_row(s.name, s.title, str(s.months), s.summary)
+        t.add_row(escape(s.name), escape(s.title), str(s.months), escape(s.summary))
     Console(width=160 if not sys.stdout.isatty() else None).print(t)
     return 0
 
@@ -113,31 +144,41 @@ def cmd_scenarios(args) -> int:
 def cmd_validate(args) -> int:
     from market.scenario import load_scenario
 
-    s = load_scenario(args.file, args.overrides)
-    print(f"{args.file}: ok: {s.name!r}, {s.months} months from {s.market.start}, {len(s.generations)} "
-          f"generations, {len(s.providers)} provider specs, {len(s.buyers)} buyer specs, {len(s.events)} events")
+    s = load_scenario(args.file, args.overrides, allow_large=args.allow_large)
+    print(one_line(f"{args.file}: ok: {s.name!r}, {s.months} months from {s.market.start}, {len(s.generations)} "
+                   f"generations, {len(s.providers)} provider specs, {len(s.buyers)} buyer specs, "
+                   f"{len(s.events)} events"))
     return 0
 
 
 def cmd_run(args) -> int:
-    from market.scenario import load_scenario
-    from market.simulate import simulate, write_outputs
+    from market.files import StagedDir, check_out_dir
+    from market.scenario import check_months, load_scenario
+    from market.simulate import RUN_FILES, simulate, write_run
 
-    scn = load_scenario(args.scenario, args.overrides)
-    out: Path = args.out if args.out is not None else Path("runs") / f"{scn.name}-seed{args.seed}"
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
+    scn = load_scenario(args.scenario, args.overrides, allow_large=args.allow_large)
     months = args.months or scn.months
+    if args.months:
+        check_months(scn, months, allow_large=args.allow_large)
+    out: Path = args.out if args.out is not None else Path("runs") / f"{safe_name(scn.name)}-seed{args.seed}"
+    check_out_dir(out, replaceable=RUN_FILES)
     runtime.settle()  # the imports and the scenario stay out of the garbage collector's walks
-    t0 = time.perf_counter()
-    progress = _progress(months, args.quiet)
-    with progress as tick:
-        result = simulate(scn, args.seed, months, ledger=args.ledger, progress=tick)
-    elapsed = time.perf_counter() - t0
-    write_outputs(result, out)
+    with StagedDir(out) as staged:  # made before simulating: a folder that cannot be written fails first
+        t0 = time.perf_counter()
+        progress = _progress(months, args.quiet)
+        with progress as tick:
+            result = simulate(scn, args.seed, months, ledger=args.ledger, progress=tick)
+        elapsed = time.perf_counter() - t0
+        write_run(result, staged)
     if not args.quiet:
         _print_summary(result, out, elapsed)
     return 0
+
+
+def safe_name(name: str) -> str:
+    """A scenario's name as one plain folder name: it never decides where outside runs/ files go."""
+    text = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).lstrip(".")
+    return text[:100] or "scenario"
 
 
 class _progress:
@@ -166,12 +207,13 @@ class _progress:
 
 def _print_summary(result, out: Path, elapsed: float) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     s = result.summary
     console = Console(width=160 if not sys.stdout.isatty() else None)
     mk = s["market"]
-    console.print(f"[bold]{s['title']}[/] - seed {s['seed']}, {s['months']} months to {s['final_date']} "
+    console.print(f"[bold]{escape(s['title'])}[/] - seed {s['seed']}, {s['months']} months to {s['final_date']} "
                   f"({elapsed:.2f} s)")
     console.print(f"market in {s['final_date']}: compute revenue ${mk['compute_revenue'] / 1e9:,.2f}B/month, "
                   f"avg ${mk['avg_price_per_gpu_hour']:.2f}/GPU-hour, utilisation {mk['utilization']:.0%}, "
@@ -186,11 +228,11 @@ def _print_summary(result, out: Path, elapsed: float) -> None:
         if a["kind"] not in ("neocloud", "hyperscaler", "nvidia"):
             continue
         mv = a["market_value"]
-        t.add_row(name, a["kind"], f"{a['market_share']:.1%}", _b(a["revenue"]), _b(a["net_income"]), _b(a["cash"]),
+        t.add_row(escape(name), a["kind"], f"{a['market_share']:.1%}", _b(a["revenue"]), _b(a["net_income"]), _b(a["cash"]),
                   _b(a["debt"]), _b(a["backlog"]), f"{a['gpus_installed']:,.0f}", f"{a['utilization']:.0%}",
                   _b(mv) if mv is not None else "-", "defaulted" if a["defaulted"] else a["status"] or "")
     console.print(t)
-    console.print(f"files in {out}/: " + ", ".join(sorted(p.name for p in out.iterdir() if not p.name.startswith("."))))
+    console.print(f"files in {escape(str(out))}/: " + ", ".join(sorted(p.name for p in out.iterdir() if not p.name.startswith("."))))
 
 
 def _b(x: float) -> str:
@@ -215,14 +257,19 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"gpumarket: error: {exc}", file=sys.stderr)
+        print(f"gpumarket: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gpumarket: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
-    except Exception:  # an internal error: a bug to report, with its traceback
+    except Exception as exc:  # an internal error: a bug to report, with its traceback
+        from market.files import USER_ERRNOS, describe_os_error
+
+        if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:  # disk full, read-only, permissions
+            print(f"gpumarket: error: {one_line(describe_os_error(exc))}", file=sys.stderr)
+            return 2
         traceback.print_exc()
         print("gpumarket: internal error (exit 1); please report it with the traceback above", file=sys.stderr)
         return 1

@@ -610,6 +610,18 @@ def check_growth(scn: Scenario, months: int) -> None:
                              "or a shorter run")
 
 
+def check_months(scn: Scenario, months: int, allow_large: bool = False, flag: str = "--months") -> None:
+    """A run length given apart from the scenario (``--months``): within the limit and short enough
+    that the scenario's growth rates keep every figure finite."""
+    if not allow_large and months > MAX_MONTHS:
+        raise UserError(f"{flag} {months}: above the limit of {MAX_MONTHS} months, which keeps a run within "
+                        f"this machine's memory; {LARGE_FLAG} lifts it")
+    try:
+        check_growth(scn, months)
+    except FieldError as exc:
+        raise UserError(f"{flag} {months}: {_fmt_loc(exc.loc, scn.model_dump())}: {exc}") from None
+
+
 def _known(value: str, pool: set[str], loc: tuple) -> None:
     if value not in pool:
         raise FieldError(loc, f"unknown name {value!r} (expected one of {', '.join(sorted(pool))})")

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 import market
 from market.errors import UserError
-from market.files import write_bytes, write_parquet
+from market.files import StagedDir, write_bytes, write_parquet
 from market.ledger import ACCT_NAMES, MEMOS
 from market.model import MarketModel
 from market.scenario import Scenario
@@ -130,6 +130,25 @@ def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()
     raise TypeError
+
+
+#: the files a run writes (CONTRACT.md); a folder holding only these may be replaced by a new run
+RUN_FILES = ("model.parquet", "agents.parquet", "prices.parquet", "contracts.parquet", "events.jsonl",
+             "summary.json", "ledger.parquet")
+
+
+def write_run(result: RunResult, out: Path | StagedDir) -> Path:
+    """Write the run's files as one folder: into a temporary folder beside ``out``, renamed into
+    place when complete, so that ``out`` holds this run's files and nothing else, or is left as it
+    was. ``out`` may be a :class:`StagedDir` made before simulating (which checks ``out`` early)."""
+    staged = out if isinstance(out, StagedDir) else StagedDir(Path(out))
+    with staged:
+        try:
+            write_outputs(result, staged.path)
+        except OSError as exc:
+            raise UserError(f"{staged.flag} {staged.shown}: cannot write: {exc.strerror or exc}") from None
+        staged.commit()
+    return staged.target
 
 
 def write_outputs(result: RunResult, out: Path) -> list[Path]:
