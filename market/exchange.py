@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from market import portable
 from market.contracts import STATUS_CODE, Contract, Request
 from market.ledger import Acct
 from market.mechanisms import clearing, depreciation, negotiation, pricing, service
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
 PROMISE_HORIZON = 36
 _PREPAID, _DEFERRED, _REVENUE = int(Acct.PREPAID), int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE)
 _ACTIVE = STATUS_CODE["active"]  # (pending and active, the codes up to it, are live)
-# service.serve_columns: the active code, and where a reseller's and a buyer's prepaid compute is expensed
-_SERVE_ACCOUNTS = (_ACTIVE, int(Acct.COST_OF_REVENUE), int(Acct.COMPUTE))
 
 
 class Exchange:
@@ -55,7 +52,7 @@ class Exchange:
         self._known: dict[int, list] = {}  # providers each buyer knows of, from its consideration set
         # each contract's terms for serving (_contract_terms), a column per contract as added:
         # integers (rows and entities, generation, resale, inference) and amounts
-        self._iterms = np.zeros((10, 64), dtype=np.int64)
+        self._iterms = np.zeros((9, 64), dtype=np.int64)
         self._fterms = np.zeros((4, 64))
         self._term_row: dict[int, int] = {}  # contract id -> its row there
         # and what changes as contracts are served: the contracts' own state (Contract.attach), a
@@ -111,43 +108,32 @@ class Exchange:
     def credit_backlog(self, seller: str) -> tuple[float, float]:
         """(investment-grade backlog, total backlog) of one seller: the remaining value of its
         live contracts added in the order they were signed, cached until its contracts change or
-        a month is billed (``credit_backlog_reference`` states it contract by contract)."""
+        a month is billed."""
         hit = self._backlog_cache.get(seller)
         if hit is None:
             self._backlogs()
             hit = self._backlog_cache[seller]
         return hit
 
-    def credit_backlog_reference(self, seller: str) -> tuple[float, float]:
-        """:meth:`credit_backlog` worked out from the contracts themselves."""
-        total = ig = 0.0
-        for c in self._live_by_seller.get(seller, ()):
-            v = c.remaining_value()
-            total += v
-            if c.buyer in self.ig:
-                ig += v
-        return ig, total
-
     def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every seller's :meth:`credit_backlog` (investment-grade, total) as two arrays in the
-        providers' order, from one compiled call."""
+        providers' order."""
         out = self._backlog_arrays()
         return out[0], out[1]
 
     def _backlog_arrays(self) -> np.ndarray:
-        """Every seller's backlog figures from the contract columns, in one compiled call (the
-        same sums, in the same order, as :meth:`credit_backlog_reference` and :meth:`backlog`),
-        in the providers' order: rows investment-grade and total backlog (:meth:`credit_backlog`),
-        remaining value and the largest buyer's share of it (the first two figures of
-        :meth:`backlog`). Kept until contracts change or a month is billed; not to be written to."""
+        """Every seller's backlog figures (``service.backlogs``) in the providers' order: rows
+        investment-grade and total backlog (:meth:`credit_backlog`), remaining value and the
+        largest buyer's share of it (the first two figures of :meth:`backlog`). Kept until
+        contracts change or a month is billed; not to be written to."""
         if self._bl_arrays is not None:
             return self._bl_arrays
-        out = np.zeros((4, len(self._prow)))
         n = len(self._term_row)
-        service.backlogs(self._iterms, self._fterms, self._billed_col, self._status_col[:n] <= _ACTIVE, n,
-                         len(self.model.ledger.names), out)
-        self._bl_arrays = out
-        return out
+        live = self._status_col[:n] <= _ACTIVE
+        it = self._iterms[:, :n][:, live]
+        value = self._fterms[1, :n][live] * (it[8] - self._billed_col[:n][live])  # fee x months left
+        self._bl_arrays = service.backlogs(it[0], it[2], value, it[7] > 0, len(self._prow))
+        return self._bl_arrays
 
     def _backlogs(self) -> None:
         """Every seller's backlog figures (:meth:`_backlog_arrays`), kept until its contracts change
@@ -194,8 +180,8 @@ class Exchange:
             if b is not None:
                 grown[:, : b.shape[1]] = b
             self._bsched[c.buyer] = b = grown
-        # (the seller's and the buyer's months lo..hi-1, in one compiled call)
-        service.add_schedule(a, self._prow[c.seller], b, c.generation, lo, hi, sign * c.gpus)
+        a[self._prow[c.seller], c.generation, lo:hi] += sign * c.gpus
+        b[c.generation, lo:hi] += sign * c.gpus
 
     def end_contract(self, c: Contract, status: str) -> None:
         """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs."""
@@ -318,8 +304,7 @@ class Exchange:
 
     def _spare_kws(self, sellers: list[Provider], t: int) -> list[float]:
         """kW each seller has not yet spoken for: powered and building MW less the fleet, what is
-        coming, and what signed contracts still need (``service.promised_kw``, every seller's in
-        one compiled call)."""
+        coming, and what signed contracts still need (``service.promised_kw``)."""
         pb = self.model.pbook
         rows = np.array([self._prow[p.name] for p in sellers], dtype=np.int64)
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
@@ -383,10 +368,9 @@ class Exchange:
                 quotes.append((p, qty))
         if not quotes:
             return
-        # every seller's start, reservation price, ask and score in one compiled call (the rule,
-        # seller by seller: earliest_start, reservation_price and _quote_reference)
-        starts, reses, asks, scores = self._quotes(r, quotes, t, tight)
-        for (p, qty), start, res, ask, score in zip(quotes, starts, reses, asks, scores, strict=True):
+        spare = self._spare_kws([p for p, _ in quotes], t)  # (nothing changes before the offers are made)
+        for (p, qty), kw in zip(quotes, spare, strict=True):
+            start, res, ask, score = self._quote(r, p, qty, t, tight, kw)
             if p.player:
                 ans = self.player_answers.get(r.request_id)
                 if ans is None or ans[0] == "decline":
@@ -430,46 +414,14 @@ class Exchange:
                 m.news("walk_away", [r.buyer, p.name], "{} and {} walk away: {}", r.buyer, p.name, out.reason,
                        request_id=r.request_id)
 
-    def _quotes(self, r: Request, quotes: list[tuple[Provider, int]], t: int,
-                tight: float) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
-        """Each quoting seller's (start, reservation price, ask, score) for request ``r``, in one
-        compiled call (``negotiation.quote_rows``; :meth:`_quote_reference` states it seller by
-        seller and the tests hold the two equal)."""
-        m = self.model
-        cat = m.cat
-        pb = m.pbook
-        neg = m.scn.negotiation
-        mk = m.scn.market
-        g = r.generation
-        sellers = [p for p, _ in quotes]
-        spare = self._spare_kws(sellers, t)  # (nothing changes before the offers are made)
-        rows = [self._prow[p.name] for p in sellers]
-        nv = m.nvidia
-        if cat.nvidia[g]:
-            gpu_wait = np.array([max(nv.output[g], cat.base_output[g] * 0.1, 1.0), cat.launch[g], nv.backlog[g]])
-        else:
-            gpu_wait = np.array([-1.0, 0.0, 0.0])
-        capex = cat.capex(g, nv.price[g]) if cat.nvidia[g] else cat.capex(g, cat.list_price[g])
-        k = len(quotes)
-        start = np.empty(k, dtype=np.int64)
-        out = np.empty((3, k))
-        negotiation.quote_rows(
-            np.array(rows, dtype=np.int64), np.array([q for _, q in quotes], dtype=np.int64), np.array(spare),
-            np.array([p.mw_lead for p in sellers], dtype=np.int64), pb.rates(rows), t, r.start, gpu_wait,
-            nv.spec.lead_time_months, float(cat.power_kw[g]), float(capex), r.term, pb.life_cap,
-            float(mk.economic_life_months), mk.residual_value, mk.obsolescence, pb.pue, pb.kwh_price, pb.opex_rate,
-            float(m.hours), pb.contract_margin, 1.0 + neg.ask_markup * min(2.0, tight), mk.delay_penalty,
-            mk.trust_price, float(getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0)), pb.trust, start, out)
-        # (the prices stay numpy numbers, as reservation_price's are: a contract's fee keeps the type
-        # of its price, and Python's sum() adds numpy numbers without compensation; see backlog)
-        return start.tolist(), out[0], out[1], out[2]
-
-    def _quote_reference(self, r: Request, p: Provider, qty: int, t: int, tight: float) -> tuple[int, float, float, float]:
-        """One seller's (start, reservation price, ask, score) for request ``r``: the rule that
-        :meth:`_quotes` applies to every quoting seller at once."""
+    def _quote(self, r: Request, p: Provider, qty: int, t: int, tight: float,
+               spare_kw: float) -> tuple[int, float, float, float]:
+        """One seller's (start, reservation price, ask, the buyer's score of the offer) for
+        request ``r``: the ask is the reservation price marked up with the market's tightness; the
+        score adds a penalty per month of delay and takes off the value of the buyer's trust."""
         m = self.model
         mk = m.scn.market
-        start = max(r.start, self.earliest_start(p, r.generation, qty, t))
+        start = max(r.start, self.earliest_start(p, r.generation, qty, t, spare_kw))
         res = self.reservation_price(p, r.generation, r.term)
         ask = res * (1.0 + m.scn.negotiation.ask_markup * min(2.0, tight))
         delay = max(0, start - r.start)
@@ -571,9 +523,7 @@ class Exchange:
         """What serving a contract and its backlog need of it that never changes: (seller's
         provider row, seller's and buyer's ledger entities, the buyer's row in the buyer book or,
         for a reseller, its provider row, generation, whether the buyer resells, whether it is for
-        inference, whether the buyer is investment grade, term, whether the fee is a numpy number
-        rather than a Python float, which decides how Python's ``sum()`` adds it in
-        :meth:`backlog`) and (GPUs, monthly fee, prepaid share of each bill, equivalent hours per
+        inference, whether the buyer is investment grade, term) and (GPUs, monthly fee, prepaid share of each bill, equivalent hours per
         hour)."""
         m = self.model
         cat = m.cat
@@ -584,7 +534,7 @@ class Exchange:
         inference = c.purpose == "inference"
         perf = cat.inf[c.generation] if inference else cat.train[c.generation]
         return ((self._prow[seller.name], seller.eid, buyer.eid, row, c.generation, resale, inference,
-                 c.buyer in self.ig, c.term, type(c.fee) is not float), (c.gpus, c.fee, c.prepay_share, perf))
+                 c.buyer in self.ig, c.term), (c.gpus, c.fee, c.prepay_share, perf))
 
     def _serve_plan(self, cols: np.ndarray) -> SimpleNamespace:
         """The terms of the contracts in columns ``cols`` as arrays (see ``service.serve``), kept
@@ -605,48 +555,9 @@ class Exchange:
 
     def _serve(self, cols: np.ndarray, t: int) -> bool:
         """Serve the contracts in columns ``cols`` (due this month, in the order they were
-        signed): each seller's running GPUs of a generation go to its contracts in signing order,
-        sellers' sales and buyers' contracted hours are tallied, and the contracts' state moves
-        on in their columns, in one compiled call (``service.serve_columns``); then the bills go
-        through the ledger, and the contracts billed to the end or late beyond the grace period
-        end. :meth:`_serve_reference` states it with ``service.serve`` and numpy; the tests hold
-        the two equal. Returns whether a contract ended."""
-        m = self.model
-        L = m.ledger
-        neg = m.scn.negotiation
-        pb = m.pbook
-        book = m.buyers
-        tally = SimpleNamespace(committed=pb.committed, sold_hours_g=pb.sold_hours_g,
-                                own_sold_hours_g=pb.own_sold_hours_g, resale=pb.resale,
-                                buyer_hours=np.zeros(book.n), contract_eq=book.contract_eq)
-        state = (self._status_col, self._billed_col, self._late_col, self._prepaid_col, self._delivered_col)
-        ints, amounts, n_pre, n_res, n_own, inference_hours = service.serve_columns(
-            cols, self._iterms, self._fterms, state, pb.running, m.hours, tally, book.demand_eq, book.inference_eq,
-            neg.penalty_rate, neg.late_grace_months, _SERVE_ACCOUNTS)
-        for i in np.flatnonzero(ints[10]).tolist():  # a short delivery: the seller pays a penalty
-            L.transfer(int(ints[0, i]), int(ints[1, i]), float(amounts[0, i]), "penalty")
-        if n_pre:
-            L.post_many(ints[2, :n_pre], ints[3, :n_pre], _PREPAID, amounts[1, :n_pre], "consume_prepaid")
-            L.post_many(ints[4, :n_pre], _DEFERRED, _REVENUE, amounts[1, :n_pre], "recognise")
-        L.transfer_many(ints[5, :n_res], ints[6, :n_res], amounts[2, :n_res], "resale_compute")
-        L.transfer_many(ints[7, :n_own], ints[8, :n_own], amounts[3, :n_own], "compute")
-        hours = amounts[4]
-        self.contract_hours = float(hours.sum())
-        # served once, at delivery to a reseller: its later sale of the same hours is not counted again
-        self.contract_inference_hours = float(hours[ints[11] > 0].sum()) + inference_hours
-        ended = False
-        for i in np.flatnonzero(ints[9]).tolist():  # in signing order: completed, or cancelled for lateness
-            c = self.contracts[int(cols[i])]
-            if ints[9, i] == 1:
-                self.end_contract(c, "completed")
-                ended = True
-            else:
-                self.cancel(c, t, "late delivery", fee_share=0.0)
-        return ended
-
-    def _serve_reference(self, cols: np.ndarray, t: int) -> bool:
-        """:meth:`_serve` with the contracts' terms as arrays (``_serve_plan``), ``service.serve``
-        and numpy: the readable statement of it."""
+        signed) by ``service.serve``: sellers' sales and buyers' contracted hours are tallied, the
+        bills go through the ledger, and the contracts' state moves on in their columns; those
+        billed to the end or late beyond the grace period end. Returns whether a contract ended."""
         m = self.model
         L = m.ledger
         neg = m.scn.negotiation
@@ -742,7 +653,7 @@ class Exchange:
         if K == n_offers:
             idx = np.tile(np.arange(n_offers), (book.n, 1))
         else:
-            keys = portable.log(fleet)[None, :] + rng.gumbel(size=(book.n, n_offers))
+            keys = np.log(fleet)[None, :] + rng.gumbel(size=(book.n, n_offers))
             idx = np.argpartition(-keys, K - 1, axis=1)[:, :K]
             idx.sort(axis=1)
         cap = book.captive >= 0

@@ -15,9 +15,6 @@ from enum import IntEnum
 
 import numpy as np
 
-from market.compiled import kernels
-from market.portable import pairwise_sum
-
 
 class Acct(IntEnum):
     """The chart of accounts (debit balances are positive)."""
@@ -81,8 +78,6 @@ MEMOS = list(TRANSFERS) + ["opening", "depreciation", "recognise", "consume_prep
                            "write_off", "asset_purchase"]
 MEMO_CODE = {m: i for i, m in enumerate(MEMOS)}
 _TRANSFER_CODES = {k: (int(TRANSFERS[k][0]), int(TRANSFERS[k][1]), MEMO_CODE[k]) for k in TRANSFERS}
-# each account as a one-element array: post_many's one account for every posting
-_ONE_ACCT = tuple(np.array([a], dtype=np.int64) for a in range(N_ACCTS))
 _CASH, _DEBT, _GPU_ASSETS, _ACCUM_DEP = int(Acct.CASH), int(Acct.DEBT), int(Acct.GPU_ASSETS), int(Acct.ACCUM_DEP)
 _REVENUE, _OTHER_INCOME = int(Acct.REVENUE), int(Acct.OTHER_INCOME)
 
@@ -94,118 +89,66 @@ class Ledger:
         self.names = list(names)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.balances = np.zeros((len(self.names), N_ACCTS))
-        # the same numbers, flat (entity x N_ACCTS + account), for single postings and reads: a
-        # memoryview's item costs a third of numpy's (the balances are never replaced)
-        self.flat = memoryview(self.balances.reshape(-1))
         self.capex = np.zeros(len(self.names))  # this month's capital expenditure
         self.keep = keep
         self.month = -1
-        self._rows: list[tuple[int, int, int, int, float, int, int]] = []
+        # kept postings (keep=True), in batches: (month, entities, debits, credits, amounts, memo, transfer ids)
         self._batches: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]] = []
         self._next_transfer = 0
 
     # -- postings ---------------------------------------------------------------------------
     def post(self, entity: int, debit: int, credit: int, amount: float, memo: str) -> None:
         """One posting inside one entity (depreciation, recognition of deferred revenue...)."""
-        if amount == 0.0:
-            return
-        b = self.flat
-        row = entity * N_ACCTS
-        b[row + debit] += amount
-        b[row + credit] -= amount
-        if self.keep:
-            self._rows.append((self.month, entity, debit, credit, amount, MEMO_CODE[memo], -1))
+        self.post_many(np.array([entity]), debit, credit, np.array([float(amount)]), memo)
 
     def transfer(self, payer: int, payee: int, amount: float, kind: str) -> None:
         """A payment of ``amount`` from ``payer`` to ``payee``: two postings, one on each side."""
-        if amount == 0.0:
-            return
-        if amount < 0.0 or amount != amount:
-            raise ValueError(f"transfer {kind}: amount must be a non-negative number, got {amount}")
-        dr, cr, code = _TRANSFER_CODES[kind]
-        b = self.flat
-        i, j = payer * N_ACCTS, payee * N_ACCTS
-        b[i + dr] += amount
-        b[i + _CASH] -= amount
-        b[j + _CASH] += amount
-        b[j + cr] -= amount
-        if kind in CAPEX_KINDS:
-            self.capex[payer] += amount
-        if self.keep:
-            self._keep_transfer(payer, payee, amount, kind)
-
-    def _keep_transfer(self, payer: int, payee: int, amount: float, kind: str) -> None:
-        """Keep the two postings of a payment already made (``keep=True``)."""
-        dr, cr, code = _TRANSFER_CODES[kind]
-        t = self._next_transfer
-        self._next_transfer += 1
-        self._rows.append((self.month, payer, dr, _CASH, amount, code, t))
-        self._rows.append((self.month, payee, _CASH, cr, amount, code, t))
-
-    def kept_transfers(self, payers: list[int], payees: list[int], amounts: list[float], kinds: list[str]) -> None:
-        """Payments a compiled kernel has posted with :func:`transfer_into`, in order: kept as
-        :meth:`transfer` keeps its own (when ``keep=True``)."""
-        if self.keep:
-            for payer, payee, amount, kind in zip(payers, payees, amounts, kinds, strict=True):
-                self._keep_transfer(payer, payee, amount, kind)
+        self.transfer_many(np.array([payer]), np.array([payee]), np.array([float(amount)]), kind)
 
     def transfer_many(self, payers: np.ndarray, payees: np.ndarray, amounts: np.ndarray, kind: str) -> None:
-        """Many payments of one kind at once: the same postings as :meth:`transfer` called for
-        each (zero payments are no postings)."""
+        """Payments of one kind: the payer debits the kind's account and credits cash, the payee
+        debits cash and credits the kind's account (zero payments are no postings)."""
+        amounts = np.asarray(amounts, dtype=float)
         if amounts.size == 0:
             return
+        if not amounts.min() >= 0.0 or not np.isfinite(amounts).all():  # negative, NaN or infinite
+            bad = amounts[~((amounts >= 0.0) & np.isfinite(amounts))][0]
+            raise ValueError(f"transfer {kind}: amounts must be non-negative finite numbers, got {bad}")
         dr, cr, code = _TRANSFER_CODES[kind]
-        capex = kind in CAPEX_KINDS
-        if amounts.size < 256:
-            # compiled: numpy's add.at costs microseconds a call on batches this small
-            payers = np.ascontiguousarray(payers, dtype=np.int64)
-            payees = np.ascontiguousarray(payees, dtype=np.int64)
-            amounts = np.ascontiguousarray(amounts, dtype=np.float64)
-            bad = _kernels().transfer(self.balances.reshape(-1), self.capex, payers, payees, amounts, dr, cr,
-                                      N_ACCTS, _CASH, capex)
-            if bad >= 0:
-                raise ValueError(f"transfer {kind}: amounts must be non-negative numbers, got {amounts[bad]}")
-        else:  # many payments: sum them per entity first (bincount is much faster than add.at)
-            if not amounts.min() >= 0.0:  # negative or NaN
-                bad = ~(amounts >= 0.0)
-                raise ValueError(f"transfer {kind}: amounts must be non-negative numbers, got {amounts[bad][0]}")
-            n = len(self.names)
-            out = np.bincount(payers, weights=amounts, minlength=n)
-            into = np.bincount(payees, weights=amounts, minlength=n)
-            self.balances[:, dr] += out
-            self.balances[:, _CASH] -= out
-            self.balances[:, _CASH] += into
-            self.balances[:, cr] -= into
-            if capex:
-                self.capex += out
+        b = self.balances
+        np.add.at(b, (payers, dr), amounts)
+        np.add.at(b, (payers, _CASH), -amounts)
+        np.add.at(b, (payees, _CASH), amounts)
+        np.add.at(b, (payees, cr), -amounts)
+        if kind in CAPEX_KINDS:
+            np.add.at(self.capex, payers, amounts)
         if self.keep:
             keep = amounts > 0.0
-            payers, payees, amounts = payers[keep], payees[keep], amounts[keep]
+            payers, payees, amounts = np.asarray(payers)[keep], np.asarray(payees)[keep], amounts[keep]
             ids = np.arange(self._next_transfer, self._next_transfer + amounts.size)
             self._next_transfer += amounts.size
-            self._batches.append((self.month, payers, np.full(amounts.size, dr), amounts.copy(), ids, code,
-                                  np.full(amounts.size, _CASH)))
-            self._batches.append((self.month, payees, np.full(amounts.size, _CASH), amounts.copy(), ids, code,
-                                  np.full(amounts.size, cr)))
+            self._batches.append((self.month, payers, np.full(amounts.size, dr), np.full(amounts.size, _CASH),
+                                  amounts, code, ids))
+            self._batches.append((self.month, payees, np.full(amounts.size, _CASH), np.full(amounts.size, cr),
+                                  amounts, code, ids))
 
     def post_many(self, entities: np.ndarray, debit, credit, amounts: np.ndarray, memo: str) -> None:
-        """Many postings inside entities (which may repeat); ``debit`` and ``credit`` are accounts,
-        one for all or one per posting (the vectorised :meth:`post`; zero amounts are skipped)."""
-        n = amounts.size
-        if n == 0:
+        """Postings inside entities (which may repeat); ``debit`` and ``credit`` are accounts, one
+        for all or one per posting (zero amounts are skipped)."""
+        amounts = np.asarray(amounts, dtype=float)
+        if amounts.size == 0:
             return
-        entities = np.ascontiguousarray(entities, dtype=np.int64)
-        amounts = np.ascontiguousarray(amounts, dtype=np.float64)
-        # one account for all: a one-element array the kernel reads for every posting
-        debit = _ONE_ACCT[debit] if isinstance(debit, int | np.integer) else np.ascontiguousarray(debit, np.int64)
-        credit = _ONE_ACCT[credit] if isinstance(credit, int | np.integer) else np.ascontiguousarray(credit, np.int64)
-        _kernels().post(self.balances.reshape(-1), entities, debit, credit, amounts, N_ACCTS)
+        if not np.isfinite(amounts).all():
+            raise ValueError(f"posting {memo}: amounts must be finite numbers")
+        entities = np.asarray(entities, dtype=np.int64)
+        debit = np.broadcast_to(np.asarray(debit, dtype=np.int64), amounts.shape)
+        credit = np.broadcast_to(np.asarray(credit, dtype=np.int64), amounts.shape)
+        np.add.at(self.balances, (entities, debit), amounts)
+        np.add.at(self.balances, (entities, credit), -amounts)
         if self.keep:
-            debit = np.broadcast_to(debit, (n,))
-            credit = np.broadcast_to(credit, (n,))
             keep = amounts != 0.0
-            self._batches.append((self.month, entities[keep], debit[keep], amounts[keep], np.full(int(keep.sum()), -1),
-                                  MEMO_CODE[memo], credit[keep]))
+            self._batches.append((self.month, entities[keep], debit[keep], credit[keep], amounts[keep],
+                                  MEMO_CODE[memo], np.full(int(keep.sum()), -1)))
 
     # -- reading ------------------------------------------------------------------------------
     def cash(self, entity: int) -> float:
@@ -222,18 +165,9 @@ class Ledger:
 
     def postings(self) -> dict[str, np.ndarray]:
         """Every kept posting as columns: month, entity, debit, credit, amount, memo, transfer_id."""
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("month", "entity", "debit", "credit", "amount",
-                                                             "memo", "transfer_id")}
-        if self._rows:
-            arr = np.array(self._rows, dtype=object)
-            cols["month"].append(arr[:, 0].astype(np.int64))
-            cols["entity"].append(arr[:, 1].astype(np.int64))
-            cols["debit"].append(arr[:, 2].astype(np.int64))
-            cols["credit"].append(arr[:, 3].astype(np.int64))
-            cols["amount"].append(arr[:, 4].astype(np.float64))
-            cols["memo"].append(arr[:, 5].astype(np.int64))
-            cols["transfer_id"].append(arr[:, 6].astype(np.int64))
-        for month, ent, dr, amt, ids, code, cr in self._batches:
+        names = ("month", "entity", "debit", "credit", "amount", "memo", "transfer_id")
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in names}
+        for month, ent, dr, cr, amt, code, ids in self._batches:
             cols["month"].append(np.full(amt.size, month, dtype=np.int64))
             cols["entity"].append(ent.astype(np.int64))
             cols["debit"].append(dr.astype(np.int64))
@@ -241,11 +175,8 @@ class Ledger:
             cols["amount"].append(amt)
             cols["memo"].append(np.full(amt.size, code, dtype=np.int64))
             cols["transfer_id"].append(ids.astype(np.int64))
-        out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
-        if out["month"].size:
-            order = np.argsort(out["month"], kind="stable")
-            out = {k: v[order] for k, v in out.items()}
-        return out
+        return {k: (np.concatenate(v) if v else np.zeros(0, dtype=float if k == "amount" else np.int64))
+                for k, v in cols.items()}
 
 
 def statement(balances: np.ndarray) -> dict[str, np.ndarray]:
@@ -292,132 +223,5 @@ FIGURES = STOCKS + FLOWS
 
 def month_figures(opening: np.ndarray, balances: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """:func:`statement` of ``balances`` and :func:`flows` from ``opening``, of the first ``n``
-    entities, in one compiled pass (the same numbers to the bit; the tests hold them equal)."""
-    out = np.empty((len(FIGURES), n))
-    _kernels().figures(opening, balances, n, _ASSETS, _LIABILITIES, _EXPENSES, out)
-    return dict(zip(FIGURES, out, strict=True))
-
-
-def _figures_kernel(opening, balances, n, assets, liabilities, expenses, out):  # pragma: no cover - compiled
-    """:func:`month_figures`: numpy's row sums (``pairwise_sum``) and its + 0.0 that turns -0.0
-    into 0.0, spelled out."""
-    a = np.empty(assets.shape[0])
-    li = np.empty(liabilities.shape[0])
-    ex = np.empty(expenses.shape[0])
-    for i in range(n):
-        b = balances[i]
-        for k in range(assets.shape[0]):
-            a[k] = b[assets[k]]
-        for k in range(liabilities.shape[0]):
-            li[k] = b[liabilities[k]]
-        total = pairwise_sum(a, assets.shape[0])
-        owed = -pairwise_sum(li, liabilities.shape[0])
-        out[0, i] = b[_CASH] + 0.0
-        out[1, i] = total + 0.0
-        out[2, i] = owed + 0.0
-        out[3, i] = -b[_DEBT] + 0.0
-        out[4, i] = total - owed
-        out[5, i] = b[_GPU_ASSETS] + b[_ACCUM_DEP]
-        revenue = -(b[_REVENUE] - opening[i, _REVENUE]) + 0.0
-        other = -(b[_OTHER_INCOME] - opening[i, _OTHER_INCOME]) + 0.0
-        out[6, i] = revenue
-        out[7, i] = other
-        for k in range(expenses.shape[0]):
-            ex[k] = b[expenses[k]] - opening[i, expenses[k]]
-            out[8 + k, i] = ex[k]
-        out[14, i] = revenue + other - pairwise_sum(ex, expenses.shape[0])
-
-
-def _transfer_kernel(flat, capex, payers, payees, amounts, dr, cr, n_accts, cash, with_capex):  # pragma: no cover
-    """Post each positive payment (payer: debit ``dr``, credit cash; payee: debit cash, credit
-    ``cr``) in order, one leg at a time for the whole batch; with ``with_capex``, add the payers'
-    totals to ``capex``. Returns the index of the first negative or NaN amount (nothing posted),
-    or -1."""
-    n = amounts.shape[0]
-    for i in range(n):
-        if not amounts[i] >= 0.0:
-            return i
-    # the four legs, each for the whole batch: payer debits dr and credits cash, payee debits
-    # cash and credits cr (adding -a is subtracting a, exactly)
-    accts = (dr, cash, cash, cr)
-    for leg in range(4):
-        who = payers if leg < 2 else payees
-        acct = accts[leg]
-        sign = 1.0 if leg % 2 == 0 else -1.0
-        for i in range(n):
-            if amounts[i] > 0.0:
-                flat[who[i] * n_accts + acct] += sign * amounts[i]
-    if with_capex:
-        total = np.zeros(capex.shape[0])
-        for i in range(n):
-            if amounts[i] > 0.0:
-                total[payers[i]] += amounts[i]
-        for e in range(capex.shape[0]):
-            capex[e] += total[e]
-    return -1
-
-
-def transfer_into(flat, capex, payer, payee, amount, dr, cr, n_accts, cash, is_capex):  # pragma: no cover - inlined
-    """:meth:`Ledger.transfer` of a non-negative ``amount`` inside a compiled kernel (``flat``:
-    the balances, flat; ``dr`` and ``cr``: the kind's accounts, ``transfer_codes``); nothing is
-    posted for zero. Returns whether it posted. Kernels declare it inline."""
-    if amount == 0.0:
-        return False
-    i = payer * n_accts
-    j = payee * n_accts
-    flat[i + dr] += amount
-    flat[i + cash] -= amount
-    flat[j + cash] += amount
-    flat[j + cr] -= amount
-    if is_capex:
-        capex[payer] += amount
-    return True
-
-
-def log_transfer(log_payer, log_payee, log_amount, log_kind, n, payer, payee, amount, kind):  # pragma: no cover - inlined
-    """Note a kernel's ``n``-th payment (for :meth:`Ledger.kept_transfers`), if it keeps a log:
-    the log arrays are empty when the ledger keeps no postings. Returns ``n + 1``. Kernels
-    declare it inline."""
-    if log_payer.shape[0]:
-        log_payer[n] = payer
-        log_payee[n] = payee
-        log_amount[n] = amount
-        log_kind[n] = kind
-    return n + 1
-
-
-#: an empty log (see log_transfer), for a kernel whose ledger keeps no postings
-NO_LOG = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
-
-
-def transfer_codes(kinds: list[str]) -> np.ndarray:
-    """(debit account, credit account, whether capital expenditure) of each kind of payment, for
-    :func:`transfer_into`."""
-    return np.array([[_TRANSFER_CODES[k][0], _TRANSFER_CODES[k][1], k in CAPEX_KINDS] for k in kinds], dtype=np.int64)
-
-
-def _post_kernel(flat, entities, debit, credit, amounts, n_accts):  # pragma: no cover
-    """Post each non-zero amount (debit ``debit[i]``, credit ``credit[i]`` of ``entities[i]``; a
-    one-element ``debit`` or ``credit`` is the account of every posting), in order, one side at
-    a time for the whole batch."""
-    n = amounts.shape[0]
-    one_d = debit.shape[0] == 1
-    one_c = credit.shape[0] == 1
-    for i in range(n):
-        if amounts[i] != 0.0:
-            flat[entities[i] * n_accts + debit[0 if one_d else i]] += amounts[i]
-    for i in range(n):
-        if amounts[i] != 0.0:
-            flat[entities[i] * n_accts + credit[0 if one_c else i]] -= amounts[i]
-
-
-_kernels = kernels((pairwise_sum,), transfer=_transfer_kernel, post=_post_kernel, figures=_figures_kernel)
-
-
-def warm_up() -> None:
-    """Load the compiled postings now."""
-    k = _kernels()
-    z, i = np.zeros(1), np.zeros(1, dtype=np.int64)
-    k.transfer(np.zeros(N_ACCTS), z, i, i, z, 0, 0, N_ACCTS, 0, False)
-    k.post(np.zeros(N_ACCTS), i, i, i, z, N_ACCTS)
-    month_figures(np.zeros((1, N_ACCTS)), np.zeros((1, N_ACCTS)), 1)
+    entities."""
+    return statement(balances[:n]) | flows(opening[:n], balances[:n])

@@ -89,7 +89,6 @@ class MarketModel(mesa.Model):
         ]
         self.pbook = ProviderBook(self, self.providers)
         self.provider_by_name = {p.name: p for p in self.providers}
-        self._shuffle_slots = list(range(len(self.providers)))
         self.buyer_agents = [Buyer(self, s, n, i, z) for i, (s, n, z) in enumerate(buyer_members)]
         self.labs_with_plans = [b for b in self.buyer_agents if b.spec.training or b.spec.requests or b.spec.reserve_share > 0]
         self.buyers = BuyerBook(self, buyer_members)
@@ -196,11 +195,9 @@ class MarketModel(mesa.Model):
         # 4. providers: prices and capacity plans
         self.pbook.rival_prices()
         nv_price = self.nvidia.price
-        # every provider's prices in one call: none depends on another's this month (the draw of
-        # an activation order that pricing one by one made is kept, so the random stream is the same)
-        self.random.shuffle(self._shuffle_slots)
+        # prices: none depends on another's this month, so their order does not matter
         self.pbook.set_prices(t, nv_price)
-        # capacity plans in random order (the draw mesa's AgentSet.shuffle_do makes for as many agents)
+        # capacity plans in random order: they fill NVIDIA's order book in turn
         order = list(range(len(self.providers)))
         self.random.shuffle(order)
         self.pbook.plan_capacity(t, nv_price, order)
@@ -230,44 +227,11 @@ class MarketModel(mesa.Model):
             p.utilisation = u
         for p in self.providers:
             p.end_month(t, float(f["revenue"][p.eid]), float(ebitda[p.eid]))
-        self.pbook.note_ebitda()
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
         self._revalue(t)
         # the record reads the ledger after every posting of the month
         self.recorder.record(t, opening, f)
         self.month += 1
-
-    def _price_references(self) -> None:
-        """Set on each live provider the cheapest *rival* on-demand price per generation last
-        month (``rival_min``), which the undercutting strategy answers."""
-        pb = self.pbook
-        live = pb.live()
-        n_live = int(live.sum())
-        if not n_live:
-            return
-        rows = np.flatnonzero(live)
-        od_inf = np.where(np.isnan(pb.od[rows]), np.inf, pb.od[rows])
-        order = np.argsort(od_inf, axis=0, kind="stable")
-        cols = np.arange(self.cat.n)
-        min1 = od_inf[order[0], cols]
-        min2 = od_inf[order[1], cols] if n_live > 1 else np.full(self.cat.n, np.inf)
-        r = np.where(order[0][None, :] == np.arange(n_live)[:, None], min2[None, :], min1[None, :])
-        pb.rival_min[rows] = np.where(np.isinf(r), np.nan, r)
-
-    def _utilisation(self) -> None:
-        pb = self.pbook
-        cap_g = (pb.running + pb.resale) * self.hours
-        with np.errstate(all="ignore"):
-            pb.util_g[:] = np.where(cap_g > 0, pb.sold_hours_g / np.maximum(cap_g, 1e-9), pb.util_g)
-        cap = cap_g.sum(axis=1)
-        sold = pb.sold_hours_g.sum(axis=1)
-        util = np.divide(sold, cap, out=np.zeros_like(cap), where=cap > 0)
-        total_sold = total_cap = 0.0
-        for p, u, s, c in zip(self.providers, util.tolist(), sold.tolist(), cap.tolist(), strict=True):
-            p.utilisation = u
-            total_sold += s
-            total_cap += c
-        self.utilisation = total_sold / total_cap if total_cap > 0 else 0.0
 
     def _revalue(self, t: int) -> None:
         """Public companies' market value by the valuation rule, with sentiment taking the

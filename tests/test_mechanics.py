@@ -261,49 +261,6 @@ class TestFleetAggregates:
         assert checked > 100
 
 
-class TestPricingAllAtOnce:
-    """``ProviderBook.set_prices`` (every provider in one compiled call) must set exactly the prices
-    that ``Provider.set_prices`` (one provider, the rules of ``market.mechanisms.pricing``) sets,
-    for every strategy, with custom silicon and a scenario price cut, from perturbed states."""
-
-    NAMES = ("CoreWeave", "Nebius", "Lambda", "Crusoe", "AWS", "Azure", "Google Cloud", "Meta Compute")
-
-    @pytest.mark.parametrize("rotate", range(4))
-    def test_matches_one_provider_at_a_time(self, make_model, rotate):
-        from market.mechanisms.pricing import STRATEGY_CODES
-
-        strategies = list(STRATEGY_CODES)
-        over = {f"providers.{n}.pricing.strategy": strategies[(i + rotate) % 4] for i, n in enumerate(self.NAMES)}
-        over.update(with_events({"kind": "custom_silicon_cut", "month": "2026-03", "pct": 0.2}))
-        m = make_model(over)
-        pb = m.pbook
-        rng = np.random.default_rng(rotate)
-        fields = ("od", "res", "spot", "custom_uncut")
-        compared = 0
-        for month in range(10):
-            m.step()
-            t = m.month
-            # perturb what the rules read: utilisation around the target, rivals' prices (some
-            # missing), and some prices forgotten (so the initial or cost-plus branches run)
-            pb.util_g[:] = rng.uniform(0.3, 1.1, pb.util_g.shape)
-            pb.rival_min[:] = np.where(rng.uniform(size=pb.od.shape) < 0.3, np.nan,
-                                       pb.od * rng.uniform(0.8, 1.2, pb.od.shape))
-            if month % 3 == 2:
-                pb.od[rng.uniform(size=pb.od.shape) < 0.2] = np.nan
-            before = {f: getattr(pb, f).copy() for f in fields}
-            nv = m.nvidia.price.copy()
-            pb.set_prices(t, nv)
-            batch = {f: getattr(pb, f).copy() for f in fields}
-            for f in fields:
-                getattr(pb, f)[:] = before[f]
-            for p in m.providers:
-                p.set_prices(t, nv)
-            for f in fields:
-                np.testing.assert_array_equal(batch[f], getattr(pb, f), err_msg=f"{f} in month {t}")
-            compared += int(np.isfinite(batch["od"]).sum())
-        assert compared > 300  # prices were set, not skipped
-
-
 def with_events(*events) -> dict:
     return {"events": list(events)}
 

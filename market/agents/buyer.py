@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from market import portable
-from market.compiled import kernels
 from market.ledger import Acct
 from market.mechanisms.clearing import price_response
 from market.scenario import BuyerSpec, month_index
@@ -150,28 +148,12 @@ class BuyerBook:
 
     def step_month(self, t: int, market_price: float, training_need: np.ndarray) -> None:
         """Income arrives; inference demand grows with adoption and answers the market price;
-        switching costs erode. The figures in one compiled pass (:meth:`step_month_reference`
-        states them in numpy)."""
-        m = self.model
-        L = m.ledger
-        revenue = np.empty(self.n)
-        self.inference_eq = np.empty(self.n)
-        self.demand_eq = np.empty(self.n)
-        _compiled().month(self.revenue0, self.revenue_growth, self.inf0, self.inf_growth, self.in_house, self.ref_price,
-                          self.elasticity, float(market_price), float(t), training_need, self.switching, self.erosion,
-                          revenue, self.inference_eq, self.demand_eq)
+        switching costs erode."""
+        L = self.model.ledger
+        revenue = self.revenue0 * (1.0 + self.revenue_growth) ** t
         L.transfer_many(self._end_users, self.eids, revenue, "end_user_revenue")
         L.transfer_many(self._investors, self.eids, self.funding, "equity")
-
-    def step_month_reference(self, t: int, market_price: float, training_need: np.ndarray) -> None:
-        """:meth:`step_month` with whole-array numpy operations: the readable statement of it."""
-        m = self.model
-        L = m.ledger
-        revenue = self.revenue0 * portable.power(1.0 + self.revenue_growth, t)
-        L.transfer_many(np.full(self.n, m.party["end_users"], dtype=np.int64), self.eids, revenue,
-                        "end_user_revenue")
-        L.transfer_many(np.full(self.n, m.party["investors"], dtype=np.int64), self.eids, self.funding, "equity")
-        base = self.inf0 * portable.power(1.0 + self.inf_growth, t) * (1.0 - self.in_house)
+        base = self.inf0 * (1.0 + self.inf_growth) ** t * (1.0 - self.in_house)
         self.inference_eq = price_response(base, market_price, self.ref_price, self.elasticity)
         self.demand_eq = self.inference_eq + training_need
         self.switching *= 1.0 - self.erosion
@@ -183,26 +165,4 @@ class BuyerBook:
         cash = m.ledger.balances[self.eids, Acct.CASH]
         short = np.where(cash < 0, -cash, 0.0)
         if short.any():
-            m.ledger.transfer_many(np.full(self.n, m.party["investors"], dtype=np.int64), self.eids, short, "equity")
-
-
-def _month(revenue0, revenue_growth, inf0, inf_growth, in_house, ref_price, elasticity, price, t, training, switching,
-           erosion, revenue, inference, demand):  # pragma: no cover - compiled
-    """``BuyerBook.step_month_reference``'s figures, element by element in its order of
-    operations (powers by the C library's pow, as ``portable.power``)."""
-    for i in range(revenue0.shape[0]):
-        revenue[i] = revenue0[i] * (1.0 + revenue_growth[i]) ** t
-        base = inf0[i] * (1.0 + inf_growth[i]) ** t * (1.0 - in_house[i])
-        inference[i] = base * (price / ref_price[i]) ** (-elasticity[i])  # clearing.price_response
-        demand[i] = inference[i] + training[i]
-        switching[i] = switching[i] * (1.0 - erosion[i])
-
-
-_compiled = kernels(month=_month)
-
-
-def warm_up() -> None:
-    """Load the compiled month of the buyers now."""
-    one = np.ones(1)
-    _compiled().month(one, one, one, one, one, one, one, 1.0, 1.0, one, np.ones(1), one, np.empty(1), np.empty(1),
-                      np.empty(1))
+            m.ledger.transfer_many(self._investors, self.eids, short, "equity")

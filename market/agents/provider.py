@@ -12,21 +12,8 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from market import portable
-from market.compiled import kernels
-from market.ledger import (
-    N_ACCTS,
-    NO_LOG,
-    Acct,
-    _post_kernel,
-    _transfer_kernel,
-    log_transfer,
-    transfer_codes,
-    transfer_into,
-)
+from market.ledger import Acct
 from market.mechanisms import depreciation, finance, pricing
-from market.mechanisms.finance import book_loan, cash_call, spread_of
-from market.portable import pairwise_sum, python_sum
 from market.scenario import ProviderSpec, month_index
 
 if TYPE_CHECKING:
@@ -48,10 +35,7 @@ class Provider(mesa.Agent):
         self.spec = spec
         self.name = name
         self.eid = model.ledger.index[name]
-        # its cash and debt balances, read through the ledger's flat view (the cheapest read)
-        self._balances = model.ledger.flat
-        self._cash_at = self.eid * N_ACCTS + _CASH
-        self._debt_at = self.eid * N_ACCTS + _DEBT
+        self._balances = model.ledger.balances[self.eid]  # (a row view: its accounts)
         self.scale = scale
         self._econ_life = float(model.scn.market.economic_life_months)
         self._book_life = spec.depreciation_years * 12.0
@@ -334,10 +318,10 @@ class Provider(mesa.Agent):
         return 0.0 if ebitda is None else finance.leverage(self.debt(), ebitda)
 
     def debt(self) -> float:
-        return -self._balances[self._debt_at]
+        return -float(self._balances[_DEBT])
 
     def cash(self) -> float:
-        return self._balances[self._cash_at]
+        return float(self._balances[_CASH])
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every generation it can sell gets on-demand, reserved and spot prices by its strategy.
@@ -543,7 +527,7 @@ class Provider(mesa.Agent):
             per = depreciation.market_value_per_gpu(self.c_cost, t - self.c_month, mk.economic_life_months,
                                                     mk.residual_value, m.cat.newer_counts(t)[self.c_gen],
                                                     mk.obsolescence)
-            self._mv = portable.dot(per, self.c_units)
+            self._mv = float(np.dot(per, self.c_units))
             return self._mv
         r = m.scn.market.residual_value
         k = (1.0 - r) / self._econ_life
@@ -565,19 +549,18 @@ class Provider(mesa.Agent):
         ig, total = m.exchange.credit_backlog(self.name)
         backlog = ig + f.non_ig_weight * (total - ig)
         return finance.borrowing_capacity(self.fleet_market_value(), ltv, backlog, f.contract_ltv,
-                                          -self._balances[self._debt_at])
+                                          self.debt())
 
     def ensure_cash(self, amount: float) -> float:
         """Make ``amount`` payable: borrow against the fleet and contracts, then raise equity.
         Returns how much of ``amount`` can be paid while keeping the cash buffer."""
-        balances, at = self._balances, self._cash_at  # (cash(), cash_buffer() read in place)
-        need = amount + self._buffer - balances[at]
+        need = amount + self._buffer - self.cash()
         if need > 0:
             self.borrow(min(need, self.borrowing_capacity()))
-            need = amount + self._buffer - balances[at]
+            need = amount + self._buffer - self.cash()
         if need > 0:
             self.raise_equity(need)
-        return max(0.0, min(amount, balances[at]))
+        return max(0.0, min(amount, self.cash()))
 
     def borrow(self, amount: float) -> None:
         if amount <= 1.0:
@@ -664,242 +647,51 @@ class ProviderBook:
                 setattr(p, name, mat[i])
             setattr(self, name, mat)
 
-        # the pricing parameters of every provider, for pricing them all in one compiled call
-        cat = model.cat
-        self.price_order = np.array(cat.price_order, dtype=np.int64)
-        self.is_nvidia = np.asarray(cat.nvidia, dtype=bool)
-        self.book_life = np.array([p._book_life for p in providers])
-        self.cash_cost = np.array([p._cash_cost for p in providers]).reshape(self.n, n_generations)
-        self.initial = np.array([p._initial for p in providers]).reshape(self.n, n_generations)
-        self.strategy = np.array([pricing.STRATEGY_CODES[p.spec.pricing.strategy] for p in providers], dtype=np.int64)
-        self.price_params = np.array([
-            [q.markup, q.undercut, q.target_utilisation, q.step, q.sticky_band, q.min_margin, q.max_markup,
-             q.reserved_discount, q.spot_discount, q.spot_idle_sensitivity]
-            for q in (p.spec.pricing for p in providers)]).reshape(self.n, 10)
-        self._paying: tuple = (None,)  # see pay_operating
-        self._loan_rows: list[np.ndarray] | None = None  # see _debt_service
-        self._loan_mats: tuple[np.ndarray, ...] = ()
-        self._loan_seen = -1  # Loans.regrown when the loans were last looked at
-        self.newest_first = np.array(cat.newest_first, dtype=np.int64)
-        self.min_cash_months = np.array([p.spec.finance.min_cash_months for p in providers], dtype=float)
-        cs = [p.spec.custom_silicon for p in providers]
-        self.cs_gen = np.array([cat.index[c.generation] if c else -1 for c in cs], dtype=np.int64)
-        self.cs_discount = np.array([c.price_discount if c else 0.0 for c in cs])
-        # lenders' terms, and EBITDA annualised from the last three months (NaN before the first is
-        # booked; see note_ebitda), for every provider's spread at once (see rates)
-        fin = [p.spec.finance for p in providers]
-        self.base_spread = np.array([f.spread for f in fin])
-        self.ig_discount = np.array([f.ig_discount for f in fin])
-        self.leverage_penalty = np.array([f.leverage_penalty for f in fin])
-        self.ebitda_annual = np.full(self.n, np.nan)
-        self.ltv = np.array([f.ltv for f in fin])
-        self.non_ig_weight = np.array([f.non_ig_weight for f in fin])
-        self.contract_ltv = np.array([f.contract_ltv for f in fin])
-        self.amort_months = np.array([f.amort_months for f in fin], dtype=float)
-        self._ltv_cut: float | None = None  # the LTV cut _ltv_now was worked out for
-        self._ltv_now = self.ltv
-        self.buffer = np.zeros(self.n)  # each provider's cash buffer (see power)
-        self.fleet_mv = np.zeros(self.n)  # each fleet's market value this month (see fleet_values)
-        self._buffer_month = self._mv_month = -1  # the months they were worked out for
-        # what a seller's reservation price reads of it (Exchange.reservation_price): the longest
-        # life it prices over, its contract margin, and its trust
-        self.life_cap = np.array([p.spec.depreciation_years * 12.0 for p in providers])
-        neg = model.scn.negotiation
-        self.contract_margin = np.array([p.spec.contract_margin if p.spec.contract_margin is not None else neg.min_margin
-                                         for p in providers])
-        self.trust = np.array([p.spec.trust for p in providers])
-        # capacity plans' fixed terms: months ordered ahead, growth target, target utilisation,
-        # largest order share, MW buffer; and the generation each orders (-1: the newest)
-        caps = [p.spec.capacity for p in providers]
-        self.plan_terms = np.array([[c.order_ahead_months, c.growth_target, c.target_utilisation, c.max_order_share,
-                                     c.mw_buffer] for c in caps]).reshape(self.n, 5)
-        self.plan_gen = np.array([-1 if c.generation == "newest" else cat.index[c.generation] for c in caps],
-                                 dtype=np.int64)
-
-    def note_ebitda(self) -> None:
-        """Keep every provider's annualised EBITDA (:meth:`Provider._ebitda_annual`) after the month
-        is booked."""
-        for i, p in enumerate(self.providers):
-            e = p._ebitda_annual()
-            self.ebitda_annual[i] = np.nan if e is None else e
-
-    def rates(self, rows: list[int]) -> np.ndarray:
-        """The marginal borrowing rates (:meth:`Provider.rate`) of the providers ``rows`` now, in
-        one compiled call (``finance.spread_of`` of each; the tests hold them equal)."""
-        m = self.model
-        ig, total = m.exchange.credit_backlogs()
-        out = np.empty(len(rows))
-        _compiled().rates(np.array(rows, dtype=np.int64), self.eids, m.ledger.balances, _DEBT, self.ebitda_annual, ig,
-                          total, self.base_spread, self.ig_discount, self.leverage_penalty,
-                          np.array([self.providers[i].spread_extra for i in rows]), float(m.base_rate), out)
-        return out
+    def receive(self, t: int) -> None:
+        """Every provider's arrivals and power (:meth:`Provider.receive`)."""
+        for p in self.providers:
+            p.receive(t)
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
-        """Every trading provider's prices for the month, as :meth:`Provider.set_prices` sets
-        them one at a time (no provider's prices depend on another's this month), in one
-        compiled call. A human player's company keeps the prices it set."""
-        m = self.model
-        ps = self.providers
-        rows = [i for i, p in enumerate(ps) if p.active and not p.defaulted and not p.player]
-        if not rows:
-            return
-        ex = m.exchange
-        rate = self.rates(rows) / 12.0
-        idx = np.array(rows, dtype=np.int64)
-        resold = np.zeros((idx.size, self.installed.shape[1]))  # (Exchange.resale_capacity of each)
-        for j, i in enumerate(rows):
-            a = ex._bsched.get(ps[i].name)
-            if a is not None and t < a.shape[1]:
-                resold[j] = a[:, t]
-        have = self.installed[idx] + resold + self.in_transit[idx]
-        cpf = np.array([p.custom_price_factor for p in ps])
-        cat = m.cat
-        pricing.set_prices_all(idx, rate, self.book_life, have, self, nv_price + cat.system_cost,
-                               self.cash_cost, self.initial, m.hours, m.scn.market.second_life_premium,
-                               self.price_order, cat.inf, self.is_nvidia, self.strategy, self.price_params, cpf,
-                               self.cs_gen, self.cs_discount)
-
-    def receive(self, t: int) -> None:
-        """Every provider's arrivals (:meth:`Provider.receive`, in order), then power for every
-        fleet in one compiled call: the same running GPUs and cash buffers as
-        :meth:`Provider._power_fleet` gives one at a time (no provider's power depends on
-        another's, nor on its own arrivals' order)."""
+        """Every trading provider's prices for the month (:meth:`Provider.set_prices`): none depends
+        on another's this month, so the order does not matter."""
         for p in self.providers:
-            p.receive(t, power=False)
-        self.power(t)
-        self.fleet_values(t)
-
-    def fleet_values(self, t: int) -> None:
-        """Every provider's :meth:`Provider.fleet_market_value` for month ``t`` from the fleet
-        aggregates, in one compiled pass (the same sum, generation by generation, as the method),
-        kept as each provider's value for the month. A provider with cohorts dated ahead is left
-        to its own method (it values them cohort by cohort)."""
-        m = self.model
-        rows = []
-        for i, p in enumerate(self.providers):
-            if t >= p._agg_until:
-                p._aggregate(t)
-            if not (p._agg_until <= t + 1 and p._latest > t):
-                rows.append(i)
-        mk = m.scn.market
-        r = mk.residual_value
-        out = np.empty(len(rows))
-        _compiled().fleet_values(np.array(rows, dtype=np.int64), self._young, self._young_m, self._old,
-                                 np.array(m.cat.value_factors(t, mk.obsolescence)), t, (1.0 - r) / float(mk.economic_life_months),
-                                 r, out)
-        for i, v in zip(rows, out.tolist(), strict=True):
-            p = self.providers[i]
-            p._mv_key, p._mv = (t, p._nc), v
-        if len(rows) < self.n:
-            self.fleet_mv = np.array([p.fleet_market_value() for p in self.providers])
-        else:
-            self.fleet_mv = out  # (as each provider's fleet_market_value until a fleet changes)
-        self._mv_month = t
-
-    def power(self, t: int) -> None:
-        """Power for every fleet (see :meth:`receive`)."""
-        ps = self.providers
-        m = self.model
-        a = m.exchange._sched
-        need = a[:, :, t] if t < a.shape[2] else np.zeros_like(self.installed)  # what this month's contracts need
-        powered = np.array([p.powered_mw for p in ps])
-        buffers = np.empty(self.n)
-        _compiled().power(self.installed, np.ascontiguousarray(need), powered, self.newest_first, m.cat.power_kw,
-                          self.running, self.sga, float(m.hours), self.opex_rate, self.min_cash_months, buffers)
-        for p, b in zip(ps, buffers.tolist(), strict=True):
-            p._buffer = b
-        self.buffer = buffers  # (as each provider's cash buffer until a fleet is powered again alone)
-        self._buffer_month = t
+            p.set_prices(t, nv_price)
 
     def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
-        """Every provider's capacity plan (:meth:`Provider.plan_capacity`), taken in ``order``:
-        the same orders with NVIDIA and MW builds, in the same sequence. The plans' arithmetic
-        runs in one compiled call first: no provider's plan reads another's (each reads its own
-        fleet, contracts, cash and borrowing), so only the orders and builds, which move money
-        and fill NVIDIA's book, need the sequence."""
-        ps = self.providers
-        rows = [i for i in order if ps[i].active and not ps[i].defaulted and not ps[i].player]
-        if not rows:
-            return
-        m = self.model
-        cat = m.cat
-        lead = m.nvidia.spec.lead_time_months
-        k = len(rows)
-        idx = np.array(rows, dtype=np.int64)
-        fin = self.financing()
-        units = np.zeros((k, cat.n))
-        build = np.zeros(k)
-        _compiled().plan(idx, self.plan_terms, self.plan_gen, cat.newest(t), lead,
-                         np.array([ps[i].st_sold_eq_prev for i in rows]), np.array([ps[i].powered_mw + ps[i].building_mw()
-                                                                                   for i in rows]),
-                         m.ledger.balances, _CASH, _DEBT, self.eids, *fin, m.exchange._sched, t, self.installed,
-                         self.in_transit, self.on_order, cat.inf, cat.power_kw, float(m.hours),
-                         np.array(cat.unit_capex(nv_price)), units, build)
-        # the orders, then the MW builds, each in the plans' order (an order moves no money, and a
-        # build touches no order)
-        for j, g, u in zip(*np.nonzero(units > 0), units[units > 0].tolist(), strict=True):
-            ps[rows[j]].place_order(int(g), u)
-        builds = [(i, mw) for i, mw in zip(rows, build.tolist(), strict=True) if mw > 0]
-        if builds:
-            self._build_all(t, builds, fin)
-
-    def _build_all_reference(self, t: int, builds: list[tuple[int, float]], fin: tuple[np.ndarray, ...]) -> None:
-        """:meth:`_build_all` build by build with each provider's own ``build_mw``: the readable
-        statement of it."""
-        for i, mw in builds:
-            self.providers[i].build_mw(t, mw)
-
-    def _build_all(self, t: int, builds: list[tuple[int, float]], fin: tuple[np.ndarray, ...]) -> None:
-        """:meth:`Provider.build_mw` of each (provider row, MW) in turn, the payments and any
-        loans they need in one compiled call (``_build_kernel``, with ``finance.cash_call``); a
-        build that needs new equity, a longer loan book, or cannot be paid in full is left to
-        ``build_mw`` itself and the call resumes after it. ``fin``: :meth:`financing`.
-        :meth:`_build_all_reference` states it build by build; the tests hold the two equal."""
-        m = self.model
-        L = m.ledger
-        ps = self.providers
-        rows = np.array([i for i, _ in builds], dtype=np.int64)
-        cost = np.array([mw * ps[i].mw_cost for i, mw in builds])
-        size = 2 * len(builds) if L.keep else 0  # (a log of the payments, for the postings kept)
-        log = NO_LOG if not size else (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size),
-                                       np.empty(size, dtype=np.int64))
-        j = 0
-        while True:
-            mats = self.loan_matrices()
-            loan_n = np.array([p.loans.n for p in ps], dtype=np.int64)
-            stop, n_log = _compiled().build(j, rows, cost, L.balances.reshape(-1), L.capex, N_ACCTS, int(Acct.CASH),
-                                            int(Acct.DEBT), _BUILD_CODES, m.party["builders"], m.party["lenders"],
-                                            self.eids, *fin, self.ebitda_annual, self.base_spread, self.ig_discount,
-                                            self.leverage_penalty, self.amort_months, *mats, loan_n, *log)
-            for p, n in zip(ps, loan_n.tolist(), strict=True):
-                p.loans.n = n
-            if L.keep:
-                L.kept_transfers(log[0][:n_log].tolist(), log[1][:n_log].tolist(), log[2][:n_log].tolist(),
-                                 [_BUILD_KINDS[c] for c in log[3][:n_log].tolist()])
-            for (i, mw), paid in zip(builds[j:stop], cost[j:stop].tolist(), strict=True):  # (build_mw's own books)
-                p = ps[i]
-                p.infra_dep += paid / (p.spec.power_infra_years * 12.0)
-                p.builds.append((t + p.mw_lead, mw))
-            if stop == len(builds):
-                return
-            i, mw = builds[stop]
-            ps[i].build_mw(t, mw)
-            j = stop + 1
+        """Every provider's capacity plan (:meth:`Provider.plan_capacity`), taken in ``order``: the
+        orders fill NVIDIA's book in that sequence."""
+        for i in order:
+            self.providers[i].plan_capacity(t, nv_price)
 
     def rival_prices(self) -> None:
         """Set on each trading provider the cheapest *rival* on-demand price per generation last
         month (``rival_min``; NaN where no rival quotes it), which the undercutting strategy
-        answers. One compiled pass (the rule as numpy: ``MarketModel._price_references``)."""
-        _compiled().rivals(self.live(), self.od, self.rival_min)
+        answers."""
+        live = self.live()
+        rows = np.flatnonzero(live)
+        if not rows.size:
+            return
+        od = np.where(np.isnan(self.od[rows]), np.inf, self.od[rows])
+        order = np.argsort(od, axis=0, kind="stable")
+        cols = np.arange(od.shape[1])
+        cheapest = od[order[0], cols]
+        second = od[order[1], cols] if rows.size > 1 else np.full(od.shape[1], np.inf)
+        is_cheapest = order[0][None, :] == np.arange(rows.size)[:, None]
+        rival = np.where(is_cheapest, second[None, :], cheapest[None, :])
+        self.rival_min[rows] = np.where(np.isinf(rival), np.nan, rival)
 
     def utilisation(self, hours: float) -> tuple[np.ndarray, float]:
         """The month's utilisation of each generation (``util_g``, kept where nothing could be
         sold), of each provider, and of the market: GPU-hours sold over running (and resold)
         GPU-hours. Returns (by provider, market)."""
-        util = np.empty(self.n)
-        market = _compiled().utilisation(self.running, self.resale, self.sold_hours_g, float(hours), self.util_g,
-                                         util)
-        return util, market
+        cap_g = (self.running + self.resale) * hours
+        sold_g = self.sold_hours_g
+        np.divide(sold_g, cap_g, out=self.util_g, where=cap_g > 0)
+        cap, sold = cap_g.sum(axis=1), sold_g.sum(axis=1)
+        util = np.divide(sold, cap, out=np.zeros(self.n), where=cap > 0)
+        total = cap.sum()
+        return util, float(sold.sum() / total) if total > 0 else 0.0
 
     def live(self) -> np.ndarray:
         """Providers trading this month: active and not defaulted."""
@@ -910,119 +702,7 @@ class ProviderBook:
         wound up): power for busy and idle GPUs (at ``idle_power_draw``) x PUE x $/kWh to the
         utilities; site operations per running GPU-hour and overheads (a fifth of them before a
         company is active) to suppliers; straight-line depreciation of GPUs and of power
-        infrastructure; interest and principal to lenders. The bills and every provider's loan
-        service are worked out in compiled calls (:meth:`pay_operating_reference` states it all
-        with numpy and each provider's own methods; the tests hold the two equal)."""
-        m = self.model
-        L = m.ledger
-        flags = [p.defaulted for p in self.providers]
-        if flags != self._paying[0]:  # the paying rows and their fixed arrays, kept until one defaults
-            idx = np.array([i for i, f in enumerate(flags) if not f], dtype=np.int64)
-            self._paying = (flags, idx, [self.providers[i] for i in idx.tolist()], self.eids[idx],
-                            *(np.full(idx.size, m.party[name]) for name in ("utilities", "suppliers", "lenders")))
-        _, idx, ps, eids, utilities, suppliers, lenders = self._paying
-        if not idx.size:
-            return
-        active = np.array([p.active for p in ps], dtype=bool)
-        if not L.keep:  # (the postings are kept by the ledger's own calls, below)
-            self._pay_compiled(t, idx, ps, eids, utilities, suppliers, lenders, active)
-            return
-        costs = np.empty((3, idx.size))
-        _compiled().operating(self.running, self.own_sold_hours_g, idx, float(m.hours),
-                              float(m.scn.market.idle_power_draw), m.cat.power_kw, self.pue, self.kwh_price,
-                              self.opex_rate, self.sga, active, costs)
-        L.transfer_many(eids, utilities, costs[0], "power")
-        L.transfer_many(eids, suppliers, costs[1], "site_opex")
-        L.transfer_many(eids, suppliers, costs[2], "sga")
-        L.post_many(eids, Acct.DEPRECIATION, Acct.ACCUM_DEP, np.array([p.depreciation_due(t) for p in ps]),
-                    "depreciation")
-        infra_left = np.maximum(0.0, L.balances[eids, Acct.POWER_INFRA])
-        infra = np.minimum([p.infra_dep for p in ps], infra_left)
-        L.post_many(eids, Acct.DEPRECIATION, Acct.POWER_INFRA, infra, "depreciation")
-        interest, principal = self._debt_service(t, ps, idx)
-        L.transfer_many(eids, lenders, interest, "interest")
-        L.transfer_many(eids, lenders, principal, "repayment")
-
-    def _pay_compiled(self, t: int, idx: np.ndarray, ps: list[Provider], eids: np.ndarray, utilities: np.ndarray,
-                      suppliers: np.ndarray, lenders: np.ndarray, active: np.ndarray) -> None:
-        """:meth:`pay_operating`'s bills, depreciation and loan service, and their postings (as the
-        ledger's ``transfer_many`` and ``post_many`` make them, in the same order), in one
-        compiled call (``_pay_kernel``)."""
-        m = self.model
-        L = m.ledger
-        mats = self.loan_matrices()
-        n = np.array([p.loans.n for p in self.providers], dtype=np.int64)
-        interest, paid = np.empty(idx.size), np.empty(idx.size)
-        dep = np.array([p.depreciation_due(t) for p in ps])
-        infra_dep = np.array([p.infra_dep for p in ps])
-        extra = np.array([p.spread_extra for p in ps])
-        slow = np.array([0.5 if t <= p.restructured_until else 1.0 for p in ps])
-        which, bad = _compiled().pay(
-            self.running, self.own_sold_hours_g, idx, float(m.hours), float(m.scn.market.idle_power_draw),
-            m.cat.power_kw, self.pue, self.kwh_price, self.opex_rate, self.sga, active, L.balances.reshape(-1),
-            L.capex, N_ACCTS, int(Acct.CASH), eids, utilities, suppliers, lenders, _PAY_CODES, dep, infra_dep,
-            _PAY_ACCOUNTS, *mats, n, float(m.base_rate), extra, slow, interest, paid)
-        if which >= 0:
-            raise ValueError(f"transfer {_PAY_KINDS[which]}: amounts must be non-negative numbers")
-        for p, k, i, pd in zip(ps, n[idx].tolist(), interest.tolist(), paid.tolist(), strict=True):
-            p.loans.n = k
-            p.service_month = i + pd
-
-    def financing(self) -> tuple[np.ndarray, ...]:
-        """What each provider's ``ensure_cash`` reads of its state, as arrays: its cash buffer,
-        fleet market value, credit backlog (investment-grade, total) and loan-to-value (after any
-        cut), with its lenders' fixed terms (non-investment-grade weight, contract LTV). For NVIDIA's
-        shipping and the capacity plans, after the month's arrivals (``receive``): the cash buffers
-        and fleet values are those :meth:`power` and :meth:`fleet_values` worked out then (asked
-        for in a month before them, each provider's own)."""
-        m = self.model
-        ig, total = m.exchange.credit_backlogs()
-        if self._buffer_month != m.month or self._mv_month != m.month:  # (asked before this month's arrivals)
-            self.buffer = np.array([p.cash_buffer() for p in self.providers])
-            self.fleet_mv = np.array([p.fleet_market_value() for p in self.providers])
-            self._buffer_month = self._mv_month = m.month
-        if self._ltv_cut != m.ltv_cut:
-            ltv = self.ltv - m.ltv_cut
-            self._ltv_now, self._ltv_cut = np.where(ltv > 0.0, ltv, 0.0), m.ltv_cut
-        # (the buffers and fleet values as power and fleet_values left them: this month's arrivals)
-        return self.buffer, self.fleet_mv, ig, total, self._ltv_now, self.non_ig_weight, self.contract_ltv
-
-    def loan_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every provider's loans as rows of three matrices (principal, spread, monthly
-        repayment; ``Loans.adopt``), built again when a provider has outgrown its row and taken
-        new arrays (``Loans.add``), or in a copy of the model (looked at only when some loans have
-        taken new arrays since: ``Loans.regrown``)."""
-        if self._loan_seen == finance.Loans.regrown:
-            return self._loan_mats
-        if self._loan_rows is None or any(p.loans.principal is not r
-                                          for p, r in zip(self.providers, self._loan_rows, strict=True)):
-            cap = max(16, max(p.loans.principal.size for p in self.providers))
-            mats = tuple(np.zeros((self.n, cap)) for _ in range(3))
-            for i, p in enumerate(self.providers):
-                p.loans.adopt(mats[0][i], mats[1][i], mats[2][i])
-            self._loan_mats, self._loan_rows = mats, [p.loans.principal for p in self.providers]
-        self._loan_seen = finance.Loans.regrown
-        return self._loan_mats
-
-    def _debt_service(self, t: int, ps: list[Provider], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`Provider.debt_service_due` of the providers ``ps`` (rows ``idx``) in one compiled
-        call. Each provider's :class:`~market.mechanisms.finance.Loans` keep their arrays as rows
-        of matrices of every provider's loans (built again when one has outgrown its row and
-        taken new arrays, or in a copy of the model)."""
-        mats = self.loan_matrices()
-        n = np.array([p.loans.n for p in self.providers], dtype=np.int64)
-        extra = np.array([p.spread_extra for p in ps])
-        slow = np.array([0.5 if t <= p.restructured_until else 1.0 for p in ps])
-        interest, paid = np.empty(idx.size), np.empty(idx.size)
-        _compiled().service(*mats, n, idx, float(self.model.base_rate), extra, slow, interest, paid)
-        for p, k, i, pd in zip(ps, n[idx].tolist(), interest.tolist(), paid.tolist(), strict=True):
-            p.loans.n = k
-            p.service_month = i + pd
-        return interest, paid
-
-    def pay_operating_reference(self, t: int) -> None:
-        """:meth:`pay_operating` with numpy and each provider's own methods: the readable
-        statement of it."""
+        infrastructure; interest and principal to lenders."""
         m = self.model
         L = m.ledger
         rows = [i for i, p in enumerate(self.providers) if not p.defaulted]
@@ -1049,340 +729,3 @@ class ProviderBook:
         service = np.array([p.debt_service_due(t) for p in ps]).reshape(-1, 2)
         L.transfer_many(eids, lenders, service[:, 0], "interest")
         L.transfer_many(eids, lenders, service[:, 1], "repayment")
-
-
-def _power_rows(installed, need, powered_mw, newest_first, power_kw, running, sga, hours, opex_rate, min_cash_months,
-                buffers):  # pragma: no cover - compiled
-    """``Provider._power_fleet`` and ``_set_cash_buffer`` for every provider (rows of the matrices),
-    with the same operations in the same order: power goes first to the GPUs this month's
-    contracts need, then to the rest, newest generation first; the cash buffer is
-    ``min_cash_months`` of overheads and site operations of the running fleet."""
-    P, G = installed.shape
-    run = np.empty(G)
-    for i in range(P):
-        kw = powered_mw[i] * 1000.0
-        for g in range(G):
-            run[g] = 0.0
-        for pass_ in range(2):
-            for j in range(newest_first.shape[0]):
-                g = newest_first[j]
-                if pass_ == 0:  # numpy's minimum(installed, need)
-                    a, b = installed[i, g], need[i, g]
-                    want = a if (a <= b or np.isnan(a)) else b
-                else:
-                    want = installed[i, g]
-                n = want - run[g]
-                if n <= 0 or kw <= 0:
-                    continue
-                room = kw / power_kw[g]
-                fit = room if room < n else n  # (Python's min(n, room))
-                run[g] += fit
-                kw -= fit * power_kw[g]
-        for g in range(G):
-            running[i, g] = run[g]
-        buffers[i] = min_cash_months[i] * (sga[i] + pairwise_sum(run, G) * hours * opex_rate[i])
-
-
-def _plan_rows(rows, plan_terms, plan_gen, newest, lead, st_sold_prev, have_mws, balances, cash, debt, eids, buffer,
-               fleet_mv, ig, total, ltv, non_ig, contract_ltv, sched, t, installed, in_transit, on_order, inf, power_kw,
-               hours, unit, units, build):  # pragma: no cover - compiled
-    """``Provider.plan_capacity`` and ``plan_power`` for the providers ``rows``, with the same
-    operations in the same order (Python's min and max spelled out, its sum() by
-    ``portable.python_sum``): GPUs to order by generation, floored, into ``units``, and the MW
-    to start building into ``build`` (0: none). Each plan's budget is its cash above its buffer
-    and what its lenders would still advance (``Provider.borrowing_capacity``, from
-    ``ProviderBook.financing``: ``buffer`` to ``contract_ltv``); its fixed terms are
-    ``plan_terms`` (months ahead, at least the lead time + 1; growth target; target
-    utilisation; largest order share; MW buffer) and ``plan_gen`` (-1: the ``newest``)."""
-    G = installed.shape[1]
-    width = sched.shape[2]
-    contract = np.empty(G)
-    need = np.empty(G)
-    supply = np.empty(G)
-    terms = np.empty(G)  # the terms of one of Python's sum()s
-    floats = np.ones(G, dtype=np.bool_)  # (all Python floats)
-    for j in range(rows.shape[0]):
-        i = rows[j]
-        ahead = plan_terms[i, 0]
-        horizon = int(lead + 1 if ahead < lead + 1 else ahead)
-        growth_target, target_util = plan_terms[i, 1], plan_terms[i, 2]
-        max_share, mw_buffer = plan_terms[i, 3], plan_terms[i, 4]
-        st_prev, have_mw = st_sold_prev[j], have_mws[j]
-        e = eids[i]
-        spare = balances[e, cash] - buffer[i]
-        room = ltv[i] * fleet_mv[i] + contract_ltv[i] * (ig[i] + non_ig[i] * (total[i] - ig[i])) + balances[e, debt]
-        budget = (spare if spare > 0.0 else 0.0) + (room if room > 0.0 else 0.0)
-        # GPUs that signed contracts need at most over the horizon (Exchange.committed_ahead)
-        for g in range(G):
-            top = 0.0
-            if t < width:
-                top = sched[i, g, t]
-                for month in range(t + 1, min(t + horizon + 1, width)):
-                    v = sched[i, g, month]
-                    if v > top or np.isnan(v):  # (numpy's max)
-                        top = v
-            need[g] = top
-        for g in range(G):
-            supply[g] = installed[i, g] + in_transit[i, g] + on_order[i, g]
-            x = need[g] - supply[g]
-            contract[g] = x if x > 0.0 else 0.0
-        q = newest if plan_gen[i] < 0 else plan_gen[i]
-        floor_util = 0.05 if 0.05 > target_util else target_util
-        st_eq_target = st_prev * (1.0 + growth_target) ** float(horizon) / floor_util
-        for g in range(G):
-            x = supply[g] - need[g]
-            terms[g] = (x if x > 0.0 else 0.0) * inf[g]
-        free_eq = python_sum(terms, G, floats) * hours
-        for g in range(G):
-            terms[g] = installed[i, g]
-        fleet = python_sum(terms, G, floats)
-        x = st_eq_target - free_eq
-        a = (x if x > 0.0 else 0.0) / (inf[q] * hours)
-        b = max_share * (500.0 if 500.0 > fleet else fleet)
-        growth = b if b < a else a
-        for g in range(G):
-            terms[g] = contract[g] * unit[g]
-        spend = python_sum(terms, G, floats)
-        if spend > budget:
-            scale = budget / spend if spend > 0 else 0.0
-            for g in range(G):
-                contract[g] = contract[g] * scale
-            growth = 0.0
-        else:
-            b = (budget - spend) / unit[q]
-            growth = b if b < growth else growth
-        contract[q] += growth
-        for g in range(G):
-            u = np.floor(contract[g])
-            units[j, g] = u if u > 0 else 0.0
-            terms[g] = (installed[i, g] + in_transit[i, g] + (on_order[i, g] + units[j, g])) * power_kw[g]
-        kw = python_sum(terms, G, floats)
-        need_mw = kw / 1000.0 * (1.0 + mw_buffer)
-        build[j] = need_mw - have_mw if need_mw > have_mw else 0.0
-
-
-def _rivals(live, od, rival_min):  # pragma: no cover - compiled
-    """For each generation, the cheapest on-demand price among live providers (missing prices
-    count as infinite; ties go to the first provider, as a stable sort does) and the cheapest
-    among the others: each live provider's rival price is the cheapest of the others."""
-    P, G = od.shape
-    n_live = 0
-    for i in range(P):
-        n_live += live[i]
-    if n_live == 0:
-        return
-    for g in range(G):
-        best = np.inf
-        first = -1
-        for i in range(P):
-            if live[i]:
-                v = np.inf if np.isnan(od[i, g]) else od[i, g]
-                if first < 0 or v < best:
-                    best, first = v, i
-        second = np.inf
-        for i in range(P):
-            if live[i] and i != first:
-                v = np.inf if np.isnan(od[i, g]) else od[i, g]
-                if v < second:
-                    second = v
-        for i in range(P):
-            if live[i]:
-                r = second if i == first else best
-                rival_min[i, g] = np.nan if np.isinf(r) else r
-
-
-def _utilisation(running, resale, sold, hours, util_g, util):  # pragma: no cover - compiled
-    """``ProviderBook.utilisation``: numpy's whole-array steps in the same order, the row sums
-    pairwise as numpy adds them, the market's totals added provider by provider."""
-    P, G = running.shape
-    cap_g = np.empty(G)
-    total_sold = 0.0
-    total_cap = 0.0
-    for i in range(P):
-        for g in range(G):
-            c = (running[i, g] + resale[i, g]) * hours
-            cap_g[g] = c
-            if c > 0:
-                util_g[i, g] = sold[i, g] / (c if c >= 1e-9 else 1e-9)
-        cap = pairwise_sum(cap_g, G)
-        s = pairwise_sum(sold[i], G)
-        util[i] = s / cap if cap > 0 else 0.0
-        total_sold += s
-        total_cap += cap
-    return total_sold / total_cap if total_cap > 0 else 0.0
-
-
-def _operating(running, own_sold, rows, hours, idle_draw, power_kw, pue, kwh_price, opex_rate, sga, active,
-               out):  # pragma: no cover - compiled
-    """``pay_operating_reference``'s bills for the providers ``rows``, element by element in
-    numpy's order (row sums pairwise): power, site operations and overheads into ``out``."""
-    G = running.shape[1]
-    run_h = np.empty(G)
-    kw = np.empty(G)
-    for i in range(rows.shape[0]):
-        r = rows[i]
-        for g in range(G):
-            h = running[r, g] * hours
-            o = own_sold[r, g]
-            busy = o if (o <= h or np.isnan(o)) else h  # (numpy's minimum)
-            run_h[g] = h
-            kw[g] = (busy + idle_draw * (h - busy)) * power_kw[g]
-        out[0, i] = pairwise_sum(kw, G) * pue[r] * kwh_price[r]
-        out[1, i] = pairwise_sum(run_h, G) * opex_rate[r]
-        out[2, i] = sga[r] * (1.0 if active[i] else 0.2)
-
-
-def _service(principal, spread, monthly, n, rows, base_rate, extra_spread, slow, interest_out,
-             paid_out):  # pragma: no cover - compiled
-    """``finance.Loans.service`` for the providers ``rows`` of the loan matrices, loan by loan
-    in the same order (see ``finance._service_kernel``)."""
-    for i in range(rows.shape[0]):
-        r = rows[i]
-        interest = 0.0
-        paid = 0.0
-        k = 0
-        for j in range(n[r]):
-            p = principal[r, j]
-            interest += p * (base_rate + spread[r, j] + extra_spread[i]) / 12.0  # monthly_interest
-            pay = p
-            if monthly[r, j] * slow[i] < pay:
-                pay = monthly[r, j] * slow[i]
-            p -= pay
-            paid += pay
-            if p > 1e-6:
-                principal[r, k] = p
-                spread[r, k] = spread[r, j]
-                monthly[r, k] = monthly[r, j]
-                k += 1
-        n[r] = k
-        interest_out[i] = interest
-        paid_out[i] = paid
-
-
-# the payments of a MW build, as the build kernel's log names them
-_BUILD_KINDS = ("power_build", "loan")
-_BUILD_CODES = transfer_codes(list(_BUILD_KINDS))
-
-
-def _build_kernel(j0, rows, cost, flat, capex, n_accts, cash, debt_acct, codes, builders_eid, lenders_eid, p_eid,
-                  buffer, fleet_mv, bl_ig, bl_total, ltv, non_ig, contract_ltv, ebitda, base_spread, ig_discount,
-                  penalty, amort, loan_p, loan_s, loan_m, loan_n, log_payer, log_payee, log_amount,
-                  log_kind):  # pragma: no cover - compiled
-    """The payments of ``ProviderBook._build_all``'s builds from build ``j0`` on: each
-    provider's ``ensure_cash(cost)`` (``cash_call``; a loan first where it must, ``book_loan``)
-    and its payment to the builders. Stops before a build ``ensure_cash`` must take itself and
-    returns (that build, payments logged); (len(rows), n) when all are paid."""
-    n_log = 0
-    for j in range(j0, rows.shape[0]):
-        i = rows[j]
-        e = p_eid[i]
-        debt = -flat[e * n_accts + debt_acct]
-        loan, ok = cash_call(flat[e * n_accts + cash], debt, cost[j], buffer[i], fleet_mv[i], bl_ig[i], bl_total[i],
-                             ltv[i], non_ig[i], contract_ltv[i], loan_n[i] >= loan_p.shape[1])
-        if not ok:
-            return j, n_log
-        if loan > 0.0:
-            book_loan(i, loan, debt, bl_ig[i], bl_total[i], ebitda[i], base_spread[i], ig_discount[i], penalty[i],
-                      amort[i], loan_p, loan_s, loan_m, loan_n)
-            transfer_into(flat, capex, lenders_eid, e, loan, codes[1, 0], codes[1, 1], n_accts, cash, codes[1, 2] != 0)
-            n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, lenders_eid, e, loan, 1)
-        if transfer_into(flat, capex, e, builders_eid, cost[j], codes[0, 0], codes[0, 1], n_accts, cash,
-                         codes[0, 2] != 0):
-            n_log = log_transfer(log_payer, log_payee, log_amount, log_kind, n_log, e, builders_eid, cost[j], 0)
-    return rows.shape[0], n_log
-
-
-def _rates(rows, eids, balances, debt_acct, ebitda, ig, total, base_spread, ig_discount, penalty, extra, base_rate,
-           out):  # pragma: no cover - compiled
-    """``Provider.rate`` of the providers ``rows``: the base rate, plus its lenders' spread at
-    its debt now (``spread_of``), plus ``extra``."""
-    for j in range(rows.shape[0]):
-        i = rows[j]
-        s = spread_of(-balances[eids[i], debt_acct], ebitda[i], ig[i], total[i], base_spread[i], ig_discount[i],
-                      penalty[i])
-        out[j] = base_rate + s + extra[j]
-
-
-# the payments of the operating costs, as _pay_kernel takes them; the accounts of depreciation
-_PAY_KINDS = ("power", "site_opex", "sga", "interest", "repayment")
-_PAY_CODES = transfer_codes(list(_PAY_KINDS))
-_PAY_ACCOUNTS = np.array([int(Acct.DEPRECIATION), int(Acct.ACCUM_DEP), int(Acct.POWER_INFRA)], dtype=np.int64)
-
-
-def _pay_kernel(running, own_sold, rows, hours, idle_draw, power_kw, pue, kwh_price, opex_rate, sga, active, flat,
-                capex, n_accts, cash, eids, utilities, suppliers, lenders, codes, dep, infra_dep, accounts, principal,
-                spread, monthly, n, base_rate, extra, slow, interest, paid):  # pragma: no cover - compiled
-    """``ProviderBook.pay_operating``'s sequence in one call: the bills (``_operating``) paid as
-    three batches, depreciation of GPUs and of power infrastructure (at most what is left of it)
-    posted as two, the loans serviced (``_service``) and interest and principal paid as two more,
-    each batch as the ledger's ``_transfer_kernel`` and ``_post_kernel`` post it. Returns (-1, -1),
-    or the payment kind and item of a negative or NaN amount (nothing of that batch posted)."""
-    k = rows.shape[0]
-    costs = np.empty((3, k))
-    _operating(running, own_sold, rows, hours, idle_draw, power_kw, pue, kwh_price, opex_rate, sga, active, costs)
-    payees = (utilities, suppliers, suppliers)
-    for j in range(3):
-        bad = _transfer_kernel(flat, capex, eids, payees[j], costs[j], codes[j, 0], codes[j, 1], n_accts, cash,
-                               codes[j, 2] != 0)
-        if bad >= 0:
-            return j, bad
-    one_dep = accounts[0:1]
-    _post_kernel(flat, eids, one_dep, accounts[1:2], dep, n_accts)
-    infra = np.empty(k)
-    for i in range(k):  # np.minimum(infra_dep, np.maximum(0.0, what is left)), NaN kept
-        x = flat[eids[i] * n_accts + accounts[2]]
-        left = 0.0 if (x == x and 0.0 >= x) else x
-        d = infra_dep[i]
-        infra[i] = d if (d != d or (left == left and d <= left)) else left
-    _post_kernel(flat, eids, one_dep, accounts[2:3], infra, n_accts)
-    _service(principal, spread, monthly, n, rows, base_rate, extra, slow, interest, paid)
-    for j, amounts in ((3, interest), (4, paid)):
-        bad = _transfer_kernel(flat, capex, eids, lenders, amounts, codes[j, 0], codes[j, 1], n_accts, cash,
-                               codes[j, 2] != 0)
-        if bad >= 0:
-            return j, bad
-    return -1, -1
-
-
-def _fleet_values(rows, young, young_m, old, factors, t, k, r, out):  # pragma: no cover - compiled
-    """``Provider.fleet_market_value`` (its sum over the fleet aggregates) of the providers ``rows``."""
-    for j in range(rows.shape[0]):
-        i = rows[j]
-        value = 0.0
-        for g in range(young.shape[1]):
-            y = young[i, g]
-            o = old[i, g]
-            if y != 0.0 or o != 0.0:
-                value += factors[g] * (y - k * (t * y - young_m[i, g]) + r * o)
-        out[j] = value
-
-
-_compiled = kernels((pairwise_sum, python_sum, transfer_into, spread_of, cash_call, book_loan, _transfer_kernel,
-                     _post_kernel, _operating, _service, log_transfer),
-                    pay=_pay_kernel, build=_build_kernel, rates=_rates, fleet_values=_fleet_values, power=_power_rows, plan=_plan_rows, rivals=_rivals,
-                    utilisation=_utilisation, operating=_operating, service=_service)
-
-
-def warm_up() -> None:
-    """Load the compiled fleet power, capacity plans, rival prices and utilisation now."""
-    one = np.ones((1, 1))
-    _compiled().rivals(np.ones(1, dtype=bool), one, np.zeros((1, 1)))
-    _compiled().utilisation(one, one, one, 1.0, np.zeros((1, 1)), np.zeros(1))
-    rows, z = np.zeros(1, dtype=np.int64), np.zeros(1)
-    _compiled().operating(one, one, rows, 1.0, 0.5, z, z, z, z, z, np.ones(1, dtype=bool), np.zeros((3, 1)))
-    _compiled().service(one, one, one, np.ones(1, dtype=np.int64), rows, 0.0, z, z, np.zeros(1), np.zeros(1))
-    z1 = np.zeros(1)
-    _compiled().plan(np.zeros(1, dtype=np.int64), np.ones((1, 5)), np.zeros(1, dtype=np.int64), 0, 1, z1, z1,
-                     np.zeros((1, N_ACCTS)), 0, 6, np.zeros(1, dtype=np.int64), z1, z1, z1, z1, z1, z1, z1,
-                     np.zeros((1, 1, 1)), 0, one, one, one, np.ones(1), np.ones(1), 1.0, np.ones(1), np.zeros((1, 1)),
-                     np.zeros(1))
-    _compiled().power(one, one, np.ones(1), np.zeros(1, dtype=np.int64), np.ones(1), np.zeros((1, 1)), np.ones(1), 1.0,
-                      np.ones(1), np.ones(1), np.zeros(1))
-    _compiled().fleet_values(rows, one, one, one, np.ones(1), 0, 0.5, 0.1, np.zeros(1))
-    i = np.zeros(1, dtype=np.int64)
-    _compiled().pay(one, one, i, 1.0, 0.5, z, z, z, z, z, np.ones(1, dtype=bool), np.zeros(2 * N_ACCTS), np.zeros(2),
-                    N_ACCTS, 0, i, i + 1, i + 1, i + 1, _PAY_CODES, z, z, _PAY_ACCOUNTS, one.copy(), one.copy(), one.copy(),
-                    np.zeros(1, dtype=np.int64), 0.0, z, np.ones(1), np.zeros(1), np.zeros(1))
-    _compiled().rates(i, i, np.zeros((1, N_ACCTS)), 6, z, z, z, z, z, z, z, 0.0, np.zeros(1))
-    _compiled().build(0, i, z, np.zeros(N_ACCTS), np.zeros(1), N_ACCTS, 0, 6, _BUILD_CODES, 0, 0, i, z, z, z, z, z, z, z, z,
-                      z, z, z, z, one, one, one, i.copy(), i.copy(), i.copy(), np.zeros(2), i.copy())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from market import portable
-
 
 def straight_line(cost: np.ndarray, life_months: float, age_months: np.ndarray) -> np.ndarray:
     """This month's depreciation of assets of ``cost`` and ``age``: cost / life while age < life."""
@@ -22,9 +20,6 @@ def market_value_per_gpu(capex, age_months, economic_life: float, residual: floa
     """What a used GPU fetches: its capital cost, falling linearly to ``residual`` x cost over the
     economic life, and times (1 - obsolescence) for each newer NVIDIA generation already shipped.
     Works on numbers or element-wise on arrays."""
-    if isinstance(age_months, int | float) and isinstance(newer_generations, int) and isinstance(capex, int | float):
-        frac = min(max(float(age_months), 0.0), economic_life) / economic_life  # plain numbers: no numpy
-        return capex * (1.0 - (1.0 - residual) * frac) * (1.0 - obsolescence) ** newer_generations
     frac = np.clip(age_months, 0.0, economic_life) / economic_life
     linear = 1.0 - (1.0 - residual) * frac
-    return capex * linear * portable.power(1.0 - obsolescence, newer_generations)
+    return capex * linear * (1.0 - obsolescence) ** np.asarray(newer_generations, dtype=float)
