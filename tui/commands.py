@@ -31,11 +31,21 @@ class MarketCommands(Provider):
             ("Show companies", "accounts, NVIDIA, labs", partial(app.action_tab, "companies")),
             ("Show contracts", "requests, negotiations, contracts", partial(app.action_tab, "contracts")),
             ("Show news", "the monthly newsletter", partial(app.action_tab, "news")),
+            ("Dashboard: share by revenue / GPU-hours", "switch the share chart's measure (t)",
+             app.action_share_measure),
+            ("Dashboard: next price kind", "on-demand, reserved or spot prices (p)", app.action_price_kind),
+            ("News: older issue", "the newsletter of the month before ([)", app.action_news_older),
+            ("News: newer issue", "the newsletter of the month after (])", app.action_news_newer),
+            ("Leave the text box", "give the keys back to the app (escape)", app.action_leave_input),
             ("Quit", "leave gpumarket", app.exit),
         ]
         session = app.session
         if session.player is not None:
             out.append(("Show your turn", "your decisions for the month", partial(app.action_tab, "turn")))
+            out.append(("Show your month's report", "what happened to your company, and the AI's plan (6)",
+                        partial(app.action_tab, "report")))
+            out.append(("Show obligations", "contracted GPUs by month against GPUs and MW (7)",
+                        partial(app.action_tab, "obligations")))
             out.append(("Stop running a company", "restart the scenario, watching", partial(app.action_play_as, None)))
         for p in session.model.providers:
             if p.name != session.player:

@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 
 from market.scenario import Scenario, list_scenarios
 from tui import format as F
-from tui.widgets.base import plot_lines
+from tui.widgets.base import month_ticks, plot_lines
 
 WATCH = "__watch__"
 
@@ -26,6 +26,12 @@ class Dialog(ModalScreen):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def focus_prefilled(self, box: Input) -> None:
+        """Focus a pre-filled box with its text selected, so that typing replaces it (typing
+        "15" over "12" gives 15, not 1215)."""
+        box.focus()
+        self.call_after_refresh(box.select_all)
 
 
 @dataclass
@@ -51,10 +57,10 @@ class NewGameScreen(Dialog):
             with Horizontal(id="newgame-body"):
                 yield OptionList(*[Option(s.name, id=s.name) for s in self.scenarios], id="scenario-list")
                 yield VerticalScroll(Static(id="scenario-about"), id="scenario-about-box")
-            with Horizontal(classes="form-row"):
-                yield Label("Seed", classes="form-label")
+            with Horizontal(classes="form-row", id="newgame-seed-row"):
+                yield Label("Seed", classes="short-label")
                 yield Input(str(seed), id="seed", classes="num", type="integer")
-                yield Label("Run", classes="form-label")
+                yield Label("Run", classes="short-label")
                 yield Select([("watch the market", WATCH)], id="seat", allow_blank=False, value=WATCH)
             with Horizontal(classes="buttons"):
                 yield Button("Start", id="start", variant="primary")
@@ -65,7 +71,10 @@ class NewGameScreen(Dialog):
         names = [s.name for s in self.scenarios]
         ol.highlighted = names.index(self.initial[0]) if self.initial[0] in names else 0
         self._describe(ol.highlighted or 0)
-        (self.query_one("#seed") if self.focus_on == "seed" else ol).focus()
+        if self.focus_on == "seed":
+            self.focus_prefilled(self.query_one("#seed", Input))
+        else:
+            ol.focus()
 
     def _describe(self, i: int) -> None:
         if not self.scenarios:
@@ -74,10 +83,10 @@ class NewGameScreen(Dialog):
         t = Text()
         t.append(s.title + "\n", style="bold")
         t.append(f"{s.months} months from {s.market.start}\n\n", style="dim")
-        t.append((s.description or s.summary).strip() + "\n")
+        t.append(" ".join((s.description or s.summary).split()) + "\n")
         if s.question:
             t.append("\nQuestion: ", style="bold")
-            t.append(s.question.strip())
+            t.append(" ".join(s.question.split()))
         self.query_one("#scenario-about", Static).update(t)
         seats = [("watch the market", WATCH)] + [(p.name, p.name) for p in s.providers if p.count == 1]
         sel = self.query_one("#seat", Select)
@@ -124,6 +133,9 @@ class NumberScreen(Dialog):
             yield Input(str(self.default), id="number", type="integer")
             yield Label(f"{self.lo} to {self.hi}; enter to go, escape to cancel", classes="dim")
 
+    def on_mount(self) -> None:
+        self.focus_prefilled(self.query_one("#number", Input))
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:
             v = int(event.value)
@@ -148,6 +160,9 @@ class PathScreen(Dialog):
             yield Label(self.title_text, classes="dialog-title")
             yield Input(self.default, id="path")
             yield Label("enter to confirm, escape to cancel", classes="dim")
+
+    def on_mount(self) -> None:
+        self.focus_prefilled(self.query_one("#path", Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip():
@@ -270,10 +285,12 @@ class CompareScreen(Dialog):
         rows_a, rows_b = self.a.recorder.model_rows, self.b.recorder.model_rows
         xs_a = [float(r["month"]) for r in rows_a]
         xs_b = [float(r["month"]) for r in rows_b]
+        months = [int(r["month"]) for r in rows_a]
+        ticks = month_ticks([self.a.label(t) for t in months], months, 4)
         plot_lines(self.query_one(PlotextPlot), [
             ("A", xs_a, [r["avg_price_per_gpu_hour"] for r in rows_a]),
             ("B", xs_b, [r["avg_price_per_gpu_hour"] for r in rows_b]),
-        ], "Average $/GPU-hour, A and B")
+        ], "Average $/GPU-hour: A (orange), B (blue)", xticks=ticks)
 
     def action_adopt(self, which: str) -> None:
         self.dismiss(which)
@@ -293,12 +310,18 @@ class ScorecardScreen(Dialog):
         with Vertical(classes="dialog wide", id="scorecard"):
             yield Label(self.title_text, classes="dialog-title")
             yield DataTable(id="scorecard-table", cursor_type="row", zebra_stripes=True)
+            yield Static("share: of this month's compute revenue · market value: public companies' modelled equity "
+                         "value · return: the change in book equity since the start, over the opening equity "
+                         "(not shown for a company that defaulted: its books were closed) · survived: has not "
+                         "defaulted", classes="dim", id="scorecard-notes")
             yield Label("escape to close", classes="dim")
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
-        t.add_columns("", "company", "kind", "share", "market value", "book equity", "return", "cash", "survived")
+        t.add_columns("", "company", "kind", "share", "market value", "book equity", "return on equity", "cash",
+                      "survived")
         for r in self.rows:
             t.add_row("★" if r["player"] else "", Text(r["company"], style="bold" if r["player"] else ""), r["kind"],
                       F.pct(r["market_share"], 1), F.money(r["market_value"]), F.money(r["equity_book"]),
-                      F.pct(r["return"], 1), F.money(r["cash"]), "yes" if r["survived"] else "no")
+                      F.pct(r["return"], 1) if r["survived"] else "n/a", F.money(r["cash"]),
+                      "yes" if r["survived"] else "no (defaulted)")

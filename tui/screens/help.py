@@ -33,8 +33,14 @@ through a double-entry ledger.
 - **Contracts [3]**: open capacity requests from buyers; the negotiations (offers, counters,
   signatures, walk-aways) newest first; every signed contract with its terms.
 - **News [4]**: the month's newsletter in plain words; `[` and `]` page through earlier issues.
-- **Your turn [5]** (when you run a company): your decisions for the month; `n` or the button
+- **Turn [5]** (when you run a company): your decisions for the month; `n` or the button
   ends the turn.
+- **Report [6]** (when you run a company): your month, as a business game's courier reports it:
+  what you decided, what happened (deliveries, contracts won and lost and why, shortfalls and
+  penalties, prices against rivals, utilisation), a cash-flow statement, covenant headroom, and
+  your company against the AI's own plan for the same seat (a shadow run from the same start).
+- **Obligations [7]** (when you run a company): month by month, the GPUs your contracts need
+  against the GPUs you will hold and the MW they draw against the MW powered; shortfalls in red.
 
 ## Mechanisms
 
@@ -68,10 +74,32 @@ firm offer at a price, which the buyer signs if it is under its ceiling, or a de
 what to borrow or repay. A decision the game cannot take is refused whole, with the reason, and
 nothing changes. At the end, or with `k`, the scorecard ranks you against the AI-run companies.
 
+## Glossary
+
+- **Backlog**: the contracted revenue not yet billed: what the signed contracts will still pay.
+- **Take-or-pay**: a contract the buyer pays each month whether or not it uses the GPUs; the
+  seller must deliver them, or pay penalties and risk the buyer cancelling.
+- **Reserved**: the price per GPU-hour for capacity committed ahead (cheaper than on-demand,
+  dearer than spot, which can be interrupted).
+- **On-demand / spot**: capacity rented month to month at the posted price; spot is the
+  cheapest and is interrupted when contracted or on-demand buyers need the GPUs.
+- **Ceiling**: the most a buyer will pay per GPU-hour on a request; an offer above it is refused.
+- **HHI** (Herfindahl-Hirschman index): the sum of the squared market shares, from near 0
+  (many small sellers) to 1 (one seller); above 0.25 is usually called concentrated.
+- **Covenant**: a promise to the lenders, tested each quarter: leverage (debt over annualised
+  EBITDA) at most a limit, debt-service cover (EBITDA over interest and repayments) at least
+  one. Headroom is the distance to the limit; a breach brings restructuring, then default.
+- **EBITDA**: earnings before interest, tax, depreciation and amortisation: the cash the
+  business makes before paying for its capital.
+- **Utilisation**: the share of installed GPU-hours that were sold.
+- **Return** (scorecard): the change in book equity since the start, over the opening equity.
+- **Shadow run**: the same scenario and seed with the AI's own policy in your seat.
+
 ## Save, load and fork
 
 `s` saves the game as JSON (the scenario, the seed and your decisions; loading replays them to
-the identical state); `l` loads one. `f` forks: two copies of the present run on for some
+the identical state), by default in your data folder (`~/.local/share/gpumarket/saves` on Linux;
+`GPUMARKET_SAVES` sets another); `l` loads one. `f` forks: two copies of the present run on for some
 months, one of them with a scenario event (a rate rise, a power shortage...) or with your
 current turn's decision, and their key figures are shown side by side; you may carry on with
 either future.
@@ -88,14 +116,18 @@ class HelpScreen(ModalScreen[None]):
             yield Markdown(PANELS + "\n## Keys\n\n" + self._keys())
 
     def _keys(self) -> str:
+        """Every binding of the app as a person types it ("+", "?", "[", not "plus,equals_sign")."""
         rows = ["| key | action |", "| --- | --- |"]
         seen = set()
         for b in self.app.BINDINGS:
-            key, desc = (b.key, b.description) if isinstance(b, Binding) else (b[0], b[2] if len(b) > 2 else "")
-            if desc and (key, desc) not in seen:
-                seen.add((key, desc))
-                rows.append(f"| `{key}` | {desc} |")
-        rows += ["| `t` / `p` | dashboard: share measure / price kind |", "| `[` / `]` | news: older / newer issue |",
+            if not isinstance(b, Binding) or not b.description:
+                continue
+            keys = b.key_display or " / ".join(self.app.get_key_display(Binding(k.strip(), b.action))
+                                               for k in b.key.split(","))
+            if (keys, b.description) not in seen:
+                seen.add((keys, b.description))
+                rows.append(f"| `{keys}` | {b.description} |")
+        rows += ["| `tab` / `shift+tab` | next / previous box or list |",
                  "| `ctrl+p` | command palette: every action by name |"]
         return "\n".join(rows)
 

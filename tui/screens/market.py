@@ -62,7 +62,16 @@ class MarketScreen(Screen):
         return self.query_one(TabbedContent).active
 
     def show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        """Show a tab. Focus inside the old pane is dropped first: left there, the focused widget
+        is hidden, Textual moves focus to the next widget of the same pane, and TabbedContent
+        then switches back to that pane (so 2, Tab, Down, 3 stayed on Companies)."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == tab:
+            return
+        f = self.focused
+        if f is not None and f.id != "tabs" and any(a.id == tabs.active for a in f.ancestors):
+            self.set_focus(None)
+        tabs.active = tab
 
     def refresh_views(self) -> None:
         """Repaint the visible view now and mark the others stale."""

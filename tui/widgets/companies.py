@@ -68,14 +68,28 @@ def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
         style = "bold" if line in ("revenue", "net_income") else ""
         inc.add_row(Text(V.INCOME_LABELS[line], style=style),
                     *(Text(F.money(st[line][k]), style=style) for k in ("month", "quarter", "year")))
-    parts.append(_pair(bs, inc, narrow))
+    cf = _table("Cash flow")
+    cf.add_column("")
+    for col in ("month", "QTD", "YTD"):
+        cf.add_column(col, justify="right")
+    flows = V.cash_flow(m, e, getattr(session.game, "opening", None))
+    for line in V.CASH_FLOW_LINES:
+        style = "bold" if line in ("operating", "investing", "financing", "change") else ""
+        cf.add_row(Text(V.CASH_FLOW_LABELS[line], style=style),
+                   *(Text(F.money(flows[line][k]), style=style) for k in ("month", "quarter", "year")))
+    if narrow:
+        parts.append(Group(bs, Text(""), inc, Text(""), cf))
+    else:
+        grid = Table.grid(padding=(0, 3))
+        grid.add_row(bs, inc, cf)
+        parts.append(grid)
     total, top_share, ranked = V.backlog(m, name)
     bl = _table(f"Backlog {F.money(total)}, top customer {F.pct(top_share)}")
     bl.add_column("customer")
     bl.add_column("value", justify="right")
     bl.add_column("share", justify="right")
     for b, v, s in ranked[:5]:
-        bl.add_row(b, F.money(v), F.pct(s))
+        bl.add_row(F.display_name(b), F.money(v), F.pct(s))
     if len(ranked) > 5:
         bl.add_row(f"{len(ranked) - 5} more", F.money(sum(v for _, v, _ in ranked[5:])),
                    F.pct(sum(s for _, _, s in ranked[5:])))
@@ -123,24 +137,29 @@ def nvidia_panel(session: Session) -> Group:
     return Group(*parts)
 
 
-def labs_panel(session: Session) -> Group:
-    """Each named lab's compute bill and contracts."""
+def labs_panel(session: Session, narrow: bool = False) -> Group:
+    """Each named lab's compute bill and contracts (on a narrow screen without the cash and
+    sellers columns, so that names and figures are not cut)."""
     m = session.model
     t = _table("Labs: compute bill last month and contracts")
-    for col, j in (("lab", "left"), ("bill", "right"), ("short-term", "right"), ("contracts", "right"),
-                   ("contracted", "right"), ("cash", "right"), ("sellers", "left")):
-        t.add_column(col, justify=j)  # type: ignore[arg-type]
+    cols = [("lab", "left"), ("bill", "right"), ("short-term", "right"), ("contracts", "right"),
+            ("contracted", "right")] + ([] if narrow else [("cash", "right"), ("sellers", "left")])
+    for col, j in cols:
+        t.add_column(col, justify=j, no_wrap=True)  # type: ignore[arg-type]
     for r in V.labs(m):
-        t.add_row(r["name"], F.money(r["bill"]), F.money(r["short_term"]), str(r["contracts"]),
-                  F.money(r["contracted_value"]), F.money(r["cash"]), ", ".join(r["sellers"]))
+        row = [F.display_name(r["name"]), F.money(r["bill"]), F.money(r["short_term"]), str(r["contracts"]),
+               F.money(r["contracted_value"])]
+        if not narrow:
+            row += [F.money(r["cash"]), ", ".join(r["sellers"])]
+        t.add_row(*row)
     rows = V.contracts(m)
     live = [c for c in rows if c["status"] in ("pending", "active") and c["buyer"] in {r["name"] for r in V.labs(m)}]
     c = _table("Labs' live contracts (largest remaining first)")
     for col, j in (("lab", "left"), ("seller", "left"), ("GPU", "left"), ("GPUs", "right"), ("$/h", "right"),
                    ("from", "left"), ("months", "right"), ("remaining", "right")):
-        c.add_column(col, justify=j)  # type: ignore[arg-type]
+        c.add_column(col, justify=j, no_wrap=True)  # type: ignore[arg-type]
     for r in sorted(live, key=lambda r: -r["remaining"])[:30]:
-        c.add_row(r["buyer"], r["seller"], r["generation"], F.count(r["gpus"]), F.price(r["price"]), r["start"],
+        c.add_row(F.display_name(r["buyer"]), r["seller"], r["generation"], F.count(r["gpus"]), F.price(r["price"]), r["start"],
                   str(r["term"]), F.money(r["remaining"]))
     return Group(t, Text(""), c)
 
@@ -189,7 +208,7 @@ class Companies(Horizontal, MarketView):
             if sel == NVIDIA:
                 body = nvidia_panel(session)
             elif sel == LABS:
-                body = labs_panel(session)
+                body = labs_panel(session, narrow=self.app.size.width < 110)
             else:
                 body = provider_panel(session, sel, narrow=self.app.size.width < 110)
         self.query_one("#company-body", Static).update(body)

@@ -51,15 +51,15 @@ class Contracts(Vertical, MarketView):
         t = self.query_one("#requests-table", DataTable)
         t.clear()
         for r in reqs:
-            t.add_row(str(r["id"]), r["buyer"], r["generation"], F.count(r["gpus"]), F.count(r["remaining"]),
+            t.add_row(str(r["id"]), F.display_name(r["buyer"]), r["generation"], F.count(r["gpus"]), F.count(r["remaining"]),
                       r["start"], str(r["term"]), F.price(r["ceiling"]), r["purpose"], r["issued"])
         t = self.query_one("#negotiations-table", DataTable)
         t.clear()
         for e in reversed(negs):
-            t.add_row(m.label(e["month"]), KIND_WORDS.get(e["kind"], e["kind"]), e["text"])
+            t.add_row(m.label(e["month"]), KIND_WORDS.get(e["kind"], e["kind"]), F.clean_text(e["text"]))
         t = self.query_one("#signed-table", DataTable)
         t.clear()
         for c in signed[:400]:
-            t.add_row(str(c["id"]), c["buyer"], c["seller"], c["generation"], F.count(c["gpus"]), F.price(c["price"]),
+            t.add_row(str(c["id"]), F.display_name(c["buyer"]), c["seller"], c["generation"], F.count(c["gpus"]), F.price(c["price"]),
                       c["signed"], c["start"], str(c["term"]), F.money(c["value"]), F.money(c["remaining"]),
                       c["status"])

@@ -34,6 +34,22 @@ class TurnPanel(VerticalScroll, MarketView):
         event.stop()
         self.app.action_next_month()  # type: ignore[attr-defined]
 
+    def on_mount(self) -> None:
+        tips = {
+            "#prices-title": "On-demand: rented month to month at the posted price. Reserved: committed ahead, "
+                             "cheaper. Spot: cheapest, interrupted when others need the GPUs (spot <= reserved <= "
+                             "on-demand).",
+            "#answers-title": "A request is a buyer's call for capacity. Offer a price per GPU-hour at or under "
+                              "its ceiling and the buyer signs a take-or-pay contract: it pays every month, and "
+                              "you owe the GPUs from the start month (late delivery costs penalties). The "
+                              "remaining contract value is your backlog.",
+            "#financing-title": "Lenders advance against your GPUs and contracts. Covenants (tested each quarter): "
+                                "debt at most a multiple of EBITDA, EBITDA at least the debt service. 6 shows "
+                                "your headroom.",
+        }
+        for sel, tip in tips.items():
+            self.query_one(sel).tooltip = tip
+
     def compose(self) -> ComposeResult:
         session: Session = self.app.session  # type: ignore[attr-defined]
         cat = session.model.cat
@@ -50,15 +66,19 @@ class TurnPanel(VerticalScroll, MarketView):
         yield Static(Text("Power", style="bold"), classes="form-title")
         yield _row(Label("MW to build", classes="form-label", id="mw-label"),
                    Input(placeholder="0", id="build-mw", classes="num"))
-        yield Static(Text("Prices, $ per GPU-hour: on-demand / reserved / spot", style="bold"), classes="form-title")
+        yield Static(Text("Prices, $ per GPU-hour: on-demand / reserved / spot", style="bold"), classes="form-title",
+                     id="prices-title")
         for g, name in enumerate(cat.names):
             yield _row(Label(name, classes="form-label"),
                        Input(id=f"od-{g}", classes="num"), Input(id=f"res-{g}", classes="num"),
                        Input(id=f"spot-{g}", classes="num"), id=f"price-row-{g}")
-        yield Static(Text("Financing ($; 1.5B, 250M and 40k are understood)", style="bold"), classes="form-title")
+        yield Static(Text("Financing ($; 1.5B, 250M and 40k are understood)", style="bold"), classes="form-title",
+                     id="financing-title")
         yield _row(Label("Borrow", classes="form-label"), Input(placeholder="0", id="borrow", classes="num"),
                    Label("Repay", classes="form-label"), Input(placeholder="0", id="repay", classes="num"))
-        yield Static(Text("Capacity requests you can answer", style="bold"), classes="form-title")
+        yield Static(Text("Capacity requests you can answer (a price alone is an offer; take-or-pay: the buyer "
+                          "pays monthly, you must deliver)", style="bold"), classes="form-title",
+                     id="answers-title")
         yield Vertical(id="answers")
         yield Button("End turn (n)", id="end-turn", variant="primary")
 
@@ -102,9 +122,22 @@ class TurnPanel(VerticalScroll, MarketView):
                         self.query_one(f"#{key_}-{g}", Input).value = f"{v:.2f}" if v == v else ""
             self.query_one("#mw-label", Label).update(
                 f"MW to build (${p.mw_cost / 1e6:,.1f}M/MW, ready in {p.mw_lead} months)")
-            requests = [r for r in m.exchange.open_requests() if p in m.exchange.eligible_sellers(r)]
-            rows = [(r.request_id, f"#{r.request_id} {r.buyer}: {r.remaining:,} {cat.names[r.generation]} from "
-                     f"{m.label(r.start)}, {r.term} mo, {r.purpose}", r.ceiling) for r in requests]
+            requests = []
+            for r in m.exchange.open_requests():
+                sellers = m.exchange.eligible_sellers(r)
+                if p in sellers:
+                    requests.append((r, len(sellers) - 1))
+            game = session.game
+            rows = []
+            for r, rivals in requests:
+                qty = game.offer_size(r)
+                means = game.means(r.generation, r.start, r.term)
+                rows.append((r.request_id,
+                             f"#{r.request_id} {F.display_name(r.buyer)} wants {r.remaining:,} "
+                             f"{cat.names[r.generation]} from {m.label(r.start)} for {r.term} months ({r.purpose}); "
+                             f"you may offer {qty:,}, you have {max(0, int(means['free'])):,} free; "
+                             f"{rivals} rival{'s' if rivals != 1 else ''} may offer; issued {m.label(r.issued)}",
+                             r.ceiling))
         if fresh:
             for i in ("build-mw", "borrow", "repay"):
                 self.query_one(f"#{i}", Input).value = ""
@@ -182,9 +215,11 @@ class TurnPanel(VerticalScroll, MarketView):
                 sel = self.query_one(f"#ans-{rid}", Select)
             except Exception:  # the rows are being rebuilt
                 continue
-            if sel.value == Select.NULL:
-                continue
             pr = _num(self.query_one(f"#ansprice-{rid}", Input), f"request {rid} price")
+            if sel.value == Select.NULL:
+                if pr:  # a price typed without choosing: an offer at that price, not a silent nothing
+                    answers[rid] = {"action": "offer", "price": pr}
+                continue
             answers[rid] = {"action": str(sel.value), "price": pr}
         return Decision(
             orders=orders,
