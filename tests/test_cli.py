@@ -130,7 +130,9 @@ def test_prices_file(runs):
     df = t.to_pandas()
     assert len(df) > 0
     assert not df.duplicated(["month", "agent", "generation"]).any()
-    assert ((df.spot <= df.reserved + 1e-12) | (df.spot == df.spot)).all()
+    assert df.notna().all().all()  # every price is a number (NaN would pass the comparisons below)
+    assert (df.spot > 0).all()
+    assert (df.spot <= df.reserved + 1e-12).all()
     assert (df.reserved <= df.on_demand + 1e-12).all()
     assert (df.on_demand > 0).all()
 

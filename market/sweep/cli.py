@@ -9,6 +9,32 @@ from typing import Any
 
 from market.errors import UserError
 
+#: root seeds are stored as signed 64-bit integers (manifest, runs.parquet)
+MAX_SEED = 2**63 - 1
+
+
+def _int_in(low: int, high: int, what: str = "a whole number"):
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        t = text.strip()
+        if not t or len(t) > 30 or not (t.isdigit() or (t[0] in "+-" and t[1:].isdigit())):
+            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in t)
+            raise argparse.ArgumentTypeError(f"expected {what}, got {shown!r}")
+        v = int(t)
+        if not low <= v <= high:
+            top = "2**63-1" if high == MAX_SEED else f"{high:,}"
+            raise argparse.ArgumentTypeError(f"expected {what} from {low} to {top}, got {v}")
+        return v
+
+    return parse
+
+
+def _path(text: str) -> Path:
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
+    return Path(text)
+
 SWEEP_EPILOG = """\
 designs (choose one; none means one point with --seeds replications):
   --grid KEY=V1,V2,...     repeatable; the cartesian product of the values
@@ -43,14 +69,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=V1,V2,...",
         help="grid values of a scenario key (repeatable)",
     )
-    design.add_argument("--lhs", type=int, metavar="N", help="a Latin hypercube of N points")
+    design.add_argument("--lhs", type=_int_in(1, 10**7), metavar="N", help="a Latin hypercube of N points")
     design.add_argument(
         "--sobol",
-        type=int,
+        type=_int_in(1, 10**7),
         metavar="N",
         help="a Sobol (Saltelli) sample with base size N, a power of 2",
     )
-    design.add_argument("--morris", type=int, metavar="N", help="N Morris trajectories")
+    design.add_argument("--morris", type=_int_in(1, 10**7), metavar="N", help="N Morris trajectories")
     design.add_argument(
         "--range",
         dest="ranges",
@@ -60,7 +86,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="the range of a sampled key (repeatable)",
     )
     design.add_argument(
-        "--levels", type=int, default=4, metavar="N", help="Morris grid levels, even (default 4)"
+        "--levels", type=_int_in(2, 1000), default=4, metavar="N", help="Morris grid levels, even (default 4)"
     )
     design.add_argument(
         "--second-order",
@@ -69,14 +95,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     design.add_argument(
         "--seeds",
-        type=int,
+        type=_int_in(0, 10**6),
         default=1,
         metavar="N",
         help="replications per design point (default 1)",
     )
     design.add_argument(
         "--seed",
-        type=int,
+        type=_int_in(0, MAX_SEED),
         default=0,
         metavar="N",
         help="the root seed every run's seed derives from (default 0)",
@@ -90,21 +116,33 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="a fixed override for every run (repeatable)",
     )
     design.add_argument(
-        "--months", type=int, metavar="N", help="months per run (default: the scenario's length)"
+        "--months",
+        type=_int_in(1, 10**6, "a whole number of months"),
+        metavar="N",
+        help="months per run (default: the scenario's length; at most 600 without --allow-large)",
+    )
+    design.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="lift the limits that keep a sweep within this machine's memory (100,000 runs, 600 "
+        "months, and the scenario limits of gpumarket run)",
     )
     run = sweep.add_argument_group("running")
     run.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         metavar="DIR",
         help="output directory (default sweeps/<scenario>-<design hash>)",
     )
     run.add_argument(
-        "--workers", type=int, metavar="N", help="worker processes (default: the number of cores)"
+        "--workers",
+        type=_int_in(1, 4096),
+        metavar="N",
+        help="worker processes (default: the number of cores)",
     )
     run.add_argument(
         "--chunk-size",
-        type=int,
+        type=_int_in(1, 10**6),
         metavar="N",
         help="runs per task and per Parquet part (default: about 4 chunks per worker, at most 25)",
     )
@@ -118,11 +156,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="with --engine dask: an existing scheduler, such as tcp://10.0.0.5:8786 "
-        "(default: a local cluster on 127.0.0.1)",
+        "(default: a local cluster on 127.0.0.1); checked before anything is written",
+    )
+    run.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="with --engine dask and no --scheduler: serve Dask's web pages on 127.0.0.1:8787 "
+        "(off by default)",
     )
     run.add_argument(
         "--max-retries",
-        type=int,
+        type=_int_in(0, 100),
         default=2,
         metavar="N",
         help="retries of a run whose worker died (default 2)",
@@ -141,7 +185,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Per design point, the mean and 95%% t-interval of each outcome across "
         "seeds; for Sobol and Morris designs, the sensitivity indices.",
     )
-    report.add_argument("dir", metavar="DIR", type=Path, help="a sweep's --out directory")
+    report.add_argument("dir", metavar="DIR", type=_path, help="a sweep's --out directory")
     report.add_argument(
         "--outcome",
         action="append",
@@ -151,14 +195,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "'*.market_share' (repeatable; default: the headline outcomes)",
     )
     report.add_argument(
-        "--csv", type=Path, metavar="DIR", help="write points.csv (and sensitivity.csv) to DIR"
+        "--csv", type=_path, metavar="DIR", help="write points.csv (and sensitivity.csv) to DIR"
     )
     report.add_argument(
-        "--png", type=Path, metavar="FILE", help="write a chart to FILE (needs matplotlib)"
+        "--png",
+        type=_path,
+        metavar="FILE",
+        help="write a chart to FILE, a .png, .svg or .pdf (needs matplotlib)",
     )
     report.add_argument(
         "--max-points",
-        type=int,
+        type=_int_in(1, 10**6),
         default=20,
         metavar="N",
         help="design points shown in the terminal (default 20; --csv has all)",
@@ -168,8 +215,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from market.sweep.design import build_design
-    from market.sweep.runner import SweepConfig, default_workers, prepare, run_sweep
+    from market.sweep.runner import MAX_RUNS, SweepConfig, default_workers, prepare, run_sweep
 
+    if args.scheduler is not None:  # before the design is sampled or anything is created
+        from market.sweep.runner import check_scheduler
+
+        if args.engine != "dask":
+            raise UserError("--scheduler goes with --engine dask")
+        check_scheduler(args.scheduler)
     design = build_design(
         grid=args.grid,
         ranges=args.ranges,
@@ -180,6 +233,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         root_seed=args.seed,
         morris_levels=args.levels,
         second_order=args.second_order,
+        max_runs=None if args.allow_large else MAX_RUNS,
     )
     if args.scheduler and args.engine != "dask":
         raise UserError("--scheduler goes with --engine dask")
@@ -197,6 +251,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         max_retries=args.max_retries,
         progress=args.progress,
+        allow_large=args.allow_large,
+        dashboard=args.dashboard,
     )
     prepared = prepare(cfg)
     try:

@@ -229,8 +229,10 @@ def build_design(
     root_seed: int = 0,
     morris_levels: int = 4,
     second_order: bool = False,
+    max_runs: int | None = None,
 ) -> Design:
-    """The design the sweep flags describe; raises UserError for a bad one."""
+    """The design the sweep flags describe; raises UserError for a bad one, or for one of more than
+    ``max_runs`` runs (counted before any point is drawn)."""
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: expected at least 1 replication")
     if root_seed < 0:
@@ -243,7 +245,9 @@ def build_design(
     if grid:
         if ranges:
             raise UserError("--range goes with --lhs, --sobol or --morris, not with --grid")
-        return grid_design(parse_grid(grid), seeds, root_seed)
+        parsed_grid = parse_grid(grid)
+        _check_runs(math.prod(len(v) for _, v in parsed_grid) * seeds, max_runs)
+        return grid_design(parsed_grid, seeds, root_seed)
     if not chosen:
         if ranges:
             raise UserError("--range needs a sampled design: --lhs N, --sobol N or --morris N")
@@ -256,11 +260,20 @@ def build_design(
     parsed = parse_range(ranges)
     if not parsed:
         raise UserError(f"{flag} needs at least one --range KEY=LOW:HIGH")
+    d = len(parsed)
+    per_n = {"--lhs": 1, "--sobol": 2 * d + 2 if second_order else d + 2, "--morris": d + 1}[flag]
+    _check_runs(n * per_n * seeds, max_runs)
     if flag == "--lhs":
         return lhs_design(parsed, n, seeds, root_seed)
     if flag == "--sobol":
         return sobol_design(parsed, n, seeds, root_seed, second_order)
     return morris_design(parsed, n, seeds, root_seed, morris_levels)
+
+
+def _check_runs(n_runs: int, max_runs: int | None) -> None:
+    if max_runs is not None and n_runs > max_runs:
+        raise UserError(f"the design has {n_runs:,} runs, above the limit of {max_runs:,} that keeps a sweep "
+                        "within this machine's memory; --allow-large lifts it")
 
 
 def grid_design(grid: Sequence[tuple[str, Sequence[Value]]], seeds: int, root_seed: int) -> Design:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +17,46 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from market.errors import UserError
+from market.files import atomic_write, write_bytes
 from market.sweep import store
 from market.sweep.design import Design, design_sample_seed
 from market.sweep.outcomes import HEADLINE
 
 FIXED = ("run_id", "point", "replication", "seed", "status", "error")
 BAR_WIDTH = 30
+#: the chart formats --png writes
+CHART_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_report_flags(csv_dir: Path | None, png: Path | None, max_points: int) -> None:
+    """Refuse bad --csv, --png and --max-points before the sweep is read or anything is written."""
+    if max_points < 1:
+        raise UserError(f"--max-points {max_points}: expected at least 1")
+    if csv_dir is not None:
+        _check_target(csv_dir, "--csv", folder=True)
+    if png is not None:
+        if png.suffix.lower() not in CHART_SUFFIXES:
+            raise UserError(f"--png {png}: expected a file name ending in {', '.join(CHART_SUFFIXES)}")
+        _check_target(png, "--png", folder=False)
+
+
+def _check_target(path: Path, flag: str, folder: bool) -> None:
+    if path.exists():
+        if folder and not path.is_dir():
+            raise UserError(f"{flag} {path}: exists and is not a folder")
+        if not folder and path.is_dir():
+            raise UserError(f"{flag} {path}: is a folder; expected a file name")
+    ancestor = Path(os.path.abspath(path)).parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"{flag} {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"{flag} {path}: not writable")
 
 
 @dataclass
@@ -145,10 +178,10 @@ def design_table(design: Design, counts: list[dict[str, int]], max_points: int) 
     table = Table(title="design points", title_justify="left")
     table.add_column("point", justify="right")
     for key in design.params:
-        table.add_column(key, justify="right", overflow="fold")
+        table.add_column(escape(key), justify="right", overflow="fold")
     table.add_column("runs ok", justify="right")
     for p in range(min(len(design.points), max_points)):
-        values = [_num(v) if isinstance(v, float) else str(v) for v in design.points[p]]
+        values = [_num(v) if isinstance(v, float) else escape(str(v)) for v in design.points[p]]
         table.add_row(str(p), *values, f"{counts[p]['ok']}/{counts[p]['ok'] + counts[p]['failed']}")
     return table
 
@@ -167,7 +200,7 @@ def outcome_table(design: Design, stats: dict[str, list[Stat]], max_points: int)
             mean = "—" if s.n == 0 else _num(s.mean)
             table.add_row(
                 str(p) if i == 0 else "",
-                name,
+                escape(name),
                 mean,
                 _interval(s),
                 str(s.n),
@@ -195,6 +228,9 @@ def report(
     max_points: int = 20,
     console: Console | None = None,
 ) -> None:
+    check_report_flags(csv_dir, png, max_points)
+    if not out.exists():
+        raise UserError(f"{out}: no such sweep folder")
     manifest = store.read_manifest(out) if out.is_dir() else None
     if manifest is None:
         raise UserError(f"{out}: not a sweep directory (no {store.MANIFEST})")
@@ -206,7 +242,7 @@ def report(
     done = table.num_rows
     failed = sum(c["failed"] for c in counts)
     console.print(
-        f"[bold]{manifest.get('scenario_name')}[/]: {design.kind} design, {len(design.points)} "
+        f"[bold]{escape(str(manifest.get('scenario_name')))}[/]: {design.kind} design, {len(design.points)} "
         f"points × {design.seeds} seeds, {manifest.get('months')} months; {done} of "
         f"{manifest.get('n_runs')} runs stored, {failed} failed"
     )
@@ -220,15 +256,15 @@ def report(
     if design.kind in ("sobol", "morris"):
         sens, notes = sensitivity(design, stats)
         for note in notes:
-            console.print(f"[yellow]{note}")
+            console.print(f"[yellow]{escape(note)}")
         if sens:
             _print_sensitivity(console, design, sens)
     if csv_dir is not None:
         _write_csv(csv_dir, design, counts, stats, sens)
-        console.print(f"wrote {csv_dir / 'points.csv'}" + (" and sensitivity.csv" if sens else ""))
+        console.print(f"wrote {escape(str(csv_dir / 'points.csv'))}" + (" and sensitivity.csv" if sens else ""))
     if png is not None:
         _write_png(png, design, stats, sens)
-        console.print(f"wrote {png}")
+        console.print(f"wrote {escape(str(png))}")
 
 
 def _print_sensitivity(console: Console, design: Design, sens: list[dict]) -> None:
@@ -242,10 +278,10 @@ def _print_sensitivity(console: Console, design: Design, sens: list[dict]) -> No
     for c in cols:
         table.add_column(c, justify="right")
     for row in sens:
-        table.add_row(row["outcome"], row["parameter"], *(_num(row[c]) for c in cols))
+        table.add_row(escape(row["outcome"]), escape(row["parameter"]), *(_num(row[c]) for c in cols))
     console.print(table)
     for outcome in dict.fromkeys(r["outcome"] for r in sens):
-        console.print(f"{outcome}: {what}")
+        console.print(f"{escape(outcome)}: {what}")
         rows = [(r["parameter"], r[key]) for r in sens if r["outcome"] == outcome]
         for line in bars(rows):
             console.print(line, markup=False, highlight=False)
@@ -262,20 +298,22 @@ def _write_csv(
     header = ["point", *design.params, "runs_ok", "runs_failed"]
     for name in stats:
         header += [f"{name}.mean", f"{name}.ci95_low", f"{name}.ci95_high", f"{name}.n"]
-    with open(directory / "points.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for p, values in enumerate(design.points):
-            row: list[object] = [p, *values, counts[p]["ok"], counts[p]["failed"]]
-            for per_point in stats.values():
-                s = per_point[p]
-                row += ["" if math.isnan(v) else v for v in (s.mean, s.lo, s.hi)] + [s.n]
-            writer.writerow(row)
+    fh = io.StringIO(newline="")
+    writer = csv.writer(fh)
+    writer.writerow(header)
+    for p, values in enumerate(design.points):
+        row: list[object] = [p, *values, counts[p]["ok"], counts[p]["failed"]]
+        for per_point in stats.values():
+            s = per_point[p]
+            row += ["" if math.isnan(v) else v for v in (s.mean, s.lo, s.hi)] + [s.n]
+        writer.writerow(row)
+    write_bytes(fh.getvalue().encode(), directory / "points.csv")
     if sens:
-        with open(directory / "sensitivity.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(sens[0]))
-            writer.writeheader()
-            writer.writerows(sens)
+        fh = io.StringIO(newline="")
+        dict_writer = csv.DictWriter(fh, fieldnames=list(sens[0]))
+        dict_writer.writeheader()
+        dict_writer.writerows(sens)
+        write_bytes(fh.getvalue().encode(), directory / "sensitivity.csv")
 
 
 def _write_png(path: Path, design: Design, stats: dict[str, list[Stat]], sens: list[dict]) -> None:
@@ -306,8 +344,10 @@ def _write_png(path: Path, design: Design, stats: dict[str, list[Stat]], sens: l
         ax.set_title(name)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lower().lstrip(".")))
+    finally:
+        plt.close(fig)
 
 
 def _index_rows(outcome: str, params: list[str], res, keys: tuple[str, ...]) -> list[dict]:

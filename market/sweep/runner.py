@@ -18,6 +18,10 @@ import hashlib
 import importlib.util
 import math
 import os
+import re
+import socket
+import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -32,12 +36,21 @@ import pyarrow as pa
 
 import market
 from market.errors import UserError
+from market.scenario import Scenario, check_months
 from market.sweep import store
 from market.sweep.design import Design, RunSpec, format_value
 from market.sweep.progress import Progress, make_progress
 from market.sweep.worker import ChunkResult, ChunkTask, Hooks, RunOutcome, describe, run_chunk
 
 DASK_MISSING = '--engine dask needs Dask, an optional extra: pip install "gpumarket[dask]"'
+#: seconds to reach a --scheduler and hear its handshake
+CONNECT_TIMEOUT = 10.0
+#: the longest handshake a Dask scheduler sends (its first frame is a few dozen bytes)
+MAX_HANDSHAKE = 64 * 1024
+#: where the Dask pages are served with --dashboard
+DASHBOARD_ADDRESS = "127.0.0.1:8787"
+#: at most this many runs in a sweep without --allow-large
+MAX_RUNS = 100_000
 SEED_RULE = (
     "seed = SeedSequence(root_seed, spawn_key=(replication,)).generate_state(1, uint64)[0] >> 1; "
     "the same for every design point"
@@ -66,6 +79,12 @@ class SweepConfig:
     scheduler: str | None = None
     max_retries: int = 2
     progress: str = "auto"
+    #: lift the limits that keep a sweep within this machine's memory (see market.scenario)
+    allow_large: bool = False
+    #: serve Dask's HTTP pages (and dashboard, if bokeh is installed) on DASHBOARD_ADDRESS
+    dashboard: bool = False
+    #: seconds to reach a --scheduler
+    connect_timeout: float = CONNECT_TIMEOUT
     hooks: Hooks = field(default_factory=Hooks)
     #: Test hook: stop as if killed once this many chunks are stored (no runs.parquet).
     stop_after_chunks: int | None = None
@@ -101,7 +120,67 @@ class Prepared:
 
 
 def _load(cfg: SweepConfig, extra: list[str]) -> Any:
-    return cfg.hooks.resolve("load_scenario")(cfg.scenario, [*cfg.overrides, *extra])
+    load = cfg.hooks.resolve("load_scenario")
+    if cfg.allow_large:
+        return load(cfg.scenario, [*cfg.overrides, *extra], allow_large=True)
+    return load(cfg.scenario, [*cfg.overrides, *extra])
+
+
+def check_scheduler(address: str) -> tuple[str, str, int]:
+    """The protocol, host and port of a --scheduler address such as tcp://10.0.0.5:8786."""
+    m = re.fullmatch(r"(?:(tcp|tls)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})/?", address.strip())
+    shown = one_line(address)
+    if not m:
+        raise UserError(f"--scheduler {shown}: expected a Dask scheduler address such as tcp://10.0.0.5:8786 "
+                        "(tcp:// or tls://, a host and a port)")
+    protocol, host, port = m.group(1) or "tcp", m.group(2).strip("[]"), int(m.group(3))
+    if not 1 <= port <= 65535:
+        raise UserError(f"--scheduler {shown}: port {port} is not between 1 and 65535")
+    return protocol, host, port
+
+
+def probe_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Check that a Dask scheduler answers at ``address`` within ``timeout`` seconds, before a Dask
+    client is made: a Dask scheduler greets a new connection with a small msgpack handshake, so
+    anything else (silence, an HTTP server, a large frame) is refused with one line."""
+    protocol, host, port = check_scheduler(address)
+    shown = one_line(address)
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            if protocol == "tls":
+                return  # the handshake is encrypted; the Dask client's own timeout applies
+            header = _recv(sock, 8, deadline)
+            (size,) = struct.unpack("<Q", header)
+            if not 0 < size <= MAX_HANDSHAKE:
+                raise UserError(f"--scheduler {shown}: what answers there is not a Dask scheduler "
+                                f"(its first message is {size:,} bytes long)")
+            body = _recv(sock, size, deadline)
+    except TimeoutError:
+        raise UserError(f"--scheduler {shown}: no Dask scheduler answered within {timeout:g} s") from None
+    except (socket.gaierror, OSError) as exc:
+        raise UserError(f"--scheduler {shown}: cannot connect ({exc.strerror or exc})") from None
+    if b"pickle-protocol" not in body and b"compression" not in body:
+        raise UserError(f"--scheduler {shown}: what answers there is not a Dask scheduler (no Dask handshake)")
+
+
+def _recv(sock: socket.socket, n: int, deadline: float) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
+        chunk = sock.recv(min(n - got, 65536))
+        if not chunk:
+            raise UserError("--scheduler: the connection closed before a Dask handshake")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def prepare(cfg: SweepConfig) -> Prepared:
@@ -118,8 +197,21 @@ def prepare(cfg: SweepConfig) -> Prepared:
         raise UserError(f"--months {cfg.months}: expected at least 1")
     if cfg.engine == "dask" and importlib.util.find_spec("distributed") is None:
         raise UserError(DASK_MISSING)
+    if cfg.scheduler is not None:
+        if cfg.engine != "dask":
+            raise UserError("--scheduler goes with --engine dask")
+        check_scheduler(cfg.scheduler)
+    if cfg.dashboard and cfg.engine != "dask":
+        raise UserError("--dashboard goes with --engine dask")
+    if cfg.dashboard and cfg.scheduler is not None:
+        raise UserError("--dashboard serves the pages of the local cluster; a --scheduler serves its own")
+    if not cfg.allow_large and design.n_runs > MAX_RUNS:
+        raise UserError(f"the design has {design.n_runs:,} runs, above the limit of {MAX_RUNS:,}; "
+                        "--allow-large lifts it")
     base = _load(cfg, [])
     months = cfg.months if cfg.months is not None else int(base.months)
+    if cfg.months is not None and isinstance(base, Scenario):
+        check_months(base, cfg.months, allow_large=cfg.allow_large)
     flag = "--grid" if design.kind == "grid" else "--range"
     for i, key in enumerate(design.params):
         try:
@@ -160,7 +252,7 @@ def prepare(cfg: SweepConfig) -> Prepared:
 
 def default_out(manifest: dict[str, Any]) -> Path:
     """sweeps/<scenario>-<fingerprint[:8]>: the same command resumes into the same directory."""
-    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(manifest["scenario_name"]))
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(manifest["scenario_name"]))[:100]
     return Path("sweeps") / f"{name}-{manifest['fingerprint'][:8]}"
 
 
@@ -196,13 +288,22 @@ class _Executors:
         except ImportError:
             raise UserError(DASK_MISSING) from None
         if self.cfg.scheduler:
+            probe_scheduler(self.cfg.scheduler, self.cfg.connect_timeout)
             try:
-                client = Client(self.cfg.scheduler, timeout="10s")
-            except (OSError, TimeoutError, ValueError) as exc:
+                client = Client(self.cfg.scheduler, timeout=f"{self.cfg.connect_timeout:g}s")
+            except (OSError, TimeoutError, ValueError, MemoryError) as exc:
                 raise UserError(
-                    f"--scheduler {self.cfg.scheduler}: cannot connect ({exc})"
+                    f"--scheduler {one_line(self.cfg.scheduler)}: cannot connect ({one_line(str(exc))})"
                 ) from None
         else:
+            import dask
+
+            if not self.cfg.dashboard:
+                # No HTTP pages unless asked for: the scheduler's and workers' web servers serve nothing.
+                self.stack.enter_context(dask.config.set({
+                    "distributed.scheduler.http.routes": [],
+                    "distributed.worker.http.routes": [],
+                }))
             # The local scheduler lives in this process; a dying worker is already reported
             # in runs.parquet, so keep its log lines off the progress output.
             quiet = logging.getLogger("distributed")
@@ -213,7 +314,7 @@ class _Executors:
                 n_workers=self.cfg.workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=DASHBOARD_ADDRESS if self.cfg.dashboard else "127.0.0.1:0",
                 silence_logs=logging.ERROR,
             )
             self.stack.callback(cluster.close)
@@ -251,19 +352,30 @@ def run_sweep(cfg: SweepConfig, prepared: Prepared | None = None) -> SweepReport
     """Run (or resume) the sweep; returns counts and the combined runs table."""
     prepared = prepared or prepare(cfg)
     out = cfg.out or default_out(prepared.manifest)
-    store.prepare_out(out, prepared.manifest)
-    done_ids = store.stored_run_ids(out)
+    # Everything that can be refused is checked before anything is created: the folder, what it
+    # holds, and (in _execute, before prepare_out) the scheduler.
+    store.check_out(out, prepared.manifest)
+    done_ids = store.stored_run_ids(out) if out.exists() else set()
     pending = [s for s in prepared.specs if s.run_id not in done_ids]
     report = SweepReport(out, total=len(prepared.specs), skipped=len(prepared.specs) - len(pending))
-    if pending:
-        progress = make_progress(cfg.progress, report.total, report.skipped)
-        try:
-            _execute(cfg, prepared, out, pending, report, progress)
-        except _Stop:
-            return report
-        finally:
-            progress.close()
-    report.table = store.combine(out, cfg.design)
+    try:
+        if pending:
+            progress = make_progress(cfg.progress, report.total, report.skipped)
+            try:
+                _execute(cfg, prepared, out, pending, report, progress)
+            except _Stop:
+                return report
+            finally:
+                progress.close()
+        else:
+            store.prepare_out(out, prepared.manifest)
+        report.table = store.combine(out, cfg.design)
+    except OSError as exc:
+        from market.files import USER_ERRNOS, describe_os_error
+
+        if exc.errno not in USER_ERRNOS:
+            raise
+        raise UserError(f"--out {out}: cannot write: {describe_os_error(exc)}") from None
     statuses = report.table.column("status").to_pylist()
     report.ok, report.failed = statuses.count("ok"), statuses.count("failed")
     report.complete = True
@@ -285,7 +397,6 @@ def _execute(
     report: SweepReport,
     progress: Progress,
 ) -> None:
-    writer = store.PartWriter(out, cfg.design)
     queue = deque(_Chunk(c) for c in store.iter_chunks(pending, _chunk_size(cfg, len(pending))))
     suspects: deque[_Chunk] = deque()
     inflight: dict[Future[ChunkResult], _Chunk] = {}
@@ -309,7 +420,9 @@ def _execute(
                 suspects.append(single)
 
     with ExitStack() as stack:
-        executors = _Executors(cfg, len(queue), stack)
+        executors = _Executors(cfg, len(queue), stack)  # connects to a scheduler before --out is made
+        store.prepare_out(out, prepared.manifest)
+        writer = store.PartWriter(out, cfg.design)
         submit = _submitter(cfg, prepared)
 
         def submit_chunk(chunk: _Chunk) -> Future[ChunkResult]:
@@ -364,6 +477,7 @@ def _submitter(
                 scenario = _load(cfg, cfg.design.overrides(spec.point))
                 scenarios[spec.point] = scenario.model_dump(mode="json")
         task = ChunkTask(
+            allow_large=cfg.allow_large,
             hooks=cfg.hooks,
             months=prepared.months,
             runs=tuple((s.run_id, s.point, s.seed) for s in chunk.specs),

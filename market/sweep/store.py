@@ -35,14 +35,87 @@ _PART = re.compile(r"^part-(\d+)\.parquet$")
 # --- the manifest ----------------------------------------------------------------------------
 
 
+#: keys every manifest has, and the type of each
+MANIFEST_KEYS = {"fingerprint": str, "design": dict, "n_runs": int, "runs": list}
+#: a manifest larger than this is not one this program wrote (a million runs take about 100 MB)
+MAX_MANIFEST_BYTES = 512 * 2**20
+
+
+def _start_over(out: Path) -> str:
+    return f"remove {out} (or choose another --out) to start the sweep over"
+
+
 def read_manifest(out: Path) -> dict[str, Any] | None:
+    """The manifest of the sweep in ``out``, checked; None if there is none. A damaged one is a
+    one-line UserError saying what is wrong and how to start over."""
     path = out / MANIFEST
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
+    if not path.is_file():
+        raise UserError(f"{path}: not a sweep manifest (it is not a file); {_start_over(out)}")
     try:
-        return orjson.loads(path.read_bytes())
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise UserError(f"{path}: not a sweep manifest (larger than {MAX_MANIFEST_BYTES // 2**20} MB); "
+                            f"{_start_over(out)}")
+        manifest = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
-        raise UserError(f"{path}: not a readable sweep manifest ({exc})") from None
+        raise UserError(f"{path}: not a readable sweep manifest ({exc}); {_start_over(out)}") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the sweep manifest: {exc.strerror or exc}") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: not a sweep manifest (expected a JSON object, got "
+                        f"{type(manifest).__name__}); {_start_over(out)}")
+    for key, kind in MANIFEST_KEYS.items():
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            what = "missing" if key not in manifest else f"not a{'n' if kind is int else ''} {kind.__name__}"
+            raise UserError(f"{path}: {key}: {what}; the manifest is damaged; {_start_over(out)}")
+    try:
+        design = Design.from_json(manifest["design"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: design: damaged ({type(exc).__name__}: {exc}); {_start_over(out)}") from None
+    if design.kind not in ("single", "grid", "lhs", "sobol", "morris") or any(
+        len(p) != len(design.params) for p in design.points
+    ):
+        raise UserError(f"{path}: design: damaged (kind {design.kind!r}, {len(design.params)} parameters); "
+                        f"{_start_over(out)}")
+    return manifest
+
+
+def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One stored part; a damaged one (a truncated copy, say) is a one-line UserError."""
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        text = " ".join(str(exc).split())[:200]
+        raise UserError(f"{path}: a damaged part ({text}); delete this file and run the same sweep again "
+                        "to redo its runs") from None
+    if "run_id" not in table.column_names:
+        raise UserError(f"{path}: a damaged part (no run_id column); delete this file and run the same "
+                        "sweep again to redo its runs")
+    return table
+
+
+def check_out(out: Path, manifest: dict[str, Any]) -> bool:
+    """Check, creating nothing, that --out can take this sweep; True if it holds it already (a resume)."""
+    from market.files import check_out_dir
+
+    check_out_dir(out)
+    if not out.exists():
+        return False
+    existing = read_manifest(out)
+    if existing is not None:
+        if existing.get("fingerprint") != manifest["fingerprint"]:
+            raise UserError(
+                f"--out {out}: holds a different sweep ({_describe(existing)}; this one is "
+                f"{_describe(manifest)}); choose another --out or remove the directory"
+            )
+        for sub in (RUNS_DIR, TIMESERIES_DIR):
+            if (out / sub).exists() and not (out / sub).is_dir():
+                raise UserError(f"{out / sub}: not a folder; the sweep folder is damaged; {_start_over(out)}")
+        return True
+    if any(p for p in out.iterdir() if not p.name.startswith(".")):
+        raise UserError(f"--out {out}: the directory is not empty and holds no sweep manifest")
+    return False
 
 
 def prepare_out(out: Path, manifest: dict[str, Any]) -> bool:
@@ -50,17 +123,8 @@ def prepare_out(out: Path, manifest: dict[str, Any]) -> bool:
 
     Refuses a directory that holds a different design or files that are not a sweep's.
     """
-    existing = read_manifest(out) if out.exists() else None
-    if existing is not None:
-        if existing.get("fingerprint") != manifest["fingerprint"]:
-            raise UserError(
-                f"--out {out}: holds a different sweep ({_describe(existing)}; this one is "
-                f"{_describe(manifest)}); choose another --out or remove the directory"
-            )
-        resumed = True
-    else:
-        if out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
-            raise UserError(f"--out {out}: the directory is not empty and holds no sweep manifest")
+    resumed = check_out(out, manifest)
+    if not resumed:
         out.mkdir(parents=True, exist_ok=True)
         write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2), out / MANIFEST)
         resumed = False
@@ -72,6 +136,8 @@ def prepare_out(out: Path, manifest: dict[str, Any]) -> bool:
 
 def _describe(manifest: dict[str, Any]) -> str:
     design = manifest.get("design", {})
+    if not isinstance(design, dict):
+        design = {}
     return (
         f"{manifest.get('scenario', '?')}, {design.get('kind', '?')} design over "
         f"{', '.join(design.get('params', [])) or 'no parameters'}, "
@@ -81,6 +147,9 @@ def _describe(manifest: dict[str, Any]) -> str:
 
 def _clean(out: Path) -> None:
     """Drop temporary files and timeseries parts whose runs part never landed (a kill)."""
+    for path in out.iterdir():
+        if path.name.startswith(".") and path.name.endswith(TMP_SUFFIX) and path.is_file():
+            path.unlink(missing_ok=True)
     for sub in (RUNS_DIR, TIMESERIES_DIR):
         for path in (out / sub).iterdir():
             if path.name.endswith(TMP_SUFFIX):
@@ -105,7 +174,7 @@ def part_numbers(directory: Path) -> list[int]:
 def stored_run_ids(out: Path) -> set[str]:
     ids: set[str] = set()
     for number in part_numbers(out / RUNS_DIR):
-        table = pq.read_table(out / RUNS_DIR / part_name(number), columns=["run_id"])
+        table = read_part(out / RUNS_DIR / part_name(number), columns=["run_id"])
         ids.update(table.column("run_id").to_pylist())
     return ids
 
@@ -184,7 +253,7 @@ class PartWriter:
 def combine(out: Path, design: Design) -> pa.Table:
     """All runs parts as one table sorted by run_id, with a column order that does not depend on
     how the runs were chunked; written to runs.parquet atomically."""
-    tables = [pq.read_table(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
+    tables = [read_part(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
     if not tables:
         raise UserError(f"{out}: no runs are stored yet")
     table = pa.concat_tables(tables, promote_options="permissive")
@@ -217,11 +286,16 @@ def read_runs(out: Path) -> pa.Table:
     """runs.parquet, or the parts combined in memory if the sweep has not finished."""
     path = out / RUNS_FILE
     if path.exists():
-        return pq.read_table(path)
+        try:
+            return pq.read_table(path)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            text = " ".join(str(exc).split())[:200]
+            raise UserError(f"{path}: damaged ({text}); delete it and run the same sweep again to rebuild it "
+                            "from the parts") from None
     manifest = read_manifest(out)
     if manifest is None:
         raise UserError(f"{out}: not a sweep directory (no {MANIFEST})")
-    parts = [pq.read_table(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
+    parts = [read_part(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
     if not parts:
         raise UserError(f"{out}: the sweep has no stored runs yet")
     return _dedupe(pa.concat_tables(parts, promote_options="permissive")).sort_by("run_id")

@@ -52,6 +52,8 @@ class ChunkTask:
     runs: tuple[tuple[str, int, int], ...]
     #: The validated scenario of each design point in the chunk, as model_dump(mode="json").
     scenarios: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The sweep lifted the size limits (--allow-large).
+    allow_large: bool = False
 
 
 @dataclass
@@ -84,7 +86,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     tables: list[pa.Table] = []
     for rid, point, seed in task.runs:
         try:
-            scenario = scenario_class.model_validate(task.scenarios[point])
+            scenario = scenario_class.model_validate(
+                task.scenarios[point], context={"allow_large": task.allow_large}
+            )
             result = simulate(scenario, seed, months=task.months)
             row = extract(result.model, result.agents)
             model = result.model

@@ -20,18 +20,13 @@ SCENARIO = "baseline-2026"
 GRID = "market.logit_beta=4,8"
 
 
-def _engine_ready() -> bool:
-    if importlib.util.find_spec("market.simulate") is None:
-        return False
+def test_the_engine_and_the_scenario_are_there():
+    # no skips: the engine, the CLI and the bundled scenario must exist for these tests to mean anything
     from market.scenario import bundled_paths
 
-    return SCENARIO in bundled_paths()
-
-
-needs_engine = pytest.mark.skipif(not _engine_ready(), reason="market.simulate not there yet")
-needs_cli = pytest.mark.skipif(
-    importlib.util.find_spec("market.__main__") is None, reason="market/__main__.py not there yet"
-)
+    assert importlib.util.find_spec("market.simulate") is not None
+    assert importlib.util.find_spec("market.__main__") is not None
+    assert SCENARIO in bundled_paths()
 
 
 def cli(*args: str, **kw) -> subprocess.CompletedProcess[str]:
@@ -46,7 +41,6 @@ def cli(*args: str, **kw) -> subprocess.CompletedProcess[str]:
     )
 
 
-@needs_engine
 def test_runs_parquet_is_the_same_with_1_and_2_workers_and_dask(tmp_path):
     design = build_design(grid=[GRID], seeds=2)
 
@@ -68,8 +62,6 @@ def test_runs_parquet_is_the_same_with_1_and_2_workers_and_dask(tmp_path):
     assert pq.read_table(tmp_path / "dask" / "runs.parquet").equals(one)
 
 
-@needs_engine
-@needs_cli
 def test_a_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
     out = tmp_path / "s"
     # 40 runs of 12 months, one per part: seconds of work, so the kill lands mid-sweep
@@ -111,8 +103,6 @@ def test_a_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
     assert f"({before} were stored before)" in done.stdout
 
 
-@needs_engine
-@needs_cli
 @pytest.mark.parametrize(
     ("flags", "fragment"),
     [
