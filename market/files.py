@@ -177,7 +177,7 @@ class StagedDir:
                                               dir=parent))
         except OSError as exc:
             self._remove_made()
-            raise UserError(f"{flag} {target}: cannot create it: {describe_os_error(exc)}") from None
+            raise UserError(f"{flag} {target}: cannot create it: {exc.strerror or exc}") from None
         os.chmod(self.path, 0o777 & ~_umask())  # mkdtemp's folders are private (0700)
 
     def __enter__(self) -> StagedDir:

@@ -159,6 +159,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "(default: a local cluster on 127.0.0.1); checked before anything is written",
     )
     run.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds to reach --scheduler and hear its handshake (default 10)",
+    )
+    run.add_argument(
         "--dashboard",
         action="store_true",
         help="with --engine dask and no --scheduler: serve Dask's web pages on 127.0.0.1:8787 "
@@ -217,6 +224,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from market.sweep.design import build_design
     from market.sweep.runner import MAX_RUNS, SweepConfig, default_workers, prepare, run_sweep
 
+    if not 0.1 <= args.connect_timeout <= 600:  # NaN fails too
+        raise UserError(f"--connect-timeout {args.connect_timeout}: expected seconds from 0.1 to 600")
     if args.scheduler is not None:  # before the design is sampled or anything is created
         from market.sweep.runner import check_scheduler
 
@@ -253,6 +262,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         progress=args.progress,
         allow_large=args.allow_large,
         dashboard=args.dashboard,
+        connect_timeout=args.connect_timeout,
     )
     prepared = prepare(cfg)
     try:

@@ -360,13 +360,10 @@ def run_sweep(cfg: SweepConfig, prepared: Prepared | None = None) -> SweepReport
     report = SweepReport(out, total=len(prepared.specs), skipped=len(prepared.specs) - len(pending))
     try:
         if pending:
-            progress = make_progress(cfg.progress, report.total, report.skipped)
             try:
-                _execute(cfg, prepared, out, pending, report, progress)
+                _execute(cfg, prepared, out, pending, report)
             except _Stop:
                 return report
-            finally:
-                progress.close()
         else:
             store.prepare_out(out, prepared.manifest)
         report.table = store.combine(out, cfg.design)
@@ -395,7 +392,6 @@ def _execute(
     out: Path,
     pending: list[RunSpec],
     report: SweepReport,
-    progress: Progress,
 ) -> None:
     queue = deque(_Chunk(c) for c in store.iter_chunks(pending, _chunk_size(cfg, len(pending))))
     suspects: deque[_Chunk] = deque()
@@ -422,6 +418,8 @@ def _execute(
     with ExitStack() as stack:
         executors = _Executors(cfg, len(queue), stack)  # connects to a scheduler before --out is made
         store.prepare_out(out, prepared.manifest)
+        progress: Progress = make_progress(cfg.progress, report.total, report.skipped)
+        stack.callback(progress.close)
         writer = store.PartWriter(out, cfg.design)
         submit = _submitter(cfg, prepared)
 
