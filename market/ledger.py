@@ -11,6 +11,7 @@ only when ``keep=True`` (``--ledger``).
 
 from __future__ import annotations
 
+import math
 from enum import IntEnum
 
 import numpy as np
@@ -101,36 +102,53 @@ class Ledger:
         """One posting inside one entity (depreciation, recognition of deferred revenue...)."""
         self.post_many(np.array([entity]), debit, credit, np.array([float(amount)]), memo)
 
+    @staticmethod
+    def _legs(payer, payee, dr: int, cr: int) -> tuple:
+        """The four postings of a payment, as (entity, account, sign): the payer debits ``dr``
+        and credits cash; the payee debits cash and credits ``cr``."""
+        return (payer, dr, 1.0), (payer, _CASH, -1.0), (payee, _CASH, 1.0), (payee, cr, -1.0)
+
     def transfer(self, payer: int, payee: int, amount: float, kind: str) -> None:
-        """A payment of ``amount`` from ``payer`` to ``payee``: two postings, one on each side."""
-        self.transfer_many(np.array([payer]), np.array([payee]), np.array([float(amount)]), kind)
+        """A payment of ``amount`` from ``payer`` to ``payee``: :meth:`_legs`, one on each side."""
+        if amount == 0.0:
+            return
+        if not (amount > 0.0 and math.isfinite(amount)):
+            raise ValueError(f"transfer {kind}: amount must be a non-negative finite number, got {amount}")
+        dr, cr, code = _TRANSFER_CODES[kind]
+        b = self.balances
+        for who, acct, sign in self._legs(payer, payee, dr, cr):
+            b[who, acct] += sign * amount
+        if kind in CAPEX_KINDS:
+            self.capex[payer] += amount
+        if self.keep:
+            self._keep(np.array([payer]), np.array([payee]), np.array([float(amount)]), dr, cr, code)
 
     def transfer_many(self, payers: np.ndarray, payees: np.ndarray, amounts: np.ndarray, kind: str) -> None:
-        """Payments of one kind: the payer debits the kind's account and credits cash, the payee
-        debits cash and credits the kind's account (zero payments are no postings)."""
+        """Payments of one kind, each as :meth:`transfer` makes it (zero payments are no postings)."""
         amounts = np.asarray(amounts, dtype=float)
         if amounts.size == 0:
             return
-        if not amounts.min() >= 0.0 or not np.isfinite(amounts).all():  # negative, NaN or infinite
+        if not (amounts.min() >= 0.0 and np.isfinite(amounts).all()):  # negative, NaN or infinite
             bad = amounts[~((amounts >= 0.0) & np.isfinite(amounts))][0]
             raise ValueError(f"transfer {kind}: amounts must be non-negative finite numbers, got {bad}")
         dr, cr, code = _TRANSFER_CODES[kind]
-        b = self.balances
-        np.add.at(b, (payers, dr), amounts)
-        np.add.at(b, (payers, _CASH), -amounts)
-        np.add.at(b, (payees, _CASH), amounts)
-        np.add.at(b, (payees, cr), -amounts)
+        flat = self.balances.reshape(-1)
+        for who, acct, sign in self._legs(np.asarray(payers), np.asarray(payees), dr, cr):
+            np.add.at(flat, who * N_ACCTS + acct, sign * amounts)
         if kind in CAPEX_KINDS:
             np.add.at(self.capex, payers, amounts)
         if self.keep:
-            keep = amounts > 0.0
-            payers, payees, amounts = np.asarray(payers)[keep], np.asarray(payees)[keep], amounts[keep]
-            ids = np.arange(self._next_transfer, self._next_transfer + amounts.size)
-            self._next_transfer += amounts.size
-            self._batches.append((self.month, payers, np.full(amounts.size, dr), np.full(amounts.size, _CASH),
-                                  amounts, code, ids))
-            self._batches.append((self.month, payees, np.full(amounts.size, _CASH), np.full(amounts.size, cr),
-                                  amounts, code, ids))
+            self._keep(np.asarray(payers), np.asarray(payees), amounts, dr, cr, code)
+
+    def _keep(self, payers: np.ndarray, payees: np.ndarray, amounts: np.ndarray, dr: int, cr: int, code: int) -> None:
+        """Keep the postings of payments just made (``keep=True``), a transfer id each."""
+        nonzero = amounts > 0.0
+        payers, payees, amounts = payers[nonzero], payees[nonzero], amounts[nonzero]
+        n = amounts.size
+        ids = np.arange(self._next_transfer, self._next_transfer + n)
+        self._next_transfer += n
+        self._batches.append((self.month, payers, np.full(n, dr), np.full(n, _CASH), amounts, code, ids))
+        self._batches.append((self.month, payees, np.full(n, _CASH), np.full(n, cr), amounts, code, ids))
 
     def post_many(self, entities: np.ndarray, debit, credit, amounts: np.ndarray, memo: str) -> None:
         """Postings inside entities (which may repeat); ``debit`` and ``credit`` are accounts, one
@@ -143,8 +161,9 @@ class Ledger:
         entities = np.asarray(entities, dtype=np.int64)
         debit = np.broadcast_to(np.asarray(debit, dtype=np.int64), amounts.shape)
         credit = np.broadcast_to(np.asarray(credit, dtype=np.int64), amounts.shape)
-        np.add.at(self.balances, (entities, debit), amounts)
-        np.add.at(self.balances, (entities, credit), -amounts)
+        flat = self.balances.reshape(-1)
+        np.add.at(flat, entities * N_ACCTS + debit, amounts)
+        np.add.at(flat, entities * N_ACCTS + credit, -amounts)
         if self.keep:
             keep = amounts != 0.0
             self._batches.append((self.month, entities[keep], debit[keep], credit[keep], amounts[keep],

@@ -265,23 +265,30 @@ class TestCosts:
 # ============================================================================ clearing
 
 
+def shares(score, available):
+    """Each row's logit shares: its weights over their sum."""
+    w = clearing.logit_weights(score, available)
+    tot = w.sum(axis=1, keepdims=True)
+    return np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
+
+
 class TestLogitShares:
     def test_softmax(self):
         # scores 0 and ln 3: shares 1/4 and 3/4
-        s = clearing.logit_shares(np.array([[0.0, math.log(3.0)]]), np.array([[True, True]]))
+        s = shares(np.array([[0.0, math.log(3.0)]]), np.array([[True, True]]))
         assert_allclose(s, [[0.25, 0.75]])
 
     def test_unavailable_gets_nothing(self):
-        s = clearing.logit_shares(np.array([[5.0, 0.0, 1.0]]), np.array([[False, True, True]]))
+        s = shares(np.array([[5.0, 0.0, 1.0]]), np.array([[False, True, True]]))
         e = math.exp(-1.0)
         assert_allclose(s, [[0.0, e / (1 + e), 1 / (1 + e)]])
 
     def test_nothing_available(self):
-        s = clearing.logit_shares(np.array([[1.0, 2.0]]), np.array([[False, False]]))
+        s = shares(np.array([[1.0, 2.0]]), np.array([[False, False]]))
         assert_allclose(s, [[0.0, 0.0]])
 
     def test_large_scores_do_not_overflow(self):
-        s = clearing.logit_shares(np.array([[1000.0, 1000.0]]), np.array([[True, True]]))
+        s = shares(np.array([[1000.0, 1000.0]]), np.array([[True, True]]))
         assert_allclose(s, [[0.5, 0.5]])
 
 

@@ -39,10 +39,6 @@ class Provider(mesa.Agent):
         self.scale = scale
         self._econ_life = float(model.scn.market.economic_life_months)
         self._book_life = spec.depreciation_years * 12.0
-        # power and site operations per GPU-hour, and the scenario's first prices, by generation
-        self._cash_cost = [pricing.cash_cost_per_hour(kw, spec.pue, spec.power_price_kwh, spec.opex_per_gpu_hour)
-                           for kw in cat.power_kw_list]
-        self._initial = [spec.pricing.initial.get(name, NAN) for name in cat.names]
         start = model.scn.market.start
         self.active_from = month_index(spec.active_from, start) if spec.active_from else 0
         self.active = self.active_from <= 0
@@ -102,8 +98,6 @@ class Provider(mesa.Agent):
         self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut
         self._mv_key: tuple | None = None
         self._mv = 0.0
-        self._spread_key: tuple | None = None
-        self._spread_parts: tuple[float | None, float] = (None, 0.0)
         self._set_cash_buffer()
         # fleet aggregates (see _aggregate), valid until month _agg_until or a cohort changes
         self._agg_until = -math.inf
@@ -287,22 +281,8 @@ class Provider(mesa.Agent):
         self._set_cash_buffer()
 
     def rate(self) -> float:
-        """The provider's marginal borrowing rate now."""
-        return self.model.base_rate + self._spread() + self.spread_extra
-
-    def _spread(self) -> float:
-        """Its lenders' spread. The parts that do not move with each loan (EBITDA from its history,
-        the investment-grade share of its backlog) are kept until its history or contracts change;
-        the leverage is taken on the debt of the moment."""
-        ex = self.model.exchange
-        key = (len(self.hist), ex.version(self.name), ex._billed)
-        if key != self._spread_key:
-            self._spread_parts = (self._ebitda_annual(), ex.ig_share(self.name))
-            self._spread_key = key
-        ebitda, ig_share = self._spread_parts
-        lev = 0.0 if ebitda is None else finance.leverage(self.debt(), ebitda)
-        f = self.spec.finance
-        return finance.spread(f.spread, f.ig_discount, ig_share, min(lev, 20.0), f.leverage_penalty)
+        """The provider's marginal borrowing rate now (``ProviderBook.rates``)."""
+        return float(self.model.pbook.rates()[self.row])
 
     def _ebitda_annual(self) -> float | None:
         """EBITDA annualised from the last (up to) three months; None before the first month."""
@@ -315,84 +295,13 @@ class Provider(mesa.Agent):
         """Debt over EBITDA annualised from the last (up to) three months; before the first
         month is booked there is no EBITDA to judge by, and lenders use the base spread."""
         ebitda = self._ebitda_annual()
-        return 0.0 if ebitda is None else finance.leverage(self.debt(), ebitda)
+        return 0.0 if ebitda is None else float(finance.leverage(self.debt(), ebitda))
 
     def debt(self) -> float:
         return -float(self._balances[_DEBT])
 
     def cash(self) -> float:
         return float(self._balances[_CASH])
-
-    def set_prices(self, t: int, nv_price: np.ndarray) -> None:
-        """Every generation it can sell gets on-demand, reserved and spot prices by its strategy.
-        An older generation is capped at ``second_life_premium`` times the provider's own cheapest
-        newer generation per unit of inference work: old GPUs are priced by the work they still do."""
-        if not self.active or self.defaulted or self.player:
-            return
-        cat = self.model.cat
-        premium = self.model.scn.market.second_life_premium
-        best_eq = float("inf")  # cheapest newer price per H100-equivalent hour seen so far
-        p = self.spec.pricing
-        hours = self.model.hours
-        monthly_rate = self.rate() / 12.0
-        life = self._book_life
-        # plain floats: numpy scalars are slow in a loop this small
-        installed = self.installed.tolist()
-        resold = self.model.exchange.resale_capacity(self.name, t)  # this month's purchases to resell
-        have = (self.installed + resold + self.in_transit).tolist()
-        cost_sum = self.cost_sum.tolist()
-        util = self.util_g.tolist()
-        rival = self.rival_min.tolist()
-        od_g = self.od.tolist()
-        res_g = self.res.tolist()
-        spot_g = self.spot.tolist()
-        uncut = self.custom_uncut.tolist()
-        nv_list = nv_price.tolist()
-        inf = cat.inf_list
-        is_nv = cat.nvidia_list
-        cash_costs = self._cash_cost
-        for g in cat.price_order:
-            if have[g] <= 0:
-                continue
-            capex = cost_sum[g] / installed[g] if installed[g] > 0 else cat.capex(g, nv_list[g])
-            cash_cost = cash_costs[g]
-            full = pricing.annuity(capex, monthly_rate, life) / hours + cash_cost
-            # custom silicon: the strategy works on the price before any scenario cut, which
-            # then applies once (not again on last month's already-cut price)
-            prev = od_g[g] if is_nv[g] else uncut[g]
-            if prev != prev and self._initial[g] == self._initial[g]:
-                od = self._initial[g]
-            else:
-                cap = best_eq * inf[g] * premium if is_nv[g] else float("inf")
-                inp = pricing.PriceInputs(full, cash_cost, prev, util[g], rival[g], cap)
-                od = pricing.on_demand(p.strategy, inp, markup=p.markup, gap=p.undercut,
-                                       target=p.target_utilisation, step=p.step, band=p.sticky_band,
-                                       min_margin=p.min_margin, max_markup=p.max_markup)
-            if not is_nv[g]:
-                od = self._custom_cap(od, od_g)
-                uncut[g] = od
-                od *= self.custom_price_factor
-            idle = max(0.0, 1.0 - util[g])
-            res_g[g], spot_g[g] = pricing.reserved_and_spot(od, p.reserved_discount, p.spot_discount, idle,
-                                                            p.spot_idle_sensitivity, cash_cost)
-            od_g[g] = od
-            if is_nv[g]:
-                best_eq = min(best_eq, od / inf[g])
-        self.od[:] = od_g
-        self.res[:] = res_g
-        self.spot[:] = spot_g
-        self.custom_uncut[:] = uncut
-
-    def _custom_cap(self, od: float, prices: list[float]) -> float:
-        """Custom silicon is priced at least ``price_discount`` below the provider's cheapest GPU
-        offer (``prices``, by generation) per unit of inference work."""
-        cat = self.model.cat
-        cs = self.spec.custom_silicon
-        per_eq = [prices[h] / cat.inf_list[h] for h in range(cat.n) if cat.nvidia_list[h] and prices[h] == prices[h]]
-        g = cat.index[cs.generation] if cs else None
-        if per_eq and g is not None:
-            od = min(od, min(per_eq) * cat.inf_list[g] * (1.0 - cs.price_discount))
-        return od
 
     # ------------------------------------------------------------------ capacity plan
     def plan_capacity(self, t: int, nv_price: np.ndarray) -> None:
@@ -566,7 +475,7 @@ class Provider(mesa.Agent):
         if amount <= 1.0:
             return
         m = self.model
-        self.loans.add(amount, self._spread(), self.spec.finance.amort_months)
+        self.loans.add(amount, float(m.pbook.spreads()[self.row]), self.spec.finance.amort_months)
         m.ledger.transfer(m.party["lenders"], self.eid, amount, "loan")
 
     def raise_equity(self, amount: float) -> float:
@@ -646,17 +555,99 @@ class ProviderBook:
                 mat[i] = getattr(p, name)
                 setattr(p, name, mat[i])
             setattr(self, name, mat)
+        for i, p in enumerate(providers):
+            p.row = i
+        cat = model.cat
+        specs = [p.spec for p in providers]
+        # what pricing reads: power and site operations per GPU-hour, the scenario's first prices,
+        # the book life, the strategy and its terms, and custom silicon
+        self.cash_cost = np.array([pricing.cash_cost_per_hour(cat.power_kw, s.pue, s.power_price_kwh,
+                                                              s.opex_per_gpu_hour) for s in specs]).reshape(self.n, -1)
+        self.initial = np.array([[s.pricing.initial.get(g, np.nan) for g in cat.names] for s in specs]).reshape(self.n, -1)
+        self.book_life = np.array([s.depreciation_years * 12.0 for s in specs])
+        self.strategy = np.array([s.pricing.strategy for s in specs])
+        self.price_terms = {k: np.array([getattr(s.pricing, k) for s in specs], dtype=float)
+                            for k in ("markup", "undercut", "target_utilisation", "step", "sticky_band", "min_margin",
+                                      "max_markup", "reserved_discount", "spot_discount", "spot_idle_sensitivity")}
+        self.cs_gen = np.array([cat.index[s.custom_silicon.generation] if s.custom_silicon else -1 for s in specs])
+        self.cs_discount = np.array([s.custom_silicon.price_discount if s.custom_silicon else 0.0 for s in specs])
+        # lenders' terms
+        self.base_spread = np.array([s.finance.spread for s in specs])
+        self.ig_discount = np.array([s.finance.ig_discount for s in specs])
+        self.leverage_penalty = np.array([s.finance.leverage_penalty for s in specs])
 
     def receive(self, t: int) -> None:
         """Every provider's arrivals and power (:meth:`Provider.receive`)."""
         for p in self.providers:
             p.receive(t)
 
+    def spreads(self) -> np.ndarray:
+        """Every provider's lenders' spread now (``finance.spread``): its base spread, less the
+        investment-grade share of its credit backlog's discount, plus the penalty on leverage
+        (debt over EBITDA annualised from its last three months, at most 20; none before its first
+        month is booked)."""
+        ig, total = self.model.exchange.credit_backlogs()
+        ig_share = np.divide(ig, total, out=np.zeros(self.n), where=total > 0)
+        ebitda = np.array([np.nan if (e := p._ebitda_annual()) is None else e for p in self.providers])
+        debt = -self.model.ledger.balances[self.eids, _DEBT]
+        lev = np.where(np.isnan(ebitda), 0.0, np.minimum(finance.leverage(debt, ebitda), 20.0))
+        return finance.spread(self.base_spread, self.ig_discount, ig_share, lev, self.leverage_penalty)
+
+    def rates(self) -> np.ndarray:
+        """Every provider's marginal borrowing rate now: the base rate, its spread and any extra
+        spread its lenders charge (a rate shock, a breach)."""
+        extra = np.array([p.spread_extra for p in self.providers])
+        return self.model.base_rate + self.spreads() + extra
+
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
-        """Every trading provider's prices for the month (:meth:`Provider.set_prices`): none depends
-        on another's this month, so the order does not matter."""
-        for p in self.providers:
-            p.set_prices(t, nv_price)
+        """Every trading provider's on-demand, reserved and spot prices for the month by its
+        strategy (``pricing.on_demand``; a human player's company keeps the prices it set), for
+        every generation it has on hand, resells or has coming. Generations are priced newest
+        first: an older one is capped at ``second_life_premium`` times the provider's cheapest
+        newer generation per unit of inference work (old GPUs are priced by the work they still
+        do); custom silicon last, at least ``price_discount`` below its cheapest GPU per unit of
+        inference work, then times any scenario price cut."""
+        m = self.model
+        cat = m.cat
+        rows = self.live() & ~np.array([p.player for p in self.providers])
+        if not rows.any():
+            return
+        resold = np.array([m.exchange.resale_capacity(p.name, t) for p in self.providers])
+        have = self.installed + resold + self.in_transit
+        capex = np.divide(self.cost_sum, self.installed, out=np.broadcast_to(nv_price + cat.system_cost, have.shape).copy(),
+                          where=self.installed > 0)
+        full = pricing.annuity(capex, self.rates()[:, None] / 12.0, self.book_life[:, None]) / m.hours + self.cash_cost
+        premium = m.scn.market.second_life_premium
+        best_eq = np.full(self.n, np.inf)  # cheapest newer price per H100-equivalent hour so far
+        q = self.price_terms
+        for g in cat.price_order:
+            sel = rows & (have[:, g] > 0)
+            if not sel.any():
+                continue
+            nvidia = bool(cat.nvidia[g])
+            prev = self.od[:, g] if nvidia else self.custom_uncut[:, g]
+            cap = best_eq * cat.inf[g] * premium if nvidia else np.full(self.n, np.inf)
+            inp = pricing.PriceInputs(full[:, g], self.cash_cost[:, g], prev, self.util_g[:, g], self.rival_min[:, g],
+                                      cap)
+            od = pricing.on_demand(self.strategy, inp, markup=q["markup"], gap=q["undercut"],
+                                   target=q["target_utilisation"], step=q["step"], band=q["sticky_band"],
+                                   min_margin=q["min_margin"], max_markup=q["max_markup"])
+            od = np.where(np.isnan(prev) & ~np.isnan(self.initial[:, g]), self.initial[:, g], od)
+            if not nvidia:
+                gpu_eq = np.nanmin(np.where(cat.nvidia, self.od / cat.inf, np.nan), axis=1, initial=np.inf)
+                own = (self.cs_gen >= 0)
+                cs_inf = cat.inf[np.maximum(self.cs_gen, 0)]
+                od = np.where(own & np.isfinite(gpu_eq), np.fmin(od, gpu_eq * cs_inf * (1.0 - self.cs_discount)), od)
+                self.custom_uncut[:, g] = np.where(sel, od, self.custom_uncut[:, g])
+                od = od * np.array([p.custom_price_factor for p in self.providers])
+            idle = np.maximum(0.0, 1.0 - self.util_g[:, g])
+            res, spot = pricing.reserved_and_spot(od, q["reserved_discount"], q["spot_discount"], idle,
+                                                  q["spot_idle_sensitivity"], self.cash_cost[:, g])
+            self.od[:, g] = np.where(sel, od, self.od[:, g])
+            self.res[:, g] = np.where(sel, res, self.res[:, g])
+            self.spot[:, g] = np.where(sel, spot, self.spot[:, g])
+            if nvidia:
+                best_eq = np.where(sel, np.fmin(best_eq, od / cat.inf[g]), best_eq)
 
     def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
         """Every provider's capacity plan (:meth:`Provider.plan_capacity`), taken in ``order``: the

@@ -16,14 +16,13 @@ from types import SimpleNamespace
 import numpy as np
 
 
-def logit_shares(score: np.ndarray, available: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of ``score`` over the entries where ``available`` is true."""
+def logit_weights(score: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """exp(score) over the entries where ``available`` is true, shifted by each row's best score
+    (so nothing overflows; each row's logit shares are its weights over their sum), 0 elsewhere."""
     s = np.where(available, score, -np.inf)
     top = s.max(axis=1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
-    e = np.where(available, np.exp(s - top), 0.0)
-    tot = e.sum(axis=1, keepdims=True)
-    return np.divide(e, tot, out=np.zeros_like(e), where=tot > 0)
+    return np.where(available, np.exp(s - top), 0.0)
 
 
 def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndarray, offer_trust: np.ndarray,
@@ -104,13 +103,15 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
 
 
 def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,
-                    rounds: int = 10) -> tuple[np.ndarray, np.ndarray]:
+          rounds: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Match ``demand`` (per buyer) to ``capacity`` (per offer).
 
-    ``offer_idx`` (buyers x K) names the offers each buyer considers and ``score`` (buyers x K) how
-    much it likes each. Returns ``served`` (buyers x K, units bought from each considered offer)
-    and ``capacity_left`` (per offer). Conserves quantity: served sums to at most demand per buyer
-    and at most capacity per offer.
+    ``offer_idx`` (buyers x K) names the offers each buyer considers (-1: none) and ``score``
+    (buyers x K) how much it likes each. Each round, every buyer still wanting asks its offers
+    with capacity left for its unmet demand split by the logit shares of its scores; an offer
+    asked for more than it has fills every request in the same proportion. Returns ``served``
+    (buyers x K, units bought from each considered offer) and ``capacity_left`` (per offer).
+    Conserves quantity: served sums to at most demand per buyer and at most capacity per offer.
     """
     n_offers = capacity.shape[0]
     want_left = demand.astype(float).copy()
@@ -118,21 +119,30 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     served = np.zeros(offer_idx.shape)
     valid = offer_idx >= 0
     idx = np.where(valid, offer_idx, 0)
+    weight = logit_weights(score, valid)
     total_demand = max(1e-9, float(demand.sum()))
+    active = np.flatnonzero(want_left > 0)  # buyers still in the market (offers only ever close)
     for _ in range(rounds):
-        avail = valid & (cap_left[idx] > 1e-9)
-        if not avail.any() or want_left.sum() <= 1e-9:
+        ia = idx[active]
+        w = weight[active] * (cap_left > 1e-9)[ia]
+        tot = w.sum(axis=1)
+        keep = tot > 0
+        if not keep.all():
+            active, ia, w, tot = active[keep], ia[keep], w[keep], tot[keep]
+        if not active.size:
             break
-        asked = logit_shares(score, avail) * want_left[:, None]
-        total_asked = np.bincount(idx.ravel(), weights=asked.ravel(), minlength=n_offers)
+        asked = w * (want_left[active] / tot)[:, None]
+        total_asked = np.bincount(ia.ravel(), weights=asked.ravel(), minlength=n_offers)
         fill = np.ones(n_offers)
         np.divide(cap_left, total_asked, out=fill, where=total_asked > cap_left)
-        got = asked * fill[idx]
-        served += got
-        want_left = np.maximum(want_left - got.sum(axis=1), 0.0)
-        cap_left = np.maximum(cap_left - np.bincount(idx.ravel(), weights=got.ravel(), minlength=n_offers), 0.0)
-        if got.sum() <= 1e-3 * total_demand or not (want_left > 0).any():
-            break  # (nearly) no more progress, or every buyer is served
+        got = asked * fill[ia]
+        served[active] += got
+        got_b = got.sum(axis=1)
+        want_left[active] = np.maximum(want_left[active] - got_b, 0.0)
+        cap_left = np.maximum(cap_left - np.bincount(ia.ravel(), weights=got.ravel(), minlength=n_offers), 0.0)
+        if got_b.sum() <= 1e-3 * total_demand:
+            break  # (nearly) no more progress: what is left cannot be matched
+        active = active[want_left[active] > 0]
     return served, cap_left
 
 

@@ -10,11 +10,11 @@ def monthly_interest(principal: float, annual_rate: float) -> float:
     return principal * annual_rate / 12.0
 
 
-def spread(base_spread: float, ig_discount: float, ig_share: float, leverage: float, leverage_penalty: float) -> float:
+def spread(base_spread, ig_discount, ig_share, leverage, leverage_penalty):
     """A borrower's spread: its base spread, less ``ig_discount`` x the investment-grade share of
     its backlog (ComputeFi: loans secured on contracts with strong customers are cheaper), plus
-    ``leverage_penalty`` per turn of leverage above 3x; never below zero."""
-    return max(0.0, base_spread - ig_discount * ig_share + leverage_penalty * max(0.0, leverage - 3.0))
+    ``leverage_penalty`` per turn of leverage above 3x; never below zero. Numbers or arrays."""
+    return np.maximum(0.0, base_spread - ig_discount * ig_share + leverage_penalty * np.maximum(0.0, leverage - 3.0))
 
 
 def borrowing_capacity(fleet_market_value: float, ltv: float, backlog: float, contract_ltv: float,
@@ -25,13 +25,13 @@ def borrowing_capacity(fleet_market_value: float, ltv: float, backlog: float, co
     return max(0.0, ltv * fleet_market_value + contract_ltv * backlog - debt)
 
 
-def leverage(debt: float, ebitda_annual: float) -> float:
-    """Debt / annualised EBITDA; infinite when EBITDA is not positive and there is debt."""
-    if debt <= 0:
-        return 0.0
-    if ebitda_annual <= 0:
-        return float("inf")
-    return debt / ebitda_annual
+def leverage(debt, ebitda_annual):
+    """Debt / annualised EBITDA; infinite when EBITDA is not positive and there is debt; no debt,
+    no leverage. Numbers or arrays."""
+    debt, ebitda_annual = np.asarray(debt, dtype=float), np.asarray(ebitda_annual, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lev = np.where(ebitda_annual > 0, debt / ebitda_annual, np.inf)
+    return np.where(debt > 0, lev, 0.0)
 
 
 def dscr(ebitda: float, debt_service: float) -> float:

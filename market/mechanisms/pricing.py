@@ -1,8 +1,16 @@
-"""Providers' price-setting rules. Every price is $ per GPU-hour of one generation."""
+"""Providers' price-setting rules. Every price is $ per GPU-hour of one generation.
+
+Each rule works on numbers or element by element on arrays (one entry per provider), so that the
+provider book prices every provider at once with the same statement."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+
+#: the on-demand pricing strategies, by name (``ProviderSpec.pricing.strategy``)
+STRATEGIES = ("cost_plus", "undercut", "utilisation", "sticky")
 
 
 @dataclass(slots=True)
@@ -17,89 +25,79 @@ class PriceInputs:
     value_cap: float  # what the generation's work is worth at newer generations' prices (inf if newest)
 
 
-def floor_price(inp: PriceInputs, min_margin: float) -> float:
+def floor_price(inp: PriceInputs, min_margin):
     """No provider prices below its cash cost times 1 + min_margin."""
     return inp.cash_cost * (1.0 + min_margin)
 
 
-def cost_plus(inp: PriceInputs, markup: float) -> float:
+def cost_plus(inp: PriceInputs, markup):
     """Full cost times 1 + markup."""
     return inp.full_cost * (1.0 + markup)
 
 
-def undercut(inp: PriceInputs, gap: float, markup: float, target: float) -> float:
+def undercut(inp: PriceInputs, gap, markup, target):
     """Match-or-undercut: with idle capacity (utilisation below ``target``) the cheapest rival's
     price less ``gap``; when full, match the cheapest rival or hold its own price, whichever is
-    higher. Cost-plus when nobody else sells the generation."""
-    if inp.rival_min != inp.rival_min:  # nan: nobody else sells it
-        return cost_plus(inp, markup) if inp.previous != inp.previous else inp.previous
-    if inp.utilisation < target or inp.previous != inp.previous:
-        return inp.rival_min * (1.0 - gap)
-    return max(inp.rival_min, inp.previous)
+    higher. Cost-plus when nobody else sells the generation (then it holds its own price)."""
+    first = np.isnan(inp.previous)
+    alone = np.where(first, cost_plus(inp, markup), inp.previous)
+    answer = np.where((inp.utilisation < target) | first, inp.rival_min * (1.0 - gap),
+                      np.fmax(inp.rival_min, inp.previous))
+    return np.where(np.isnan(inp.rival_min), alone, answer)
 
 
-def utilisation_target(inp: PriceInputs, target: float, step: float, markup: float) -> float:
+def utilisation_target(inp: PriceInputs, target, step, markup):
     """Last price times 1 + step x (utilisation - target): raise when full, cut when idle."""
-    if inp.previous != inp.previous:
-        return cost_plus(inp, markup)
-    return inp.previous * (1.0 + step * (inp.utilisation - target))
+    return np.where(np.isnan(inp.previous), cost_plus(inp, markup),
+                    inp.previous * (1.0 + step * (inp.utilisation - target)))
 
 
-def sticky(inp: PriceInputs, markup: float, band: float) -> float:
+def sticky(inp: PriceInputs, markup, band):
     """List prices that move only when the cost-plus target has drifted more than ``band`` away."""
-    target = cost_plus(inp, markup)
-    if inp.previous != inp.previous:
-        return target
-    if abs(target / inp.previous - 1.0) > band:
-        return target
-    return inp.previous
+    goal = cost_plus(inp, markup)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        drifted = np.isnan(inp.previous) | (np.abs(goal / inp.previous - 1.0) > band)
+    return np.where(drifted, goal, inp.previous)
 
 
-def on_demand(strategy: str, inp: PriceInputs, *, markup: float, gap: float, target: float, step: float,
-              band: float, min_margin: float, max_markup: float = float("inf")) -> float:
-    """The on-demand price by the named strategy, bounded above by the generation's value cap
-    (old GPUs are priced by the inference work they still do) and by full cost x (1 + max_markup),
-    and below by the floor."""
-    if strategy == "cost_plus":
-        p = cost_plus(inp, markup)
-    elif strategy == "undercut":
-        p = undercut(inp, gap, markup, target)
-    elif strategy == "utilisation":
-        p = utilisation_target(inp, target, step, markup)
-    elif strategy == "sticky":
-        p = sticky(inp, markup, band)
-    else:
-        raise ValueError(f"unknown pricing strategy {strategy!r}")
-    p = min(p, inp.value_cap, inp.full_cost * (1.0 + max_markup))
-    return max(p, floor_price(inp, min_margin))
+def on_demand(strategy, inp: PriceInputs, *, markup, gap, target, step, band, min_margin, max_markup=np.inf):
+    """The on-demand price by the named strategy (one name, or one per entry), bounded above by
+    the generation's value cap (old GPUs are priced by the inference work they still do) and by
+    full cost x (1 + max_markup), and below by the floor."""
+    strategy = np.asarray(strategy)
+    unknown = ~np.isin(strategy, STRATEGIES)
+    if unknown.any():
+        raise ValueError(f"unknown pricing strategy {strategy[unknown].flat[0]!r}")
+    p = np.select([strategy == "cost_plus", strategy == "undercut", strategy == "utilisation", strategy == "sticky"],
+                  [cost_plus(inp, markup), undercut(inp, gap, markup, target),
+                   utilisation_target(inp, target, step, markup), sticky(inp, markup, band)])
+    p = np.fmin(np.fmin(p, inp.value_cap), inp.full_cost * (1.0 + max_markup))
+    return np.fmax(p, floor_price(inp, min_margin))
 
 
-def reserved_and_spot(od: float, reserved_discount: float, spot_discount: float, idle_share: float,
-                      idle_sensitivity: float, cash_cost: float) -> tuple[float, float]:
+def reserved_and_spot(od, reserved_discount, spot_discount, idle_share, idle_sensitivity, cash_cost):
     """Reserved = on-demand x (1 - reserved discount). Spot = on-demand x (1 - spot discount -
     sensitivity x idle share), no lower than cash cost and below the reserved price."""
     reserved = od * (1.0 - reserved_discount)
-    spot = od * (1.0 - spot_discount - idle_sensitivity * idle_share)
-    spot = min(spot, reserved * 0.95)
-    return reserved, max(spot, cash_cost)
+    spot = np.minimum(od * (1.0 - spot_discount - idle_sensitivity * idle_share), reserved * 0.95)
+    return reserved, np.maximum(spot, cash_cost)
 
 
-def full_cost_per_hour(capex_per_gpu: float, life_months: float, annual_rate: float, power_kw: float,
-                       pue: float, kwh_price: float, opex_per_hour: float, hours: float) -> float:
+def full_cost_per_hour(capex_per_gpu, life_months, annual_rate, power_kw, pue, kwh_price, opex_per_hour, hours):
     """Cost of one GPU-hour: capital recovered as an annuity over ``life_months`` at
     ``annual_rate``, plus power at the wall x PUE x $/kWh, plus site operations."""
     capital = annuity(capex_per_gpu, annual_rate / 12.0, life_months) / hours
     return capital + cash_cost_per_hour(power_kw, pue, kwh_price, opex_per_hour)
 
 
-def cash_cost_per_hour(power_kw: float, pue: float, kwh_price: float, opex_per_hour: float) -> float:
+def cash_cost_per_hour(power_kw, pue, kwh_price, opex_per_hour):
     return power_kw * pue * kwh_price + opex_per_hour
 
 
-def annuity(principal: float, monthly_rate: float, months: float) -> float:
+def annuity(principal, monthly_rate, months):
     """Level monthly payment that repays ``principal`` over ``months`` at ``monthly_rate``."""
-    if months <= 0:
-        return principal
-    if monthly_rate <= 0:
-        return principal / months
-    return principal * monthly_rate / (1.0 - (1.0 + monthly_rate) ** (-months))
+    principal, monthly_rate, months = (np.asarray(x, dtype=float) for x in (principal, monthly_rate, months))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        level = np.where(monthly_rate > 0, principal * monthly_rate / (1.0 - (1.0 + monthly_rate) ** (-months)),
+                         principal / months)
+    return np.where(months <= 0, principal, level)
