@@ -35,8 +35,13 @@ def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndar
     dropped as -1; score)."""
     valid = offer_idx >= 0
     safe = np.where(valid, offer_idx, 0)
-    pr = np.maximum(price, 1e-6)[safe] * (1.0 + np.where(offer_custom[safe], switching[:, None], 0.0))
-    score = -beta * np.log(pr) + beta * (trust_value[:, None] * offer_trust[safe]) / pr
+    base = np.maximum(price, 1e-6)
+    custom = offer_custom[safe]
+    sw = 1.0 + switching[:, None]
+    pr = base[safe] * np.where(custom, sw, 1.0)
+    # ln p~ = ln price + ln(1 + switching) on custom silicon: the logarithms taken once per offer and buyer
+    log_pr = np.log(base)[safe] + np.where(custom, np.log(sw), 0.0)
+    score = beta * (trust_value[:, None] * offer_trust[safe] / pr - log_pr)
     ok = valid & (price[safe] > 0) & (pr <= max_price[:, None])
     return np.where(ok, offer_idx, -1), np.where(valid, score, 0.0)
 
