@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from market.exchange import Exchange
+import numpy as np
 
 
 @dataclass(slots=True)
@@ -32,9 +30,46 @@ STATUSES = ("pending", "active", "completed", "cancelled", "reassigned")
 STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 
 
+class ContractBook:
+    """The changing state of every contract added to an exchange, a column per contract (its place
+    in the exchange's list): status code, months billed, months late, prepayment left, GPUs
+    delivered this month, and its months (start, end), so that a month's service moves every
+    contract on in a few array operations."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.status = np.zeros(64, dtype=np.int64)
+        self.billed = np.zeros(64, dtype=np.int64)
+        self.late = np.zeros(64, dtype=np.int64)
+        self.prepaid = np.zeros(64)
+        self.delivered = np.zeros(64, dtype=np.int64)
+        self.span = np.zeros((2, 64), dtype=np.int64)
+
+    def add(self, c: Contract) -> int:
+        """Take over contract ``c``'s state (``Contract.attach``); returns its column."""
+        n = self.n
+        if n == self.status.size:
+            for name in ("status", "billed", "late", "prepaid", "delivered", "span"):
+                a = getattr(self, name)
+                setattr(self, name, np.concatenate([a, np.zeros_like(a)], axis=-1))
+        self.status[n] = STATUS_CODE[c.status]
+        self.billed[n] = c.months_billed
+        self.late[n] = c.late_months
+        self.prepaid[n] = c.prepaid_left
+        self.delivered[n] = c.delivered
+        self.span[:, n] = c.start, c.end
+        self.n = n + 1
+        c.attach(self, n)
+        return n
+
+    def live(self) -> np.ndarray:
+        """Columns of the pending and active contracts."""
+        return np.flatnonzero(self.status[: self.n] <= STATUS_CODE["active"])
+
+
 class _State:
-    """A contract's changing field: the contract's own value until it is added to an exchange,
-    then the exchange's column ``column`` (``read`` turns a column's entry into the value,
+    """A contract's changing field: the contract's own value until it is added to a
+    :class:`ContractBook`, then the book's column ``column`` (``read`` turns a column's entry into the value,
     ``write`` a value into the entry)."""
 
     def __init__(self, column: str, read, write=None) -> None:
@@ -62,9 +97,8 @@ class Contract:
 
     Its terms are plain attributes. What changes as it is served (``status``, ``months_billed``,
     ``late_months``, ``prepaid_left``, ``delivered``: GPUs delivered this month) is held by the
-    exchange, in a column per contract, once the contract is added to it (``Exchange.add_contract``
-    attaches it), so that a month's service updates every contract at once; before that, by the
-    contract itself. Reading or setting them works the same either way."""
+    exchange's :class:`ContractBook`, in a column per contract, once the contract is added to it,
+    so that a month's service updates every contract at once; before that, by the contract itself. Reading or setting them works the same either way."""
 
     __slots__ = ("contract_id", "buyer", "seller", "generation", "gpus", "signed", "start", "term", "price", "purpose",
                  "prepay_share", "fee", "_x", "_col", "_status", "_months_billed", "_late_months", "_prepaid_left",
@@ -85,7 +119,7 @@ class Contract:
         self.purpose = purpose
         self.prepay_share = prepay_share
         self.fee = fee
-        self._x: Exchange | None = None  # the exchange holding its state, once added
+        self._x: ContractBook | None = None  # the book holding its state, once added
         self._col = -1  # its column there
         self._status = status
         self._months_billed = months_billed
@@ -93,21 +127,21 @@ class Contract:
         self._prepaid_left = prepaid_left
         self._delivered = delivered
 
-    def attach(self, exchange: Exchange, col: int) -> None:
-        """From now on its changing state is column ``col`` of ``exchange``'s (which the exchange
-        has filled with the values the contract holds)."""
-        self._x, self._col = exchange, col
+    def attach(self, book: ContractBook, col: int) -> None:
+        """From now on its changing state is column ``col`` of ``book`` (which the book has filled
+        with the values the contract holds)."""
+        self._x, self._col = book, col
 
     def __repr__(self) -> str:
         return (f"Contract({self.contract_id}, {self.buyer!r} <- {self.seller!r}, {self.gpus} GPUs of generation "
                 f"{self.generation}, months {self.start}..{self.end}, ${self.price:.2f}/GPU-hour, {self.status}, "
                 f"{self.months_billed} billed)")
 
-    status = _State("_status_col", STATUSES.__getitem__, STATUS_CODE.__getitem__)
-    months_billed = _State("_billed_col", int)
-    late_months = _State("_late_col", int)
-    prepaid_left = _State("_prepaid_col", float)
-    delivered = _State("_delivered_col", int)
+    status = _State("status", STATUSES.__getitem__, STATUS_CODE.__getitem__)
+    months_billed = _State("billed", int)
+    late_months = _State("late", int)
+    prepaid_left = _State("prepaid", float)
+    delivered = _State("delivered", int)
 
     @property
     def total_value(self) -> float:

@@ -92,12 +92,12 @@ class Distress:
             p.installed[g] -= k
             p.cost_sum[g] -= cost
             if buyer is not None:
-                buyer._add_cohort(g, t, k, values[i])
+                buyer.add_cohort(g, t, k, values[i])
             proceeds += price
             units_sold += k
             to_sell -= k
         p.keep_cohorts(p.c_units > 1e-9)
-        p._power_fleet()
+        p.power_fleet()
         self._repay(p, min(proceeds, p.debt(), max(0.0, p.cash())))
         m.news("fire_sale", [p.name], f"{p.name} sells {units_sold:,.0f} GPUs at a "
                f"{f.fire_sale_discount:.0%} discount for ${proceeds / 1e9:.2f}B")
@@ -135,7 +135,7 @@ class Distress:
         arriving = [item for month in sorted(p.transit) for item in p.transit[month]]
         p.transit.clear()
         p.in_transit[:] = 0.0
-        p._add_cohorts(arriving, t)
+        p.add_cohorts(arriving, t)
         self.fire_sale(p, t, share=1.0)
         self._repay(p, min(p.debt(), max(0.0, p.cash())))
         rest = p.debt()
@@ -180,7 +180,7 @@ class Distress:
             if idle >= c.gpus and idle > spare:
                 best, spare = q, idle
         ex.end_contract(c, "reassigned")
-        ex._touch(c.seller, c.buyer)
+        ex.touch()
         if best is None:
             m.news("cancelled", [c.buyer, c.seller], f"{c.buyer}'s contract with {c.seller} is cancelled in "
                    f"the default", contract_id=c.contract_id)
@@ -188,9 +188,8 @@ class Distress:
         left = max(0, c.end - max(t + 1, c.start))
         if left <= 0:
             return
-        n = Contract(ex._next_contract, c.buyer, best.name, g, c.gpus, t, max(t + 1, c.start), left, c.price,
+        n = Contract(ex.new_contract_id(), c.buyer, best.name, g, c.gpus, t, max(t + 1, c.start), left, c.price,
                      c.purpose, 0.0, c.fee)
-        ex._next_contract += 1
         ex.add_contract(n)
         m.news("reassigned", [c.buyer, c.seller, best.name], f"{best.name} takes over {c.buyer}'s contract "
                f"from {c.seller} ({c.gpus:,} GPUs, {left} months)", contract_id=n.contract_id)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from market.contracts import STATUS_CODE, Contract, Request
+from market.contracts import STATUS_CODE, Contract, ContractBook, Request
 from market.ledger import Acct
 from market.mechanisms import clearing, depreciation, negotiation, pricing, service
 
@@ -40,9 +40,6 @@ class Exchange:
         self._next_contract = 0
         self.ig: set[str] = {b.name for b in model.buyer_agents if b.spec.investment_grade}
         self.ig |= {p.name for p in model.providers if p.kind == "hyperscaler"}
-        self._billed = 0  # months billed so far (remaining values change with each)
-        self._version = 0
-        self._party_version: dict[str, int] = {}
         # GPUs by generation x month promised in live (pending or active) contracts, per seller
         # and per buyer: kept as contracts are added and end, so commitments are a slice
         # (sellers are providers: their schedules are one providers x generations x months array)
@@ -54,25 +51,12 @@ class Exchange:
         # integers (rows and entities, generation, resale, inference) and amounts
         self._iterms = np.zeros((9, 64), dtype=np.int64)
         self._fterms = np.zeros((4, 64))
-        self._term_row: dict[int, int] = {}  # contract id -> its row there
-        # and what changes as contracts are served: the contracts' own state (Contract.attach), a
-        # column per contract (its place in self.contracts): status code, months billed, months
-        # late, prepayment left and GPUs delivered this month; and each one's months (start, end)
-        self._status_col = np.zeros(64, dtype=np.int64)
-        self._billed_col = np.zeros(64, dtype=np.int64)
-        self._late_col = np.zeros(64, dtype=np.int64)
-        self._prepaid_col = np.zeros(64)
-        self._delivered_col = np.zeros(64, dtype=np.int64)
-        self._span_col = np.zeros((2, 64), dtype=np.int64)
+        self.book = ContractBook()  # and what changes as contracts are served, a column per contract
         self._plan: SimpleNamespace | None = None  # see _serve_plan
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
         self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
-        # each seller's (investment-grade backlog, total backlog): dropped when its contracts change
-        # or a month is billed, worked out again for every seller at once when next asked for
-        self._backlog_cache: dict[str, tuple[float, float]] = {}
-        self._bl_arrays: np.ndarray | None = None  # every seller's (see _backlog_arrays), dropped likewise
-        self._backlog_detail: dict[str, tuple[tuple, tuple]] = {}
+        self._bl_arrays: np.ndarray | None = None  # every seller's backlog figures (see backlog_arrays)
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         self.signed_this_month = 0
@@ -89,70 +73,49 @@ class Exchange:
         self._build_offers()
 
     # ------------------------------------------------------------------ lookups
-    def _touch(self, *parties: str) -> None:
-        """Contracts changed: drop the cached backlog figures and commitments of the parties
-        named (of everyone when none is named)."""
-        self._bl_arrays = None
-        if parties:
-            for name in parties:
-                self._party_version[name] = self._party_version.get(name, 0) + 1
-                self._backlog_cache.pop(name, None)
-        else:
-            self._version += 1
-            self._backlog_cache.clear()
+    def new_contract_id(self) -> int:
+        """The id of the next contract signed (ids follow signing order)."""
+        self._next_contract += 1
+        return self._next_contract - 1
 
-    def version(self, name: str) -> tuple[int, int]:
-        """Changes to the contracts, in general and of one party (for caches keyed on them)."""
-        return self._version, self._party_version.get(name, 0)
+    def touch(self) -> None:
+        """Contracts changed (or a month was billed): the backlog figures are worked out again
+        when next asked for."""
+        self._bl_arrays = None
 
     def credit_backlog(self, seller: str) -> tuple[float, float]:
         """(investment-grade backlog, total backlog) of one seller: the remaining value of its
-        live contracts added in the order they were signed, cached until its contracts change or
-        a month is billed."""
-        hit = self._backlog_cache.get(seller)
-        if hit is None:
-            self._backlogs()
-            hit = self._backlog_cache[seller]
-        return hit
+        live contracts."""
+        out = self.backlog_arrays()
+        i = self._prow[seller]
+        return float(out[0, i]), float(out[1, i])
 
     def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every seller's :meth:`credit_backlog` (investment-grade, total) as two arrays in the
         providers' order."""
-        out = self._backlog_arrays()
+        out = self.backlog_arrays()
         return out[0], out[1]
 
-    def _backlog_arrays(self) -> np.ndarray:
+    def backlog_arrays(self) -> np.ndarray:
         """Every seller's backlog figures (``service.backlogs``) in the providers' order: rows
         investment-grade and total backlog (:meth:`credit_backlog`), remaining value and the
         largest buyer's share of it (the first two figures of :meth:`backlog`). Kept until
         contracts change or a month is billed; not to be written to."""
         if self._bl_arrays is not None:
             return self._bl_arrays
-        n = len(self._term_row)
-        live = self._status_col[:n] <= _ACTIVE
+        n = self.book.n
+        live = self.book.status[:n] <= _ACTIVE
         it = self._iterms[:, :n][:, live]
-        value = self._fterms[1, :n][live] * (it[8] - self._billed_col[:n][live])  # fee x months left
+        value = self._fterms[1, :n][live] * (it[8] - self.book.billed[:n][live])  # fee x months left
         self._bl_arrays = service.backlogs(it[0], it[2], value, it[7] > 0, len(self._prow))
         return self._bl_arrays
-
-    def _backlogs(self) -> None:
-        """Every seller's backlog figures (:meth:`_backlog_arrays`), kept until its contracts change
-        or a month is billed."""
-        out = self._backlog_arrays()
-        for name, i in self._prow.items():
-            self._backlog_cache[name] = (float(out[0, i]), float(out[1, i]))
 
     def ig_share(self, seller: str) -> float:
         ig, total = self.credit_backlog(seller)
         return ig / total if total > 0 else 0.0
 
     def backlog(self, seller: str) -> tuple[float, float, list[tuple[str, float]]]:
-        """Remaining contracted value, the largest buyer's share of it, and buyers by value
-        (cached until the seller's contracts change or a month is billed)."""
-        key = (self._billed, self.version(seller))
-        hit = self._backlog_detail.get(seller)
-        if hit is not None and hit[0] == key:
-            return hit[1]
+        """Remaining contracted value, the largest buyer's share of it, and buyers by value."""
         per: dict[str, float] = {}
         for c in self._live_by_seller.get(seller, ()):
             v = c.remaining_value()
@@ -161,7 +124,6 @@ class Exchange:
         total = sum(per.values())
         ranked = sorted(per.items(), key=lambda kv: -kv[1])
         top = ranked[0][1] / total if total > 0 else 0.0
-        self._backlog_detail[seller] = (key, (total, top, ranked))
         return total, top, ranked
 
     def _schedule(self, c: Contract, sign: float) -> None:
@@ -191,8 +153,7 @@ class Exchange:
     @property
     def live(self) -> list[Contract]:
         """Pending and active contracts, in the order they were signed."""
-        n = len(self._term_row)
-        return [self.contracts[i] for i in np.flatnonzero(self._status_col[:n] <= _ACTIVE).tolist()]
+        return [self.contracts[i] for i in self.book.live().tolist()]
 
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
         """GPUs by generation that the seller's live contracts need at most over months
@@ -433,9 +394,8 @@ class Exchange:
         m = self.model
         neg = m.scn.negotiation
         fee = qty * m.hours * price
-        c = Contract(self._next_contract, r.buyer, p.name, r.generation, qty, t, start, r.term, price, r.purpose,
+        c = Contract(self.new_contract_id(), r.buyer, p.name, r.generation, qty, t, start, r.term, price, r.purpose,
                      neg.prepay_share, fee)
-        self._next_contract += 1
         self.add_contract(c)
         self.signed_this_month += 1
         r.remaining -= qty
@@ -458,32 +418,12 @@ class Exchange:
         self._live_by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
         self._schedule(c, 1.0)
-        n = len(self._term_row)
+        n = self.book.add(c)  # (its state is read and set in the book from now on)
         if n == self._iterms.shape[1]:
-            for name in ("_iterms", "_fterms", "_status_col", "_billed_col", "_late_col", "_prepaid_col",
-                         "_delivered_col", "_span_col"):
-                a = getattr(self, name)
-                setattr(self, name, np.concatenate([a, np.zeros_like(a)], axis=-1))
+            self._iterms = np.concatenate([self._iterms, np.zeros_like(self._iterms)], axis=-1)
+            self._fterms = np.concatenate([self._fterms, np.zeros_like(self._fterms)], axis=-1)
         self._iterms[:, n], self._fterms[:, n] = self._contract_terms(c)
-        self._status_col[n] = STATUS_CODE[c.status]
-        self._billed_col[n] = c.months_billed
-        self._late_col[n] = c.late_months
-        self._prepaid_col[n] = c.prepaid_left
-        self._delivered_col[n] = c.delivered
-        self._span_col[:, n] = c.start, c.end
-        c.attach(self, n)  # (its state is read and set in the columns from now on)
-        self._term_row[c.contract_id] = n
-        # the seller's backlog sums, if current, take the new contract as their loop would (it is
-        # the last of the seller's contracts), rather than being summed again
-        hit = self._backlog_cache.get(c.seller)
-        self._touch(c.seller, c.buyer)
-        if hit is not None:
-            ig, total = hit
-            v = c.remaining_value()
-            total += v
-            if c.buyer in self.ig:
-                ig += v
-            self._backlog_cache[c.seller] = (ig, total)
+        self.touch()
 
     # ------------------------------------------------------------------ serving contracts
     def serve_contracts(self, t: int) -> None:
@@ -498,9 +438,9 @@ class Exchange:
         self.contract_inference_hours = 0.0
         ended = False  # did a contract end (commitments change)?
         # the live contracts that have started, in the order they were signed (their columns)
-        n = len(self._term_row)
-        due = np.flatnonzero((self._status_col[:n] <= _ACTIVE) & (self._span_col[0, :n] <= t))
-        over = self._span_col[1, due] <= t
+        n = self.book.n
+        due = np.flatnonzero((self.book.status[:n] <= _ACTIVE) & (self.book.span[0, :n] <= t))
+        over = self.book.span[1, due] <= t
         if over.any():  # past its last month unbilled: it ends undelivered
             for col in due[over].tolist():
                 c = self.contracts[col]
@@ -510,11 +450,8 @@ class Exchange:
             due = due[~over]
         if due.size:
             ended |= self._serve(due, t)
-        self._billed += 1  # months were billed: backlog figures change
-        self._backlog_cache.clear()
-        self._bl_arrays = None
+        self.touch()  # months were billed: backlog figures change
         if ended:
-            self._touch()
             self._live_by_seller = {}
             for c in self.live:
                 self._live_by_seller.setdefault(c.seller, []).append(c)
@@ -563,7 +500,7 @@ class Exchange:
         neg = m.scn.negotiation
         pb = m.pbook
         plan = self._serve_plan(cols)
-        prepaid = self._prepaid_col[cols]
+        prepaid = self.book.prepaid[cols]
         book = m.buyers
         tally = SimpleNamespace(committed=pb.committed, sold_hours_g=pb.sold_hours_g,
                                 own_sold_hours_g=pb.own_sold_hours_g, resale=pb.resale,
@@ -584,13 +521,13 @@ class Exchange:
         self.contract_inference_hours = float(hours[plan.resold_inference].sum()) + inference_hours
         # each contract: active, GPUs delivered (whole), a month billed, months late (a full
         # delivery clears them), prepayment drawn
-        self._status_col[cols] = _ACTIVE
-        self._delivered_col[cols] = deliver  # (truncated to whole GPUs)
-        billed = self._billed_col[cols] + 1
-        self._billed_col[cols] = billed
-        late = np.where(short, self._late_col[cols] + 1, 0)
-        self._late_col[cols] = late
-        self._prepaid_col[cols] = np.where(use_prepaid > 0, prepaid - use_prepaid, prepaid)
+        self.book.status[cols] = _ACTIVE
+        self.book.delivered[cols] = deliver  # (truncated to whole GPUs)
+        billed = self.book.billed[cols] + 1
+        self.book.billed[cols] = billed
+        late = np.where(short, self.book.late[cols] + 1, 0)
+        self.book.late[cols] = late
+        self.book.prepaid[cols] = np.where(use_prepaid > 0, prepaid - use_prepaid, prepaid)
         # then, in signing order, those billed to the end complete, and those late beyond the
         # grace period are cancelled
         done = billed >= plan.term
@@ -625,7 +562,7 @@ class Exchange:
         m.news("cancelled", [c.buyer, c.seller], f"{c.buyer} cancels its {m.cat.names[c.generation]} contract "
                f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee", contract_id=c.contract_id)
         seller.shock -= 0.05
-        self._touch(c.seller, c.buyer)
+        self.touch()
 
     # ------------------------------------------------------------------ the short-term market
     def _build_offers(self) -> None:

@@ -239,12 +239,15 @@ class Game:
             ready = self.nvidia_ready(g, short)
             if ready is not None and ready <= r.start:
                 continue  # NVIDIA could still ship the shortfall in time: the player may order it later
-            when = (f"NVIDIA could not deliver {short:,} more before {m.label(ready)}" if ready is not None
-                    else f"NVIDIA does not sell {gname}")
+            if ready is not None:
+                how = (f"NVIDIA could not deliver {short:,} more before {m.label(ready)}: order them in this turn "
+                       f"(the contract then starts when they can arrive) or decline")
+            else:
+                how = f"NVIDIA does not sell {gname} now: offer what you have or decline"
             errs.append(f"answers: request {rid}: an offer of {qty:,} {gname} GPUs from {m.label(r.start)} needs "
                         f"GPUs {p.name} does not have: {max(0, int(free)):,} free ({m_['installed']:,.0f} installed, "
                         f"{m_['in_transit']:,.0f} in transit, {m_['on_order']:,.0f} on order, "
-                        f"{m_['contracted']:,.0f} already contracted) and {when}; order them or decline")
+                        f"{m_['contracted']:,.0f} already contracted) and {how}")
         return errs
 
     # ------------------------------------------------------------------ means and obligations

@@ -124,13 +124,12 @@ class MarketModel(mesa.Model):
                 c_start = month_index(oc.start, start)
                 gpus = max(1, round(oc.gpus * size))
                 fee = gpus * self.hours * oc.price_per_gpu_hour
-                c = Contract(self.exchange._next_contract, b.name, oc.seller, g, gpus, min(-1, c_start), c_start,
+                if max(0, -c_start) >= oc.term_months:  # (ended before the scenario starts)
+                    continue
+                c = Contract(self.exchange.new_contract_id(), b.name, oc.seller, g, gpus, min(-1, c_start), c_start,
                              oc.term_months, oc.price_per_gpu_hour, oc.purpose, 0.0, fee)
                 c.months_billed = max(0, -c_start)
                 c.status = "active" if c_start <= 0 else "pending"
-                if c.months_billed >= c.term:
-                    continue
-                self.exchange._next_contract += 1
                 self.exchange.add_contract(c)
 
     def _initial_price(self) -> float:
@@ -236,7 +235,7 @@ class MarketModel(mesa.Model):
     def _revalue(self, t: int) -> None:
         """Public companies' market value by the valuation rule, with sentiment taking the
         month's news."""
-        backlog = self.exchange._backlog_arrays()[2].tolist()  # (every seller's remaining contracted value)
+        backlog = self.exchange.backlog_arrays()[2].tolist()  # (every seller's remaining contracted value)
         for p, contracted in zip(self.providers, backlog, strict=True):
             if p.defaulted:
                 p.market_value = 0.0 if p.spec.public else np.nan

@@ -554,7 +554,7 @@ MAX_EVENTS = 10_000
 MAX_FILE_BYTES = 4 * 2**20
 LARGE_FLAG = "--allow-large"
 # Limits that keep every figure of a run finite, whatever the flags.
-MAX_PROJECT_GPUS = 1e12
+MAX_PROJECT_GPUS = 1e15
 MAX_DEMAND = 1e30
 MAX_OUTPUT = 1e12
 

@@ -1,6 +1,6 @@
 """A contract's changing state (status, months billed, months late, prepayment left, GPUs
 delivered) is held by the contract until it is added to an exchange, then by the exchange's
-columns (``Contract.attach``): the values carry over, and reading or setting them works the same."""
+contract book (``ContractBook``, ``Contract.attach``): the values carry over, and reading or setting them works the same."""
 
 from __future__ import annotations
 
@@ -12,23 +12,22 @@ def test_state_moves_into_the_exchange_columns(make_model):
     ex = m.exchange
     seller = m.providers[0].name
     buyer = m.buyer_agents[0].name
-    c = Contract(ex._next_contract, buyer, seller, 0, 100, 0, 3, 12, 2.5, "training", 0.1, 100 * m.hours * 2.5)
+    c = Contract(ex.new_contract_id(), buyer, seller, 0, 100, 0, 3, 12, 2.5, "training", 0.1, 100 * m.hours * 2.5)
     c.status, c.months_billed, c.late_months, c.prepaid_left, c.delivered = "active", 4, 1, 123.5, 7
     assert c._x is None
-    ex._next_contract += 1
     ex.add_contract(c)
     col = c._col
-    assert c._x is ex and ex.contracts[col] is c
+    assert c._x is ex.book and ex.contracts[col] is c
     # the values carried over into the columns, and are read from them
     assert (c.status, c.months_billed, c.late_months, c.prepaid_left, c.delivered) == ("active", 4, 1, 123.5, 7)
-    assert (STATUSES[ex._status_col[col]], ex._billed_col[col], ex._late_col[col], ex._prepaid_col[col],
-            ex._delivered_col[col]) == ("active", 4, 1, 123.5, 7)
-    assert ex._span_col[:, col].tolist() == [3, 15]
+    assert (STATUSES[ex.book.status[col]], ex.book.billed[col], ex.book.late[col], ex.book.prepaid[col],
+            ex.book.delivered[col]) == ("active", 4, 1, 123.5, 7)
+    assert ex.book.span[:, col].tolist() == [3, 15]
     assert c.remaining_value() == c.fee * (12 - 4)
     # setting writes the column; a column written by the exchange is what the contract reads
     c.prepaid_left = 0.0
-    assert ex._prepaid_col[col] == 0.0
-    ex._billed_col[col] = 11
+    assert ex.book.prepaid[col] == 0.0
+    ex.book.billed[col] = 11
     assert c.months_billed == 11 and c.remaining_value() == c.fee
     assert c in ex.live
     ex.end_contract(c, "cancelled")

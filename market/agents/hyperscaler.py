@@ -28,7 +28,7 @@ class Hyperscaler(Provider):
         if chips <= 0:
             return
         m.ledger.transfer(self.eid, m.party["suppliers"], chips * unit, "custom_chips")
-        self._add_cohort(g, t, chips, unit)
+        self.add_cohort(g, t, chips, unit)
         # power for the new chips comes from the capacity plan like any other
 
     def plan_resale(self, t: int) -> None:

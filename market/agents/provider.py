@@ -128,7 +128,7 @@ class Provider(mesa.Agent):
             acc = float(depreciation.accumulated(np.array([cost]), life, np.array([-month]))[0])
             L.post(self.eid, Acct.GPU_ASSETS, Acct.PAID_IN, cost, "opening")
             L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
-            self._add_cohort(g, month, units, c.unit_cost)
+            self.add_cohort(g, month, units, c.unit_cost)
         L.post(self.eid, Acct.POWER_INFRA, Acct.PAID_IN, spec.power_infra * s, "opening")
         if spec.debt > 0:
             debt = spec.debt * s
@@ -142,14 +142,14 @@ class Provider(mesa.Agent):
             cost = chips * m.cat.capex(g, m.cat.list_price[g])
             if chips > 0:
                 L.post(self.eid, Acct.GPU_ASSETS, Acct.PAID_IN, cost, "opening")
-                self._add_cohort(g, -12, chips, cost / chips)
+                self.add_cohort(g, -12, chips, cost / chips)
                 acc = float(depreciation.accumulated(np.array([cost]), life, np.array([12]))[0])
                 L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
 
-    def _add_cohort(self, g: int, month: int, units: float, unit_cost: float) -> None:
-        self._add_cohorts([(g, units, unit_cost)], month)
+    def add_cohort(self, g: int, month: int, units: float, unit_cost: float) -> None:
+        self.add_cohorts([(g, units, unit_cost)], month)
 
-    def _add_cohorts(self, items: list[tuple[int, float, float]], month: int) -> None:
+    def add_cohorts(self, items: list[tuple[int, float, float]], month: int) -> None:
         """Install cohorts of (generation, units, unit capex) in ``month``."""
         if not items:
             return
@@ -246,7 +246,7 @@ class Provider(mesa.Agent):
         arrivals = self.transit.pop(t, ())
         for g, units, _ in arrivals:
             self.in_transit[g] -= units
-        self._add_cohorts(arrivals, t)
+        self.add_cohorts(arrivals, t)
         if self.builds:
             done = [b for b in self.builds if b[0] <= t]
             if done:
@@ -254,12 +254,12 @@ class Provider(mesa.Agent):
                 self.builds = [b for b in self.builds if b[0] > t]
         self._build_custom(t)
         if power:
-            self._power_fleet()
+            self.power_fleet()
 
     def _build_custom(self, t: int) -> None:
         """Hyperscalers add in-house chips (overridden)."""
 
-    def _power_fleet(self) -> None:
+    def power_fleet(self) -> None:
         """GPUs run only where powered MW exist. Power goes first to the GPUs this month's
         contracts need, then to the rest, newest generation first."""
         m = self.model
@@ -284,7 +284,7 @@ class Provider(mesa.Agent):
         """The provider's marginal borrowing rate now (``ProviderBook.rates``)."""
         return float(self.model.pbook.rates()[self.row])
 
-    def _ebitda_annual(self) -> float | None:
+    def ebitda_annual(self) -> float | None:
         """EBITDA annualised from the last (up to) three months; None before the first month."""
         if not self.hist:
             return None
@@ -294,7 +294,7 @@ class Provider(mesa.Agent):
     def leverage(self) -> float:
         """Debt over EBITDA annualised from the last (up to) three months; before the first
         month is booked there is no EBITDA to judge by, and lenders use the base spread."""
-        ebitda = self._ebitda_annual()
+        ebitda = self.ebitda_annual()
         return 0.0 if ebitda is None else float(finance.leverage(self.debt(), ebitda))
 
     def debt(self) -> float:
@@ -588,7 +588,7 @@ class ProviderBook:
         month is booked)."""
         ig, total = self.model.exchange.credit_backlogs()
         ig_share = np.divide(ig, total, out=np.zeros(self.n), where=total > 0)
-        ebitda = np.array([np.nan if (e := p._ebitda_annual()) is None else e for p in self.providers])
+        ebitda = np.array([np.nan if (e := p.ebitda_annual()) is None else e for p in self.providers])
         debt = -self.model.ledger.balances[self.eids, _DEBT]
         lev = np.where(np.isnan(ebitda), 0.0, np.minimum(finance.leverage(debt, ebitda), 20.0))
         return finance.spread(self.base_spread, self.ig_discount, ig_share, lev, self.leverage_penalty)
