@@ -307,3 +307,187 @@ def test_month_arithmetic():
     assert month_label(-1, "2026-01") == "2025-12"
     for i in range(-30, 30):
         assert month_index(month_label(i, "2026-05"), "2026-05") == i
+
+
+# ---------------------------------------------------------------------------- inheritance (base = ...)
+
+
+def test_teaching_scenarios_inherit_from_the_baseline_and_state_only_their_differences():
+    teaching = [n for n in bundled_paths() if n not in ("baseline-2026", "scale")]
+    assert len(teaching) == 8
+    base = load_scenario("baseline-2026").model_dump()
+    for name in teaching:
+        text = bundled_paths()[name].read_text()
+        assert 'base = "baseline-2026"' in text, name
+        assert len(text.splitlines()) < 40, name  # its differences, not a copy of 677 lines
+        s = load_scenario(name)
+        assert s.name == name and s.events  # each stages at least one event of its own
+        assert [p.name for p in s.providers] == [p["name"] for p in base["providers"]]
+        assert [b.name for b in s.buyers] == [b["name"] for b in base["buyers"]]
+        assert s.model_dump()["generations"] == base["generations"]
+
+
+def test_meta_sells_capacity_changes_one_field_of_one_provider():
+    base = {p.name: p.model_dump() for p in load_scenario("baseline-2026").providers}
+    child = {p.name: p.model_dump() for p in load_scenario("meta-sells-capacity").providers}
+    assert child["Meta Compute"]["active_from"] == "2029-01" != base["Meta Compute"]["active_from"]
+    child["Meta Compute"]["active_from"] = base["Meta Compute"]["active_from"]
+    assert child == base  # everything else of every provider is inherited
+
+
+CHILD = """\
+base = "parent.toml"
+title = "A child"
+
+[market]
+months = 5
+
+[[providers]]
+name = "Cloudy"
+cash = 2e9
+[providers.pricing]
+markup = 0.5
+
+[[providers]]
+name = "Rainy"
+kind = "neocloud"
+cash = 1e8
+powered_mw = 5
+
+[[events]]
+name = "hike"
+kind = "rate_change"
+month = "2026-02"
+bps = 100
+"""
+
+
+def family(tmp_path: Path, child: str = CHILD, parent: str = MINI) -> Path:
+    write(tmp_path, parent, "parent.toml")
+    return write(tmp_path, child, "child.toml")
+
+
+def test_a_child_merges_tables_and_named_items(tmp_path):
+    s = load_scenario(str(family(tmp_path)))
+    assert s.name == "child"  # a file that inherits and names nothing is named after itself
+    assert s.title == "A child" and s.months == 5
+    assert s.market.start == "2026-01"  # default of the parent, untouched
+    assert [p.name for p in s.providers] == ["Cloudy", "Rainy"]  # merged by name, new name appended
+    cloudy = s.providers[0]
+    assert cloudy.cash == 2e9 and cloudy.pricing.markup == 0.5
+    assert cloudy.powered_mw == 20 and cloudy.fleet[0].gpus == 5000  # inherited
+    assert s.buyers[0].contracts[0].seller == "Cloudy"
+    assert [e.name for e in s.events] == ["hike"]
+
+
+def test_a_grandchild_and_events_merge_by_name_or_append(tmp_path):
+    family(tmp_path)
+    g = write(tmp_path, 'base = "child.toml"\nname = "g"\n[[events]]\nname = "hike"\nkind = "rate_change"\n'
+              'month = "2026-02"\nbps = 250\n[[events]]\nkind = "scaling_plateau"\nmonth = "2026-03"\n', "g.toml")
+    s = load_scenario(str(g))
+    assert s.name == "g" and s.months == 5
+    assert [(e.kind, e.name) for e in s.events] == [("rate_change", "hike"), ("scaling_plateau", None)]
+    assert s.events[0].bps == 250
+
+
+def test_remove_drops_an_inherited_item(tmp_path):
+    family(tmp_path)
+    g = write(tmp_path, 'base = "child.toml"\n[[providers]]\nname = "Rainy"\nremove = true\n'
+              '[[events]]\nname = "hike"\nremove = true\n', "g.toml")
+    s = load_scenario(str(g))
+    assert [p.name for p in s.providers] == ["Cloudy"] and s.events == []
+    # an item cannot be removed in the file that adds it
+    assert "no inherited item named 'Rainy'" in error_of(family(tmp_path, CHILD + '[[providers]]\nname = "Rainy"\nremove = true\n'))
+
+
+def test_other_lists_are_replaced_whole(tmp_path):
+    c = family(tmp_path, CHILD.replace("cash = 2e9", 'cash = 2e9\nfleet = [{ generation = "H100", gpus = 7, '
+                                                    'installed = "2025-02", unit_cost = 40000 }]'))
+    fleet = load_scenario(str(c)).providers[0].fleet
+    assert [(f.gpus, f.installed) for f in fleet] == [(7, "2025-02")]
+
+
+def test_a_bundled_base_by_name_and_set_on_the_merged_result(tmp_path):
+    c = write(tmp_path, 'base = "baseline-2026"\nname = "mine"\n[[providers]]\nname = "Lambda"\ncash = 1.5e9\n')
+    s = load_scenario(str(c), ["providers.Lambda.debt=7", "providers.CoreWeave.cash=4e9"])
+    by = {p.name: p for p in s.providers}
+    assert by["Lambda"].cash == 1.5e9 and by["Lambda"].debt == 7 and by["CoreWeave"].cash == 4e9
+    assert by["Nebius"] == {p.name: p for p in load_scenario("baseline-2026").providers}["Nebius"]
+
+
+def test_errors_name_the_file_the_bad_value_came_from(tmp_path):
+    c = family(tmp_path, CHILD.replace("cash = 2e9", "cash = -2e9"))
+    assert error_of(c).startswith(f"{c}: providers.Cloudy.cash: ")
+    c = family(tmp_path, CHILD, MINI.replace("powered_mw = 20", "powered_mw = -20"))
+    parent = tmp_path / "parent.toml"
+    assert error_of(c).startswith(f"{parent} (inherited by {c}): providers.Cloudy.powered_mw: ")
+    msg = error_of(c, ["providers.Cloudy.powered_mw=-3"])
+    assert msg.startswith(f"{c} with --set providers.Cloudy.powered_mw: providers.Cloudy.powered_mw: ")
+    c = family(tmp_path, CHILD + '\n[[buyers]]\nname = "Lab"\ncaptive_to = "Nobody"\n')
+    assert error_of(c).startswith(f"{c}: buyers.Lab.captive_to: unknown name 'Nobody'")
+
+
+def test_inheritance_cycles_and_bad_bases_are_refused(tmp_path):
+    a = write(tmp_path, 'base = "b.toml"\n', "a.toml")
+    write(tmp_path, 'base = "a.toml"\n', "b.toml")
+    msg = error_of(a)
+    assert "circle" in msg and "a.toml -> b.toml -> a.toml" in msg
+    assert "no such scenario file" in error_of(write(tmp_path, 'base = "nope.toml"\n', "c.toml"))
+    assert "unknown scenario 'nope'" in error_of(write(tmp_path, 'base = "nope"\n', "d.toml"))
+    assert "no inherited item named 'X'" in error_of(
+        write(tmp_path, 'base = "baseline-2026"\n[[buyers]]\nname = "X"\nremove = true\n', "e.toml"))
+
+
+# ---------------------------------------------------------------------------- the edge: values and files
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ("cash = 1e9\npowered_mw", "cash = inf\npowered_mw", "finite number"),
+    ("cash = 1e9\npowered_mw", "cash = nan\npowered_mw", "finite number"),
+    ("powered_mw = 20", "powered_mw = true", "valid number"),
+    ("powered_mw = 20", 'powered_mw = "20"', "valid number"),
+    ("gpus = 5000", "gpus = 5000.0", "valid integer"),
+    ("cash = 1e9\npowered_mw", "cash = 1e300\npowered_mw", "less than or equal to 10000000000000"),
+])
+def test_numbers_are_finite_in_range_and_not_booleans_or_strings(tmp_path, old, new, words):
+    assert words in error_of(write(tmp_path, MINI.replace(old, new, 1)))
+
+
+def test_size_limits_and_the_flag_that_lifts_them(tmp_path):
+    p = write(tmp_path, MINI.replace('kind = "lab"', 'kind = "lab"\ncount = 30000'))
+    msg = error_of(p)
+    assert "30,000 buyers" in msg and "--allow-large" in msg
+    assert sum(b.count for b in load_scenario(str(p), allow_large=True).buyers) == 30000
+    assert "--allow-large" in error_of("baseline-2026", ["market.months=601"])
+    assert load_scenario("baseline-2026", ["market.months=601"], allow_large=True).months == 601
+    assert load_scenario("baseline-2026", ["market.months=600"]).months == 600
+    # growth that compounds past finite figures is refused whatever the flag
+    msg = error_of("baseline-2026", ["market.months=5000"])
+    assert "--allow-large" in msg
+    with pytest.raises(UserError, match="over 5000 months takes"):
+        load_scenario("baseline-2026", ["market.months=5000"], allow_large=True)  # output or projects
+
+
+def test_files_must_be_utf8_and_shallow(tmp_path):
+    p = tmp_path / "latin.toml"
+    p.write_bytes(MINI.replace("A tiny market", "Un marché").encode("latin-1"))
+    assert "not UTF-8 text (byte 0xe9" in error_of(p)
+    p.write_bytes(b"\xef\xbb\xbf" + MINI.encode())  # a UTF-8 byte-order mark is fine
+    assert load_scenario(str(p)).name == "mini"
+    p.write_text("x = " + "[" * 40 + "]" * 40 + "\n" + MINI)
+    assert "nest deeper than 32" in error_of(p)
+    p.write_text("x = " + "[" * 20 + "]" * 20 + "\n" + MINI)  # moderate nesting reaches the schema
+    assert error_of(p).endswith("x: unknown key")
+
+
+def test_nesting_depth_ignores_brackets_in_strings_and_comments():
+    from market.scenario import nesting_depth
+
+    assert nesting_depth('a = "[[[[" # [[[[\nb = \'{{{\'\nc = """\n[[[\n"""\nd = [[1]]') == 2
+    assert nesting_depth('a = "\\"[[["') == 0
+
+
+def test_a_name_may_hold_markup_but_not_control_characters(tmp_path):
+    s = load_scenario("baseline-2026", ["title=Oops [/] title", "providers.Lambda.name=Lam[/]bda"])
+    assert s.title == "Oops [/] title" and s.providers[2].name == "Lam[/]bda"
+    assert "title" in error_of("baseline-2026", ["title=a\x1b[31mb"])
