@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import time
 import traceback
@@ -177,8 +178,8 @@ def cmd_run(args) -> int:
 
 def safe_name(name: str) -> str:
     """A scenario's name as one plain folder name: it never decides where outside runs/ files go."""
-    text = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).lstrip(".")
-    return text[:100] or "scenario"
+    words = re.findall(r"\w+(?:[.-]\w+)*", name)  # no separators, no "..", no leading dot
+    return "-".join(words)[:100] or "scenario"
 
 
 class _progress:

@@ -331,3 +331,118 @@ def test_out_that_is_a_file(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("gpumarket: error: ") and "--out" in proc.stderr
     assert f.read_text() == "x"
+
+
+# ---------------------------------------------------------------------------- where a run's files go
+# In this process (market.cli.main), to keep these fast.
+
+
+def main_(*argv: str) -> int:
+    from market import cli
+
+    return cli.main(list(argv))
+
+
+def test_a_rerun_replaces_the_whole_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main_("run", "baseline-2026", "--months", "1", "--ledger", "--out", str(out), "--quiet") == 0
+    assert (out / "ledger.parquet").exists()
+    assert main_("run", "baseline-2026", "--months", "2", "--out", str(out), "--quiet") == 0
+    assert {p.name for p in out.iterdir()} == RUN_FILES  # the earlier run's ledger is gone
+    assert pq.read_table(out / "model.parquet").num_rows == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folder left beside it
+    assert capsys.readouterr().err == ""
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_a_live_runs_are_kept(tmp_path):
+    out = tmp_path / "out"
+    dead = tmp_path / ".out.999999999.abc.tmp"
+    dead.mkdir()
+    (dead / "model.parquet").write_bytes(b"half")
+    live = tmp_path / ".out.1.abc.tmp"  # process 1 is always alive
+    live.mkdir()
+    assert main_("run", "baseline-2026", "--months", "1", "--out", str(out), "--quiet") == 0
+    assert not dead.exists() and live.exists()
+    assert {p.name for p in out.iterdir()} == RUN_FILES
+
+
+def test_a_full_disk_leaves_the_earlier_run_whole_and_no_temporary_files(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import market.simulate as sim
+
+    out = tmp_path / "out"
+    assert main_("run", "baseline-2026", "--months", "1", "--out", str(out), "--quiet") == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = sim.write_parquet
+    calls = []
+
+    def full(table, path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(table, path)
+
+    monkeypatch.setattr(sim, "write_parquet", full)
+    assert main_("run", "baseline-2026", "--months", "2", "--seed", "3", "--out", str(out), "--quiet") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and f"--out {out}" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old run, complete and untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_the_scenario_name_never_decides_a_path_outside_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").mkdir()
+    f = tmp_path / "a" / "escape.toml"
+    f.write_text('base = "baseline-2026"\nname = "../../../tmp/escape"\n')
+    assert main_("run", str(f), "--months", "1", "--quiet") == 0
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("summary.json"))
+    assert written == ["runs/tmp-escape-seed0/summary.json"]
+
+
+def test_markup_in_names_is_printed_as_text(tmp_path, capsys):
+    code = main_("run", "baseline-2026", "--months", "1", "--out", str(tmp_path / "o"),
+                 "--set", "title=Oops [/] title", "--set", "providers.Lambda.name=Lam[/]bda",
+                 "--set", "nvidia.backstops.0.provider=Lam[/]bda")
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "Oops [/] title" in out.out and "Lam[/]bda" in out.out
+
+
+def test_scenarios_lists_names_with_markup(tmp_path):
+    d = tmp_path / "scn"
+    d.mkdir()
+    (d / "base.toml").write_text((REPO / "scenarios" / "baseline-2026.toml").read_text()
+                                 .replace('name = "baseline-2026"', 'name = "base"', 1))
+    (d / "odd.toml").write_text('base = "base"\ntitle = "Odd [/] title [bold]"\n')
+    env = {**os.environ, "GPUMARKET_SCENARIOS": str(d), "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "market", "scenarios"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Odd [/] title [bold]" in proc.stdout and "odd" in proc.stdout
+
+
+def test_the_largest_seed_runs_and_one_more_is_refused(tmp_path, capsys):
+    big = str(2**63 - 1)
+    assert main_("run", "baseline-2026", "--months", "1", "--seed", big, "--out", str(tmp_path / "o"), "--quiet") == 0
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["seed"] == 2**63 - 1
+    assert main_("run", "baseline-2026", "--months", "1", "--seed", str(2**63), "--out", str(tmp_path / "p")) == 2
+    assert "2**63-1" in capsys.readouterr().err and not (tmp_path / "p").exists()
+
+
+def test_a_user_caused_os_error_is_one_line_and_exit_2(monkeypatch, capsys):
+    import market.cli as cli
+
+    def denied(args):
+        raise PermissionError(13, "Permission denied", "/somewhere/file")
+
+    monkeypatch.setattr(cli, "cmd_validate", denied)
+    assert cli.main(["validate", "baseline-2026"]) == 2
+    assert capsys.readouterr().err == "gpumarket: error: /somewhere/file: Permission denied\n"
+
+
+def test_validate_says_what_a_scenario_inherits_into():
+    proc = gpumarket("validate", "rates-up-300", "--set", "events.0.bps=200")
+    assert proc.returncode == 0, proc.stderr
+    assert "'rates-up-300'" in proc.stdout and "1 events" in proc.stdout
