@@ -491,3 +491,13 @@ def test_a_name_may_hold_markup_but_not_control_characters(tmp_path):
     s = load_scenario("baseline-2026", ["title=Oops [/] title", "providers.Lambda.name=Lam[/]bda"])
     assert s.title == "Oops [/] title" and s.providers[2].name == "Lam[/]bda"
     assert "title" in error_of("baseline-2026", ["title=a\x1b[31mb"])
+
+
+def test_the_example_in_the_docs_validates(tmp_path):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "scenarios.md").read_text()
+    block = doc.split("## Scenarios that inherit")[1].split("```toml\n")[1].split("```")[0]
+    s = load_scenario(str(write(tmp_path, block, "lambda-rich.toml")))
+    assert s.name == "lambda-rich" and s.months == 48
+    by = {p.name: p for p in s.providers}
+    assert by["Lambda"].cash == 2.0e9 and by["Lambda"].pricing.markup == 0.7 and "Newcloud" in by
+    assert "Jane Street" not in {b.name for b in s.buyers} and len(s.events) == 1
