@@ -56,7 +56,7 @@ class Exchange:
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
         self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
-        self._bl_arrays: np.ndarray | None = None  # every seller's backlog figures (see backlog_arrays)
+        self._credit: np.ndarray | None = None  # every seller's credit backlog (see credit_backlogs)
         self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         self.signed_this_month = 0
@@ -81,34 +81,34 @@ class Exchange:
     def touch(self) -> None:
         """Contracts changed (or a month was billed): the backlog figures are worked out again
         when next asked for."""
-        self._bl_arrays = None
+        self._credit = None
 
-    def credit_backlog(self, seller: str) -> tuple[float, float]:
-        """(investment-grade backlog, total backlog) of one seller: the remaining value of its
-        live contracts."""
-        out = self.backlog_arrays()
-        i = self._prow[seller]
-        return float(out[0, i]), float(out[1, i])
-
-    def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every seller's :meth:`credit_backlog` (investment-grade, total) as two arrays in the
-        providers' order."""
-        out = self.backlog_arrays()
-        return out[0], out[1]
-
-    def backlog_arrays(self) -> np.ndarray:
-        """Every seller's backlog figures (``service.backlogs``) in the providers' order: rows
-        investment-grade and total backlog (:meth:`credit_backlog`), remaining value and the
-        largest buyer's share of it (the first two figures of :meth:`backlog`). Kept until
-        contracts change or a month is billed; not to be written to."""
-        if self._bl_arrays is not None:
-            return self._bl_arrays
+    def _live_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The live contracts' terms (rows of ``_iterms``) and remaining value (fee x months left)."""
         n = self.book.n
         live = self.book.status[:n] <= _ACTIVE
         it = self._iterms[:, :n][:, live]
-        value = self._fterms[1, :n][live] * (it[8] - self.book.billed[:n][live])  # fee x months left
-        self._bl_arrays = service.backlogs(it[0], it[2], value, it[7] > 0, len(self._prow))
-        return self._bl_arrays
+        return it, self._fterms[1, :n][live] * (it[8] - self.book.billed[:n][live])
+
+    def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every seller's (investment-grade backlog, total backlog), the remaining value of its
+        live contracts, as two arrays in the providers' order (kept until contracts change or a
+        month is billed; not to be written to)."""
+        if self._credit is None:
+            it, value = self._live_terms()
+            self._credit = service.credit_backlogs(it[0], value, it[7] > 0, len(self._prow))
+        return self._credit[0], self._credit[1]
+
+    def credit_backlog(self, seller: str) -> tuple[float, float]:
+        """:meth:`credit_backlogs` of one seller."""
+        ig, total = self.credit_backlogs()
+        i = self._prow[seller]
+        return float(ig[i]), float(total[i])
+
+    def top_customer_shares(self) -> np.ndarray:
+        """Every seller's largest buyer's share of its backlog, in the providers' order."""
+        it, value = self._live_terms()
+        return service.top_buyer_shares(it[0], it[2], value, len(self._prow))
 
     def ig_share(self, seller: str) -> float:
         ig, total = self.credit_backlog(seller)
@@ -242,55 +242,48 @@ class Exchange:
             out.append(p)
         return out
 
-    def earliest_start(self, p: Provider, g: int, gpus: int, t: int, spare_kw: float | None = None) -> int:
-        """The earliest month the seller could serve: NVIDIA's queue and lead time for the GPUs,
-        and the build time of any MW it lacks (``spare_kw``: its spare power, if known)."""
+    def earliest_start(self, rows: np.ndarray, g: int, gpus: np.ndarray, t: int) -> np.ndarray:
+        """The earliest month each seller (provider ``rows``) could serve ``gpus`` of generation
+        ``g``: NVIDIA's queue (its backlog ahead, at this month's output) and lead time for the
+        GPUs, and the build time of any MW it lacks (:meth:`spare_kw`)."""
         m = self.model
         cat = m.cat
         if cat.nvidia[g]:
             out = max(m.nvidia.output[g], cat.base_output[g] * 0.1, 1.0)
-            wait = math.ceil((m.nvidia.backlog[g] + gpus) / out) if cat.launch[g] <= t else cat.launch[g] - t
-            gpu_ready = t + max(1, wait) + 1 + m.nvidia.spec.lead_time_months
+            wait = np.ceil((m.nvidia.backlog[g] + gpus) / out) if cat.launch[g] <= t else np.full(gpus.shape, cat.launch[g] - t)
+            gpu_ready = t + np.maximum(1, wait).astype(np.int64) + 1 + m.nvidia.spec.lead_time_months
         else:
-            gpu_ready = t + 1
-        kw_need = gpus * cat.power_kw[g]
-        if spare_kw is None:
-            spare_kw = self._spare_kw(p, t)
-        power_ready = t if spare_kw >= kw_need else t + p.mw_lead
-        return max(gpu_ready, power_ready)
+            gpu_ready = np.full(gpus.shape, t + 1)
+        lead = np.array([m.providers[i].mw_lead for i in rows])
+        power_ready = np.where(self.spare_kw(rows, t) >= gpus * cat.power_kw[g], t, t + lead)
+        return np.maximum(gpu_ready, power_ready)
 
-    def _spare_kw(self, p: Provider, t: int) -> float:
-        """kW the seller has not yet spoken for (see :meth:`_spare_kws`)."""
-        return self._spare_kws([p], t)[0]
-
-    def _spare_kws(self, sellers: list[Provider], t: int) -> list[float]:
-        """kW each seller has not yet spoken for: powered and building MW less the fleet, what is
-        coming, and what signed contracts still need (``service.promised_kw``)."""
+    def spare_kw(self, rows: np.ndarray, t: int) -> np.ndarray:
+        """kW each seller (provider ``rows``) has not yet spoken for: powered and building MW less
+        the fleet, what is coming, and what signed contracts still need (``service.promised_kw``)."""
         pb = self.model.pbook
-        rows = np.array([self._prow[p.name] for p in sellers], dtype=np.int64)
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
-                                 self.model.cat.power_kw).tolist()
-        return [(p.powered_mw + p.building_mw()) * 1000.0 - need
-                for p, need in zip(sellers, kw, strict=True)]
+                                 self.model.cat.power_kw)
+        have = np.array([self.model.providers[i].powered_mw + self.model.providers[i].building_mw() for i in rows])
+        return have * 1000.0 - kw
 
-    def reservation_price(self, p: Provider, g: int, term: int) -> float:
-        """The seller's walk-away price: the capital it must recover over the term (today's
-        capex less the discounted market value the GPU keeps at the end, assuming one newer
-        generation by then), power and site costs, times 1 + its contract margin."""
+    def reservation_price(self, rows: np.ndarray, g: int, term: int) -> np.ndarray:
+        """Each seller's (provider ``rows``) walk-away price: the capital it must recover over the
+        term (today's capex less the discounted market value the GPU keeps at the end, assuming one
+        newer generation by then), power and site costs, times 1 + its contract margin."""
         m = self.model
         cat = m.cat
-        s = p.spec
+        pb = m.pbook
         mk = m.scn.market
         capex = cat.capex(g, m.nvidia.price[g]) if cat.nvidia[g] else cat.capex(g, cat.list_price[g])
-        life = min(float(term), s.depreciation_years * 12.0, mk.economic_life_months)
-        rate = p.rate()
-        left = float(depreciation.market_value_per_gpu(capex, life, mk.economic_life_months, mk.residual_value, 1,
-                                                       mk.obsolescence))
+        life = np.minimum(np.minimum(float(term), pb.book_life[rows]), mk.economic_life_months)
+        rate = pb.rates(rows)
+        left = depreciation.market_value_per_gpu(capex, life, mk.economic_life_months, mk.residual_value, 1,
+                                                 mk.obsolescence)
         recover = capex - left / (1.0 + rate / 12.0) ** life
-        full = pricing.full_cost_per_hour(recover, life, rate, cat.power_kw[g], s.pue, s.power_price_kwh,
-                                          s.opex_per_gpu_hour, m.hours)
-        margin = s.contract_margin if s.contract_margin is not None else m.scn.negotiation.min_margin
-        return full * (1.0 + margin)
+        full = pricing.full_cost_per_hour(recover, life, rate, cat.power_kw[g], pb.pue[rows], pb.kwh_price[rows],
+                                          pb.opex_rate[rows], m.hours)
+        return full * (1.0 + pb.contract_margin[rows])
 
     def tightness(self) -> float:
         """Demand over supply: NVIDIA's backlog in months of output over its target, and
@@ -329,9 +322,9 @@ class Exchange:
                 quotes.append((p, qty))
         if not quotes:
             return
-        spare = self._spare_kws([p for p, _ in quotes], t)  # (nothing changes before the offers are made)
-        for (p, qty), kw in zip(quotes, spare, strict=True):
-            start, res, ask, score = self._quote(r, p, qty, t, tight, kw)
+        rows = np.array([p.row for p, _ in quotes])
+        quoted = self.quotes(r, rows, np.array([q for _, q in quotes]), t, tight)
+        for (p, qty), start, res, ask, score in zip(quotes, *(a.tolist() for a in quoted), strict=True):
             if p.player:
                 ans = self.player_answers.get(r.request_id)
                 if ans is None or ans[0] == "decline":
@@ -375,18 +368,19 @@ class Exchange:
                 m.news("walk_away", [r.buyer, p.name], "{} and {} walk away: {}", r.buyer, p.name, out.reason,
                        request_id=r.request_id)
 
-    def _quote(self, r: Request, p: Provider, qty: int, t: int, tight: float,
-               spare_kw: float) -> tuple[int, float, float, float]:
-        """One seller's (start, reservation price, ask, the buyer's score of the offer) for
-        request ``r``: the ask is the reservation price marked up with the market's tightness; the
-        score adds a penalty per month of delay and takes off the value of the buyer's trust."""
+    def quotes(self, r: Request, rows: np.ndarray, qty: np.ndarray, t: int,
+               tight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each seller's (provider ``rows``, offering ``qty`` GPUs) start, reservation price, ask and
+        the buyer's score of its offer for request ``r``: the ask is the reservation price marked
+        up with the market's tightness; the score adds a penalty per month of delay and takes off
+        the value of the buyer's trust (the lower, the better)."""
         m = self.model
         mk = m.scn.market
-        start = max(r.start, self.earliest_start(p, r.generation, qty, t, spare_kw))
-        res = self.reservation_price(p, r.generation, r.term)
+        start = np.maximum(r.start, self.earliest_start(rows, r.generation, qty, t))
+        res = self.reservation_price(rows, r.generation, r.term)
         ask = res * (1.0 + m.scn.negotiation.ask_markup * min(2.0, tight))
-        delay = max(0, start - r.start)
-        trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * p.spec.trust
+        delay = np.maximum(0, start - r.start)
+        trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * m.pbook.trust[rows]
         score = ask * (1.0 + mk.delay_penalty * delay) - mk.trust_price * trust
         return start, res, ask, score
 

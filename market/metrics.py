@@ -80,8 +80,7 @@ class Recorder:
         sold[P] = pb.sold_hours_g.sum(axis=1)
         mw[P] = [p.powered_mw for p in provs]
         util[P] = [p.utilisation for p in provs]
-        summary = m.exchange.backlog_arrays()  # (rows 2 and 3: remaining value, largest buyer's share)
-        backlog[P], top[P] = summary[2], summary[3]
+        backlog[P], top[P] = m.exchange.credit_backlogs()[1], m.exchange.top_customer_shares()
         value[P] = [p.market_value if p.spec.public else np.nan for p in provs]
         defaulted[P] = [p.defaulted for p in provs]
         status[P] = [p.status for p in provs]

@@ -226,6 +226,7 @@ class MarketModel(mesa.Model):
             p.utilisation = u
         for p in self.providers:
             p.end_month(t, float(f["revenue"][p.eid]), float(ebitda[p.eid]))
+        self.pbook.note_ebitda()
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
         self._revalue(t)
         # the record reads the ledger after every posting of the month
@@ -235,7 +236,7 @@ class MarketModel(mesa.Model):
     def _revalue(self, t: int) -> None:
         """Public companies' market value by the valuation rule, with sentiment taking the
         month's news."""
-        backlog = self.exchange.backlog_arrays()[2].tolist()  # (every seller's remaining contracted value)
+        backlog = self.exchange.credit_backlogs()[1].tolist()  # (every seller's remaining contracted value)
         for p, contracted in zip(self.providers, backlog, strict=True):
             if p.defaulted:
                 p.market_value = 0.0 if p.spec.public else np.nan

@@ -1,4 +1,4 @@
-"""Every seller's backlog figures (``Exchange._backlog_arrays``, from the contract columns) must
+"""Every seller's backlog figures (``Exchange.credit_backlogs`` and ``top_customer_shares``, from the contract columns) must
 add up to what its live contracts say, contract by contract, in every month, through
 cancellations, defaults and reassignments (the identity: backlog = sum over live contracts of
 fee x months left; the investment-grade part counts only investment-grade buyers)."""
@@ -37,6 +37,7 @@ def test_backlog_is_the_sum_of_live_contracts(make_model, scenario, seed):
             b_total, b_top, ranked = ex.backlog(p.name)
             assert b_total == pytest.approx(total, rel=1e-12, abs=1e-3)
             assert b_top == pytest.approx(top, rel=1e-12)
+            assert ex.top_customer_shares()[p.row] == pytest.approx(top, rel=1e-12)
             checked += total > 0
     assert checked > 100
     assert any(c.status in ("cancelled", "reassigned", "completed") for c in m.exchange.contracts)

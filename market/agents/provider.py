@@ -282,7 +282,7 @@ class Provider(mesa.Agent):
 
     def rate(self) -> float:
         """The provider's marginal borrowing rate now (``ProviderBook.rates``)."""
-        return float(self.model.pbook.rates()[self.row])
+        return float(self.model.pbook.rates([self.row])[0])
 
     def ebitda_annual(self) -> float | None:
         """EBITDA annualised from the last (up to) three months; None before the first month."""
@@ -475,7 +475,7 @@ class Provider(mesa.Agent):
         if amount <= 1.0:
             return
         m = self.model
-        self.loans.add(amount, float(m.pbook.spreads()[self.row]), self.spec.finance.amort_months)
+        self.loans.add(amount, float(m.pbook.spreads([self.row])[0]), self.spec.finance.amort_months)
         m.ledger.transfer(m.party["lenders"], self.eid, amount, "loan")
 
     def raise_equity(self, amount: float) -> float:
@@ -575,29 +575,41 @@ class ProviderBook:
         self.base_spread = np.array([s.finance.spread for s in specs])
         self.ig_discount = np.array([s.finance.ig_discount for s in specs])
         self.leverage_penalty = np.array([s.finance.leverage_penalty for s in specs])
+        self.ebitda = np.full(self.n, np.nan)  # annualised EBITDA (see note_ebitda)
+        # what a seller's reservation price and a buyer's score read of it
+        neg = model.scn.negotiation
+        self.contract_margin = np.array([s.contract_margin if s.contract_margin is not None else neg.min_margin
+                                         for s in specs])
+        self.trust = np.array([s.trust for s in specs])
 
     def receive(self, t: int) -> None:
         """Every provider's arrivals and power (:meth:`Provider.receive`)."""
         for p in self.providers:
             p.receive(t)
 
-    def spreads(self) -> np.ndarray:
-        """Every provider's lenders' spread now (``finance.spread``): its base spread, less the
-        investment-grade share of its credit backlog's discount, plus the penalty on leverage
-        (debt over EBITDA annualised from its last three months, at most 20; none before its first
-        month is booked)."""
-        ig, total = self.model.exchange.credit_backlogs()
-        ig_share = np.divide(ig, total, out=np.zeros(self.n), where=total > 0)
-        ebitda = np.array([np.nan if (e := p.ebitda_annual()) is None else e for p in self.providers])
-        debt = -self.model.ledger.balances[self.eids, _DEBT]
-        lev = np.where(np.isnan(ebitda), 0.0, np.minimum(finance.leverage(debt, ebitda), 20.0))
-        return finance.spread(self.base_spread, self.ig_discount, ig_share, lev, self.leverage_penalty)
+    def note_ebitda(self) -> None:
+        """Keep every provider's annualised EBITDA (:meth:`Provider.ebitda_annual`; NaN before its
+        first month) once the month is booked: lenders read it until the next month is."""
+        self.ebitda = np.array([np.nan if (e := p.ebitda_annual()) is None else e for p in self.providers])
 
-    def rates(self) -> np.ndarray:
-        """Every provider's marginal borrowing rate now: the base rate, its spread and any extra
-        spread its lenders charge (a rate shock, a breach)."""
-        extra = np.array([p.spread_extra for p in self.providers])
-        return self.model.base_rate + self.spreads() + extra
+    def spreads(self, rows=slice(None)) -> np.ndarray:
+        """The lenders' spreads of the providers ``rows`` (all by default) now
+        (``finance.spread``): the base spread, less the investment-grade share of the credit
+        backlog's discount, plus the penalty on leverage (debt over annualised EBITDA, at most 20;
+        none before the first month is booked)."""
+        ig, total = self.model.exchange.credit_backlogs()
+        ig, total = ig[rows], total[rows]
+        ig_share = np.divide(ig, total, out=np.zeros(ig.shape), where=total > 0)
+        ebitda = self.ebitda[rows]
+        debt = -self.model.ledger.balances[self.eids[rows], _DEBT]
+        lev = np.where(np.isnan(ebitda), 0.0, np.minimum(finance.leverage(debt, ebitda), 20.0))
+        return finance.spread(self.base_spread[rows], self.ig_discount[rows], ig_share, lev, self.leverage_penalty[rows])
+
+    def rates(self, rows=slice(None)) -> np.ndarray:
+        """The marginal borrowing rates of the providers ``rows`` now: the base rate, the spread
+        and any extra spread the lenders charge (a rate shock, a breach)."""
+        extra = np.array([p.spread_extra for p in self.providers])[rows]
+        return self.model.base_rate + self.spreads(rows) + extra
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every trading provider's on-demand, reserved and spot prices for the month by its

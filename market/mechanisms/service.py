@@ -63,24 +63,22 @@ def serve(c: SimpleNamespace, prepaid: np.ndarray, running: np.ndarray, hours_pe
     return deliver, due, short, use_prepaid, due - use_prepaid, hours, inference_hours
 
 
-def backlogs(seller: np.ndarray, buyer: np.ndarray, value: np.ndarray, ig: np.ndarray,
-             n_sellers: int) -> np.ndarray:
-    """Every seller's backlog from its live contracts' ``seller`` rows, ``buyer`` entities,
-    remaining ``value`` and whether the buyer is investment grade (``ig``): rows investment-grade
-    backlog, total backlog, remaining value of the contracts with value left, and the largest
-    buyer's share of it (4 x sellers)."""
-    out = np.zeros((4, n_sellers))
-    out[0] = np.bincount(seller, weights=np.where(ig, value, 0.0), minlength=n_sellers)
-    out[1] = np.bincount(seller, weights=value, minlength=n_sellers)
+def credit_backlogs(seller: np.ndarray, value: np.ndarray, ig: np.ndarray, n_sellers: int) -> np.ndarray:
+    """Every seller's backlog from its live contracts' ``seller`` rows, remaining ``value`` and
+    whether the buyer is investment grade (``ig``): rows investment-grade and total backlog."""
+    return np.stack([np.bincount(seller, weights=np.where(ig, value, 0.0), minlength=n_sellers),
+                     np.bincount(seller, weights=value, minlength=n_sellers)])
+
+
+def top_buyer_shares(seller: np.ndarray, buyer: np.ndarray, value: np.ndarray, n_sellers: int) -> np.ndarray:
+    """Each seller's largest buyer's share of its remaining contracted value (0 with none)."""
     left = value > 0
-    out[2] = np.bincount(seller[left], weights=value[left], minlength=n_sellers)
+    total = np.bincount(seller[left], weights=value[left], minlength=n_sellers)
+    top = np.zeros(n_sellers)
     if left.any():
         pairs, which = np.unique(np.stack([seller[left], buyer[left]]), axis=1, return_inverse=True)
-        by_pair = np.bincount(which.ravel(), weights=value[left])
-        top = np.zeros(n_sellers)
-        np.maximum.at(top, pairs[0], by_pair)
-        out[3] = np.divide(top, out[2], out=np.zeros(n_sellers), where=out[2] > 0)
-    return out
+        np.maximum.at(top, pairs[0], np.bincount(which.ravel(), weights=value[left]))
+    return np.divide(top, total, out=np.zeros(n_sellers), where=total > 0)
 
 
 def promised_kw(rows: np.ndarray, installed: np.ndarray, in_transit: np.ndarray, on_order: np.ndarray,

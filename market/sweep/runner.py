@@ -267,6 +267,7 @@ class _Executors:
         self.stack = stack
         self.processes = max(1, min(cfg.workers, n_chunks))
         self.current: Executor | None = None
+        self.cluster: Any = None  # the local Dask cluster, if this sweep started one
         if cfg.engine == "dask":
             self.current = self._dask()
         elif cfg.engine == "process":
@@ -318,6 +319,7 @@ class _Executors:
                 silence_logs=logging.ERROR,
             )
             self.stack.callback(cluster.close)
+            self.cluster = cluster
             client = Client(cluster)
         self.stack.callback(client.close)
         # pure=False: a retried chunk must be a new task, not the erred one under the same key.
