@@ -1,5 +1,5 @@
 """Power goes to the GPUs this month's contracts need first, then to the rest of the fleet,
-newest generation first (``Provider._power_fleet``)."""
+newest generation first (``Provider.power_fleet``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_contracts_are_powered_first(make_model):
     need = np.minimum(m.exchange.committed_ahead(p.name, m.month, 0), p.installed)
     assert need.sum() > 0 and p.installed.sum() > need.sum() + 1000
     p.powered_mw = float(need @ m.cat.power_kw) / 1000.0
-    p._power_fleet()
+    p.power_fleet()
     np.testing.assert_allclose(p.running, need, rtol=1e-9, atol=1e-6)
 
 
@@ -31,7 +31,7 @@ def test_without_contracts_the_newest_generation_runs_first(make_model):
     g1, g2 = newest_first[:2]
     kw = p.installed[g1] * m.cat.power_kw[g1] + 0.5 * p.installed[g2] * m.cat.power_kw[g2]
     p.powered_mw = kw / 1000.0
-    p._power_fleet()
+    p.power_fleet()
     assert p.running[g1] == p.installed[g1]
     assert p.running[g2] == pytest.approx(0.5 * p.installed[g2])
     assert p.running[[g for g in newest_first[2:]]].sum() == 0.0
