@@ -733,6 +733,24 @@ def _data_depth(data) -> int:
     return top
 
 
+#: no table of a scenario has more keys than this (a file of thousands of unknown keys is refused fast)
+MAX_KEYS = 5_000
+
+
+def _widest_table(data) -> tuple[int, list]:
+    """The most keys any table in ``data`` has, and the path to it (walked without recursion)."""
+    top, where, stack = 0, [], [(data, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if len(node) > top:
+                top, where = len(node), path
+            stack.extend((v, [*path, k]) for k, v in node.items() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(node) if isinstance(v, dict | list))
+    return top, where
+
+
 def parse_toml(text: str, source: str) -> dict:
     """TOML text as a dict; bad syntax or nesting deeper than MAX_DEPTH is one line naming ``source``."""
     if nesting_depth(text) > MAX_DEPTH:
@@ -745,6 +763,10 @@ def parse_toml(text: str, source: str) -> dict:
         raise UserError(f"{source}: arrays or tables nest too deeply; expected a scenario") from None
     if _data_depth(data) > MAX_DEPTH:
         raise UserError(f"{source}: keys nest deeper than {MAX_DEPTH} levels; expected a scenario")
+    n, where = _widest_table(data)
+    if n > MAX_KEYS:
+        raise UserError(f"{source}: {_fmt_loc(where, data)}: a table of {n:,} keys; expected at most "
+                        f"{MAX_KEYS:,} (a scenario's tables have a few dozen)")
     return data
 
 

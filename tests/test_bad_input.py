@@ -197,6 +197,8 @@ case("file-deep-inline-tables", *run1(F("x = " + "{a = " * 3000 + "1" + "}" * 30
 case("file-deep-dotted-keys", *run1(F("a" + ".b" * 3000 + " = 1\n" + MINI)), words=("bad.toml", "nest deeper"))
 case("file-deep-table-header", *run1(F(MINI + "\n[market" + ".x" * 3000 + "]\ny = 1\n")), words=("bad.toml", "nest deeper"))
 case("file-too-large", *run1(F(MINI + ("# padding padding padding padding\n" * 140_000))), words=("bad.toml", "larger than", "--allow-large"))
+case("file-many-unknown-keys", *run1(F(MINI + "\n[nvidia]\n" + "".join(f"k{i} = {i}\n" for i in range(6000)))),
+     words=("bad.toml: nvidia: a table of 6,000 keys",))
 case("file-control-char-title", *run1(F(mini('title = "A tiny market"', 'title = "A tiny \\u001b[31m market"'))), words=("title",))
 case("file-newline-in-name", *run1(F(mini('name = "Cloudy"', 'name = "Clo\\nudy"'))), words=("providers",))
 case("file-empty-name", *run1(F(mini('name = "Lab"', 'name = ""'))), words=("buyers",))
