@@ -166,6 +166,17 @@ class Exchange:
             return a[:, t].copy()
         return a[:, t : t + horizon + 1].max(axis=1)
 
+    def committed_within(self, t: int, horizons: np.ndarray) -> np.ndarray:
+        """GPUs by provider and generation that each seller's live contracts need at most over
+        months t..t+horizon (``horizons``: one per provider)."""
+        a = self._sched
+        P, G, T = a.shape
+        if t >= T:
+            return np.zeros((P, G))
+        window = a[:, :, t : t + int(horizons.max()) + 1]
+        months = np.arange(window.shape[2])
+        return np.where(months[None, None, :] <= horizons[:, None, None], window, 0.0).max(axis=2)
+
     def resale_capacity(self, buyer: str, t: int) -> np.ndarray:
         """GPUs by generation a reseller has bought for month ``t`` (before they are delivered)."""
         a = self._bsched.get(buyer)

@@ -304,57 +304,10 @@ class Provider(mesa.Agent):
         return float(self._balances[_CASH])
 
     # ------------------------------------------------------------------ capacity plan
-    def plan_capacity(self, t: int, nv_price: np.ndarray) -> None:
-        """Order GPUs for contracts that start within the delivery horizon and for short-term
-        growth; build MW for the fleet that is coming."""
-        if not self.active or self.defaulted or self.player:
-            return
-        m = self.model
-        cat = m.cat
-        cp = self.spec.capacity
-        horizon = max(cp.order_ahead_months, m.nvidia.spec.lead_time_months + 1)
-        # (plain floats over the generations: numpy is slow on arrays this small)
-        need = m.exchange.committed_ahead(self.name, t, horizon).tolist()  # GPUs by generation
-        installed = self.installed.tolist()
-        supply = [a + b + c for a, b, c in zip(installed, self.in_transit.tolist(), self.on_order.tolist(), strict=True)]
-        # promised in signed contracts: must be ordered
-        contract = [max(0.0, n - s) for n, s in zip(need, supply, strict=True)]
-        # speculative growth in the planned generation, at most max_order_share of the fleet a month
-        gp = cat.newest(t) if cp.generation == "newest" else cat.index[cp.generation]
-        st_eq_target = self.st_sold_eq_prev * (1.0 + cp.growth_target) ** horizon / max(cp.target_utilisation, 0.05)
-        free_eq = sum(max(0.0, s - n) * f for s, n, f in zip(supply, need, cat.inf_list, strict=True)) * m.hours
-        growth = min(max(0.0, st_eq_target - free_eq) / (cat.inf_list[gp] * m.hours),
-                     cp.max_order_share * max(sum(installed), 500.0))
-        # afford it: cash above the buffer plus what can be borrowed; contracts first
-        unit = cat.unit_capex(nv_price)
-        budget = max(0.0, self.cash() - self.cash_buffer()) + self.borrowing_capacity()
-        spend = sum(c * u for c, u in zip(contract, unit, strict=True))
-        if spend > budget:
-            scale = budget / spend if spend > 0 else 0.0
-            contract = [c * scale for c in contract]
-            growth = 0.0
-        else:
-            growth = min(growth, (budget - spend) / unit[gp])
-        contract[gp] += growth
-        for g, units in enumerate(contract):
-            units = math.floor(units)
-            if units > 0:
-                self.place_order(g, float(units))
-        self.plan_power(t)
-
     def place_order(self, g: int, units: float) -> None:
         self.model.nvidia.book_order(self, g, units)
         self.on_order[g] += units
         self.orders_this_month[g] += units
-
-    def plan_power(self, t: int) -> None:
-        cat = self.model.cat
-        kw = sum((a + b + c) * k for a, b, c, k in zip(self.installed.tolist(), self.in_transit.tolist(),
-                                                      self.on_order.tolist(), cat.power_kw_list, strict=True))
-        need_mw = kw / 1000.0 * (1.0 + self.spec.capacity.mw_buffer)
-        have = self.powered_mw + self.building_mw()
-        if need_mw > have:
-            self.build_mw(t, need_mw - have)
 
     def building_mw(self) -> float:
         """MW under construction: the builds' MW added with Python's ``sum()``."""
@@ -581,6 +534,12 @@ class ProviderBook:
         self.contract_margin = np.array([s.contract_margin if s.contract_margin is not None else neg.min_margin
                                          for s in specs])
         self.trust = np.array([s.trust for s in specs])
+        # capacity plans' terms, and the generation each plans in (-1: the newest)
+        self.plan_terms = {k: np.array([getattr(s.capacity, k) for s in specs], dtype=float)
+                           for k in ("order_ahead_months", "growth_target", "target_utilisation", "max_order_share",
+                                     "mw_buffer")}
+        self.plan_gen = np.array([-1 if s.capacity.generation == "newest" else cat.index[s.capacity.generation]
+                                  for s in specs])
 
     def receive(self, t: int) -> None:
         """Every provider's arrivals and power (:meth:`Provider.receive`)."""
@@ -630,42 +589,93 @@ class ProviderBook:
                           where=self.installed > 0)
         full = pricing.annuity(capex, self.rates()[:, None] / 12.0, self.book_life[:, None]) / m.hours + self.cash_cost
         premium = m.scn.market.second_life_premium
-        best_eq = np.full(self.n, np.inf)  # cheapest newer price per H100-equivalent hour so far
         q = self.price_terms
+        # each generation's price by its strategy, capped only by full cost x (1 + max_markup) ...
+        inp = pricing.PriceInputs(full, self.cash_cost, np.where(cat.nvidia, self.od, self.custom_uncut), self.util_g,
+                                  self.rival_min, np.full(full.shape, np.inf))
+        col = (slice(None), None)
+        strategy_od = pricing.on_demand(self.strategy[col], inp, markup=q["markup"][col], gap=q["undercut"][col],
+                                        target=q["target_utilisation"][col], step=q["step"][col],
+                                        band=q["sticky_band"][col], min_margin=q["min_margin"][col],
+                                        max_markup=q["max_markup"][col])
+        floor = pricing.floor_price(inp, q["min_margin"][col])
+        first = np.isnan(inp.previous) & ~np.isnan(self.initial)  # the scenario's first prices stand
+        cpf = np.array([p.custom_price_factor for p in self.providers])
+        best_eq = np.full(self.n, np.inf)  # cheapest newer price per H100-equivalent hour so far
+        # ... then, newest first, by the work the newer generations do (custom silicon last)
         for g in cat.price_order:
             sel = rows & (have[:, g] > 0)
             if not sel.any():
                 continue
-            nvidia = bool(cat.nvidia[g])
-            prev = self.od[:, g] if nvidia else self.custom_uncut[:, g]
-            cap = best_eq * cat.inf[g] * premium if nvidia else np.full(self.n, np.inf)
-            inp = pricing.PriceInputs(full[:, g], self.cash_cost[:, g], prev, self.util_g[:, g], self.rival_min[:, g],
-                                      cap)
-            od = pricing.on_demand(self.strategy, inp, markup=q["markup"], gap=q["undercut"],
-                                   target=q["target_utilisation"], step=q["step"], band=q["sticky_band"],
-                                   min_margin=q["min_margin"], max_markup=q["max_markup"])
-            od = np.where(np.isnan(prev) & ~np.isnan(self.initial[:, g]), self.initial[:, g], od)
-            if not nvidia:
+            if cat.nvidia[g]:
+                od = pricing.within_bounds(strategy_od[:, g], best_eq * cat.inf[g] * premium, floor[:, g])
+            else:
+                od = strategy_od[:, g]
+            od = np.where(first[:, g], self.initial[:, g], od)
+            if not cat.nvidia[g]:
                 gpu_eq = np.nanmin(np.where(cat.nvidia, self.od / cat.inf, np.nan), axis=1, initial=np.inf)
-                own = (self.cs_gen >= 0)
                 cs_inf = cat.inf[np.maximum(self.cs_gen, 0)]
-                od = np.where(own & np.isfinite(gpu_eq), np.fmin(od, gpu_eq * cs_inf * (1.0 - self.cs_discount)), od)
+                od = np.where((self.cs_gen >= 0) & np.isfinite(gpu_eq),
+                              np.fmin(od, gpu_eq * cs_inf * (1.0 - self.cs_discount)), od)
                 self.custom_uncut[:, g] = np.where(sel, od, self.custom_uncut[:, g])
-                od = od * np.array([p.custom_price_factor for p in self.providers])
+                od = od * cpf
             idle = np.maximum(0.0, 1.0 - self.util_g[:, g])
             res, spot = pricing.reserved_and_spot(od, q["reserved_discount"], q["spot_discount"], idle,
                                                   q["spot_idle_sensitivity"], self.cash_cost[:, g])
             self.od[:, g] = np.where(sel, od, self.od[:, g])
             self.res[:, g] = np.where(sel, res, self.res[:, g])
             self.spot[:, g] = np.where(sel, spot, self.spot[:, g])
-            if nvidia:
+            if cat.nvidia[g]:
                 best_eq = np.where(sel, np.fmin(best_eq, od / cat.inf[g]), best_eq)
 
     def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
-        """Every provider's capacity plan (:meth:`Provider.plan_capacity`), taken in ``order``: the
-        orders fill NVIDIA's book in that sequence."""
-        for i in order:
-            self.providers[i].plan_capacity(t, nv_price)
+        """Every trading provider's capacity plan: order GPUs for contracts that start within the
+        delivery horizon (``order_ahead_months``, at least NVIDIA's lead time and a month) and for
+        short-term growth (last month's short-term sales grown at ``growth_target`` over the
+        horizon, at ``target_utilisation``, less the capacity free of contracts; in the planned
+        generation, at most ``max_order_share`` of the fleet), as far as cash above the buffer and
+        what lenders would still advance pay for them, contracts first; then build MW for the
+        fleet that is coming, with ``mw_buffer`` to spare. No provider's plan reads another's, so
+        the plans are worked out at once; the orders and builds, which fill NVIDIA's book and move
+        money, follow ``order``."""
+        m = self.model
+        cat = m.cat
+        q = self.plan_terms
+        rows = self.live() & ~np.array([p.player for p in self.providers])
+        if not rows.any():
+            return
+        horizon = np.maximum(q["order_ahead_months"], m.nvidia.spec.lead_time_months + 1).astype(np.int64)
+        need = m.exchange.committed_within(t, horizon)  # GPUs by provider and generation
+        supply = self.installed + self.in_transit + self.on_order
+        contract = np.maximum(0.0, need - supply)  # promised in signed contracts: must be ordered
+        gp = np.where(self.plan_gen >= 0, self.plan_gen, cat.newest(t))
+        st_prev = np.array([p.st_sold_eq_prev for p in self.providers])
+        st_target = st_prev * (1.0 + q["growth_target"]) ** horizon / np.maximum(q["target_utilisation"], 0.05)
+        free_eq = (np.maximum(0.0, supply - need) * cat.inf).sum(axis=1) * m.hours
+        growth = np.minimum(np.maximum(0.0, st_target - free_eq) / (cat.inf[gp] * m.hours),
+                            q["max_order_share"] * np.maximum(self.installed.sum(axis=1), 500.0))
+        unit = np.array(cat.unit_capex(nv_price))
+        cash = m.ledger.balances[self.eids, _CASH]
+        capacity = np.array([p.borrowing_capacity() if live else 0.0 for p, live in zip(self.providers, rows,
+                                                                                          strict=True)])
+        budget = np.maximum(0.0, cash - np.array([p.cash_buffer() for p in self.providers])) + capacity
+        spend = contract @ unit
+        short = spend > budget
+        contract *= np.where(short, np.divide(budget, spend, out=np.zeros(self.n), where=spend > 0), 1.0)[:, None]
+        growth = np.where(short, 0.0, np.minimum(growth, (budget - spend) / unit[gp]))
+        contract[np.arange(self.n), gp] += growth
+        units = np.floor(contract)
+        ordered = [i for i in order if rows[i]]
+        for i in ordered:
+            for g in np.flatnonzero(units[i] > 0).tolist():
+                self.providers[i].place_order(g, float(units[i, g]))
+        kw = ((self.installed + self.in_transit + self.on_order) * cat.power_kw).sum(axis=1)
+        need_mw = kw / 1000.0 * (1.0 + q["mw_buffer"])
+        for i in ordered:
+            p = self.providers[i]
+            have = p.powered_mw + p.building_mw()
+            if need_mw[i] > have:
+                p.build_mw(t, float(need_mw[i] - have))
 
     def rival_prices(self) -> None:
         """Set on each trading provider the cheapest *rival* on-demand price per generation last

@@ -71,8 +71,13 @@ def on_demand(strategy, inp: PriceInputs, *, markup, gap, target, step, band, mi
     p = np.select([strategy == "cost_plus", strategy == "undercut", strategy == "utilisation", strategy == "sticky"],
                   [cost_plus(inp, markup), undercut(inp, gap, markup, target),
                    utilisation_target(inp, target, step, markup), sticky(inp, markup, band)])
-    p = np.fmin(np.fmin(p, inp.value_cap), inp.full_cost * (1.0 + max_markup))
-    return np.fmax(p, floor_price(inp, min_margin))
+    return within_bounds(np.fmin(p, inp.full_cost * (1.0 + max_markup)), inp.value_cap, floor_price(inp, min_margin))
+
+
+def within_bounds(price, cap, floor):
+    """``price`` no higher than ``cap`` and no lower than ``floor`` (the floor wins). Capping a
+    price already within bounds again, at a new cap, is the same as bounding it at that cap first."""
+    return np.fmax(np.fmin(price, cap), floor)
 
 
 def reserved_and_spot(od, reserved_discount, spot_discount, idle_share, idle_sensitivity, cash_cost):
