@@ -187,30 +187,31 @@ class TestPricingRules:
 
 
 class TestOnDemand:
-    kw = dict(markup=0.5, gap=0.1, target=0.85, step=0.5, band=0.25, min_margin=0.1)
+    terms = dict(markup=0.5, undercut=0.1, target_utilisation=0.85, step=0.5, sticky_band=0.25, min_margin=0.1,
+                 max_markup=np.inf)
 
     def test_each_strategy_by_name(self):
         inp = inputs(full=2.0, cash=1.0, previous=3.0, util=0.45, rival=2.5)
-        assert pricing.on_demand("cost_plus", inp, **self.kw) == pytest.approx(3.0)
-        assert pricing.on_demand("undercut", inp, **self.kw) == pytest.approx(2.25)  # 2.5 x 0.9
-        assert pricing.on_demand("utilisation", inp, **self.kw) == pytest.approx(2.4)  # 3 x 0.8
-        assert pricing.on_demand("sticky", inp, **self.kw) == pytest.approx(3.0)  # target 3 = previous
+        assert pricing.on_demand("cost_plus", inp, self.terms) == pytest.approx(3.0)
+        assert pricing.on_demand("undercut", inp, self.terms) == pytest.approx(2.25)  # 2.5 x 0.9
+        assert pricing.on_demand("utilisation", inp, self.terms) == pytest.approx(2.4)  # 3 x 0.8
+        assert pricing.on_demand("sticky", inp, self.terms) == pytest.approx(3.0)  # target 3 = previous
 
     def test_floor(self):
         # cost-plus 0.5 x 1.5 = 0.75 is below cash cost 1.0 x 1.1 = 1.10
-        assert pricing.on_demand("cost_plus", inputs(full=0.5, cash=1.0), **self.kw) == pytest.approx(1.1)
+        assert pricing.on_demand("cost_plus", inputs(full=0.5, cash=1.0), self.terms) == pytest.approx(1.1)
 
     def test_value_cap(self):
         # cost-plus 3.00 capped at the generation's value 2.50
-        assert pricing.on_demand("cost_plus", inputs(full=2.0, cash=1.0, cap=2.5), **self.kw) == pytest.approx(2.5)
+        assert pricing.on_demand("cost_plus", inputs(full=2.0, cash=1.0, cap=2.5), self.terms) == pytest.approx(2.5)
 
     def test_floor_beats_the_value_cap(self):
         # the cap (1.00) is below the floor (1.10): no provider sells below its floor
-        assert pricing.on_demand("cost_plus", inputs(full=2.0, cash=1.0, cap=1.0), **self.kw) == pytest.approx(1.1)
+        assert pricing.on_demand("cost_plus", inputs(full=2.0, cash=1.0, cap=1.0), self.terms) == pytest.approx(1.1)
 
     def test_unknown_strategy(self):
         with pytest.raises(ValueError, match="pricing strategy"):
-            pricing.on_demand("auction", inputs(), **self.kw)
+            pricing.on_demand("auction", inputs(), self.terms)
 
 
 class TestReservedAndSpot:

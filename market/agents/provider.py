@@ -519,9 +519,9 @@ class ProviderBook:
         self.initial = np.array([[s.pricing.initial.get(g, np.nan) for g in cat.names] for s in specs]).reshape(self.n, -1)
         self.book_life = np.array([s.depreciation_years * 12.0 for s in specs])
         self.strategy = np.array([s.pricing.strategy for s in specs])
-        self.price_terms = {k: np.array([getattr(s.pricing, k) for s in specs], dtype=float)
-                            for k in ("markup", "undercut", "target_utilisation", "step", "sticky_band", "min_margin",
-                                      "max_markup", "reserved_discount", "spot_discount", "spot_idle_sensitivity")}
+        # (every number of the pricing spec, by its name there: a new term reaches its rule by name)
+        numbers = [k for k, v in (specs[0].pricing if specs else {}) if isinstance(v, int | float)]
+        self.price_terms = {k: np.array([getattr(s.pricing, k) for s in specs], dtype=float) for k in numbers}
         self.cs_gen = np.array([cat.index[s.custom_silicon.generation] if s.custom_silicon else -1 for s in specs])
         self.cs_discount = np.array([s.custom_silicon.price_discount if s.custom_silicon else 0.0 for s in specs])
         # lenders' terms
@@ -593,12 +593,9 @@ class ProviderBook:
         # each generation's price by its strategy, capped only by full cost x (1 + max_markup) ...
         inp = pricing.PriceInputs(full, self.cash_cost, np.where(cat.nvidia, self.od, self.custom_uncut), self.util_g,
                                   self.rival_min, np.full(full.shape, np.inf))
-        col = (slice(None), None)
-        strategy_od = pricing.on_demand(self.strategy[col], inp, markup=q["markup"][col], gap=q["undercut"][col],
-                                        target=q["target_utilisation"][col], step=q["step"][col],
-                                        band=q["sticky_band"][col], min_margin=q["min_margin"][col],
-                                        max_markup=q["max_markup"][col])
-        floor = pricing.floor_price(inp, q["min_margin"][col])
+        by_row = {k: v[:, None] for k, v in q.items()}  # (each provider's terms, across its generations)
+        strategy_od = pricing.on_demand(self.strategy[:, None], inp, by_row)
+        floor = pricing.floor_price(inp, by_row["min_margin"])
         first = np.isnan(inp.previous) & ~np.isnan(self.initial)  # the scenario's first prices stand
         cpf = np.array([p.custom_price_factor for p in self.providers])
         best_eq = np.full(self.n, np.inf)  # cheapest newer price per H100-equivalent hour so far

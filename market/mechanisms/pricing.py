@@ -60,18 +60,24 @@ def sticky(inp: PriceInputs, markup, band):
     return np.where(drifted, goal, inp.previous)
 
 
-def on_demand(strategy, inp: PriceInputs, *, markup, gap, target, step, band, min_margin, max_markup=np.inf):
+def on_demand(strategy, inp: PriceInputs, terms) -> np.ndarray:
     """The on-demand price by the named strategy (one name, or one per entry), bounded above by
     the generation's value cap (old GPUs are priced by the inference work they still do) and by
-    full cost x (1 + max_markup), and below by the floor."""
+    full cost x (1 + ``max_markup``), and below by the floor. ``terms``: the strategy's terms by
+    their names in the scenario (``ProviderSpec.pricing``: ``markup``, ``undercut``,
+    ``target_utilisation``, ``step``, ``sticky_band``, ``min_margin``, ``max_markup``), numbers or
+    one per entry."""
     strategy = np.asarray(strategy)
     unknown = ~np.isin(strategy, STRATEGIES)
     if unknown.any():
         raise ValueError(f"unknown pricing strategy {strategy[unknown].flat[0]!r}")
+    q = terms
     p = np.select([strategy == "cost_plus", strategy == "undercut", strategy == "utilisation", strategy == "sticky"],
-                  [cost_plus(inp, markup), undercut(inp, gap, markup, target),
-                   utilisation_target(inp, target, step, markup), sticky(inp, markup, band)])
-    return within_bounds(np.fmin(p, inp.full_cost * (1.0 + max_markup)), inp.value_cap, floor_price(inp, min_margin))
+                  [cost_plus(inp, q["markup"]), undercut(inp, q["undercut"], q["markup"], q["target_utilisation"]),
+                   utilisation_target(inp, q["target_utilisation"], q["step"], q["markup"]),
+                   sticky(inp, q["markup"], q["sticky_band"])])
+    return within_bounds(np.fmin(p, inp.full_cost * (1.0 + q["max_markup"])), inp.value_cap,
+                         floor_price(inp, q["min_margin"]))
 
 
 def within_bounds(price, cap, floor):
