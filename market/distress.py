@@ -65,7 +65,6 @@ class Distress:
             return 0.0
         to_sell = share * float(p.c_units.sum())
         values = self._cohort_values(p, t) * (1.0 - f.fire_sale_discount)
-        life = p.spec.depreciation_years * 12.0
         proceeds = 0.0
         units_sold = 0.0
         for i in np.argsort(p.c_month, kind="stable"):
@@ -77,7 +76,7 @@ class Distress:
             g = int(p.c_gen[i])
             price = k * values[i]
             cost = k * p.c_cost[i]
-            acc = float(depreciation.accumulated(np.array([cost]), life, np.array([t - p.c_month[i]]))[0])
+            acc = p.c_acc[i] * k / p.c_units[i]  # the depreciation booked on what is sold
             buyer = self._buyer_for(p, price)
             payer = buyer.eid if buyer is not None else m.party["secondary_market"]
             L.transfer(payer, p.eid, price, "asset_sale")
@@ -88,6 +87,7 @@ class Distress:
                 L.post(p.eid, Acct.OTHER_EXPENSE, Acct.GPU_ASSETS, book - price, "disposal")
             else:
                 L.post(p.eid, Acct.GPU_ASSETS, Acct.OTHER_INCOME, price - book, "disposal")
+            p.c_acc[i] -= acc
             p.c_units[i] -= k
             p.installed[g] -= k
             p.cost_sum[g] -= cost

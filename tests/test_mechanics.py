@@ -237,28 +237,37 @@ class TestFleetAggregates:
         TIGHT,  # CoreWeave's fire sale (month 5) and default (month 8) remove cohorts; rivals buy them
         {"market.economic_life_months": 14, "providers.Lambda.depreciation_years": 1.5},  # cohorts age out
     ])
-    def test_aggregates_match_the_cohort_rules(self, make_model, overrides):
-        from market.mechanisms import depreciation
+    def test_fleet_book_is_the_cohorts_cost_less_their_depreciation(self, make_model, overrides):
+        # the identity: the ledger's fleet at cost less accumulated depreciation is, for every
+        # provider and month, the sum over its cohorts of cost less the depreciation booked on them,
+        # plus the GPUs paid for and still in transit, never negative, through fire sales, a
+        # default and cohorts ageing past their book life
+        from market.ledger import Acct
 
         m = make_model(overrides)
-        mk = m.scn.market
         checked = 0
         for _ in range(14):
             m.step()
-            t = m.month
             for p in m.providers:
-                if not p.c_units.size:
-                    continue
-                per = depreciation.market_value_per_gpu(p.c_cost, t - p.c_month, mk.economic_life_months,
-                                                        mk.residual_value, m.cat.newer_counts(t)[p.c_gen],
-                                                        mk.obsolescence)
-                p._mv_key = None  # no cached figure: from the aggregates
-                assert p.fleet_market_value() == pytest.approx(float(np.dot(per, p.c_units)), rel=1e-12)
-                life = p.spec.depreciation_years * 12.0
-                dep = np.sum(depreciation.straight_line(p.c_units * p.c_cost, life, t - p.c_month))
-                assert p.depreciation_due(t) == pytest.approx(float(dep), rel=1e-12, abs=1e-6)
-                checked += 1
+                b = m.ledger.balances[p.eid]
+                fleet_book = b[Acct.GPU_ASSETS] + b[Acct.ACCUM_DEP]
+                cohorts = float(np.sum(p.c_units * p.c_cost - p.c_acc))
+                cohorts += sum(u * c for items in p.transit.values() for _, u, c in items)
+                assert fleet_book == pytest.approx(cohorts, rel=1e-9, abs=1.0), (m.month, p.name)
+                assert fleet_book >= -1.0 and (p.c_acc <= p.c_units * p.c_cost + 1e-6).all()
+                checked += p.c_units.size > 0
         assert checked > 100
+
+    def test_a_cohort_depreciates_straight_line_until_its_book_value_is_gone(self, make_model):
+        # 100 GPUs at $30,000 over a 2-year life: $125,000 a month, 24 months, then nothing
+        m = make_model()
+        p = m.provider_by_name["Lambda"]
+        p.keep_cohorts(np.zeros(p.c_units.size, dtype=bool))
+        p._book_life = 24.0
+        p.add_cohort(0, 0, 100.0, 30_000.0)
+        months = [p.depreciation_due(t) for t in range(26)]
+        assert months[:24] == pytest.approx([125_000.0] * 24)
+        assert months[24:] == [0.0, 0.0]
 
 
 def with_events(*events) -> dict:

@@ -47,14 +47,15 @@ class Provider(mesa.Agent):
         self.installed = np.zeros(G)
         self.running = np.zeros(G)
         self.cost_sum = np.zeros(G)  # gross capital cost of installed units, by generation
-        # cohorts (generation, install month, units, unit capex) in growable buffers; c_gen,
-        # c_month, c_units and c_cost are views of the first _nc entries
-        self._nc = 0
-        self._latest = -math.inf  # the latest install month of any cohort
-        self._cg = np.zeros(16, dtype=np.int64)
-        self._cm = np.zeros(16, dtype=np.int64)
-        self._cu = np.zeros(16)
-        self._cc = np.zeros(16)
+        # the fleet's cohorts: generation, install month, units, unit capex and the depreciation
+        # booked on them so far (so that a cohort leaves the books at exactly its book value)
+        self.c_gen = np.zeros(0, dtype=np.int64)
+        self.c_month = np.zeros(0, dtype=np.int64)
+        self.c_units = np.zeros(0)
+        self.c_cost = np.zeros(0)
+        self.c_acc = np.zeros(0)
+        self._mv_key: tuple | None = None  # (month, cohorts) the fleet's market value was worked out for
+        self._mv = 0.0
         self.transit: dict[int, list[tuple[int, float, float]]] = {}
         self.in_transit = np.zeros(G)
         self.on_order = np.zeros(G)
@@ -96,16 +97,7 @@ class Provider(mesa.Agent):
         self.orders_this_month = np.zeros(G)  # GPUs ordered from NVIDIA this month, by generation
         self.custom_price_factor = 1.0  # scenario events cut custom-silicon prices through this
         self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut
-        self._mv_key: tuple | None = None
-        self._mv = 0.0
         self._set_cash_buffer()
-        # fleet aggregates (see _aggregate), valid until month _agg_until or a cohort changes
-        self._agg_until = -math.inf
-        # (rows of ProviderBook matrices once the book exists: updated in place, never rebound)
-        self._young = np.zeros(G)  # cost of cohorts younger than the economic life, by generation
-        self._young_m = np.zeros(G)  # the same weighted by install month
-        self._old = np.zeros(G)  # cost of cohorts past the economic life
-        self._book = 0.0  # cost of cohorts still within the book life
 
     # ------------------------------------------------------------------ opening balances
     def open_books(self) -> None:
@@ -128,7 +120,7 @@ class Provider(mesa.Agent):
             acc = float(depreciation.accumulated(np.array([cost]), life, np.array([-month]))[0])
             L.post(self.eid, Acct.GPU_ASSETS, Acct.PAID_IN, cost, "opening")
             L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
-            self.add_cohort(g, month, units, c.unit_cost)
+            self.add_cohort(g, month, units, c.unit_cost, acc)
         L.post(self.eid, Acct.POWER_INFRA, Acct.PAID_IN, spec.power_infra * s, "opening")
         if spec.debt > 0:
             debt = spec.debt * s
@@ -141,100 +133,34 @@ class Provider(mesa.Agent):
             chips = spec.custom_silicon.chips * s
             cost = chips * m.cat.capex(g, m.cat.list_price[g])
             if chips > 0:
-                L.post(self.eid, Acct.GPU_ASSETS, Acct.PAID_IN, cost, "opening")
-                self.add_cohort(g, -12, chips, cost / chips)
                 acc = float(depreciation.accumulated(np.array([cost]), life, np.array([12]))[0])
+                L.post(self.eid, Acct.GPU_ASSETS, Acct.PAID_IN, cost, "opening")
                 L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
+                self.add_cohort(g, -12, chips, cost / chips, acc)
 
-    def add_cohort(self, g: int, month: int, units: float, unit_cost: float) -> None:
-        self.add_cohorts([(g, units, unit_cost)], month)
+    def add_cohort(self, g: int, month: int, units: float, unit_cost: float, depreciated: float = 0.0) -> None:
+        self.add_cohorts([(g, units, unit_cost)], month, [depreciated])
 
-    def add_cohorts(self, items: list[tuple[int, float, float]], month: int) -> None:
-        """Install cohorts of (generation, units, unit capex) in ``month``."""
+    def add_cohorts(self, items: list[tuple[int, float, float]], month: int, depreciated=None) -> None:
+        """Install cohorts of (generation, units, unit capex) in ``month`` (with the depreciation
+        already booked on them, if any: opening fleets)."""
         if not items:
             return
-        n = self._nc
-        if n + len(items) > self._cu.size:
-            size = max(2 * self._cu.size, n + len(items))
-            for name in ("_cg", "_cm", "_cu", "_cc"):
-                buf = getattr(self, name)
-                grown = np.zeros(size, dtype=buf.dtype)
-                grown[:n] = buf[:n]
-                setattr(self, name, grown)
-        cg, cm, cu, cc = self._cg, self._cm, self._cu, self._cc
-        installed, cost_sum, young, young_m = self.installed, self.cost_sum, self._young, self._young_m
-        # new cohorts are young by both lives: they join the aggregates, unless these are to be
-        # worked out again (installed ahead of time, or not yet worked out)
-        ahead = month > self.model.month or self._agg_until == -math.inf
-        book = self._book
-        for j, (g, u, c) in enumerate(items, start=n):  # a few items: a loop beats np.add.at
-            cg[j], cm[j], cu[j], cc[j] = g, month, u, c
-            installed[g] += u
-            uc = u * c
-            cost_sum[g] += uc
-            if not ahead:
-                young[g] += uc
-                young_m[g] += uc * month
-                book += uc
-        self._nc = n + len(items)
-        self._latest = max(self._latest, month)
+        g, units, cost = (np.array(x) for x in zip(*items, strict=True))
+        self.c_gen = np.append(self.c_gen, g.astype(np.int64))
+        self.c_month = np.append(self.c_month, np.full(g.size, month, dtype=np.int64))
+        self.c_units = np.append(self.c_units, units)
+        self.c_cost = np.append(self.c_cost, cost)
+        self.c_acc = np.append(self.c_acc, np.zeros(g.size) if depreciated is None else depreciated)
+        np.add.at(self.installed, g, units)
+        np.add.at(self.cost_sum, g, units * cost)
         self._mv_key = None
-        if ahead:
-            self._agg_until = -math.inf  # (recompute when next needed)
-            return
-        self._book = book
-        self._agg_until = min(self._agg_until, math.ceil(month + self._econ_life), math.ceil(month + self._book_life))
-
-    @property
-    def c_gen(self) -> np.ndarray:
-        return self._cg[: self._nc]
-
-    @property
-    def c_month(self) -> np.ndarray:
-        return self._cm[: self._nc]
-
-    @property
-    def c_units(self) -> np.ndarray:
-        return self._cu[: self._nc]
-
-    @property
-    def c_cost(self) -> np.ndarray:
-        return self._cc[: self._nc]
 
     def keep_cohorts(self, keep: np.ndarray) -> None:
         """Keep only the cohorts where ``keep`` is true (after a sale)."""
-        n = int(np.count_nonzero(keep))
-        for buf in (self._cg, self._cm, self._cu, self._cc):
-            buf[:n] = buf[: self._nc][keep]
-        self._nc = n
-        self._latest = int(self._cm[:n].max()) if n else -math.inf
+        for name in ("c_gen", "c_month", "c_units", "c_cost", "c_acc"):
+            setattr(self, name, getattr(self, name)[keep])
         self._mv_key = None
-        self._agg_until = -math.inf  # recompute the fleet aggregates
-
-    def _aggregate(self, t: int) -> None:
-        """Recompute the fleet aggregates from the cohorts. A cohort's market value per GPU falls
-        linearly with age over the economic life L (to ``residual``), so the fleet's value is, by
-        generation, (young cost) - (1 - residual) / L x (t x young cost - sum of cost x install
-        month) + residual x (old cost), times the obsolescence factor; book depreciation is the
-        cost still within the book life over that life. Both hold until a cohort ages past a
-        life; then they are recomputed."""
-        G = self.model.cat.n
-        age = t - self.c_month
-        cost = self.c_units * self.c_cost
-        young = age < self._econ_life
-        book = age < self._book_life
-        self._young[:] = np.bincount(self.c_gen, weights=np.where(young, cost, 0.0), minlength=G)
-        self._young_m[:] = np.bincount(self.c_gen, weights=np.where(young, cost * self.c_month, 0.0), minlength=G)
-        self._old[:] = np.bincount(self.c_gen, weights=np.where(young, 0.0, cost), minlength=G)
-        self._book = float(np.sum(np.where(book, cost, 0.0)))
-        ends = [math.inf]
-        if young.any():
-            ends.append(math.ceil(float(self.c_month[young].min()) + self._econ_life))
-        if book.any():
-            ends.append(math.ceil(float(self.c_month[book].min()) + self._book_life))
-        if (age < 0).any():  # a cohort dated ahead of time (valued at cost until then): recompute monthly
-            ends.append(t + 1)
-        self._agg_until = min(ends)
 
     # ------------------------------------------------------------------ the month, part 1
     def receive(self, t: int, power: bool = True) -> None:
@@ -348,11 +274,12 @@ class Provider(mesa.Agent):
 
     # ------------------------------------------------------------------ the month, part 2
     def depreciation_due(self, t: int) -> float:
-        """This month's straight-line depreciation of the fleet: the cost of cohorts still
-        within the book life, over that life."""
-        if t >= self._agg_until:
-            self._aggregate(t)
-        return self._book / self._book_life
+        """This month's straight-line depreciation of the fleet: each installed cohort's cost over
+        the book life, until its book value is gone; booked on the cohorts."""
+        cost = self.c_units * self.c_cost
+        dep = np.where(self.c_month <= t, np.minimum(cost / self._book_life, np.maximum(0.0, cost - self.c_acc)), 0.0)
+        self.c_acc = self.c_acc + dep
+        return float(dep.sum())
 
     def debt_service_due(self, t: int) -> tuple[float, float]:
         """This month's interest and principal on every loan; principal is taken off the loans."""
@@ -374,32 +301,16 @@ class Provider(mesa.Agent):
 
     def fleet_market_value(self) -> float:
         """Market value of the fleet (the collateral): every cohort by the used-GPU rule
-        (``depreciation.market_value_per_gpu``), from the fleet aggregates; cached until the
-        month or the fleet changes."""
+        (``depreciation.market_value_per_gpu``); kept until the month or the fleet changes."""
         m = self.model
         t = m.month
-        key = (t, self._nc)
-        if self._mv_key == key:
-            return self._mv
-        self._mv_key = key
-        if t >= self._agg_until:
-            self._aggregate(t)
-        if self._agg_until <= t + 1 and self._latest > t:  # cohorts dated ahead: cohort by cohort
+        if self._mv_key != (t, self.c_units.size):
             mk = m.scn.market
             per = depreciation.market_value_per_gpu(self.c_cost, t - self.c_month, mk.economic_life_months,
                                                     mk.residual_value, m.cat.newer_counts(t)[self.c_gen],
                                                     mk.obsolescence)
-            self._mv = float(np.dot(per, self.c_units))
-            return self._mv
-        r = m.scn.market.residual_value
-        k = (1.0 - r) / self._econ_life
-        value = 0.0
-        for f, y, ym, o in zip(m.cat.value_factors(t, m.scn.market.obsolescence), self._young.tolist(),
-                               self._young_m.tolist(), self._old.tolist(), strict=True):
-            if y or o:
-                value += f * (y - k * (t * y - ym) + r * o)
-        self._mv = value
-        return value
+            self._mv, self._mv_key = float(np.dot(per, self.c_units)), (t, self.c_units.size)
+        return self._mv
 
     def borrowing_capacity(self) -> float:
         """What lenders will still advance against the fleet's market value and the
@@ -490,7 +401,7 @@ class ProviderBook:
 
     FIELDS = ("installed", "running", "cost_sum", "in_transit", "on_order", "od", "rival_min", "res", "spot",
               "util_g", "committed", "resale", "sold_hours_g", "own_sold_hours_g", "orders_this_month",
-              "custom_uncut", "_young", "_young_m", "_old")
+              "custom_uncut")
 
     def __init__(self, model: MarketModel, providers: list[Provider]) -> None:
         self.model = model
