@@ -307,10 +307,15 @@ class Exchange:
         return max(by_backlog, m.utilisation / 0.85)
 
     def negotiate_all(self, t: int) -> None:
+        """Every open request past its bid window (``negotiation.bid_window`` months after it was
+        issued: sellers, a human player among them, answer it in a later month) is negotiated with
+        its eligible sellers; a request filled closes, one older than ``max_request_age`` lapses."""
         m = self.model
         neg = m.scn.negotiation
         tight = self.tightness()  # NVIDIA's backlog and last month's utilisation: fixed while negotiating
         for r in self.open_requests():
+            if t - r.issued < neg.bid_window:
+                continue
             self._negotiate(r, t, tight)
             if r.remaining <= 0:
                 r.open = False

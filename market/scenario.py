@@ -131,6 +131,7 @@ class NegotiationSpec(Spec):
     penalty_rate: Factor = Field(0.10, description="share of the undelivered fee a late seller pays")
     termination_fee: Share = Field(0.3, description="share of remaining value paid when a buyer cancels at will")
     max_request_age: PosMonths = Field(3, description="months a request stays open before it lapses")
+    bid_window: Months = Field(1, description="months a request is open for offers before sellers answer it (a human player answers in its turn)")
 
 
 class BackstopSpec(Spec):
@@ -526,6 +527,7 @@ class Scenario(Spec):
                 v = getattr(e, attr, None)
                 if v is not None:
                     _known(v, pool, ("events", i, attr))
+        _rates_stay_positive(self)
         named = [e.name for e in self.events if e.name is not None]
         for i, e in enumerate(self.events):
             if e.name is not None and named.count(e.name) > 1:
@@ -620,6 +622,27 @@ def check_months(scn: Scenario, months: int, allow_large: bool = False, flag: st
         check_growth(scn, months)
     except FieldError as exc:
         raise UserError(f"{flag} {months}: {_fmt_loc(exc.loc, scn.model_dump())}: {exc}") from None
+
+
+def _rates_stay_positive(scn: Scenario) -> None:
+    """Rate changes add up, month by month: the base rate and every provider's spread stay at or
+    above zero (the model has no negative interest)."""
+    rate, extra = scn.market.base_rate, 0.0
+    lowest = min(p.finance.spread for p in scn.providers)
+    order = sorted(range(len(scn.events)), key=lambda i: month_index(scn.events[i].month, scn.market.start))
+    for i in order:
+        e = scn.events[i]
+        if not isinstance(e, RateChange):
+            continue
+        rate += e.bps / 1e4
+        extra += e.spread_bps / 1e4
+        if rate < -1e-12:
+            raise FieldError(("events", i, "bps"), f"{e.bps:g} bp takes the base rate to {rate:.2%}; expected "
+                                                   "changes that keep it at or above zero")
+        if lowest + extra < -1e-12:
+            raise FieldError(("events", i, "spread_bps"), f"{e.spread_bps:g} bp takes the lowest provider spread to "
+                                                          f"{lowest + extra:.2%}; expected changes that keep spreads "
+                                                          "at or above zero")
 
 
 def _known(value: str, pool: set[str], loc: tuple) -> None:
