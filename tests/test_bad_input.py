@@ -256,6 +256,10 @@ case("set-newline-in-key", *run1(B, "--set", "market.mon\nths=3"), words=("unkno
 case("set-control-in-title", *run1(B, "--set", "title=Oops\x07\nbell"), words=("title",))
 case("set-event-huge-bps", *run1(B, "--set", 'events=[{kind="rate_change", month="2026-03", bps=1e308}]'), words=("events.0.bps",))
 case("set-event-negative-bps", *run1(B, "--set", 'events=[{kind="rate_change", month="2026-03", bps=-100000}]'), words=("events.0.bps",))
+case("set-negative-rate", *run1(B, "--set", 'events=[{kind="rate_change", month="2026-02", bps=-1000}]'),
+     words=("events.0.bps", "base rate to -5.70%"))
+case("set-negative-spread", *run1(B, "--set", 'events=[{kind="rate_change", month="2026-02", bps=0, spread_bps=-100}]'),
+     words=("events.0.spread_bps", "spread"))
 case("set-long-run", *run1(B, "--set", "market.months=100000"), words=("market.months", "--allow-large"))
 case("set-duplicate-name", *run1(B, "--set", "providers.Lambda.name=Nebius"), words=("Nebius", "twice"))
 case("set-exploding-demand", "run", B, "--set", "buyers.OpenAI.inference_growth=1.0", "--months", "600", "--out", OUT,
