@@ -231,7 +231,7 @@ class GpuMarketApp(App):
             """Simulate ``months`` months (the decision applies to the first); post progress."""
             done = 0
             for i in range(months):
-                if self._closing:
+                if self._quitting:
                     break
                 with s.lock:
                     if s.generation != generation or s.finished:
@@ -249,11 +249,11 @@ class GpuMarketApp(App):
         if self._busy_timer is None:
             self._busy_timer = self.set_interval(0.5, self.update_status, name="busy-clock")
 
-    _closing = False
+    _quitting = False
 
     async def action_quit(self) -> None:
         """Leave at once, even mid-month: the month's thread is a daemon and is abandoned."""
-        self._closing = True
+        self._quitting = True
         self._pause()
         self.exit()
 
@@ -302,7 +302,7 @@ class GpuMarketApp(App):
 
         def work() -> None:
             sh = have if have is not None else base.shadow()
-            while sh.model.month < target and not self._closing and s.generation == gen:
+            while sh.model.month < target and not self._quitting and s.generation == gen:
                 sh.step()
             if s.generation == gen:
                 s.shadow = sh
@@ -596,7 +596,7 @@ class GpuMarketApp(App):
                 a = base.fork()
                 b = base.fork(plan.events or None)
             for i in range(plan.months):
-                if a.finished or self._closing:
+                if a.finished or self._quitting:
                     break
                 a.step(None)
                 b.step(decision if i == 0 else None)
