@@ -629,6 +629,9 @@ def _rates_stay_positive(scn: Scenario) -> None:
     above zero (the model has no negative interest)."""
     rate, extra = scn.market.base_rate, 0.0
     lowest = min(p.finance.spread for p in scn.providers)
+    # opening debt at a stated rate moves with the base rate: its rate is debt_rate plus the changes
+    fixed = [(p.debt_rate, p.name) for p in scn.providers if p.debt_rate is not None and p.debt > 0]
+    lowest_fixed = min(fixed) if fixed else None
     order = sorted(range(len(scn.events)), key=lambda i: month_index(scn.events[i].month, scn.market.start))
     for i in order:
         e = scn.events[i]
@@ -639,6 +642,11 @@ def _rates_stay_positive(scn: Scenario) -> None:
         if rate < -1e-12:
             raise FieldError(("events", i, "bps"), f"{e.bps:g} bp takes the base rate to {rate:.2%}; expected "
                                                    "changes that keep it at or above zero")
+        moved = rate - scn.market.base_rate + extra
+        if lowest_fixed is not None and lowest_fixed[0] + moved < -1e-12:
+            raise FieldError(("events", i, "bps"), f"{e.bps:g} bp takes the rate of {lowest_fixed[1]}'s opening debt "
+                                                   f"(debt_rate {lowest_fixed[0]:.2%}) to {lowest_fixed[0] + moved:.2%}; "
+                                                   "expected changes that keep it at or above zero")
         if lowest + extra < -1e-12:
             raise FieldError(("events", i, "spread_bps"), f"{e.spread_bps:g} bp takes the lowest provider spread to "
                                                           f"{lowest + extra:.2%}; expected changes that keep spreads "
