@@ -364,8 +364,8 @@ class Game:
 
         scn = validate_dict(doc["scenario"], f"{source}: scenario")
         seed = doc["seed"]
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
-            raise UserError(f"{source}: seed: expected a whole number from 0 to 2^64 - 1 (got {seed!r:.40})")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise UserError(f"{source}: seed: expected a whole number from 0 to 2^63 - 1 (got {seed!r:.40})")
         player = doc.get("player")
         if player is not None and not isinstance(player, str):
             raise UserError(f"{source}: player: expected a company's name or null (got {type(player).__name__})")

@@ -41,7 +41,7 @@ async def test_n_pressed_three_times_during_a_slow_month_advances_three(make_app
         await pilot.press("n", "n")
         await pilot.pause()
         status = text_of(app.screen.query_one(StatusBar))
-        assert "⏳ simulating 2026-01" in status and "2 more queued" in status  # the progress line
+        assert "◷ simulating 2026-01" in status and "2 more queued" in status  # the progress line
         await settle(pilot)
         assert app.session.model.month == 3 and app.queued == 0
 

@@ -8,16 +8,23 @@ from textual.widgets import Input
 from tests.tui.conftest import settle
 
 
-def stepped_app(new_game, months: int):
+def stepped_app(new_game, months: int, player: str | None = None):
     """An app on a game already stepped ``months`` months outside the UI: the snapshot then
     depends on the look alone, not on when a worker thread's last repaint lands (stepping
-    through the worker is what the Pilot tests check)."""
+    through the worker is what the Pilot tests check). With a player, its last month orders
+    GPUs, and the shadow run is worked out here too, for the same reason."""
     from tui.app import GpuMarketApp
 
-    game = new_game()
-    for _ in range(months):
-        game.step()
-    return GpuMarketApp(game)
+    game = new_game(player)
+    for i in range(months):
+        game.step({"orders": {"GB300": 5000}, "build_mw": 10} if player and i == months - 1 else None)
+    app = GpuMarketApp(game)
+    if player:
+        shadow = game.shadow()
+        for _ in range(months):
+            shadow.step()
+        app.session.shadow = shadow
+    return app
 
 
 async def _settled(pilot) -> None:
@@ -56,3 +63,31 @@ def test_turn_with_a_refused_decision(snap_compare, make_app):
         await pilot.pause()
 
     assert snap_compare(make_app("CoreWeave"), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_dashboard_of_a_player_at_80x24(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 6, "CoreWeave"), terminal_size=(80, 24), run_before=_settled)
+
+
+def test_first_turn_guide_at_80x24(snap_compare, make_app):
+    assert snap_compare(make_app("CoreWeave"), terminal_size=(80, 24), run_before=_settled)
+
+
+def test_report_at_120x40(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 3, "CoreWeave"), terminal_size=(120, 40), run_before=_settled,
+                        press=["6"])
+
+
+def test_report_at_80x24(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 3, "CoreWeave"), terminal_size=(80, 24), run_before=_settled,
+                        press=["6"])
+
+
+def test_obligations_at_120x40(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 3, "CoreWeave"), terminal_size=(120, 40), run_before=_settled,
+                        press=["7"])
+
+
+def test_obligations_at_80x24(snap_compare, new_game):
+    assert snap_compare(stepped_app(new_game, 3, "CoreWeave"), terminal_size=(80, 24), run_before=_settled,
+                        press=["7"])

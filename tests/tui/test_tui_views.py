@@ -112,3 +112,54 @@ def test_compare_rows_differ_when_futures_differ(model14):
     assert rows[0][0] == "Compute revenue / month"
     assert any(a != bb for _, a, bb in rows)
     assert not math.isnan(g.model.base_rate)
+
+
+def test_money_has_one_format_on_screen():
+    from tui import format as F
+
+    assert [F.money(x) for x in (1.234e9, 456e6, 45.6e6, 0.0, None)] == ["$1.23B", "$456M", "$45.6M", "$0", "-"]
+    assert F.money(58e15) == "$58,000T"  # not "$58000000.00B"
+    assert F.clean_text("lenders write off $-0.00B; raises $1234.50B") == "lenders write off $0; raises $1.23T"
+
+
+def test_display_names_drop_internal_suffixes():
+    from tui.format import display_name
+
+    assert display_name("Other frontier labs-0003") == "Other frontier labs"
+    assert display_name("AI start-ups") == "AI start-ups" and display_name("GB300") == "GB300"
+
+
+def test_cash_flow_adds_up_to_the_change_in_cash():
+    from market.game import Game
+
+    g = Game.new("baseline-2026", 0, (), "CoreWeave")
+    g.step({"orders": {"GB300": 2000}, "build_mw": 20, "borrow": 1e9})
+    g.step()
+    e = g.company.eid
+    cf = V.cash_flow(g.model, e, g.opening)
+    am = g.model.recorder.agent_months
+    for period, start in (("month", am[0]["cash"][e]), ("year", g.opening["cash"][e])):
+        assert cf["change"][period] == pytest.approx(float(am[-1]["cash"][e] - start), rel=1e-9, abs=1.0)
+        assert cf["operating"][period] + cf["investing"][period] + cf["financing"][period] == pytest.approx(
+            cf["change"][period], abs=1.0)
+        assert cf["net_income"][period] + cf["depreciation"][period] + cf["working_capital"][period] == \
+            pytest.approx(cf["operating"][period], abs=1.0)
+    assert cf["borrowing"]["year"] > 0  # the billion borrowed in the first month (less repayments)
+
+
+def test_the_report_and_obligations_read_the_players_month():
+    from market.game import Game
+
+    g = Game.new("baseline-2026", 0, (), "CoreWeave")
+    g.step({"orders": {"GB300": 2000}})
+    shadow = g.shadow()
+    shadow.step()
+    r = V.player_report(g, shadow)
+    assert r["month"] == "2026-01" and r["decided"] == ["Ordered 2,000 GB300 GPUs from NVIDIA."]
+    assert r["covenants"]["max_leverage"] > 0 and r["covenants"]["next_test"] == "2026-03"
+    assert dict((k, (a, b)) for k, a, b in r["shadow"])["Contracts signed so far"]
+    rows = V.obligations(g, 6)
+    assert [x["month"] for x in rows] == ["2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07"]
+    p = g.company
+    assert rows[0]["contracted"] == pytest.approx(float(g.model.exchange.committed_ahead(p.name, 1, 0).sum()))
+    assert rows[-1]["held"] >= rows[0]["held"] >= float(p.installed.sum())

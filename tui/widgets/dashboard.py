@@ -38,11 +38,9 @@ class Headline(Static):
                 t.append(scn.question)
             if session.player is not None:
                 t.append(f"\nYour first turn as {session.player}, in three lines:", style="bold")
-                t.append("\n 1. 5 opens your turn: GPU orders from NVIDIA, MW to build, prices, answers to "
-                         "buyers' requests.")
-                t.append("\n 2. n ends the turn: the month runs and the AI plays every other company by the "
-                         "same rules.")
-                t.append("\n 3. 6 reports what happened to you; 7 shows what your contracts need; ? has a glossary.")
+                t.append("\n 1. Press 5 for your turn: GPU orders, MW to build, prices, answers to buyers.")
+                t.append("\n 2. n ends the turn: the month runs; the AI plays every other company.")
+                t.append("\n 3. 6 reports what happened to you, 7 what your contracts need; ? explains terms.")
             else:
                 t.append("\nNo month simulated yet: press n for the next month, space to play, ? for help.",
                          style="italic")

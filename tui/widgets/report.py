@@ -49,9 +49,9 @@ def report_body(session: Session, narrow: bool) -> Group:
     if not r:
         return Group(Text(f"{g.player}: no month simulated yet.", style="bold"), Text(
             "Your first turn, in three lines:\n"
-            "1. 5 opens your turn: GPU orders from NVIDIA, MW to build, your prices, answers to buyers' requests.\n"
-            "2. n ends the turn and simulates the month; the AI runs every other company by the same rules.\n"
-            "3. 6 is this report of what happened to you; 7 shows what your contracts need against your GPUs and MW."))
+            " 1. Press 5 for your turn: GPU orders, MW to build, prices, answers to buyers.\n"
+            " 2. n ends the turn: the month runs; the AI plays every other company.\n"
+            " 3. 6 reports what happened to you, 7 what your contracts need; ? explains terms."))
     parts: list = [Text(f"{r['company'].upper()}: YOUR MONTH, {r['month']}", style="bold reverse")]
     parts.append(_section("You decided"))
     parts += _bullets(r["decided"])
@@ -134,7 +134,7 @@ def report_body(session: Session, narrow: bool) -> Group:
         parts += [Text("The same start and seed with the AI's own policy running your company (a shadow run).",
                        style="dim"), st]
     else:
-        parts.append(Text("⏳ working out the AI's plan for your seat (a shadow run from the same start)…",
+        parts.append(Text("◷ working out the AI's plan for your seat (a shadow run from the same start)…",
                           style="italic"))
     return Group(*parts)
 

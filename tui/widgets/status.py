@@ -30,7 +30,7 @@ class StatusBar(Static):
             t.append("■ finished", style="bold")
         elif busy is not None:
             what, secs, queued = busy
-            t.append(f"⏳ {what}…", style="bold")
+            t.append(f"◷ {what}…", style="bold")
             if secs is not None and secs >= 1.0:
                 t.append(f" {secs:.0f}s")
             if queued:
@@ -38,6 +38,6 @@ class StatusBar(Static):
         elif playing:
             t.append(f"▶ playing {speed}", style="bold")
         else:
-            t.append(f"⏸ paused {speed}")
+            t.append(f"‖ paused {speed}")
         t.append(f" · {g.scenario.name} · seed {g.seed}")
         self.update(t)
