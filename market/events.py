@@ -11,91 +11,120 @@ if TYPE_CHECKING:
 
 
 def apply(m: MarketModel, e: S.EventSpec) -> None:
-    """Apply one event in the current month and put it in the news."""
-    t = m.month
-    note = f". {e.note}" if e.note else ""
-    match e:
-        case S.ComputeBusinessLaunch():
-            p = m.provider_by_name[e.provider]
-            p.active = True
-            p.active_from = t
-            text = f"{p.name} opens for business and sells its spare capacity to outsiders"
-            agents = [p.name]
-            if e.buyer:
-                b = m.agent_by_name[e.buyer]
-                if hasattr(b, "idx"):
-                    m.buyers.in_house[b.idx] = e.in_house_share
-                text += f"; {b.name} brings {e.in_house_share:.0%} of its work in-house"
-                agents.append(b.name)
-            for q in m.providers:
-                if q.kind == "neocloud" and q is not p:
-                    q.shock -= 0.08
-        case S.ComponentCostRise():
-            m.cat.system_cost *= 1.0 + e.pct
-            for q in m.providers:
-                q.mw_cost *= 1.0 + e.pct
-            text = f"Networking, cooling and memory cost {e.pct:+.0%} for new clusters"
-            agents = []
-        case S.GenerationShip():
-            g = m.cat.index[e.generation]
-            m.cat.launch[g] = min(int(m.cat.launch[g]), t)
-            m.cat.output_multiplier[g] *= e.output_multiplier
-            m.cat.reorder()
-            text = f"NVIDIA ships {e.generation}; older generations face a newer rival"
-            agents = [m.nvidia.name]
-        case S.ScalingPlateau():
-            m.training_growth = e.growth
-            # the next project of every lab is re-planned at the new growth
-            for b in m.buyer_agents:
-                if b.last_project_gpus is not None:
-                    b.project_gpus = b.last_project_gpus * e.growth
-            text = f"Frontier scaling plateaus: new training projects grow {e.growth:.2f}x, not more"
-            agents = []
-        case S.CustomSiliconCut():
-            for q in m.providers:
-                if q.spec.custom_silicon is not None:
-                    q.custom_price_factor *= 1.0 - e.pct
-            text = f"Custom silicon (TPU-class) inference prices cut {e.pct:.0%}"
-            agents = [q.name for q in m.providers if q.spec.custom_silicon is not None]
-        case S.RateChange():
-            m.base_rate += e.bps / 1e4
-            m.ltv_cut += e.ltv_cut
-            for q in m.providers:
-                q.spread_extra += e.spread_bps / 1e4
-                q.shock -= 0.02 * e.bps / 100.0 * min(3.0, q.leverage() / 3.0 if q.leverage() != float("inf") else 3.0)
-            text = f"Rates move {e.bps:+.0f} bp (spreads {e.spread_bps:+.0f} bp); base rate now {m.base_rate:.2%}"
-            agents = []
-        case S.PowerShortage():
-            for q in m.providers:
-                q.mw_lead += e.extra_lead_months
-                q.mw_cost *= 1.0 + e.cost_pct
-            text = f"Power runs short: new MW take {e.extra_lead_months} months longer and cost {e.cost_pct:+.0%}"
-            agents = []
-        case S.CustomerCancel():
-            ex = m.exchange
-            n = 0
-            for c in list(ex.by_buyer.get(e.buyer, ())):
-                if c.status in ("pending", "active") and (e.seller is None or c.seller == e.seller):
-                    ex.cancel(c, t, "brings the work in-house" if e.in_house_share else "cancels",
-                              fee_share=m.scn.negotiation.termination_fee)
-                    n += 1
-            if e.exclude_months:
-                for q in ([e.seller] if e.seller else {c.seller for c in ex.by_buyer.get(e.buyer, ())}):
-                    m.exchange.exclusions[(e.buyer, q)] = t + e.exclude_months
-            b = m.agent_by_name[e.buyer]
-            if e.in_house_share and hasattr(b, "idx"):
-                m.buyers.in_house[b.idx] = e.in_house_share
-            text = f"{e.buyer} cancels {n} contract(s)" + (f" with {e.seller}" if e.seller else "") + (
-                f" and brings {e.in_house_share:.0%} of its work in-house" if e.in_house_share else "")
-            agents = [e.buyer] + ([e.seller] if e.seller else [])
-        case S.AllocationChange():
-            m.nvidia.policy = e.policy
-            text = f"NVIDIA switches its allocation policy to {e.policy.replace('_', ' ')}"
-            agents = [m.nvidia.name]
-        case S.SupplyGrowth():
-            m.cat.output_multiplier *= 1.0 + e.pct
-            text = f"NVIDIA's supply grows {e.pct:+.0%} beyond plan"
-            agents = [m.nvidia.name]
-        case _:  # pragma: no cover - the schema admits no other kind
-            raise ValueError(f"unknown event {e!r}")
-    m.news(f"event:{e.kind}", agents, text + note)
+    """Apply one event in the current month (its kind's rule) and put it in the news."""
+    agents, text = RULES[type(e)](m, e, m.month)
+    m.news(f"event:{e.kind}", agents, text + (f". {e.note}" if e.note else ""))
+
+
+def compute_business_launch(m: MarketModel, e: S.ComputeBusinessLaunch, t: int) -> tuple[list[str], str]:
+    """A buyer's compute arm opens for business: it sells its spare capacity, its parent brings
+    ``in_house_share`` of its work home, and the neoclouds' sentiment takes the news."""
+    p = m.provider_by_name[e.provider]
+    p.active = True
+    p.active_from = t
+    text = f"{p.name} opens for business and sells its spare capacity to outsiders"
+    agents = [p.name]
+    if e.buyer:
+        b = m.agent_by_name[e.buyer]
+        if hasattr(b, "idx"):
+            m.buyers.in_house[b.idx] = e.in_house_share
+        text += f"; {b.name} brings {e.in_house_share:.0%} of its work in-house"
+        agents.append(b.name)
+    for q in m.providers:
+        if q.kind == "neocloud" and q is not p:
+            q.shock -= 0.08
+    return agents, text
+
+
+def component_cost_rise(m: MarketModel, e: S.ComponentCostRise, t: int) -> tuple[list[str], str]:
+    """Systems (networking, cooling, memory) and MW cost ``pct`` more for new clusters."""
+    m.cat.system_cost *= 1.0 + e.pct
+    for q in m.providers:
+        q.mw_cost *= 1.0 + e.pct
+    return [], f"Networking, cooling and memory cost {e.pct:+.0%} for new clusters"
+
+
+def generation_ship(m: MarketModel, e: S.GenerationShip, t: int) -> tuple[list[str], str]:
+    """A generation ships now (if not already), its output times ``output_multiplier``."""
+    g = m.cat.index[e.generation]
+    m.cat.launch[g] = min(int(m.cat.launch[g]), t)
+    m.cat.output_multiplier[g] *= e.output_multiplier
+    m.cat.reorder()
+    return [m.nvidia.name], f"NVIDIA ships {e.generation}; older generations face a newer rival"
+
+
+def scaling_plateau(m: MarketModel, e: S.ScalingPlateau, t: int) -> tuple[list[str], str]:
+    """New training projects grow ``growth`` times the last, not more: every lab's next project
+    is re-planned at that growth."""
+    m.training_growth = e.growth
+    for b in m.buyer_agents:
+        if b.last_project_gpus is not None:
+            b.project_gpus = b.last_project_gpus * e.growth
+    return [], f"Frontier scaling plateaus: new training projects grow {e.growth:.2f}x, not more"
+
+
+def custom_silicon_cut(m: MarketModel, e: S.CustomSiliconCut, t: int) -> tuple[list[str], str]:
+    """Custom-silicon prices are cut ``pct`` (once, on the price each strategy sets)."""
+    owners = [q for q in m.providers if q.spec.custom_silicon is not None]
+    for q in owners:
+        q.custom_price_factor *= 1.0 - e.pct
+    return [q.name for q in owners], f"Custom silicon (TPU-class) inference prices cut {e.pct:.0%}"
+
+
+def rate_change(m: MarketModel, e: S.RateChange, t: int) -> tuple[list[str], str]:
+    """The base rate moves ``bps``, spreads ``spread_bps``, lenders cut LTV by ``ltv_cut``; the
+    sentiment of each provider falls with its leverage."""
+    m.base_rate += e.bps / 1e4
+    m.ltv_cut += e.ltv_cut
+    for q in m.providers:
+        q.spread_extra += e.spread_bps / 1e4
+        q.shock -= 0.02 * e.bps / 100.0 * min(3.0, q.leverage() / 3.0)
+    return [], f"Rates move {e.bps:+.0f} bp (spreads {e.spread_bps:+.0f} bp); base rate now {m.base_rate:.2%}"
+
+
+def power_shortage(m: MarketModel, e: S.PowerShortage, t: int) -> tuple[list[str], str]:
+    """New MW take ``extra_lead_months`` longer and cost ``cost_pct`` more."""
+    for q in m.providers:
+        q.mw_lead += e.extra_lead_months
+        q.mw_cost *= 1.0 + e.cost_pct
+    return [], f"Power runs short: new MW take {e.extra_lead_months} months longer and cost {e.cost_pct:+.0%}"
+
+
+def customer_cancel(m: MarketModel, e: S.CustomerCancel, t: int) -> tuple[list[str], str]:
+    """A buyer cancels its live contracts (with one seller, or all) at the termination fee, may
+    shun the sellers for ``exclude_months`` and brings ``in_house_share`` of its work home."""
+    ex = m.exchange
+    n = 0
+    for c in list(ex.by_buyer.get(e.buyer, ())):
+        if c.status in ("pending", "active") and (e.seller is None or c.seller == e.seller):
+            ex.cancel(c, t, "brings the work in-house" if e.in_house_share else "cancels",
+                      fee_share=m.scn.negotiation.termination_fee)
+            n += 1
+    if e.exclude_months:
+        for q in ([e.seller] if e.seller else {c.seller for c in ex.by_buyer.get(e.buyer, ())}):
+            ex.exclusions[(e.buyer, q)] = t + e.exclude_months
+    b = m.agent_by_name[e.buyer]
+    if e.in_house_share and hasattr(b, "idx"):
+        m.buyers.in_house[b.idx] = e.in_house_share
+    text = f"{e.buyer} cancels {n} contract(s)" + (f" with {e.seller}" if e.seller else "") + (
+        f" and brings {e.in_house_share:.0%} of its work in-house" if e.in_house_share else "")
+    return [e.buyer] + ([e.seller] if e.seller else []), text
+
+
+def allocation_change(m: MarketModel, e: S.AllocationChange, t: int) -> tuple[list[str], str]:
+    """NVIDIA switches its allocation policy."""
+    m.nvidia.policy = e.policy
+    return [m.nvidia.name], f"NVIDIA switches its allocation policy to {e.policy.replace('_', ' ')}"
+
+
+def supply_growth(m: MarketModel, e: S.SupplyGrowth, t: int) -> tuple[list[str], str]:
+    """NVIDIA's output of every generation grows ``pct`` beyond plan."""
+    m.cat.output_multiplier *= 1.0 + e.pct
+    return [m.nvidia.name], f"NVIDIA's supply grows {e.pct:+.0%} beyond plan"
+
+
+#: each kind of event and its rule
+RULES = {S.ComputeBusinessLaunch: compute_business_launch, S.ComponentCostRise: component_cost_rise,
+         S.GenerationShip: generation_ship, S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut,
+         S.RateChange: rate_change, S.PowerShortage: power_shortage, S.CustomerCancel: customer_cancel,
+         S.AllocationChange: allocation_change, S.SupplyGrowth: supply_growth}

@@ -86,28 +86,34 @@ class Recorder:
         status[P] = [p.status for p in provs]
         self._price_months.append((t, pb.live(), pb.od.copy(), pb.res.copy(), pb.spot.copy()))
         value[0] = m.nvidia.market_value
-        revenue = figures["revenue"]
-        compute_rev = revenue[P]
-        total_rev = float(compute_rev.sum())
-        hours_sold = float(sold[P].sum())  # every provider's sales, resales included
-        if total_rev > 0:
-            share[P] = compute_rev / total_rev
+        compute_rev = figures["revenue"][P]
+        if compute_rev.sum() > 0:
+            share[P] = compute_rev / compute_rev.sum()
         row = {
             "month": t, **figures, "capex": L.capex[:n].copy(), "gpus_installed": installed, "powered_mw": mw,
             "gpu_hours_sold": sold, "utilization": util, "market_share": share, "backlog": backlog,
             "top_customer_share": top, "market_value": value, "defaulted": defaulted, "status": status,
         }
         self.agent_months.append(row)
+        self.model_rows.append(self._model_row(t, figures, row))
+
+    def _model_row(self, t: int, figures: dict[str, np.ndarray], agents: dict) -> dict:
+        """The market's row of the month, from the exchange's tallies and the agents' row."""
+        m = self.model
+        P = self.prov_rows
         ex = m.exchange
         nv = m.nvidia
+        share, backlog = agents["market_share"], agents["backlog"]
+        total_rev = float(figures["revenue"][P].sum())
+        hours_sold = float(agents["gpu_hours_sold"][P].sum())  # every provider's sales, resales included
         served = ex.contract_hours + ex.st_hours
         inf = ex.contract_inference_hours + ex.st_inference_hours
-        nv_rev = float(revenue[nv.eid])
-        self.model_rows.append({
+        nv_rev = float(figures["revenue"][nv.eid])
+        return {
             "month": t,
             "date": m.label(t),
             "gpus_shipped": float(nv.shipped.sum()),
-            "gpus_installed": float(installed.sum()),
+            "gpus_installed": float(agents["gpus_installed"].sum()),
             "demand_gpu_hours": ex.demand_hours,
             "served_gpu_hours": served,
             "served_inference_gpu_hours": inf,
@@ -123,7 +129,7 @@ class Recorder:
             "nvidia_gross_margin": (nv_rev - float(figures["cost_of_revenue"][nv.eid])) / nv_rev if nv_rev > 0 else 0.0,
             "short_term_price_per_h100_hour": m.market_price,
             "contracts_signed": ex.signed_this_month,
-        })
+        }
 
     # ------------------------------------------------------------------ tables
     def model_table(self) -> dict[str, list]:

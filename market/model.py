@@ -176,11 +176,7 @@ class MarketModel(mesa.Model):
         opening = L.begin_month(t)
         ex = self.exchange
         ex.signed_this_month = 0
-        pb = self.pbook
-        for a in (pb.committed, pb.resale, pb.sold_hours_g, pb.own_sold_hours_g, pb.orders_this_month):
-            a[:] = 0.0
-        for p in self.providers:
-            p.st_sold_eq = 0.0
+        self.pbook.begin_month()
         # 1. events, then the decisions of a human player's company (market.game)
         for e in self.events_by_month.get(t, ()):
             scenario_events.apply(self, e)
@@ -218,7 +214,13 @@ class MarketModel(mesa.Model):
         self.pbook.pay_operating(t)
         # 8. month end
         self.buyers.top_up()
-        f = month_figures(opening, L.balances, self.n_agents)  # the agents' statements and flows
+        self._month_end(t, opening)
+        self.month += 1
+
+    def _month_end(self, t: int, opening: np.ndarray) -> None:
+        """Utilisation; each provider's month booked (cash shortfalls, covenants); valuations;
+        the record, which reads the ledger after every posting of the month."""
+        f = month_figures(opening, self.ledger.balances, self.n_agents)  # the agents' statements and flows
         ebitda = (f["revenue"] + f["other_income"] - f["cost_of_revenue"] - f["opex"] - f["compute_expense"]
                   - f["other_expense"])
         util, self.utilisation = self.pbook.utilisation(self.hours)
@@ -229,9 +231,7 @@ class MarketModel(mesa.Model):
         self.pbook.note_ebitda()
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
         self._revalue(t)
-        # the record reads the ledger after every posting of the month
         self.recorder.record(t, opening, f)
-        self.month += 1
 
     def _revalue(self, t: int) -> None:
         """Public companies' market value by the valuation rule, with sentiment taking the

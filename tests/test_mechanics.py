@@ -506,3 +506,13 @@ class TestMarketRecord:
             assert m.provider_by_name["Azure"].resale.sum() > 0
             served = m.recorder.model_rows[-1]["served_gpu_hours"]
             assert served == pytest.approx(self.physical_hours_sold(m), rel=1e-9)
+
+
+def test_every_kind_of_event_has_its_rule():
+    import typing
+
+    from market import events
+    from market import scenario as S
+
+    kinds = typing.get_args(typing.get_args(S.EventSpec)[0])
+    assert set(events.RULES) == set(kinds) and len(kinds) >= 10

@@ -63,9 +63,9 @@ class Nvidia(mesa.Agent):
             equity = -float(m.ledger.balances[p.eid, Acct.PAID_IN:].sum())
             m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.PAID_IN, share * max(0.0, equity), "opening")
 
-    def book_order(self, provider: Provider, g: int, units: float) -> None:
+    def book_order(self, provider: Provider | None, g: int, units: float) -> None:
         """Add to the provider's open order for the generation (one open order per buyer and
-        generation; its place in the book is that of its first units)."""
+        generation; its place in the book is that of its first units; None: the rest of the world)."""
         for o in self.book[g]:
             if o[0] is provider:
                 o[1] += units
@@ -82,66 +82,52 @@ class Nvidia(mesa.Agent):
                     o[1] = 0.0
 
     def step_month(self, t: int) -> None:
-        """Top up the rest of the world's orders, set prices, allocate and ship.
-
-        (Per generation the work is done on plain numbers: the arrays hold only the 8-10
-        generations, where numpy's calls cost more than the arithmetic.)"""
+        """Top up the rest of the world's orders, set prices, allocate and ship."""
         m = self.model
         cat = m.cat
-        L = m.ledger
         sp = self.spec
-        eid = self.eid
         out_l = cat.output_list(t)
         self.output = np.array(out_l)
-        G = cat.n
-        book = self.book
         self.shipped_to = {}
-        backlog = self.backlog.tolist()
-        rest_backlog = self.rest_backlog.tolist()
-        share, months = sp.rest_of_world_share, sp.rest_of_world_backlog_months
-        for g in range(G):
-            if out_l[g] <= 0:
-                continue
-            want = share * out_l[g] * months
-            top_up = max(0.0, want - rest_backlog[g])
-            if top_up > 0:  # (book_order for the rest of the world)
-                for o in book[g]:
-                    if o[0] is None:
-                        o[1] += top_up
-                        break
-                else:
-                    book[g].append([None, top_up])
-                backlog[g] += top_up
-                rest_backlog[g] += top_up
-        price = allocation.nvidia_prices(cat.list_price.tolist(), backlog, out_l, cat.nvidia_list, self.price.tolist(),
-                                         sp.target_backlog_months, sp.price_sensitivity, sp.price_floor,
-                                         sp.price_cap)
-        self.price[:] = price
-        self.backlog[:] = backlog  # (read by the exchange, and kept in step below)
-        lead = sp.lead_time_months
+        self._top_up_rest_of_world(out_l)
+        self.price[:] = allocation.nvidia_prices(cat.list_price.tolist(), self.backlog.tolist(), out_l,
+                                                 cat.nvidia_list, self.price.tolist(), sp.target_backlog_months,
+                                                 sp.price_sensitivity, sp.price_floor, sp.price_cap)
+        # every generation's output allocated among its open orders (a shipment changes only its
+        # own generation's orders), then shipped
         weight = self._policy_weights()
-        unit_cost = cat.unit_cost.tolist()
-        suppliers = m.party["suppliers"]
-        shipped = [0.0] * G
-        # every generation's output allocated among its open orders in one call (a shipment
-        # changes only its own generation's orders), then shipped
         gens, starts, req, w = [], [0], [], []
-        for g in range(G):
-            orders = [o for o in book[g] if o[1] > 1e-9]
-            book[g] = orders
+        for g in range(cat.n):
+            orders = [o for o in self.book[g] if o[1] > 1e-9]
+            self.book[g] = orders
             if out_l[g] <= 0 or not orders:
                 continue
             gens.append(g)
             req += [o[1] for o in orders]
             w += [weight[o[0]] if o[0] in weight else self._policy_weight(o[0]) for o in orders]
             starts.append(len(req))
-        allocated = allocation.allocate_many(np.array([out_l[g] for g in gens]), np.array(req), np.array(w),
-                                             np.array(starts)).tolist() if gens else []
+        shipped = [0.0] * cat.n
+        rest_backlog = self.rest_backlog.tolist()
         if gens:
-            self._ship(t, gens, starts, allocated, price, lead, unit_cost, shipped, rest_backlog)
+            allocated = allocation.allocate_many(np.array([out_l[g] for g in gens]), np.array(req), np.array(w),
+                                                 np.array(starts)).tolist()
+            self._ship(t, gens, starts, allocated, self.price.tolist(), sp.lead_time_months, cat.unit_cost.tolist(),
+                       shipped, rest_backlog)
         self.shipped[:] = shipped
         self.rest_backlog[:] = rest_backlog
-        L.transfer(eid, suppliers, sp.opex_per_month, "sga")
+        m.ledger.transfer(self.eid, m.party["suppliers"], sp.opex_per_month, "sga")
+
+    def _top_up_rest_of_world(self, output: list[float]) -> None:
+        """The rest of the world (buyers outside the model) keeps ``rest_of_world_share`` of each
+        generation's output on order, ``rest_of_world_backlog_months`` of it ahead."""
+        sp = self.spec
+        for g, out in enumerate(output):
+            if out <= 0:
+                continue
+            top_up = max(0.0, sp.rest_of_world_share * out * sp.rest_of_world_backlog_months - self.rest_backlog[g])
+            if top_up > 0:
+                self.book_order(None, g, top_up)
+                self.rest_backlog[g] += top_up
 
     def _shipped(self, o: list, g: int, a: float, paid: float) -> None:
         """NVIDIA's books after the buyer of order ``o`` (of generation ``g``) took ``paid`` of the

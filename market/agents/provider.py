@@ -452,6 +452,13 @@ class ProviderBook:
         self.plan_gen = np.array([-1 if s.capacity.generation == "newest" else cat.index[s.capacity.generation]
                                   for s in specs])
 
+    def begin_month(self) -> None:
+        """Clear the month's tallies: GPUs committed to contracts and resold, hours sold, orders."""
+        for a in (self.committed, self.resale, self.sold_hours_g, self.own_sold_hours_g, self.orders_this_month):
+            a[:] = 0.0
+        for p in self.providers:
+            p.st_sold_eq = 0.0
+
     def receive(self, t: int) -> None:
         """Every provider's arrivals and power (:meth:`Provider.receive`)."""
         for p in self.providers:

@@ -29,8 +29,8 @@ def leverage(debt, ebitda_annual):
     """Debt / annualised EBITDA; infinite when EBITDA is not positive and there is debt; no debt,
     no leverage. Numbers or arrays."""
     debt, ebitda_annual = np.asarray(debt, dtype=float), np.asarray(ebitda_annual, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lev = np.where(ebitda_annual > 0, debt / ebitda_annual, np.inf)
+    positive = ebitda_annual > 0
+    lev = np.divide(debt, ebitda_annual, out=np.full(np.broadcast(debt, ebitda_annual).shape, np.inf), where=positive)
     return np.where(debt > 0, lev, 0.0)
 
 

@@ -55,9 +55,10 @@ def utilisation_target(inp: PriceInputs, target, step, markup):
 def sticky(inp: PriceInputs, markup, band):
     """List prices that move only when the cost-plus target has drifted more than ``band`` away."""
     goal = cost_plus(inp, markup)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        drifted = np.isnan(inp.previous) | (np.abs(goal / inp.previous - 1.0) > band)
-    return np.where(drifted, goal, inp.previous)
+    prev = np.asarray(inp.previous, dtype=float)
+    known = ~np.isnan(prev) & (prev != 0)
+    ratio = np.divide(goal, prev, out=np.zeros(np.broadcast(goal, prev).shape), where=known)
+    return np.where(known & (np.abs(ratio - 1.0) <= band), prev, goal)
 
 
 def on_demand(strategy, inp: PriceInputs, terms) -> np.ndarray:
