@@ -37,13 +37,17 @@ class Provider(mesa.Agent):
         self.eid = model.ledger.index[name]
         self._balances = model.ledger.balances[self.eid]  # (a row view: its accounts)
         self.scale = scale
-        self._econ_life = float(model.scn.market.economic_life_months)
         self._book_life = spec.depreciation_years * 12.0
         start = model.scn.market.start
         self.active_from = month_index(spec.active_from, start) if spec.active_from else 0
         self.active = self.active_from <= 0
         self.player = False
-        # fleet
+        self._init_fleet(G)
+        self._init_market(G)
+        self._init_finance()
+
+    def _init_fleet(self, G: int) -> None:
+        spec, scale, start = self.spec, self.scale, self.model.scn.market.start
         self.installed = np.zeros(G)
         self.running = np.zeros(G)
         self.cost_sum = np.zeros(G)  # gross capital cost of installed units, by generation
@@ -67,12 +71,13 @@ class Provider(mesa.Agent):
         self.mw_lead = spec.mw_lead_months
         self.mw_cost = spec.mw_build_cost
         self.infra_dep = spec.power_infra * scale / (spec.power_infra_years * 12.0)
-        # prices and use
+
+    def _init_market(self, G: int) -> None:
         self.od = np.full(G, NAN)
         self.rival_min = np.full(G, NAN)  # cheapest rival on-demand price last month, by generation
         self.res = np.full(G, NAN)
         self.spot = np.full(G, NAN)
-        self.util_g = np.full(G, spec.pricing.target_utilisation)
+        self.util_g = np.full(G, self.spec.pricing.target_utilisation)
         self.utilisation = 0.0
         self.committed = np.zeros(G)  # own GPUs serving contracts this month
         self.resale = np.zeros(G)  # GPUs contracted from other providers to resell this month
@@ -80,7 +85,12 @@ class Provider(mesa.Agent):
         self.own_sold_hours_g = np.zeros(G)
         self.st_sold_eq = 0.0  # H100-equivalent hours sold short-term this month
         self.st_sold_eq_prev = 0.0
-        # finance
+        self.orders_this_month = np.zeros(G)  # GPUs ordered from NVIDIA this month, by generation
+        self.custom_price_factor = 1.0  # scenario events cut custom-silicon prices through this
+        self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut
+
+    def _init_finance(self) -> None:
+        spec = self.spec
         self.loans = finance.Loans()
         self.spread_extra = 0.0
         self.status = "ok"
@@ -91,12 +101,9 @@ class Provider(mesa.Agent):
         self.sentiment = spec.sentiment
         self.shock = 0.0
         self.market_value = NAN
-        self.shares = spec.shares_outstanding * scale
+        self.shares = spec.shares_outstanding * self.scale
         self.hist: list[tuple[float, float, float]] = []  # (revenue, ebitda, debt service) per month
         self.service_month = 0.0
-        self.orders_this_month = np.zeros(G)  # GPUs ordered from NVIDIA this month, by generation
-        self.custom_price_factor = 1.0  # scenario events cut custom-silicon prices through this
-        self.custom_uncut = np.full(G, NAN)  # custom-silicon prices before that cut
         self._set_cash_buffer()
 
     # ------------------------------------------------------------------ opening balances
