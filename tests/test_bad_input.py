@@ -423,6 +423,19 @@ case("report-max-points-zero", "report", SWEEP(), "--max-points", "0", words=("-
 case("report-unknown-outcome", "report", SWEEP(), "--outcome", "nosuch", words=("--outcome nosuch", "no such outcome"))
 
 
+def _runs_name_a_point_the_design_lacks(d: Path) -> None:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(d / "runs.parquet")
+    t = t.set_column(t.column_names.index("point"), "point", pc.multiply(pc.add(t.column("point"), 1), 99))
+    pq.write_table(t, d / "runs.parquet")
+
+
+case("report-runs-beyond-the-design", "report", SWEEP(_runs_name_a_point_the_design_lacks),
+     words=("design point 99, but the manifest", "damaged"))
+
+
 # ---------------------------------------------------------------------------- helpers
 
 
@@ -533,3 +546,4 @@ def test_bad_input_through_the_real_command(case_id, tmp_path):
                           env=env, timeout=120)
     check(c, proc.returncode, proc.stdout, proc.stderr)
     assert snapshot(tmp_path) == before
+

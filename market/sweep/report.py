@@ -115,6 +115,9 @@ def point_stats(
     n_points = len(design.points)
     counts = [{"ok": 0, "failed": 0} for _ in range(n_points)]
     for p, good in zip(points, ok, strict=True):
+        if not isinstance(p, int) or not 0 <= p < n_points:
+            raise UserError(f"the stored runs name design point {p!r}, but the manifest's design has {n_points}; "
+                            "the sweep folder is damaged: remove it (or choose another --out) to start over")
         counts[p]["ok" if good else "failed"] += 1
     stats: dict[str, list[Stat]] = {}
     for name in outcomes:
