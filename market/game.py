@@ -96,6 +96,7 @@ class Game:
         self.seed = seed
         self.model = MarketModel(scenario, seed=seed)
         self.decisions: list[dict | None] = []
+        self.turn_requests: list[list[tuple[int, str, int, int]]] = []  # per month: (id, buyer, generation, GPUs)
         if player is not None:
             found = find_company(self.model.provider_by_name, player)
             if found is None:
@@ -322,6 +323,12 @@ class Game:
                 decided = d
                 self.model.before_month = lambda: self._apply(decided)
         self.decisions.append(d.model_dump(mode="json") if d is not None and not d.is_empty() else None)
+        if self.player is not None:
+            # the requests the player could answer this turn, for the month's report (what became of them)
+            m = self.model
+            p = self.company
+            self.turn_requests.append([(r.request_id, r.buyer, int(r.generation), int(r.remaining))
+                                       for r in m.exchange.open_requests() if p in m.exchange.eligible_sellers(r)])
         self.model.step()
 
     # ------------------------------------------------------------------ save, load, fork

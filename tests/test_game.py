@@ -232,3 +232,15 @@ def test_the_shadow_game_starts_where_the_game_did(game):
     s = game.shadow()
     assert s.player is None and s.model.month == 0 and s.seed == game.seed
     assert np.array_equal(s.opening["cash"], game.opening["cash"])
+
+
+def test_the_requests_a_player_could_answer_are_kept_per_month(game):
+    m = game.model
+    r = m.exchange.request(m.agent_by_name["Mistral"], m.cat.index["H200"], 100, 6, 12, "inference")
+    game.step()
+    game.step()
+    assert len(game.turn_requests) == 2
+    assert (r.request_id, "Mistral", m.cat.index["H200"], 100) in game.turn_requests[0]
+    watched = Game.new("baseline-2026", 0, ())
+    watched.step()
+    assert watched.turn_requests == []

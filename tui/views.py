@@ -512,6 +512,19 @@ def player_report(game, shadow=None) -> dict:
     cancelled = [F.clean_text(x["text"]) for x in ev["cancelled"]]
     out["won"], out["lost"], out["cancelled"] = won, lost, cancelled
     rivals = [x for x in month_events(m, t) if x["kind"] == "signed" and not x["text"].startswith(p.name)]
+    # the requests the player could answer this turn that rivals won
+    seen = game.turn_requests[t] if t < len(getattr(game, "turn_requests", ())) else []
+    decision = game.decisions[t] if t < len(game.decisions) else None
+    answered = {int(k) for k in ((decision or {}).get("answers") or {})}
+    for rid, buyer, gen, gpus in seen:
+        gname = m.cat.names[gen]
+        to = [x for x in rivals if buyer in x["agents"] and f" {gname} GPUs" in x["text"]]
+        how = "you offered" if rid in answered else "you did not answer"
+        if to:
+            out["lost"].append(f"request #{rid} ({F.display_name(buyer)}, {gpus:,} {gname}): {how}; "
+                               + "; ".join(F.clean_text(x["text"]) for x in to[:2]))
+        elif rid not in answered:
+            out["lost"].append(f"request #{rid} ({F.display_name(buyer)}, {gpus:,} {gname}): you did not answer")
     out["rivals_signed"] = (len(rivals), sum(float(x.get("value", 0.0)) for x in rivals))
     live = [c for c in m.exchange.by_seller.get(p.name, []) if c.status == "active"]
     short = [c for c in live if c.start <= t and c.delivered < c.gpus]

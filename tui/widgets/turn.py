@@ -56,7 +56,7 @@ class TurnPanel(VerticalScroll, MarketView):
         self._names = list(cat.names)
         yield Static(id="turn-status")
         yield Static(id="turn-errors", classes="errors")
-        yield Static(Text("Tab moves between boxes; Enter (or n outside a box) ends the turn; Escape leaves a box.",
+        yield Static(Text("Tab: next box · Enter (n outside a box): end the turn · Escape: leave a box",
                           style="dim"), classes="form-title")
         yield Static(Text("GPU orders from NVIDIA (units; paid on shipment)", style="bold"), classes="form-title")
         for g, name in enumerate(cat.names):
