@@ -8,7 +8,6 @@ import numpy as np
 
 from market.contracts import Contract
 from market.ledger import Acct
-from market.mechanisms import depreciation
 
 if TYPE_CHECKING:
     from market.agents.provider import Provider
@@ -44,16 +43,6 @@ class Distress:
         else:
             self.default(p, t, "covenants breached three quarters running")
 
-    def _cohort_values(self, p: Provider, t: int) -> np.ndarray:
-        m = self.model
-        mk = m.scn.market
-        return np.array([
-            depreciation.market_value_per_gpu(p.c_cost[i], t - p.c_month[i], mk.economic_life_months,
-                                              mk.residual_value, m.cat.newer_count(int(p.c_gen[i]), t),
-                                              mk.obsolescence)
-            for i in range(p.c_units.size)
-        ])
-
     def fire_sale(self, p: Provider, t: int, share: float | None = None) -> float:
         """Sell ``share`` of the fleet, oldest cohorts first, at a discount to market value, to the
         rival with the most cash (or the secondary market); proceeds repay debt. Returns proceeds."""
@@ -64,7 +53,7 @@ class Distress:
         if not p.c_units.size:
             return 0.0
         to_sell = share * float(p.c_units.sum())
-        values = self._cohort_values(p, t) * (1.0 - f.fire_sale_discount)
+        values = p.cohort_values() * (1.0 - f.fire_sale_discount)
         proceeds = 0.0
         units_sold = 0.0
         for i in np.argsort(p.c_month, kind="stable"):

@@ -306,17 +306,20 @@ class Provider(mesa.Agent):
         monthly = s.sga_per_month * self.scale + float(self.running.sum()) * self.model.hours * s.opex_per_gpu_hour
         self._buffer = s.finance.min_cash_months * monthly
 
-    def fleet_market_value(self) -> float:
-        """Market value of the fleet (the collateral): every cohort by the used-GPU rule
-        (``depreciation.market_value_per_gpu``); kept until the month or the fleet changes."""
+    def cohort_values(self) -> np.ndarray:
+        """What a used GPU of each cohort fetches now (``depreciation.market_value_per_gpu``)."""
         m = self.model
+        mk = m.scn.market
         t = m.month
-        if self._mv_key != (t, self.c_units.size):
-            mk = m.scn.market
-            per = depreciation.market_value_per_gpu(self.c_cost, t - self.c_month, mk.economic_life_months,
-                                                    mk.residual_value, m.cat.newer_counts(t)[self.c_gen],
-                                                    mk.obsolescence)
-            self._mv, self._mv_key = float(np.dot(per, self.c_units)), (t, self.c_units.size)
+        return depreciation.market_value_per_gpu(self.c_cost, t - self.c_month, mk.economic_life_months,
+                                                 mk.residual_value, m.cat.newer_counts(t)[self.c_gen], mk.obsolescence)
+
+    def fleet_market_value(self) -> float:
+        """Market value of the fleet (the collateral): its cohorts at :meth:`cohort_values`; kept
+        until the month or the fleet changes."""
+        key = (self.model.month, self.c_units.size)
+        if self._mv_key != key:
+            self._mv, self._mv_key = float(np.dot(self.cohort_values(), self.c_units)), key
         return self._mv
 
     def borrowing_capacity(self) -> float:
