@@ -433,7 +433,7 @@ def _runs_name_a_point_the_design_lacks(d: Path) -> None:
 
 
 case("report-runs-beyond-the-design", "report", SWEEP(_runs_name_a_point_the_design_lacks),
-     words=("design point 99, but the manifest", "damaged"))
+     words=("but the manifest's design has 2", "damaged"))
 
 
 # ---------------------------------------------------------------------------- helpers
