@@ -110,6 +110,12 @@ class GpuMarketApp(App):
         self._threads: dict[str, threading.Thread] = {}
         self._busy_timer: Timer | None = None
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The seat's tabs (turn, report, obligations) are offered only when a company is played."""
+        if action == "tab" and parameters and parameters[0] in SEAT_TABS and self.session.player is None:
+            return False
+        return True
+
     # ------------------------------------------------------------------ set-up
     def get_default_screen(self) -> MarketScreen:
         return MarketScreen()
@@ -493,6 +499,7 @@ class GpuMarketApp(App):
         self._stop_busy_clock()
         self._scorecard_shown = False
         self.session.replace(game)
+        self.refresh_bindings()
         self.title = f"gpumarket - {game.scenario.title}"
         self.post_message(GameReplaced())
 

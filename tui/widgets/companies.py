@@ -155,12 +155,15 @@ def labs_panel(session: Session, narrow: bool = False) -> Group:
     rows = V.contracts(m)
     live = [c for c in rows if c["status"] in ("pending", "active") and c["buyer"] in {r["name"] for r in V.labs(m)}]
     c = _table("Labs' live contracts (largest remaining first)")
-    for col, j in (("lab", "left"), ("seller", "left"), ("GPU", "left"), ("GPUs", "right"), ("$/h", "right"),
-                   ("from", "left"), ("months", "right"), ("remaining", "right")):
+    cols = [("lab", "left"), ("seller", "left"), ("GPU", "left"), ("GPUs", "right")]
+    cols += [] if narrow else [("$/h", "right"), ("from", "left"), ("months", "right")]
+    for col, j in cols + [("remaining" if not narrow else "left", "right")]:
         c.add_column(col, justify=j, no_wrap=True)  # type: ignore[arg-type]
     for r in sorted(live, key=lambda r: -r["remaining"])[:30]:
-        c.add_row(F.display_name(r["buyer"]), r["seller"], r["generation"], F.count(r["gpus"]), F.price(r["price"]), r["start"],
-                  str(r["term"]), F.money(r["remaining"]))
+        row = [F.display_name(r["buyer"]), r["seller"], r["generation"], F.count(r["gpus"])]
+        if not narrow:
+            row += [F.price(r["price"]), r["start"], str(r["term"])]
+        c.add_row(*row, F.money(r["remaining"]))
     return Group(t, Text(""), c)
 
 

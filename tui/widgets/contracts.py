@@ -46,8 +46,7 @@ class Contracts(Vertical, MarketView):
         live = [c for c in signed if c["status"] in ("pending", "active")]
         self.query_one("#contracts-summary", Static).update(
             f"{len(reqs)} open requests · {sum(1 for n in negs if n['month'] == last and n['kind'] == 'signed')} "
-            f"signed this month · {len(live)} live contracts worth {F.money(sum(c['remaining'] for c in live))} "
-            f"still to bill")
+            f"signed this month · {len(live)} live contracts, {F.money(sum(c['remaining'] for c in live))} to bill")
         t = self.query_one("#requests-table", DataTable)
         t.clear()
         for r in reqs:
