@@ -393,3 +393,33 @@ def test_the_contracts_table_and_news_hide_internal_suffixes(new_game):
     assert not any(n[-5:-4] == "-" and n[-4:].isdigit() for n in names)
     assert clean_text("Other frontier labs-0003 cancels its H100 contract with Lambda (late delivery); $0.00B fee") \
         == "Other frontier labs cancels its H100 contract with Lambda (late delivery); $0 fee"
+
+
+def test_main_matches_the_company_of_a_saved_game_ignoring_case(tmp_path, monkeypatch):
+    import argparse
+
+    from market.errors import UserError
+    from tui.app import GpuMarketApp, main
+
+    g = Game.new("baseline-2026", 0, (), "Nebius")
+    g.step()
+    path = g.save(tmp_path / "g.json")
+    ran = []
+    monkeypatch.setattr(GpuMarketApp, "run", lambda self: ran.append(self.session.player))
+    ns = argparse.Namespace(scenario="baseline-2026", seed=0, as_company="nebius", load=str(path), overrides=[])
+    assert main(ns) == 0 and ran == ["Nebius"]
+    ns.as_company = "Lambda"
+    with pytest.raises(UserError, match="the saved game is played as Nebius"):
+        main(ns)
+    ns = argparse.Namespace(scenario="baseline-2026", seed=0, as_company="COREWEAVE", load=None, overrides=[])
+    assert main(ns) == 0 and ran[-1] == "CoreWeave"
+
+
+def test_serve_runs_play_with_this_interpreter_under_the_apps_title():
+    import sys
+
+    from tui.serve import command, title
+
+    assert command(["rates-up-300", "--as", "Nebius"]) == f"{sys.executable} -m market play rates-up-300 --as Nebius"
+    assert title(["baseline-2026", "--as", "CoreWeave"]) == "gpumarket - Baseline 2026: the market as reported"
+    assert title(["no-such-scenario"]) == "gpumarket"
