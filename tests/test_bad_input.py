@@ -10,6 +10,7 @@ this process (fast); a handful run the real command in a subprocess too.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -547,3 +548,66 @@ def test_bad_input_through_the_real_command(case_id, tmp_path):
     check(c, proc.returncode, proc.stdout, proc.stderr)
     assert snapshot(tmp_path) == before
 
+
+
+# ---------------------------------------------------------------------------- play --load
+# A saved game is checked before the UI starts, so these run the real command (a subprocess, so
+# that a save the checks wrongly accepted would start the app and time out, not hang the suite).
+
+
+def _save_doc() -> dict:
+    if "save" not in _SWEEP_CACHE:
+        import tempfile
+
+        from market.game import Game
+
+        p = Path(tempfile.mkdtemp(prefix="gpumarket-bad-save-")) / "game.json"
+        Game.new("baseline-2026", 0).save(p)
+        _SWEEP_CACHE["save"] = p
+    return orjson.loads(_SWEEP_CACHE["save"].read_bytes())
+
+
+def _patched(**changes) -> Callable[[Path], str]:
+    def make(tmp: Path) -> str:
+        doc = _save_doc()
+        for key, value in changes.items():
+            node = doc
+            *parents, last = key.split("__")
+            for k in parents:
+                node = node[k]
+            node[last] = value
+        p = tmp / "save.json"
+        p.write_text(json.dumps(doc))  # the stdlib writes integers past 64 bits; orjson refuses
+        return str(p)
+
+    return make
+
+
+SAVES: dict[str, tuple[Arg, tuple[str, ...]]] = {
+    "not-json": (F("{not json", "save.json"), ("save.json", "JSON")),
+    "a-list": (F("[1, 2]", "save.json"), ("save.json",)),
+    "not-utf8": (F(b"\xff\xfe{}", "save.json"), ("save.json",)),
+    "deep": (F("[" * 100_000 + "]" * 100_000, "save.json"), ("save.json",)),
+    "missing-file": ("no-such-save.json", ("no-such-save.json",)),
+    "a-folder": (A_DIR, ("adir",)),
+    "seed-true": (_patched(seed=True), ("seed",)),
+    "seed-2-64": (_patched(seed=2**64), ("seed",)),
+    "player-list": (_patched(player=["x"]), ("player",)),
+    "unknown-player": (_patched(player="Nobody Inc"), ("Nobody Inc",)),
+    "scenario-inf": (_patched(scenario__market__base_rate="inf"), ("market.base_rate",)),
+    "scenario-bool": (_patched(scenario__market__base_rate=True), ("market.base_rate",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAVES))
+def test_play_load_of_a_bad_save_is_refused_in_one_line(name, tmp_path):
+    make, words = SAVES[name]
+    work = tmp_path / "work"
+    work.mkdir()
+    path = make(tmp_path) if callable(make) else make
+    before = snapshot(tmp_path)
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    proc = subprocess.run([sys.executable, "-m", "market", "play", "--load", path], capture_output=True, text=True,
+                          cwd=work, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    check(Case(name, (), words), proc.returncode, proc.stdout, proc.stderr)
+    assert snapshot(tmp_path) == before
