@@ -584,3 +584,13 @@ class TestValuation:
         # no news: decays towards 1
         assert valuation.next_sentiment(0.5, 0.8, 0.0) == pytest.approx(0.6)
         assert valuation.next_sentiment(0.1, 0.8, -2.0) == pytest.approx(0.05)
+
+
+def test_clearing_survives_extreme_logit_scores():
+    # a buyer that likes offer 0 far more (scores 0 and -2,000: exp(-2,000) underflows to 0) still
+    # buys from offer 1 once offer 0 is sold out: 10 of its 100 from offer 0, then 90 from offer 1
+    served, left = clearing.clear(np.array([100.0]), np.array([[0, 1]]), np.array([[0.0, -2000.0]]),
+                                  np.array([10.0, 500.0]))
+    assert np.isfinite(served).all()
+    np.testing.assert_allclose(served, [[10.0, 90.0]])
+    np.testing.assert_allclose(left, [0.0, 410.0])

@@ -666,4 +666,6 @@ class ProviderBook:
         L.post_many(eids, Acct.DEPRECIATION, Acct.POWER_INFRA, infra, "depreciation")
         service = np.array([p.debt_service_due(t) for p in ps]).reshape(-1, 2)
         L.transfer_many(eids, lenders, service[:, 0], "interest")
-        L.transfer_many(eids, lenders, service[:, 1], "repayment")
+        # (never more principal than the books owe: the loans' sums and the ledger's round apart)
+        owed = np.maximum(0.0, -L.balances[eids, _DEBT])
+        L.transfer_many(eids, lenders, np.minimum(service[:, 1], owed), "repayment")

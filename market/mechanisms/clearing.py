@@ -129,8 +129,13 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     active = np.flatnonzero(want_left > 0)  # buyers still in the market (offers only ever close)
     for _ in range(rounds):
         ia = idx[active]
-        w = weight[active] * (cap_left > 1e-9)[ia]
+        avail = (cap_left > 1e-9)[ia] & valid[active]
+        w = weight[active] * avail
         tot = w.sum(axis=1)
+        faint = (tot < 1e-250) & avail.any(axis=1)  # its liked offers closed and the rest underflow:
+        if faint.any():  # its logit weights again, shifted by its best offer still open
+            w[faint] = logit_weights(score[active[faint]], avail[faint])
+            tot[faint] = w[faint].sum(axis=1)
         keep = tot > 0
         if not keep.all():
             active, ia, w, tot = active[keep], ia[keep], w[keep], tot[keep]
