@@ -684,7 +684,8 @@ def resolve(ref: str) -> Path:
     path = Path(ref)
     if path.suffix == ".toml" or os.sep in ref or path.exists():
         if not path.is_file():
-            what = "is a folder, not a scenario file" if path.is_dir() else "no such scenario file"
+            what = ("is a folder, not a scenario file" if path.is_dir()
+                    else "is not a regular file" if path.exists() else "no such scenario file")
             raise UserError(f"{_show(ref)}: {what}")
         return path
     names = ", ".join(bundled) or "none found"

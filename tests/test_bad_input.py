@@ -219,6 +219,7 @@ case("file-providers-not-a-list", *run1(F(mini('title = "A tiny market"', 'title
      words=("bad.toml: providers: expected an array, got an integer 3",))
 case("file-no-generations", *run1(F(mini('[[generations]]\nname = "H100"', '[[nothing]]\nname = "H100"'))), words=("bad.toml",))
 case("file-a-folder", *run1(A_DIR), words=("adir", "folder"))
+case("file-a-device", *run1("/dev/zero"), words=("/dev/zero", "not a regular file"))
 case("file-missing", *run1("no/such/file.toml"), words=("no/such/file.toml", "no such scenario file"))
 case("unknown-scenario-name", *run1("no-such-scenario"), words=("no-such-scenario", "unknown scenario", "baseline-2026"))
 
