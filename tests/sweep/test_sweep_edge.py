@@ -76,6 +76,13 @@ def test_the_local_cluster_serves_no_web_pages(tmp_path):
             with pytest.raises(urllib.error.HTTPError) as info:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{page}", timeout=5)
             assert info.value.code == 404, page
+        workers = ex.cluster.scheduler_info["workers"].values()
+        assert workers
+        for w in workers:  # the workers' own web servers serve nothing either
+            assert w["host"] == "127.0.0.1"
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(f"http://127.0.0.1:{w['services']['dashboard']}/health", timeout=5)
+            assert info.value.code == 404
         ex.shutdown()
 
 
