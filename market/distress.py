@@ -28,7 +28,8 @@ class Distress:
         m = self.model
         p.breaches += 1
         p.shock -= 0.15
-        m.news("covenant_breach", [p.name], f"{p.name} breaches its covenants: leverage {lev:.1f}x, "
+        leverage = f"{lev:.1f}x" if np.isfinite(lev) else "beyond measure (EBITDA not positive)"
+        m.news("covenant_breach", [p.name], f"{p.name} breaches its covenants: leverage {leverage}, "
                f"debt-service cover {cov:.2f}")
         if p.breaches == 1:
             p.status = "restructuring"
@@ -127,13 +128,15 @@ class Distress:
         p.add_cohorts(arriving, t)
         self.fire_sale(p, t, share=1.0)
         self._repay(p, min(p.debt(), max(0.0, p.cash())))
-        rest = p.debt()
+        rest = max(0.0, p.debt())
         if rest > 0:
             # lenders write off what the sale did not cover
             L.post(p.eid, Acct.DEBT, Acct.OTHER_INCOME, rest, "write_off")
             L.post(m.party["lenders"], Acct.OTHER_EXPENSE, Acct.INVESTMENTS, rest, "write_off")
             p.loans.clear()
-        m.news("default", [p.name], f"{p.name} defaults ({why}); lenders write off ${rest / 1e9:.2f}B")
+        written_off = f"${rest / 1e9:.2f}B" if rest >= 1e9 else f"${rest / 1e6:,.0f}M"
+        m.news("default", [p.name], f"{p.name} defaults ({why}); " + (
+            f"lenders write off {written_off}" if rest > 0 else "the sale repays its debt"))
         ex = m.exchange
         for c in list(ex.by_seller.get(p.name, ())):
             if c.status not in ("pending", "active"):
