@@ -325,6 +325,8 @@ class GpuMarketApp(App):
         self.busy_to = None
         self._stop_busy_clock()
         self.repaint()
+        if self.session.player is not None and not self.playing and not self.queued:
+            self._month_toast()
         if self.session.finished:
             self.queued = 0
             self.playing = False
@@ -337,6 +339,24 @@ class GpuMarketApp(App):
             self.call_after_refresh(self._next_queued)
         elif self.playing:
             self._schedule_tick()
+
+    def _month_toast(self) -> None:
+        """A line on what the month did to the player's company, pointing to the report."""
+        with self.session.lock:
+            r = V.player_report(self.session.game)
+        if not r:
+            return
+        from tui import format as F
+
+        bits = [f"{len(r['won'])} contract{'s' if len(r['won']) != 1 else ''} won"]
+        if r["lost"]:
+            bits.append(f"{len(r['lost'])} lost or unanswered")
+        if r["cancelled"]:
+            bits.append(f"{len(r['cancelled'])} cancelled")
+        if r["service"]["short"]:
+            bits.append(f"short on {len(r['service']['short'])}")
+        bits.append(f"net income {F.money(r['net_income'])}, share {F.pct(r['share'], 1)}")
+        self.notify("; ".join(bits) + ". Press 6 for the report.", title=f"{r['company']}, {r['month']}", timeout=5)
 
     def _next_queued(self) -> None:
         if self.busy or self.session.finished:
@@ -370,7 +390,14 @@ class GpuMarketApp(App):
     def _tick(self) -> None:
         self._timer = None
         if self.playing and not self.busy and not self.session.finished:
-            self._start_steps(1, None)
+            decision = None
+            if self.session.player is not None:  # playing a company: each month's turn is read as n reads it
+                decision = self._read_turn()
+                if decision is None:
+                    self.playing = False
+                    self.update_status()
+                    return
+            self._start_steps(1, decision)
 
     def action_toggle_play(self) -> None:
         if self.playing:

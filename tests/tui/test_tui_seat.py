@@ -3,6 +3,7 @@ focus, the player's report and obligations, refusals that say why, saves that fa
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -423,3 +424,30 @@ def test_serve_runs_play_with_this_interpreter_under_the_apps_title():
     assert command(["rates-up-300", "--as", "Nebius"]) == f"{sys.executable} -m market play rates-up-300 --as Nebius"
     assert title(["baseline-2026", "--as", "CoreWeave"]) == "gpumarket - Baseline 2026: the market as reported"
     assert title(["no-such-scenario"]) == "gpumarket"
+
+
+async def test_playing_a_company_reads_the_turn_and_a_toast_sums_up_the_month(make_app):
+    from tui.app import SPEEDS
+
+    app = make_app("CoreWeave")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        # the turn warns of the GB300 the contracts need from mid-2026 and the company lacks
+        assert "Obligations: from 2026-06" in text_of(app.screen.query_one("#turn-status", Static))
+        app.screen.query_one("#order-4", Input).value = "700"  # GB300
+        app.speed = len(SPEEDS) - 1
+        await pilot.press("space")
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if app.session.model.month >= 1:
+                break
+        await pilot.press("space")
+        await settle(pilot)
+        assert not app.playing
+        assert app.session.game.decisions[0] == {"orders": {"GB300": 700}, "build_mw": 0.0, "prices": {},
+                                                 "answers": {}, "borrow": 0.0, "repay": 0.0}
+        app.clear_notifications()
+        await pilot.press("n")
+        await settle(pilot)
+        assert any("Press 6 for the report" in str(n.message) for n in app._notifications)

@@ -10,6 +10,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from market.game import Decision
 from tui import format as F
+from tui import views as V
 from tui.session import Session
 from tui.widgets.base import MarketView
 
@@ -100,6 +101,11 @@ class TurnPanel(VerticalScroll, MarketView):
                           f"order; {p.powered_mw:,.0f} MW powered + {sum(mw for _, mw in p.builds):,.0f} MW "
                           f"building; utilisation {F.pct(p.utilisation)}; status "
                           f"{'defaulted' if p.defaulted else p.status}")
+            short = next((row for row in V.obligations(session.game, 18) if row["short"] or row["mw_short"]), None)
+            if short is not None:
+                what = ", ".join(f"{F.count(v)} {k}" for k, v in short["short"].items()) or "MW"
+                status.append(f"\nObligations: from {short['month']} your contracts need more than you will hold "
+                              f"({what} short); 7 shows month by month.", style="bold yellow")
             if session.finished:
                 status.append("\nThe scenario is over: k shows the scorecard.", style="bold")
             self.query_one("#turn-status", Static).update(status)
