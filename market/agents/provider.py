@@ -170,10 +170,9 @@ class Provider(mesa.Agent):
         self._mv_key = None
 
     # ------------------------------------------------------------------ the month, part 1
-    def receive(self, t: int, power: bool = True) -> None:
-        """GPUs shipped ``lead_time`` months ago arrive and are installed; MW builds finish; then,
-        unless ``power`` is false (``ProviderBook.receive`` powers every fleet at once), power is
-        given to the fleet."""
+    def receive(self, t: int) -> None:
+        """GPUs shipped ``lead_time`` months ago arrive and are installed; MW builds finish; then
+        power is given to the fleet."""
         if not self.active and t >= self.active_from and not self.defaulted:
             self.active = True
         arrivals = self.transit.pop(t, ())
@@ -186,8 +185,7 @@ class Provider(mesa.Agent):
                 self.powered_mw += sum(mw for _, mw in done)
                 self.builds = [b for b in self.builds if b[0] > t]
         self._build_custom(t)
-        if power:
-            self.power_fleet()
+        self.power_fleet()
 
     def _build_custom(self, t: int) -> None:
         """Hyperscalers add in-house chips (overridden)."""
