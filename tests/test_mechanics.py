@@ -516,3 +516,28 @@ def test_every_kind_of_event_has_its_rule():
 
     kinds = typing.get_args(typing.get_args(S.EventSpec)[0])
     assert set(events.RULES) == set(kinds) and len(kinds) >= 10
+
+
+class TestBidWindow:
+    def test_a_request_is_answered_after_its_bid_window_and_lapses_after_its_age(self, make_model):
+        # a request issued in month 2 draws no offer in month 2 (bid window 1), offers from month 3;
+        # at a ceiling no seller can meet it stays unfilled and lapses in month 2 + max_request_age
+        m = make_model(months=2)
+        buyer = m.agent_by_name["Mistral"]
+        g = m.cat.index["H100"]
+        r = m.exchange.request(buyer, g, 500, m.month + 6, 12, "inference")
+        r.ceiling = 0.01  # below every seller's reservation price: nobody signs
+        issued, age = r.issued, m.scn.negotiation.max_request_age
+
+        def offers(month):
+            return [e for e in m.events_log if e["month"] == month and e["kind"] in ("offer", "walk_away")
+                    and e.get("request_id") == r.request_id]
+
+        m.step()
+        assert r.open and offers(issued) == []
+        m.step()
+        assert r.open and len(offers(issued + 1)) > 0
+        while m.month <= issued + age:
+            m.step()
+        assert not r.open and r.remaining == 500
+        assert any(e["kind"] == "request_lapsed" and e["month"] == issued + age for e in m.events_log)
