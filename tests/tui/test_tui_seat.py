@@ -451,3 +451,25 @@ async def test_playing_a_company_reads_the_turn_and_a_toast_sums_up_the_month(ma
         await pilot.press("n")
         await settle(pilot)
         assert any("Press 6 for the report" in str(n.message) for n in app._notifications)
+
+
+async def test_the_fork_comparison_reads_dates_on_its_x_axis(make_app):
+    import re
+
+    from textual_plotext import PlotextPlot
+
+    from tui.screens.dialogs import CompareScreen, ForkPlan
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_jump(2)
+        await settle(pilot)
+        app.fork_futures(ForkPlan("interest rates +200 bp", [{"kind": "rate_change", "bps": 200}], 6, False), None)
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        labels = [x for x in app.screen.query_one(PlotextPlot).plt._active.monitor.xlabels if x]
+        assert labels and all(re.fullmatch(r"\d{4}-\d{2}", x) for x in labels[0])
+        await pilot.press("escape", "1")  # and the dashboard's share chart the same way
+        await pilot.pause()
+        dash = [x for x in app.screen.query_one("#share-chart").plt._active.monitor.xlabels if x]
+        assert dash and all(re.fullmatch(r"\d{4}-\d{2}", x) for x in dash[0])

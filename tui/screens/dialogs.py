@@ -254,7 +254,10 @@ class ForkScreen(Dialog):
 
 
 class CompareScreen(Dialog):
-    """Two futures side by side; ``a`` or ``b`` carries on with one, escape keeps the present."""
+    """Two futures side by side; ``a`` or ``b`` carries on with one, escape keeps the present.
+    On a narrow screen the table alone (the chart would leave it no room)."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     BINDINGS = [
         Binding("a", "adopt('a')", "Carry on with A", id="compare.a"),
