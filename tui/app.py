@@ -483,7 +483,7 @@ class GpuMarketApp(App):
         if not rows:
             self.notify("No month simulated yet.")
             return
-        title = f"Scorecard after {done} months ({m.label(done - 1)})"
+        title = f"Scorecard after {done} month{'s' if done != 1 else ''} ({m.label(done - 1)})"
         self.push_screen(ScorecardScreen(rows, title))
 
     # ------------------------------------------------------------------ new games
