@@ -565,18 +565,28 @@ def player_report(game, shadow=None) -> dict:
 
 def obligations(game, months: int = 18) -> list[dict]:
     """Month by month from now: the GPUs the company's contracts need (by generation and in
-    all), the GPUs it will hold (installed plus shipments landing by then; GPUs still on order
-    with NVIDIA have no date yet), and the MW those contracts need against the MW powered by
-    then (builds finishing)."""
+    all), the GPUs it will hold (installed, plus shipments landing by then, plus GPUs still on
+    order from the month NVIDIA's queue ahead of them should have shipped), and the MW those
+    contracts need against the MW powered by then (builds finishing)."""
     m = game.model
     p = game.company
     cat = m.cat
     t = m.month
     ex = m.exchange
     held = p.installed.astype(float).copy()
+    # GPUs still on order have no shipping date: expected when NVIDIA's whole queue ahead of
+    # them has shipped (output and lead time as now; an estimate, and a cautious one)
+    expected: dict[int, list[tuple[int, float]]] = {}
+    for g in range(cat.n):
+        if p.on_order[g] > 0:
+            eta = game.nvidia_ready(g, 0.0)
+            if eta is not None:
+                expected.setdefault(eta, []).append((g, float(p.on_order[g])))
     out = []
     for k in range(t, t + months):
         for g, units, _ in p.transit.get(k, ()):
+            held[g] += units
+        for g, units in expected.get(k, ()):
             held[g] += units
         need = ex.committed_ahead(p.name, k, 0)
         mw_powered = p.powered_mw + sum(mw for done, mw in p.builds if done <= k)

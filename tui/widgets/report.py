@@ -146,10 +146,10 @@ def obligations_body(session: Session, narrow: bool) -> Group:
     p = g.company
     head = Text()
     head.append(f"{p.name}: what your contracts need, month by month", style="bold")
-    head.append("\nContracted: GPUs your signed contracts must deliver that month. Held: GPUs installed plus "
-                "shipments landing by then (GPUs on order with NVIDIA have no date until shipped: "
-                f"{F.count(float(p.on_order.sum()))} now). MW: what the contracted GPUs draw against MW powered "
-                "by then.", style="dim")
+    head.append("\nContracted: GPUs your signed contracts must deliver that month. Held: GPUs installed, "
+                "shipments landing by then, and the GPUs on order with NVIDIA "
+                f"({F.count(float(p.on_order.sum()))} now) from when its queue should reach them (an estimate). "
+                "MW: what the contracted GPUs draw against MW powered by then.", style="dim")
     t = _table()
     for col, j in (("month", "left"), ("contracted", "right"), ("held", "right"), ("gap", "right"),
                    ("MW needed", "right"), ("MW powered", "right"), ("short of", "left")):
