@@ -87,11 +87,25 @@ class Distress:
             units_sold += k
             to_sell -= k
         p.keep_cohorts(p.c_units > 1e-9)
+        if not p.c_units.size and not p.transit:
+            self._close_fleet_accounts(p)
         p.power_fleet()
         self._repay(p, min(proceeds, p.debt(), max(0.0, p.cash())))
         m.news("fire_sale", [p.name], f"{p.name} sells {units_sold:,.0f} GPUs at a "
                f"{f.fire_sale_discount:.0%} discount for ${proceeds / 1e9:.2f}B")
         return proceeds
+
+    def _close_fleet_accounts(self, p: Provider) -> None:
+        """A fleet sold to the last GPU leaves no book value: what its cost and depreciation
+        accounts still hold is rounding, written off so that both are exactly zero."""
+        L = self.model.ledger
+        b = L.balances[p.eid]
+        L.post(p.eid, Acct.ACCUM_DEP, Acct.GPU_ASSETS, float(b[Acct.GPU_ASSETS]), "disposal")
+        dust = float(b[Acct.ACCUM_DEP])
+        if dust < 0:
+            L.post(p.eid, Acct.ACCUM_DEP, Acct.OTHER_INCOME, -dust, "disposal")
+        elif dust > 0:
+            L.post(p.eid, Acct.OTHER_EXPENSE, Acct.ACCUM_DEP, dust, "disposal")
 
     def _buyer_for(self, seller: Provider, price: float) -> Provider | None:
         best = None
