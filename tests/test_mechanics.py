@@ -199,6 +199,8 @@ class TestDistress:
         after = a[(a.agent == "CoreWeave") & (a.month > 8)]
         assert (after.gpus_installed == 0).all(), after[["month", "gpus_installed"]]
         assert (after.cost_of_revenue == 0).all(), after[["month", "cost_of_revenue"]]
+        # and its books hold no fleet: cost and depreciation closed to exactly zero, no debt left
+        assert (after.fleet_book == 0.0).all() and (after.debt == 0.0).all(), after[["month", "fleet_book", "debt"]]
 
     def test_defaulted_provider_cash_does_not_go_negative(self, run, agents_frame):
         a = agents_frame(run)
