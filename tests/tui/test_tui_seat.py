@@ -483,3 +483,20 @@ async def test_the_fork_comparison_reads_dates_on_its_x_axis(make_app):
         await pilot.pause()
         dash = [x for x in app.screen.query_one("#share-chart").plt._active.monitor.xlabels if x]
         assert dash and all(re.fullmatch(r"\d{4}-\d{2}", x) for x in dash[0])
+
+
+async def test_a_page_shown_by_its_key_scrolls_from_the_keyboard(make_app):
+    app = make_app("CoreWeave")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        report = app.market_screen.view("report")
+        assert app.focused is report and report.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert report.scroll_y > 0
+        await pilot.press("3")  # and the tab keys still work from there
+        await pilot.pause()
+        assert app.market_screen.active_tab == "contracts"

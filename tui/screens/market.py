@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
@@ -72,6 +73,9 @@ class MarketScreen(Screen):
         if f is not None and f.id != "tabs" and any(a.id == tabs.active for a in f.ancestors):
             self.set_focus(None)
         tabs.active = tab
+        view = self.view(tab)
+        if isinstance(view, VerticalScroll):  # a page to read: arrows and PageDown scroll it at once
+            self.call_after_refresh(view.focus)
 
     def refresh_views(self) -> None:
         """Repaint the visible view now and mark the others stale."""
