@@ -187,9 +187,7 @@ def wide_runs(draw):
     f = lambda lo, hi: draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False))  # noqa: E731
     overrides = {
         "market.base_rate": f(0.0, 0.5),
-        # up to 20, not the schema's 100: at 83-85 (with other fields at their edges) clearing divides
-        # by an underflowed logit total and a payment is NaN (reported to the engine lead, issue 16)
-        "market.logit_beta": f(0.01, 20.0),
+        "market.logit_beta": f(0.01, 100.0),
         "market.trust_scale": f(0.0, 10.0),
         "market.obsolescence": f(0.0, 1.0),
         "market.residual_value": f(0.0, 1.0),
@@ -253,11 +251,12 @@ def test_wide_ranges_over_36_months_stay_finite_balanced_and_non_negative(params
     assert ok.all(), a.loc[~ok, ["month", "agent", "total_assets", "liabilities", "equity_book"]]
     b = model.ledger.balances
     assert abs(b[:, Acct.CASH].sum() - opening[:, Acct.CASH].sum()) <= RTOL * np.abs(b[:, Acct.CASH]).sum()
-    # GPUs to within rounding: exactly >= 0 fails (Meta Compute at -1.5e-11 in one case, reported to the
-    # engine lead under issue 16 point 5); MW exactly
+    for col in ("powered_mw", "debt"):
+        assert (a[col] >= 0).all(), a.loc[a[col] < 0, ["month", "agent", col]]
+    # GPUs to within rounding: exactly >= 0 still fails (CoreWeave at -1.4e-11 from month 29 in one case;
+    # reported to the engine lead under issue 16 point 5)
     assert (a.gpus_installed >= -1e-6).all(), a.loc[a.gpus_installed < -1e-6, ["month", "agent", "gpus_installed"]]
-    assert (a.powered_mw >= 0).all(), a.loc[a.powered_mw < 0, ["month", "agent", "powered_mw"]]
-    assert (a.debt >= -1e-6 * a.debt.abs().max()).all()
-    # fleet book to within rounding: exactly >= 0 fails (CoreWeave at -$0.000005 after a default in one case)
+    # fleet book to within rounding: exactly >= 0 still fails (CoreWeave at -$0.0000003 after a default in one
+    # case; reported to the engine lead under issue 16 point 5)
     assert (a.fleet_book >= -1e-6 * max(a.fleet_book.abs().max(), 1.0)).all(), \
         a.loc[a.fleet_book < 0, ["month", "agent", "fleet_book"]]
