@@ -143,11 +143,14 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from market.scenario import load_scenario
+    from market.scenario import apply_and_validate, read_toml, resolve
 
-    s = load_scenario(args.file, args.overrides, allow_large=args.allow_large)
-    print(one_line(f"{args.file}: ok: {s.name!r}, {s.months} months from {s.market.start}, {len(s.generations)} "
-                   f"generations, {len(s.providers)} provider specs, {len(s.buyers)} buyer specs, "
+    path = resolve(args.file)
+    data = read_toml(path, allow_large=args.allow_large)
+    s = apply_and_validate(data, args.overrides, str(path), allow_large=args.allow_large)
+    inherits = f" (inherits {' < '.join(p.stem for p in data.bases)})" if data.bases else ""
+    print(one_line(f"{args.file}: ok: {s.name!r}{inherits}, {s.months} months from {s.market.start}, "
+                   f"{len(s.generations)} generations, {len(s.providers)} provider specs, {len(s.buyers)} buyer specs, "
                    f"{len(s.events)} events"))
     return 0
 

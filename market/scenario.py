@@ -828,6 +828,8 @@ class ScenarioData(dict):
     """A scenario file's data merged with its bases, and where each value came from."""
 
     origin: Origin | None = None
+    #: the files it inherits from, nearest first
+    bases: tuple[Path, ...] = ()
 
 
 def _merge(base: dict, bo: Origin, child: dict, co: Origin, path: str, label: str) -> tuple[dict, Origin]:
@@ -891,7 +893,8 @@ def _base_path(ref, path: Path, label: str) -> Path:
     return bundled[ref]
 
 
-def _load_layers(path: Path, limit: int | None, chain: tuple[Path, ...]) -> tuple[dict, Origin]:
+def _load_layers(path: Path, limit: int | None, chain: tuple[Path, ...], found: list[Path] | None = None
+                 ) -> tuple[dict, Origin]:
     label = str(path)
     raw = parse_toml(read_text(path, limit, "scenario file"), label)
     ref = raw.pop("base", None)
@@ -904,7 +907,9 @@ def _load_layers(path: Path, limit: int | None, chain: tuple[Path, ...]) -> tupl
         raise UserError(f"{label}: base: the scenarios inherit in a circle ({names})")
     if len(chain) >= MAX_BASES:
         raise UserError(f"{label}: base: more than {MAX_BASES} scenarios inherit one from another")
-    data, origin = _load_layers(base, limit, (*chain, path.resolve()))
+    if found is not None:
+        found.append(base)
+    data, origin = _load_layers(base, limit, (*chain, path.resolve()), found)
     data, origin = _merge(data, origin, raw, _stamp(raw, label), "", label)
     if "name" not in raw:  # a scenario's name is its own, never its base's
         data["name"] = path.stem
@@ -914,9 +919,11 @@ def _load_layers(path: Path, limit: int | None, chain: tuple[Path, ...]) -> tupl
 
 def read_toml(path: Path, allow_large: bool = False) -> ScenarioData:
     """A scenario file's data, merged with the scenarios it inherits from (``base = ...``)."""
-    data, origin = _load_layers(Path(path), None if allow_large else MAX_FILE_BYTES, ())
+    found: list[Path] = []
+    data, origin = _load_layers(Path(path), None if allow_large else MAX_FILE_BYTES, (), found)
     out = ScenarioData(data)
     out.origin = origin
+    out.bases = tuple(found)
     return out
 
 

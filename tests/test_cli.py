@@ -445,4 +445,4 @@ def test_a_user_caused_os_error_is_one_line_and_exit_2(monkeypatch, capsys):
 def test_validate_says_what_a_scenario_inherits_into():
     proc = gpumarket("validate", "rates-up-300", "--set", "events.0.bps=200")
     assert proc.returncode == 0, proc.stderr
-    assert "'rates-up-300'" in proc.stdout and "1 events" in proc.stdout
+    assert "'rates-up-300' (inherits baseline-2026)" in proc.stdout and "1 events" in proc.stdout
