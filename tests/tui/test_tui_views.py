@@ -163,3 +163,14 @@ def test_the_report_and_obligations_read_the_players_month():
     p = g.company
     assert rows[0]["contracted"] == pytest.approx(float(g.model.exchange.committed_ahead(p.name, 1, 0).sum()))
     assert rows[-1]["held"] >= rows[0]["held"] >= float(p.installed.sum())
+
+
+def test_every_provider_and_generation_gets_its_own_colour():
+    from market.game import Game
+    from tui.widgets.base import PALETTE, colour
+
+    m = Game.new("baseline-2026", 0).model
+    assert len({colour(i) for i in range(len(m.providers))}) == len(m.providers)
+    assert len({colour(i) for i in range(m.cat.n)}) == m.cat.n
+    # Okabe-Ito: none of the pairs the issue saw collide (two reds, two pinks) can occur
+    assert len(set(PALETTE)) == len(PALETTE)
