@@ -114,3 +114,26 @@ def test_a_damaged_manifest_names_the_problem_and_the_way_out(tmp_path):
         store.read_manifest(out)
     msg = str(info.value)
     assert "design: missing" in msg and f"remove {out}" in msg
+
+
+def test_a_full_disk_mid_sweep_is_one_line_and_the_sweep_resumes(tmp_path, monkeypatch):
+    import errno
+
+    out = tmp_path / "s"
+    cfg = SweepConfig("fake", build_design(grid=["growth=0.01,0.02"], seeds=2), out=out, months=3, workers=1,
+                      chunk_size=1, hooks=HOOKS, progress="none")
+    real = store.write_parquet
+    calls = []
+
+    def full(table, path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(table, path)
+
+    monkeypatch.setattr(store, "write_parquet", full)
+    with pytest.raises(UserError, match=f"--out {out}: cannot write: .*No space left on device"):
+        run_sweep(cfg)
+    monkeypatch.setattr(store, "write_parquet", real)
+    done = run_sweep(cfg)  # space again: the same command resumes and completes
+    assert done.complete and done.ok == 4
