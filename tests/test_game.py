@@ -119,7 +119,6 @@ def test_the_player_answers_a_request_and_signs(game):
     # a start NVIDIA can ship the GPUs for (Nebius's H200s are all contracted)
     r = m.exchange.request(buyer, g, 2000, max(4, game.nvidia_ready(g, 2000)), 12, "inference")
     r.issued -= getattr(m.scn.negotiation, "bid_window", 0)  # negotiated this month, bid window or not
-    r.issued -= 1  # (as if issued last month: sellers answer a request once its bid window has passed)
     price = 0.9 * r.ceiling
     game.step(Decision(answers={r.request_id: {"action": "offer", "price": price}}))
     signed = [c for c in m.exchange.contracts if c.seller == "Nebius" and c.buyer == "Mistral" and c.signed == 0]
