@@ -79,8 +79,6 @@ class Distress:
                 L.post(p.eid, Acct.GPU_ASSETS, Acct.OTHER_INCOME, price - book, "disposal")
             p.c_acc[i] -= acc
             p.c_units[i] -= k
-            p.installed[g] -= k
-            p.cost_sum[g] -= cost
             if buyer is not None:
                 buyer.add_cohort(g, t, k, values[i])
             proceeds += price
@@ -90,7 +88,7 @@ class Distress:
         if not p.c_units.size and not p.transit:
             self._close_fleet_accounts(p)
         p.power_fleet()
-        self._repay(p, min(proceeds, p.debt(), max(0.0, p.cash())))
+        p.repay(min(proceeds, p.debt(), max(0.0, p.cash())))
         m.news("fire_sale", [p.name], f"{p.name} sells {units_sold:,.0f} GPUs at a "
                f"{f.fire_sale_discount:.0%} discount for ${proceeds / 1e9:.2f}B")
         return proceeds
@@ -117,13 +115,6 @@ class Distress:
                 best = q
         return best
 
-    def _repay(self, p: Provider, amount: float) -> None:
-        m = self.model
-        if amount <= 0:
-            return
-        left = p.loans.repay(amount)
-        m.ledger.transfer(p.eid, m.party["lenders"], amount - left, "repayment")
-
     def default(self, p: Provider, t: int, why: str) -> None:
         m = self.model
         L = m.ledger
@@ -141,7 +132,7 @@ class Distress:
         p.in_transit[:] = 0.0
         p.add_cohorts(arriving, t)
         self.fire_sale(p, t, share=1.0)
-        self._repay(p, min(p.debt(), max(0.0, p.cash())))
+        p.repay(min(p.debt(), max(0.0, p.cash())))
         rest = max(0.0, p.debt())
         if rest > 0:
             # lenders write off what the sale did not cover

@@ -253,18 +253,32 @@ class Exchange:
             out.append(p)
         return out
 
-    def earliest_start(self, rows: np.ndarray, g: int, gpus: np.ndarray, t: int) -> np.ndarray:
-        """The earliest month each seller (provider ``rows``) could serve ``gpus`` of generation
-        ``g``: NVIDIA's queue (its backlog ahead, at this month's output) and lead time for the
-        GPUs, and the build time of any MW it lacks (:meth:`spare_kw`)."""
+    def gpus_ready(self, g: int, gpus, t: int):
+        """The month ``gpus`` more GPUs of generation ``g`` ordered in month ``t`` could be
+        installed: behind NVIDIA's backlog at this month's output (at least a tenth of the
+        generation's base output), or from its launch, then the lead time; custom silicon the
+        next month. Numbers or arrays."""
         m = self.model
         cat = m.cat
-        if cat.nvidia[g]:
-            out = max(m.nvidia.output[g], cat.base_output[g] * 0.1, 1.0)
-            wait = np.ceil((m.nvidia.backlog[g] + gpus) / out) if cat.launch[g] <= t else np.full(gpus.shape, cat.launch[g] - t)
-            gpu_ready = t + np.maximum(1, wait).astype(np.int64) + 1 + m.nvidia.spec.lead_time_months
-        else:
-            gpu_ready = np.full(gpus.shape, t + 1)
+        gpus = np.asarray(gpus, dtype=float)
+        if not cat.nvidia[g]:
+            return np.full(gpus.shape, t + 1)
+        out = max(m.nvidia.output[g], cat.base_output[g] * 0.1, 1.0)
+        wait = np.ceil((m.nvidia.backlog[g] + gpus) / out) if cat.launch[g] <= t else np.full(gpus.shape, cat.launch[g] - t)
+        return t + np.maximum(1, wait).astype(np.int64) + 1 + m.nvidia.spec.lead_time_months
+
+    def offer_size(self, r: Request, p: Provider) -> int:
+        """GPUs a seller offers on request ``r``: what is left, at most the buyer's share per
+        provider and the seller's largest contract."""
+        return min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
+
+    def earliest_start(self, rows: np.ndarray, g: int, gpus: np.ndarray, t: int) -> np.ndarray:
+        """The earliest month each seller (provider ``rows``) could serve ``gpus`` of generation
+        ``g``: when the GPUs could be installed (:meth:`gpus_ready`), and the build time of any MW
+        it lacks (:meth:`spare_kw`)."""
+        m = self.model
+        cat = m.cat
+        gpu_ready = self.gpus_ready(g, gpus, t)
         lead = np.array([m.providers[i].mw_lead for i in rows])
         power_ready = np.where(self.spare_kw(rows, t) >= gpus * cat.power_kw[g], t, t + lead)
         return np.maximum(gpu_ready, power_ready)
@@ -333,7 +347,7 @@ class Exchange:
         offers = []
         quotes = []  # (seller, GPUs it may offer)
         for p in self.eligible_sellers(r):
-            qty = min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
+            qty = self.offer_size(r, p)
             if qty > 0:
                 quotes.append((p, qty))
         if not quotes:

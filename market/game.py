@@ -256,8 +256,7 @@ class Game:
         """GPUs the player's company would commit by offering on request ``r`` (the exchange's
         rule: what is left, at most the buyer's share per provider and the seller's largest
         contract)."""
-        p = self.company
-        return min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
+        return self.model.exchange.offer_size(r, self.company)
 
     def means(self, g: int, start: int, term: int, extra_orders: int = 0) -> dict[str, float]:
         """The player's GPUs of generation ``g`` (installed, in transit, on order, plus
@@ -280,10 +279,7 @@ class Game:
         t = m.month
         if not cat.nvidia[g] or t >= cat.end[g]:
             return None
-        nv = m.nvidia
-        out = max(float(nv.output[g]), float(cat.base_output[g]) * 0.1, 1.0)
-        wait = math.ceil((float(nv.backlog[g]) + gpus) / out) if cat.launch[g] <= t else int(cat.launch[g]) - t
-        return t + max(1, wait) + 1 + int(nv.spec.lead_time_months)
+        return int(m.exchange.gpus_ready(g, gpus, t))
 
     def _apply(self, d: Decision) -> None:
         m = self.model
@@ -292,7 +288,7 @@ class Game:
         if d.borrow > 0:
             p.borrow(d.borrow)
         if d.repay > 0:
-            m.distress._repay(p, d.repay)
+            p.repay(d.repay)
         for name, n in d.orders.items():
             if n > 0:
                 p.place_order(cat.index[name], float(n))

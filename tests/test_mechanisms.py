@@ -60,21 +60,38 @@ class TestAllocate:
 
 
 class TestAllocateMany:
+    def test_rounding_leftovers_go_to_the_largest_remainders(self):
+        # 3 units among four orders of 1: 0.75 each, rounded down to 0; the 3 units rounding left
+        # go to the first three in the book (equal remainders)
+        got = allocation.allocate_many(np.array([3.0]), np.ones(4), np.ones(4), np.array([0, 4]))
+        assert got.tolist() == [1.0, 1.0, 1.0, 0.0]
+
+    def test_a_last_unit_is_not_starved(self):
+        # an order with 1 unit left beside one of 20,000: with 15,000 units, pro-rata 14,999.25004
+        # and 0.74996; rounded down 14,999 and 0, the unit left goes to the larger remainder, the
+        # small order's (rounding down alone would never ship it while the big order waits)
+        got = allocation.allocate_many(np.array([15_000.0]), np.array([20_000.0, 1.0]), np.ones(2), np.array([0, 2]))
+        assert got.tolist() == [14_999.0, 1.0]
+        # with 10,000 units: 9,999.50002 and 0.49998: the big order's remainder is larger
+        got = allocation.allocate_many(np.array([10_000.0]), np.array([20_000.0, 1.0]), np.ones(2), np.array([0, 2]))
+        assert got.tolist() == [10_000.0, 0.0]
+
     @pytest.mark.parametrize("biggest", [12, 129])
-    def test_many_outputs_at_once_are_each_floored_allocation(self, biggest):
-        # generations with no orders, no output, scarce and ample output, and (129) one with more
-        # orders than the kernel adds in numpy's order
+    def test_whole_units_within_each_order_and_output(self, biggest):
+        # generations with no orders, no output, scarce and ample output: whole units, never more
+        # than asked, all of the output handed out in whole units when it is short
         rng = np.random.default_rng(biggest)
         for _ in range(50):
             sizes = [0, 3, biggest, 1, 9]
             starts = np.cumsum([0] + sizes)
-            req = np.floor(rng.uniform(0, 1e5, starts[-1])) + rng.uniform(0, 1, starts[-1])
+            req = np.floor(rng.uniform(0, 1e5, starts[-1])) + (rng.uniform(size=starts[-1]) < 0.5)
             w = np.where(rng.uniform(size=starts[-1]) < 0.3, 2.5, 1.0)
             outputs = np.array([5.0, 0.0, 0.5, 1.5, 2.0]) * np.array([1.0] + [req[a:b].sum() for a, b in
                                                                               zip(starts[1:-1], starts[2:])])
             got = allocation.allocate_many(outputs, req, w, starts)
+            assert (got == np.floor(got)).all() and (got <= req).all() and (got >= 0).all()
             for k, (a, b) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
-                assert got[a:b].tobytes() == np.floor(allocation.allocate(outputs[k], req[a:b], w[a:b])).tobytes()
+                assert got[a:b].sum() == min(np.floor(outputs[k]), req[a:b].sum()), k
 
 
 class TestPolicyWeights:

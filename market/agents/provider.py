@@ -164,9 +164,13 @@ class Provider(mesa.Agent):
         self._mv_key = None
 
     def keep_cohorts(self, keep: np.ndarray) -> None:
-        """Keep only the cohorts where ``keep`` is true (after a sale)."""
+        """Keep only the cohorts where ``keep`` is true (after a sale); the fleet by generation is
+        counted again from the cohorts kept, so that no rounding is left behind."""
         for name in ("c_gen", "c_month", "c_units", "c_cost", "c_acc"):
             setattr(self, name, getattr(self, name)[keep])
+        G = self.installed.size
+        self.installed[:] = np.bincount(self.c_gen, weights=self.c_units, minlength=G)
+        self.cost_sum[:] = np.bincount(self.c_gen, weights=self.c_units * self.c_cost, minlength=G)
         self._mv_key = None
 
     # ------------------------------------------------------------------ the month, part 1
@@ -350,6 +354,15 @@ class Provider(mesa.Agent):
         self.loans.add(amount, float(m.pbook.spreads([self.row])[0]), self.spec.finance.amort_months)
         m.ledger.transfer(m.party["lenders"], self.eid, amount, "loan")
 
+    def repay(self, amount: float) -> None:
+        """Repay ``amount`` of debt early, oldest loans first (``Loans.repay``); what no loan is
+        left to take stays in cash."""
+        if amount <= 0:
+            return
+        left = self.loans.repay(amount)
+        m = self.model
+        m.ledger.transfer(self.eid, m.party["lenders"], amount - left, "repayment")
+
     def raise_equity(self, amount: float) -> float:
         """Sell new shares to investors at a price set by the market value (public) or the book
         value (private), 10% below; only while sentiment is at least 0.6."""
@@ -494,7 +507,7 @@ class ProviderBook:
         """The marginal borrowing rates of the providers ``rows`` now: the base rate, the spread
         and any extra spread the lenders charge (a rate shock, a breach)."""
         extra = np.array([p.spread_extra for p in self.providers])[rows]
-        return self.model.base_rate + self.spreads(rows) + extra
+        return np.maximum(0.0, self.model.base_rate + self.spreads(rows) + extra)  # (never below zero)
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every trading provider's on-demand, reserved and spot prices for the month by its

@@ -36,14 +36,23 @@ def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = 
 
 
 def allocate_many(outputs: np.ndarray, requested: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """:func:`allocate` of several outputs, each floored to whole units: output ``k`` is split
-    among the orders ``starts[k]:starts[k + 1]`` of ``requested`` and ``weights``."""
+    """:func:`allocate` of several outputs, in whole units: output ``k`` is split among the orders
+    ``starts[k]:starts[k + 1]`` of ``requested`` and ``weights``, each order's share rounded down,
+    and the units the rounding left over go one each to the orders with the largest remainders
+    (the first in the book among equals), so that a small order is not starved by rounding."""
     req = np.asarray(requested, dtype=float)
     w = np.asarray(weights, dtype=float)
     alloc = np.zeros(req.size)
     for k in range(len(outputs)):
         lo, hi = starts[k], starts[k + 1]
-        alloc[lo:hi] = np.floor(allocate(outputs[k], req[lo:hi], w[lo:hi]))
+        share = allocate(outputs[k], req[lo:hi], w[lo:hi])
+        whole = np.floor(share)
+        left = int(np.floor(share.sum() + 1e-9) - whole.sum())
+        if left > 0:
+            room = whole + 1.0 <= req[lo:hi] + 1e-9
+            order = np.argsort(-np.where(room, share - whole, -1.0), kind="stable")[:left]
+            whole[order[room[order]]] += 1.0
+        alloc[lo:hi] = whole
     return alloc
 
 

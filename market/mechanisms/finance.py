@@ -73,10 +73,12 @@ class Loans:
         return float(self.principal.sum())
 
     def service(self, base_rate: float, extra_spread: float, slow: float) -> tuple[float, float]:
-        """This month's interest (:func:`monthly_interest` at base + spread + ``extra_spread``) and
+        """This month's interest (:func:`monthly_interest` at base + spread + ``extra_spread``, never
+        below zero: a fixed-spread loan whose base rate falls below it pays nothing, not less) and
         principal (``slow`` x the level repayment, at most what is left) on every loan; the
         principal is taken off the loans and paid-off loans are dropped."""
-        interest = float(np.sum(monthly_interest(self.principal, base_rate + self.spread + extra_spread)))
+        rate = np.maximum(0.0, base_rate + self.spread + extra_spread)
+        interest = float(np.sum(monthly_interest(self.principal, rate)))
         pay = np.minimum(self.principal, self.monthly * slow)
         self.principal = self.principal - pay
         self._drop_paid()
