@@ -30,7 +30,7 @@ async def bench(months: int, size: tuple[int, int]) -> None:
                     break
                 t = time.perf_counter()
                 await pilot.press("n")
-                await app.workers.wait_for_complete()
+                await app.wait_for_threads()
                 await pilot.pause()
                 per.append(time.perf_counter() - t)
             name = {"1": "dashboard", "2": "companies", "3": "contracts", "4": "news"}[tab]
@@ -53,14 +53,14 @@ async def bench(months: int, size: tuple[int, int]) -> None:
         await pilot.press("space")
         n = app.session.model.month
         el = time.perf_counter() - t
-        await app.workers.wait_for_complete()
+        await app.wait_for_threads()
         print(f"playing at full speed on the dashboard: {n} months in {el:.2f} s = {el / max(n, 1) * 1000:.0f} ms "
               f"per month stepped and repainted (including the 20 ms pause between ticks)")
         # jump: many months stepped, one repaint at the end
         left = game.scenario.months - game.model.month
         t = time.perf_counter()
         app.action_jump(left)
-        await app.workers.wait_for_complete()
+        await app.wait_for_threads()
         await pilot.pause()
         print(f"jump of {left} months with one repaint: {(time.perf_counter() - t) * 1000:.0f} ms")
 

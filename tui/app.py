@@ -106,7 +106,6 @@ class GpuMarketApp(App):
         self.queued = 0  # months asked for (n, j) while a month was running: run in order when it ends
         self.busy_since = 0.0
         self.busy_what = ""
-        self.warming = False
         self._threads: dict[str, threading.Thread] = {}
         self._busy_timer: Timer | None = None
 
@@ -148,13 +147,9 @@ class GpuMarketApp(App):
         ths = [self._threads.get(kind)] if kind else list(self._threads.values())
         return any(th is not None and th.is_alive() for th in ths)
 
-    def _warm_up(self) -> None:
-        """Nothing to load ahead: the engine is plain numpy (it once loaded compiled kernels here)."""
-
     def first_paint(self) -> None:
         """Called by the market screen once its views exist."""
         self.repaint()
-        self.set_timer(1.0, self._warm_up)  # once the first screen is on the terminal
         if self._autoplay:
             self.action_toggle_play()
 
@@ -170,8 +165,6 @@ class GpuMarketApp(App):
         busy = None
         if self.busy:
             busy = (self.busy_what, time.monotonic() - self.busy_since, self.queued)
-        elif self.warming:
-            busy = ("loading the engine's compiled code", None, self.queued)
         self.market_screen.query_one(StatusBar).show(self.session, self.playing, SPEED_NAMES[self.speed], busy)
 
     # ------------------------------------------------------------------ stepping
@@ -280,11 +273,6 @@ class GpuMarketApp(App):
                 self.repaint()
             else:
                 self._after_steps()
-        elif kind == "warm":
-            self.warming = False
-            if message.error is not None:  # the month compiles what it needs itself
-                self.notify(f"the compiled kernels did not load ahead: {message.error!r}", severity="warning")
-            self.update_status()
         elif kind == "load":
             self._after_load(message)
         elif kind == "fork":

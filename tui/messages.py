@@ -32,7 +32,7 @@ class CompanySelected(Message):
 
 
 class ThreadDone(Message):
-    """A thread of the app (a month, a load, a fork, the shadow run, the warm-up) has finished
+    """A thread of the app (a month, a load, a fork, the shadow run) has finished
     with ``result`` or raised ``error``."""
 
     def __init__(self, kind: str, result: object, error: BaseException | None, token: object = None) -> None:
