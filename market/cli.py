@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_company", metavar="COMPANY", help="take the seat of this provider")
     p.add_argument("--load", metavar="FILE", help="resume a saved game (JSON)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--allow-large", action="store_true", help=LARGE_HELP)
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("run", help="one headless run to files")

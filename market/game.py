@@ -90,6 +90,7 @@ class Game:
                  scenario_data: dict | None = None, source: str = "", origin: str | None = None) -> None:
         """``player``: the company the user runs, matched ignoring case; ``origin``: where the
         name came from, for the message if it is not a provider (``--as`` by default)."""
+        self.allow_large = False  # (the scenario's size limits lifted: --allow-large; forks keep it)
         self.scenario = scenario
         self.scenario_data = scenario_data if scenario_data is not None else scenario.model_dump(mode="json")
         self.source = source or scenario.name
@@ -113,11 +114,14 @@ class Game:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def new(cls, scenario_ref: str, seed: int = 0, overrides=(), player: str | None = None) -> Game:
+    def new(cls, scenario_ref: str, seed: int = 0, overrides=(), player: str | None = None,
+            allow_large: bool = False) -> Game:
         path = resolve(scenario_ref)
-        data = read_toml(path)
-        scn = apply_and_validate(data, overrides, str(path))
-        return cls(scn, seed, player, scn.model_dump(mode="json"), str(scenario_ref))
+        data = read_toml(path, allow_large=allow_large)
+        scn = apply_and_validate(data, overrides, str(path), allow_large=allow_large)
+        g = cls(scn, seed, player, scn.model_dump(mode="json"), str(scenario_ref))
+        g.allow_large = allow_large
+        return g
 
     def _books(self) -> dict[str, np.ndarray]:
         """Cash, debt and book equity of every agent row now (from the ledger's balances)."""
@@ -351,7 +355,7 @@ class Game:
         return path
 
     @classmethod
-    def from_json(cls, data: bytes, source: str = "save file") -> Game:
+    def from_json(cls, data: bytes, source: str = "save file", allow_large: bool = False) -> Game:
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -365,7 +369,7 @@ class Game:
                 raise UserError(f"{source}: {key}: required field is missing")
         from market.scenario import validate_dict
 
-        scn = validate_dict(doc["scenario"], f"{source}: scenario")
+        scn = validate_dict(doc["scenario"], f"{source}: scenario", allow_large=allow_large)
         seed = doc["seed"]
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise UserError(f"{source}: seed: expected a whole number from 0 to 2^63 - 1 (got {seed!r:.40})")
@@ -384,6 +388,7 @@ class Game:
         if month > scn.months:
             raise UserError(f"{source}: month: {month} is past the scenario's end ({scn.months} months)")
         g = cls(scn, seed, player, doc["scenario"], src, origin=f"{source}: player: {player}")
+        g.allow_large = allow_large
         for i, d in enumerate(decisions):
             try:
                 g.step(d)
@@ -392,13 +397,13 @@ class Game:
         return g
 
     @classmethod
-    def load(cls, path: str | Path) -> Game:
+    def load(cls, path: str | Path, allow_large: bool = False) -> Game:
         path = Path(path)
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise UserError(f"{path}: cannot read: {exc.strerror}") from None
-        return cls.from_json(data, str(path))
+        return cls.from_json(data, str(path), allow_large=allow_large)
 
     def fork(self, events: list[dict] | None = None) -> Game:
         """A second game at the same month with the same past; ``events`` (scenario event
@@ -419,7 +424,7 @@ class Game:
             data["events"] = list(data.get("events", [])) + extra
         from market.scenario import validate_dict
 
-        scn = validate_dict(data, "fork")
+        scn = validate_dict(data, "fork", allow_large=self.allow_large)
         g = Game(scn, self.seed, self.player, data, self.source)
         for d in self.decisions:
             g.step(d)

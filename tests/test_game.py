@@ -243,3 +243,14 @@ def test_the_requests_a_player_could_answer_are_kept_per_month(game):
     watched = Game.new("baseline-2026", 0, ())
     watched.step()
     assert watched.turn_requests == []
+
+
+def test_the_size_limits_are_lifted_for_a_game_only_when_asked():
+    # 610 months is past the 600 a scenario may run without --allow-large: refused naming the
+    # flag, accepted with it, and a fork of the accepted game keeps the lifted limits
+    from market.errors import UserError
+
+    with pytest.raises(UserError, match="allow-large"):
+        Game.new("baseline-2026", 0, ["market.months=610"])
+    g = Game.new("baseline-2026", 0, ["market.months=610"], allow_large=True)
+    assert g.scenario.months == 610 and g.fork().scenario.months == 610

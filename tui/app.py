@@ -658,14 +658,14 @@ def main(args) -> int:
     :class:`market.errors.UserError`, which the CLI prints as one line."""
     t0 = time.perf_counter()
     if getattr(args, "load", None):
-        game = Game.load(args.load)
+        game = Game.load(args.load, allow_large=getattr(args, "allow_large", False))
         wanted = getattr(args, "as_company", None)
         if wanted and (game.player is None or wanted.strip().casefold() != game.player.casefold()):
             raise UserError(f"--as {args.as_company}: the saved game is played as {game.player or 'nobody'}; "
                             "drop --as to resume it")
     else:
         game = Game.new(args.scenario, args.seed, tuple(getattr(args, "overrides", ()) or ()),
-                        getattr(args, "as_company", None))
+                        getattr(args, "as_company", None), allow_large=getattr(args, "allow_large", False))
     app = GpuMarketApp(game)
     app.started_at = t0  # type: ignore[attr-defined]
     runtime.settle()
