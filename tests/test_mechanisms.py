@@ -611,3 +611,9 @@ def test_clearing_survives_extreme_logit_scores():
     assert np.isfinite(served).all()
     np.testing.assert_allclose(served, [[10.0, 90.0]])
     np.testing.assert_allclose(left, [0.0, 410.0])
+
+
+def test_annuity_at_a_rate_too_small_to_move_one():
+    # (1 + 4.8e-147) == 1 in floating point: the payment is still principal / months, 1000 / 72
+    assert pricing.annuity(1000.0, 4.8e-147, 72) == pytest.approx(1000.0 / 72)
+    assert np.isfinite(pricing.annuity(np.array([5e4, 6e4]), 1e-300, 60.0)).all()

@@ -671,9 +671,9 @@ def main(args) -> int:
     runtime.settle()
     app.run()
     code = int(app.return_code or 0)
-    if any(t.is_alive() and t.name.startswith("gpumarket-") for t in threading.enumerate()):
-        # a month (or a compile) was still running when the user quit: leave now rather than
-        # wait for it; nothing is lost, since saves are written whole and only when asked for
+    if app.thread_running():
+        # a month of this app was still running when the user quit: leave now rather than wait
+        # for it; nothing is lost, since saves are written whole and only when asked for
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -107,9 +107,13 @@ def cash_cost_per_hour(power_kw, pue, kwh_price, opex_per_hour):
 
 
 def annuity(principal, monthly_rate, months):
-    """Level monthly payment that repays ``principal`` over ``months`` at ``monthly_rate``."""
+    """Level monthly payment that repays ``principal`` over ``months`` at ``monthly_rate``:
+    principal x r / (1 - (1 + r)^-n), with 1 - (1 + r)^-n taken as -expm1(-n log1p(r)) so that a
+    rate too small for (1 + r) to differ from 1 still gives principal / n, not a division by 0."""
     principal, monthly_rate, months = (np.asarray(x, dtype=float) for x in (principal, monthly_rate, months))
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        level = np.where(monthly_rate > 0, principal * monthly_rate / (1.0 - (1.0 + monthly_rate) ** (-months)),
-                         principal / months)
+    r = np.maximum(monthly_rate, 0.0)
+    n = np.maximum(months, 1e-300)
+    discount = -np.expm1(-n * np.log1p(r))  # 1 - (1 + r)^-n
+    plain = np.array(np.broadcast_to(principal / n, np.broadcast(principal, r, n).shape))  # (at no interest)
+    level = np.divide(principal * r, discount, out=plain, where=(r > 0) & (discount > 0))
     return np.where(months <= 0, principal, level)
