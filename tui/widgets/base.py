@@ -100,3 +100,24 @@ def month_ticks(labels: list[str], months: list[int], n: int = 5) -> tuple[list[
     step = max(1, math.ceil(len(months) / n))
     idx = list(range(len(months) - 1, -1, -step))[::-1]
     return [float(months[i]) for i in idx], [labels[i] for i in idx]
+
+
+def table(title: str | None = None):
+    """A borderless Rich table with a bold title on the left: the tables of the statements."""
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", title_style="bold", box=None, padding=(0, 1),
+                 show_edge=False, header_style="bold")
+
+
+def pair(a, b, narrow: bool, gap: int = 3):
+    """Two renderables side by side, or one above the other on a narrow screen."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    if narrow:
+        return Group(a, Text(""), b)
+    grid = Table.grid(padding=(0, gap))
+    grid.add_row(a, b)
+    return grid

@@ -13,24 +13,10 @@ from textual.widgets.option_list import Option
 from tui import format as F
 from tui import views as V
 from tui.session import Session
-from tui.widgets.base import MarketView, spark
+from tui.widgets.base import MarketView, pair, spark, table
 
 NVIDIA = "__nvidia__"
 LABS = "__labs__"
-
-
-def _table(title: str | None = None) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=None, padding=(0, 1),
-                 show_edge=False, header_style="bold")
-
-
-def _pair(a, b, narrow: bool):
-    """Two tables side by side, or one above the other on a narrow screen."""
-    if narrow:
-        return Group(a, Text(""), b)
-    grid = Table.grid(padding=(0, 3))
-    grid.add_row(a, b)
-    return grid
 
 
 def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
@@ -53,13 +39,13 @@ def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
                       f"market value {F.money(p.market_value) if p.spec.public else '(private)'}"))
     if not m.recorder.agent_months:
         return Group(*parts)
-    bs = _table("Balance sheet")
+    bs = table("Balance sheet")
     bs.add_column("")
     bs.add_column("", justify="right")
     for label, v in V.balance_sheet(m, e):
         style = "bold" if label.startswith(("Total", "Equity")) else ""
         bs.add_row(Text(label, style=style), Text(F.money(v), style=style))
-    inc = _table("Income statement")
+    inc = table("Income statement")
     inc.add_column("")
     for col in ("month", "quarter", "year"):
         inc.add_column({"month": "month", "quarter": "QTD", "year": "YTD"}[col], justify="right")
@@ -68,7 +54,7 @@ def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
         style = "bold" if line in ("revenue", "net_income") else ""
         inc.add_row(Text(V.INCOME_LABELS[line], style=style),
                     *(Text(F.money(st[line][k]), style=style) for k in ("month", "quarter", "year")))
-    cf = _table("Cash flow")
+    cf = table("Cash flow")
     cf.add_column("")
     for col in ("month", "QTD", "YTD"):
         cf.add_column(col, justify="right")
@@ -84,7 +70,7 @@ def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
         grid.add_row(bs, inc, cf)
         parts.append(grid)
     total, top_share, ranked = V.backlog(m, name)
-    bl = _table(f"Backlog {F.money(total)}, top customer {F.pct(top_share)}")
+    bl = table(f"Backlog {F.money(total)}, top customer {F.pct(top_share)}")
     bl.add_column("customer")
     bl.add_column("value", justify="right")
     bl.add_column("share", justify="right")
@@ -93,7 +79,7 @@ def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
     if len(ranked) > 5:
         bl.add_row(f"{len(ranked) - 5} more", F.money(sum(v for _, v, _ in ranked[5:])),
                    F.pct(sum(s for _, _, s in ranked[5:])))
-    sp = _table("Trends (last 24 months)")
+    sp = table("Trends (last 24 months)")
     sp.add_column("")
     sp.add_column("now", justify="right")
     sp.add_column("")
@@ -103,7 +89,7 @@ def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
                             ("Utilisation", "utilization", F.pct)):
         ys = V.agent_series(m, e, key)
         sp.add_row(label, fmt(ys[-1]), Text(spark(ys), style="green"))
-    parts.append(_pair(bl, sp, narrow))
+    parts.append(pair(bl, sp, narrow))
     return Group(*parts)
 
 
@@ -113,7 +99,7 @@ def nvidia_panel(session: Session) -> Group:
     nv = m.nvidia
     parts: list = [Text(f"{nv.name}  allocation policy: {nv.policy.replace('_', ' ')}; market value "
                         f"{F.money(nv.market_value)}", style="bold")]
-    book = _table("Order book")
+    book = table("Order book")
     for col, j in (("GPU", "left"), ("launch", "left"), ("price", "right"), ("output/mo", "right"),
                    ("shipped", "right"), ("backlog", "right"), ("largest orders", "left")):
         book.add_column(col, justify=j)  # type: ignore[arg-type]
@@ -124,7 +110,7 @@ def nvidia_panel(session: Session) -> Group:
         book.add_row(r["generation"], r["launch"], F.money(r["price"], 1), F.count(r["output"]), F.count(r["shipped"]),
                      F.count(r["backlog"]), orders)
     parts.append(book)
-    alloc = _table("Shipped this month, by buyer")
+    alloc = table("Shipped this month, by buyer")
     alloc.add_column("buyer")
     alloc.add_column("GPUs", justify="right")
     alloc.add_column("share", justify="right")
@@ -141,7 +127,7 @@ def labs_panel(session: Session, narrow: bool = False) -> Group:
     """Each named lab's compute bill and contracts (on a narrow screen without the cash and
     sellers columns, so that names and figures are not cut)."""
     m = session.model
-    t = _table("Labs: compute bill last month and contracts")
+    t = table("Labs: compute bill last month and contracts")
     cols = [("lab", "left"), ("bill", "right"), ("short-term", "right"), ("contracts", "right"),
             ("contracted", "right")] + ([] if narrow else [("cash", "right"), ("sellers", "left")])
     for col, j in cols:
@@ -154,7 +140,7 @@ def labs_panel(session: Session, narrow: bool = False) -> Group:
         t.add_row(*row)
     rows = V.contracts(m)
     live = [c for c in rows if c["status"] in ("pending", "active") and c["buyer"] in {r["name"] for r in V.labs(m)}]
-    c = _table("Labs' live contracts (largest remaining first)")
+    c = table("Labs' live contracts (largest remaining first)")
     cols = [("lab", "left"), ("seller", "left"), ("GPU", "left"), ("GPUs", "right")]
     cols += [] if narrow else [("$/h", "right"), ("from", "left"), ("months", "right")]
     for col, j in cols + [("remaining" if not narrow else "left", "right")]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -14,20 +13,7 @@ from textual.widgets import Static
 from tui import format as F
 from tui import views as V
 from tui.session import Session
-from tui.widgets.base import MarketView
-
-
-def _table(title: str | None = None) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold", box=None, padding=(0, 1),
-                 show_edge=False, header_style="bold")
-
-
-def _pair(a, b, narrow: bool):
-    if narrow:
-        return Group(a, Text(""), b)
-    grid = Table.grid(padding=(0, 4))
-    grid.add_row(a, b)
-    return grid
+from tui.widgets.base import MarketView, pair, table
 
 
 def _section(title: str) -> Text:
@@ -84,7 +70,7 @@ def report_body(session: Session, narrow: bool) -> Group:
     parts += _bullets([f"Revenue {F.money(r['revenue'])}, net income {F.money(r['net_income'])}, market share "
                        f"{share}; utilisation {F.pct(r['utilisation'])} (market {F.pct(r['market_utilisation'])}); "
                        f"backlog {F.money(r['backlog'])}."])
-    pt = _table("Prices against rivals, $/GPU-hour (yours / cheapest rival / rivals' mean)")
+    pt = table("Prices against rivals, $/GPU-hour (yours / cheapest rival / rivals' mean)")
     pt.add_column("GPU")
     for k in ("on-demand", "reserved", "spot"):
         pt.add_column(k, justify="right")
@@ -96,7 +82,7 @@ def report_body(session: Session, narrow: bool) -> Group:
             cells.append(Text(f"{F.price(mine)} / {F.price(lo)} / {F.price(mean)}", style=style))
         pt.add_row(row["generation"], *cells)
     parts += [Text(""), pt if r["prices"] else Text("No prices posted.", style="dim")]
-    cf = _table("Cash flow")
+    cf = table("Cash flow")
     cf.add_column("")
     for h in ("month", "QTD", "YTD"):
         cf.add_column(h, justify="right")
@@ -106,7 +92,7 @@ def report_body(session: Session, narrow: bool) -> Group:
                    *(Text(F.money(r["cash_flow"][line_][p]), style="bold" if bold else "")
                      for p in ("month", "quarter", "year")))
     c = r["covenants"]
-    cv = _table("Covenants (tested each quarter)")
+    cv = table("Covenants (tested each quarter)")
     cv.add_column("")
     cv.add_column("now", justify="right")
     cv.add_column("limit", justify="right")
@@ -122,10 +108,10 @@ def report_body(session: Session, narrow: bool) -> Group:
     cv.add_row("Next test", c["next_test"], "", "")
     cv.add_row("Status", c["status"], "", "")
     cv.add_row("Debt / can borrow", F.money(c["debt"]), F.money(c["can_borrow"]), "")
-    parts += [Text(""), _pair(cf, cv, narrow)]
+    parts += [Text(""), pair(cf, cv, narrow, gap=4)]
     parts.append(_section("Against the AI in your seat"))
     if "shadow" in r:
-        st = _table()
+        st = table()
         st.add_column("")
         st.add_column("you", justify="right")
         st.add_column("the AI's plan", justify="right")
@@ -150,7 +136,7 @@ def obligations_body(session: Session, narrow: bool) -> Group:
                 "shipments landing by then, and the GPUs on order with NVIDIA "
                 f"({F.count(float(p.on_order.sum()))} now) from when its queue should reach them (an estimate). "
                 "MW: what the contracted GPUs draw against MW powered by then.", style="dim")
-    t = _table()
+    t = table()
     for col, j in (("month", "left"), ("contracted", "right"), ("held", "right"), ("gap", "right"),
                    ("MW needed", "right"), ("MW powered", "right"), ("short of", "left")):
         t.add_column(col, justify=j)  # type: ignore[arg-type]
@@ -164,7 +150,7 @@ def obligations_body(session: Session, narrow: bool) -> Group:
         t.add_row(r["month"], F.count(r["contracted"]), F.count(r["held"]),
                   Text(("+" if gap >= 0 else "-") + F.count(abs(gap)), style=style),
                   f"{r['mw_need']:,.0f}", f"{r['mw_powered']:,.0f}", Text(what or "-", style=style))
-    gens = _table("Next month by generation")
+    gens = table("Next month by generation")
     gens.add_column("GPU")
     gens.add_column("contracted", justify="right")
     gens.add_column("held", justify="right")
