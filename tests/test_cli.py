@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from mini_scenario import MINI
 
 import market
 
@@ -259,9 +260,6 @@ def test_version():
 
 
 # ---------------------------------------------------------------------------- bad input
-
-MINI = (REPO / "tests" / "test_scenario.py").read_text().split('MINI = """\\\n')[1].split('"""')[0]
-
 
 def bad_file(tmp_path: Path, old: str, new: str) -> str:
     assert old in MINI
