@@ -29,8 +29,6 @@ class Catalogue:
         self.system_cost = np.array([g.system_cost for g in gens], dtype=float)
         self.train = np.array([g.training_perf for g in gens], dtype=float)
         self.inf = np.array([g.inference_perf for g in gens], dtype=float)
-        self.inf_list = self.inf.tolist()
-        self.train_list = self.train.tolist()
         self.power_kw = np.array([g.power_kw for g in gens], dtype=float)
         self.power_kw_list = self.power_kw.tolist()  # for loops over generations (fixed for a run)
         self.base_output = np.array([g.monthly_output for g in gens], dtype=float)
@@ -42,9 +40,7 @@ class Catalogue:
         self._newest_key = -1  # plan_version of _plan_lists
         self._plan_lists: tuple[list, list] = ([], [])
         self._newer = np.zeros(self.n, dtype=np.int64)
-        self._factor_key: tuple | None = None
         self.plan_version = 0  # launch plans seen (events can move a launch)
-        self._factors: list[float] = []
         self._capex_key = b""
         self._capex_list: list[float] = []
         self._sched_key = -1  # plan_version of _sched, the output schedules as plain numbers
@@ -112,10 +108,6 @@ class Catalogue:
             self._capex_key = key
         return self._capex_list
 
-    def newer_count(self, g: int, t: int) -> int:
-        """NVIDIA generations launched after ``g`` and by month ``t``."""
-        return int(self.newer_counts(t)[g])
-
     def newer_counts(self, t: int) -> np.ndarray:
         """``newer_count`` of every generation in month ``t`` (cached while the launch plan and
         the NVIDIA generations launched by ``t`` stay the same)."""
@@ -125,15 +117,6 @@ class Catalogue:
             self._newer = (shipped[None, :] & (self.launch[None, :] > self.launch[:, None])).sum(axis=1)
             self._newer_key = key
         return self._newer
-
-    def value_factors(self, t: int, obsolescence: float) -> list[float]:
-        """(1 - obsolescence) ^ newer generations shipped, for every generation in month ``t``: what
-        is left of a used GPU's value after newer ones arrive (cached as :meth:`newer_counts` is)."""
-        key = (bisect.bisect_right(self._launches, t), self.plan_version, obsolescence)
-        if self._factor_key != key:
-            self._factors = [(1.0 - obsolescence) ** n for n in self.newer_counts(t).tolist()]
-            self._factor_key = key
-        return self._factors
 
     def capex(self, g: int, nvidia_price: float) -> float:
         """All-in capital cost of one GPU today: NVIDIA's price plus servers, network and install."""

@@ -110,10 +110,6 @@ class Exchange:
         it, value = self._live_terms()
         return service.top_buyer_shares(it[0], it[2], value, len(self._prow))
 
-    def ig_share(self, seller: str) -> float:
-        ig, total = self.credit_backlog(seller)
-        return ig / total if total > 0 else 0.0
-
     def backlog(self, seller: str) -> tuple[float, float, list[tuple[str, float]]]:
         """Remaining contracted value, the largest buyer's share of it, and buyers by value."""
         per: dict[str, float] = {}

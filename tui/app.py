@@ -178,11 +178,17 @@ class GpuMarketApp(App):
         if self.busy:
             self._queue(1)
             return
+        self._step_one()
+
+    def _step_one(self) -> None:
+        """Start one month with the turn's decision (a player's company), or stop the queue if
+        the turn is refused."""
         decision = None
         if self.session.player is not None:
             decision = self._read_turn()
             if decision is None:
                 self.queued = 0
+                self.update_status()
                 return
         self._start_steps(1, decision)
 
@@ -349,14 +355,7 @@ class GpuMarketApp(App):
     def _next_queued(self) -> None:
         if self.busy or self.session.finished:
             return
-        decision = None
-        if self.session.player is not None:
-            decision = self._read_turn()
-            if decision is None:
-                self.queued = 0
-                self.update_status()
-                return
-        self._start_steps(1, decision)
+        self._step_one()
 
     def _finished_notice(self) -> None:
         if self.session.player is not None and not self._scorecard_shown:
