@@ -57,7 +57,8 @@ class Exchange:
         self._consider_key: np.ndarray | None = None
         self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
         self._credit: np.ndarray | None = None  # every seller's credit backlog (see credit_backlogs)
-        self.player_answers: dict[int, tuple[str, float]] = {}  # request id -> (action, price)
+        self.player_answers: dict[int, tuple[str, float, float | None]] = {}  # request id -> (action, price, floor)
+        self.quoted: dict[int, list[dict]] = {}  # request id -> the offers when last negotiated (offers_on)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         self.signed_this_month = 0
         # short-term market results
@@ -336,11 +337,14 @@ class Exchange:
         self.player_answers.clear()
 
     def _negotiate(self, r: Request, t: int, tight: float) -> None:
+        """Request ``r`` offered on by each eligible seller with GPUs to offer: the buyer takes the
+        offers best score first (:meth:`quotes`), each negotiated by the concession rule
+        (``negotiation.negotiate``) from the seller's ask and reservation price. A human player's
+        answer stands where the AI's ask and reservation do: its price is the ask and its floor the
+        reservation; an answer without a floor is a firm price, which the buyer takes if it is at
+        most its ceiling. The offers are kept for :meth:`offers_on`."""
         m = self.model
         neg = m.scn.negotiation
-        cat = m.cat
-        gname = cat.names[r.generation]
-        offers = []
         quotes = []  # (seller, GPUs it may offer)
         for p in self.eligible_sellers(r):
             qty = self.offer_size(r, p)
@@ -349,66 +353,86 @@ class Exchange:
         if not quotes:
             return
         rows = np.array([p.row for p, _ in quotes])
-        quoted = self.quotes(r, rows, np.array([q for _, q in quotes]), t, tight)
-        for (p, qty), start, res, ask, score in zip(quotes, *(a.tolist() for a in quoted), strict=True):
+        start, res, ask, _ = self.quotes(r, rows, np.array([q for _, q in quotes]), t, tight)
+        firm = np.zeros(len(quotes), dtype=bool)
+        taking = np.ones(len(quotes), dtype=bool)
+        for i, (p, _) in enumerate(quotes):
             if p.player:
                 ans = self.player_answers.get(r.request_id)
-                if ans is None or ans[0] == "decline":
-                    if ans is not None:
-                        m.news("decline", [p.name, r.buyer], f"{p.name} declines {r.buyer}'s request")
-                    continue
-                # the player's answer is a firm price: it stands where the AI's reservation and ask do
-                offers.append((ans[1], p, qty, start, ans[1], None))
-                continue
-            offers.append((score, p, qty, start, res, ask))
-        if not offers:
-            return
-        offers.sort(key=lambda o: (o[0], o[1].name))
-        for _score, p, qty, start, res, ask in offers:
+                taking[i] = ans is not None and ans[0] == "offer"
+                if ans is not None and not taking[i]:
+                    m.news("decline", [p.name, r.buyer], f"{p.name} declines {r.buyer}'s request")
+                if taking[i]:
+                    ask[i], floor = ans[1], ans[2]
+                    firm[i] = floor is None
+                    res[i] = ask[i] if floor is None else floor
+        score = self.offer_scores(r, rows, ask, start)
+        offers = sorted((o for o, keep in zip(zip(score.tolist(), [p for p, _ in quotes], [q for _, q in quotes],
+                                                 start.tolist(), res.tolist(), ask.tolist(), firm.tolist(),
+                                                 strict=True), taking, strict=True) if keep),
+                        key=lambda o: (o[0], o[1].name))
+        self.quoted[r.request_id] = made = [
+            {"month": t, "seller": p.name, "gpus": qty, "start": start_, "ask": ask_, "reservation": res_,
+             "firm": firm_, "score": score_, "signed": None, "price": None, "reason": "", "rounds": 0}
+            for score_, p, qty, start_, res_, ask_, firm_ in offers]  # (the reservation price is the seller's own)
+        e_s, e_b = negotiation.exponents(tight, len(offers), neg.tightness_weight, neg.outside_option_weight)
+        bid0 = r.ceiling * (1.0 - neg.bid_discount)
+        for o, (_, p, qty, start_, res_, ask_, firm_) in zip(made, offers, strict=True):
             if r.remaining <= 0:
                 break
-            qty = min(qty, r.remaining)
-            bid0 = r.ceiling * (1.0 - neg.bid_discount)
-            if ask is None:  # the player's answer: a firm price the buyer takes if under its ceiling
-                price = res
-                ok = price <= r.ceiling
-                m.news("offer", [p.name, r.buyer], f"{p.name} offers {r.buyer} {qty:,} {gname} GPUs at "
-                       f"${price:.2f}/GPU-hour from {m.label(start)}", request_id=r.request_id)
-                if ok:
-                    self.sign(r, p, qty, start, price, t)
-                else:
-                    m.news("walk_away", [r.buyer, p.name], f"{r.buyer} walks away from {p.name}: "
-                           f"${price:.2f} is above its ceiling", request_id=r.request_id)
-                continue
-            e_s, e_b = negotiation.exponents(tight, len(offers), neg.tightness_weight, neg.outside_option_weight)
-            out = negotiation.negotiate(res, ask, bid0, r.ceiling, neg.rounds, e_s, e_b)
-            s0, b0 = out.rounds[0]
-            m.news("offer", [p.name, r.buyer], "{} offers {} {:,} {} GPUs at ${:.2f}/GPU-hour from {}; {} bids ${:.2f}",
-                   p.name, r.buyer, qty, gname, s0, m.label(start), r.buyer, b0, request_id=r.request_id)
-            for i, (s, b) in enumerate(out.rounds[1:], start=1):
-                m.news("counter", [p.name, r.buyer], "round {}: {} asks ${:.2f}, {} bids ${:.2f}", i, p.name, s, r.buyer,
-                       b, request_id=r.request_id)
-            if out.signed:
-                self.sign(r, p, qty, start, out.price, t)
+            qty = o["gpus"] = min(qty, r.remaining)
+            if firm_:
+                out = negotiation.Outcome(ask_ <= r.ceiling, ask_, [(ask_, bid0)],
+                                          "" if ask_ <= r.ceiling else f"${ask_:.2f} is above its ceiling")
             else:
-                m.news("walk_away", [r.buyer, p.name], "{} and {} walk away: {}", r.buyer, p.name, out.reason,
-                       request_id=r.request_id)
+                out = negotiation.negotiate(res_, ask_, bid0, r.ceiling, neg.rounds, e_s, e_b)
+            o.update(signed=out.signed, price=out.price if out.signed else None, reason=out.reason,
+                     rounds=len(out.rounds))
+            self._announce(r, p, qty, start_, out)
+            if out.signed:
+                self.sign(r, p, qty, start_, out.price, t)
+
+    def _announce(self, r: Request, p: Provider, qty: int, start: int, out: negotiation.Outcome) -> None:
+        """The negotiation's news: the opening offer and bid, each counter, and a walk-away."""
+        m = self.model
+        s0, b0 = out.rounds[0]
+        m.news("offer", [p.name, r.buyer], "{} offers {} {:,} {} GPUs at ${:.2f}/GPU-hour from {}; {} bids ${:.2f}",
+               p.name, r.buyer, qty, m.cat.names[r.generation], s0, m.label(start), r.buyer, b0,
+               request_id=r.request_id)
+        for i, (s, b) in enumerate(out.rounds[1:], start=1):
+            m.news("counter", [p.name, r.buyer], "round {}: {} asks ${:.2f}, {} bids ${:.2f}", i, p.name, s, r.buyer,
+                   b, request_id=r.request_id)
+        if not out.signed:
+            m.news("walk_away", [r.buyer, p.name], "{} and {} walk away: {}", r.buyer, p.name, out.reason,
+                   request_id=r.request_id, reason=out.reason)
+
+    def offers_on(self, request_id: int) -> list[dict]:
+        """The offers made on a request when it was last negotiated, best score first: month,
+        seller, GPUs, start month, opening ask, the seller's own reservation price (private to it),
+        whether the offer was firm, the buyer's score, whether it signed (None: the request was
+        filled before the buyer came to it), the price, the reason of a walk-away and the rounds
+        it took (empty if not negotiated yet)."""
+        return list(self.quoted.get(request_id, ()))
 
     def quotes(self, r: Request, rows: np.ndarray, qty: np.ndarray, t: int,
                tight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Each seller's (provider ``rows``, offering ``qty`` GPUs) start, reservation price, ask and
-        the buyer's score of its offer for request ``r``: the ask is the reservation price marked
-        up with the market's tightness; the score adds a penalty per month of delay and takes off
-        the value of the buyer's trust (the lower, the better)."""
-        m = self.model
-        mk = m.scn.market
+        the buyer's score of its offer for request ``r`` (:meth:`offer_scores`): the ask is the
+        reservation price marked up with the market's tightness."""
         start = np.maximum(r.start, self.earliest_start(rows, r.generation, qty, t))
         res = self.reservation_price(rows, r.generation, r.term)
-        ask = res * (1.0 + m.scn.negotiation.ask_markup * min(2.0, tight))
+        ask = res * (1.0 + self.model.scn.negotiation.ask_markup * min(2.0, tight))
+        return start, res, ask, self.offer_scores(r, rows, ask, start)
+
+    def offer_scores(self, r: Request, rows: np.ndarray, ask: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """The buyer's score of each seller's (provider ``rows``) offer on request ``r`` at ``ask``
+        from ``start`` (the lower, the better): the ask plus a penalty per month of delay, less the
+        value of the buyer's trust in the seller."""
+        m = self.model
+        mk = m.scn.market
         delay = np.maximum(0, start - r.start)
         trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * m.pbook.trust[rows]
-        score = ask * (1.0 + mk.delay_penalty * delay) - mk.trust_price * trust
-        return start, res, ask, score
+        return ask * (1.0 + mk.delay_penalty * delay) - mk.trust_price * trust
 
     def sign(self, r: Request, p: Provider, qty: int, start: int, price: float, t: int) -> Contract:
         m = self.model

@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 import market
+from market.agents.provider import Turn
 from market.errors import UserError
 from market.ledger import Acct
 from market.model import MarketModel
@@ -61,11 +62,15 @@ class PriceSet(BaseModel):
 
 
 class Answer(BaseModel):
-    """The player's answer to an open capacity request: a firm offer at ``price`` or a decline."""
+    """The player's answer to an open capacity request: an offer or a decline. An offer opens at
+    ``price``; with a ``floor`` it is negotiated as the AI's are (the company concedes towards
+    the floor as the buyer raises its bid: ``negotiation.negotiate``), without one it is a firm
+    price that the buyer takes if it is at most its ceiling."""
 
     model_config = ConfigDict(extra="forbid")
     action: Literal["offer", "decline"]
     price: float = 0.0
+    floor: float | None = None
 
 
 class Decision(BaseModel):
@@ -169,7 +174,6 @@ class Game:
         cash = p.cash()
         capacity = p.borrowing_capacity()
         t = m.month
-        order_cost = 0.0
         for name, n in d.orders.items():
             if name not in cat.index:
                 errs.append(f"orders: unknown generation {name!r}")
@@ -179,12 +183,10 @@ class Game:
                 errs.append(f"orders: {name}: a GPU order cannot be negative ({n})")
             elif not cat.nvidia[g]:
                 errs.append(f"orders: {name} is not sold by NVIDIA")
-            elif cat.launch[g] > t or t >= cat.end[g]:
-                errs.append(f"orders: NVIDIA is not shipping {name} in {m.label(t)}")
-            order_cost += max(0, n) * cat.capex(g, m.nvidia.price[g])
+            elif t >= cat.end[g]:  # (before its launch an order joins NVIDIA's queue, as the AI's do)
+                errs.append(f"orders: NVIDIA no longer sells {name} ({m.label(t)})")
         if not math.isfinite(d.build_mw) or d.build_mw < 0:
             errs.append(f"build_mw: must be zero or more MW (got {d.build_mw})")
-        build_cost = max(0.0, d.build_mw) * p.mw_cost
         if not math.isfinite(d.borrow) or d.borrow < 0:
             errs.append(f"borrow: must be zero or more (got {d.borrow})")
         elif d.borrow > capacity + 1.0:
@@ -194,15 +196,11 @@ class Game:
             errs.append(f"repay: must be zero or more (got {d.repay})")
         elif d.repay > p.debt() + 1.0:
             errs.append(f"repay: {money(d.repay)} is more than the debt ({money(p.debt())})")
-        funds = cash + min(max(0.0, d.borrow), capacity) - max(0.0, d.repay)
         if d.repay > cash + max(0.0, d.borrow):
             errs.append(f"repay: {money(d.repay)} is more cash than {p.name} has ({money(cash)})")
-        if order_cost + build_cost > funds + max(0.0, capacity - max(0.0, d.borrow)) + 1.0:
-            errs.append(f"orders and MW cost {money(order_cost + build_cost)}, more than {p.name} has "
-                        f"and can borrow ({money(funds + max(0.0, capacity - d.borrow))})")
-        elif build_cost > funds + 1.0:
-            errs.append(f"build_mw: {d.build_mw:.0f} MW cost {money(build_cost)}, more cash than {p.name} has "
-                        f"({money(funds)})")
+        # (orders beyond what the company can pay for when its plan is made are cut to it, as the
+        # AI's are: ProviderBook.plan_capacity; MW are paid when started, by cash, borrowing, then
+        # new equity: Provider.ensure_cash)
         for name, ps in d.prices.items():
             if name not in cat.index:
                 errs.append(f"prices: unknown generation {name!r}")
@@ -228,7 +226,11 @@ class Game:
             if not (math.isfinite(a.price) and a.price > 0):
                 errs.append(f"answers: request {rid}: an offer needs a price above zero")
                 continue
-            if a.price > r.ceiling:
+            if a.floor is not None and not (math.isfinite(a.floor) and 0 < a.floor <= a.price):
+                errs.append(f"answers: request {rid}: the floor must be above zero and at most the price "
+                            f"(got ${a.floor:.2f} for ${a.price:.2f})")
+                continue
+            if a.floor is None and a.price > r.ceiling:
                 errs.append(f"answers: request {rid}: ${a.price:.2f}/GPU-hour is above {r.buyer}'s ceiling of "
                             f"${r.ceiling:.2f}; it would walk away")
             qty = self.offer_size(r)
@@ -238,21 +240,13 @@ class Game:
             m_ = self.means(g, r.start, r.term, extra)
             free = m_["free"] - offered.get(g, 0)
             offered[g] = offered.get(g, 0) + qty
-            if free >= qty:
-                continue
-            short = qty - max(0, int(free))
-            ready = self.nvidia_ready(g, short)
-            if ready is not None and ready <= r.start:
-                continue  # NVIDIA could still ship the shortfall in time: the player may order it later
-            if ready is not None:
-                how = (f"NVIDIA could not deliver {short:,} more before {m.label(ready)}: order them in this turn "
-                       f"(the contract then starts when they can arrive) or decline")
-            else:
-                how = f"NVIDIA does not sell {gname} now: offer what you have or decline"
-            errs.append(f"answers: request {rid}: an offer of {qty:,} {gname} GPUs from {m.label(r.start)} needs "
-                        f"GPUs {p.name} does not have: {max(0, int(free)):,} free ({m_['installed']:,.0f} installed, "
+            if free >= qty or self.nvidia_ready(g, qty - max(0, int(free))) is not None:
+                continue  # free GPUs, or NVIDIA sells them: the offer starts when they can be running
+            errs.append(f"answers: request {rid}: an offer of {qty:,} {gname} GPUs needs GPUs {p.name} does not "
+                        f"have: {max(0, int(free)):,} free ({m_['installed']:,.0f} installed, "
                         f"{m_['in_transit']:,.0f} in transit, {m_['on_order']:,.0f} on order, "
-                        f"{m_['contracted']:,.0f} already contracted) and {how}")
+                        f"{m_['contracted']:,.0f} already contracted), and NVIDIA does not sell {gname} now: "
+                        f"offer what you have or decline")
         return errs
 
     # ------------------------------------------------------------------ means and obligations
@@ -274,6 +268,15 @@ class Game:
         total = sum(have.values())
         return {**have, "contracted": contracted, "free": total - contracted}
 
+    def offer_start(self, r) -> int:
+        """The month an offer of the player's company on request ``r`` would start if negotiated
+        now: the requested start, or later when its GPUs or MW could not be running by then (the
+        exchange's rule for every seller, ``Exchange.earliest_start``)."""
+        m = self.model
+        p = self.company
+        qty = np.array([self.offer_size(r)])
+        return int(max(r.start, m.exchange.earliest_start(np.array([p.row]), r.generation, qty, m.month)[0]))
+
     def nvidia_ready(self, g: int, gpus: float) -> int | None:
         """The earliest month ``gpus`` more GPUs of generation ``g`` ordered now could be in the
         player's data centres (NVIDIA's queue, output and lead time), None if NVIDIA does not
@@ -286,6 +289,9 @@ class Game:
         return int(m.exchange.gpus_ready(g, gpus, t))
 
     def _apply(self, d: Decision) -> None:
+        """The turn's decisions: borrowing and repayment at once; orders, MW and prices where the
+        AI makes its own (``Provider.turn``: the providers' plans and prices of step 4); answers in
+        the negotiation of step 5."""
         m = self.model
         p = self.company
         cat = m.cat
@@ -293,16 +299,10 @@ class Game:
             p.borrow(d.borrow)
         if d.repay > 0:
             p.repay(d.repay)
-        for name, n in d.orders.items():
-            if n > 0:
-                p.place_order(cat.index[name], float(n))
-        if d.build_mw > 0:
-            p.build_mw(m.month, d.build_mw)
-        for name, ps in d.prices.items():
-            g = cat.index[name]
-            p.od[g], p.res[g], p.spot[g] = ps.on_demand, ps.reserved, ps.spot
+        p.turn = Turn({cat.index[name]: float(n) for name, n in d.orders.items() if n > 0}, max(0.0, d.build_mw),
+                      {cat.index[name]: (ps.on_demand, ps.reserved, ps.spot) for name, ps in d.prices.items()})
         for rid, a in d.answers.items():
-            m.exchange.player_answers[rid] = (a.action, a.price)
+            m.exchange.player_answers[rid] = (a.action, a.price, a.floor)
 
     def step(self, decision: Decision | dict | None = None) -> None:
         """Apply the player's decision (refused whole, with the reasons, if any part is invalid)
@@ -322,7 +322,8 @@ class Game:
             if self.player is not None:
                 decided = d
                 self.model.before_month = lambda: self._apply(decided)
-        self.decisions.append(d.model_dump(mode="json") if d is not None and not d.is_empty() else None)
+        self.decisions.append(d.model_dump(mode="json", exclude_none=True) if d is not None and not d.is_empty()
+                              else None)
         if self.player is not None:
             # the requests the player could answer this turn, for the month's report (what became of them)
             m = self.model

@@ -2,8 +2,9 @@
 
 One ``step`` is one month. The order of a month, a modelling decision written down here once:
 
-1. **Events** of the scenario timeline for this month apply; then a human player's decisions
-   (orders, MW, prices, answers, borrowing) for its company.
+1. **Events** of the scenario timeline for this month apply; then a human player's turn for its
+   company: borrowing and repayment at once; its orders, MW and prices wait for step 4 and its
+   answers for step 5, where the AI's own are made.
 2. **Arrivals**: GPUs shipped ``lead_time`` months ago are installed; MW builds finish; power is
    given to the newest generations first.
 3. **NVIDIA** tops up the rest of the world's orders, prices each generation off its backlog and

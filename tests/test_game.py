@@ -31,10 +31,8 @@ def test_an_order_reaches_nvidia(game):
 @pytest.mark.parametrize("decision, words", [
     ({"prices": {"H100": {"on_demand": -1.0, "reserved": 1.0, "spot": 0.5}}}, "above zero"),
     ({"prices": {"H100": {"on_demand": 2.0, "reserved": 1.0, "spot": 1.5}}}, "spot <= reserved <= on-demand"),
-    ({"orders": {"GB300": 10_000_000}}, "more than Nebius has and can borrow"),
     ({"orders": {"H999": 10}}, "unknown generation"),
     ({"orders": {"TPU-v7": 10}}, "not sold by NVIDIA"),
-    ({"orders": {"VR200": 10}}, "not shipping VR200"),
     ({"repay": 1e12}, "more than the debt"),
     ({"borrow": 1e13}, "more than the lenders allow"),
     ({"answers": {999: {"action": "offer", "price": 3.0}}}, "request 999 is not open"),
@@ -48,6 +46,30 @@ def test_a_bad_decision_is_refused_and_changes_nothing(game, decision, words):
     assert game.model.month == month
     assert np.array_equal(books(game), before)
     assert game.decisions == []
+
+
+def test_orders_beyond_the_budget_are_cut_to_it_as_the_ais_are(game):
+    """The AI's budget rule (``ProviderBook.plan_capacity``): cash above the buffer plus what the
+    lenders would still advance. Ten million GB300s are cut to it when the plan is made, and the
+    news says so."""
+    m = game.model
+    p = game.company
+    g = m.cat.index["GB300"]
+    seen = {}
+    plan = m.pbook.plan_capacity
+
+    def spy(t, nv_price, order):  # (the budget as the plan sees it)
+        seen["budget"] = max(0.0, p.cash() - p.cash_buffer()) + p.borrowing_capacity()
+        seen["unit"] = m.cat.unit_capex(nv_price)[g]
+        plan(t, nv_price, order)
+
+    m.pbook.plan_capacity = spy
+    game.step({"orders": {"GB300": 10_000_000}})
+    ev = [e for e in m.events_log if e["kind"] == "orders_cut" and e["agents"] == ["Nebius"]]
+    assert len(ev) == 1 and "cut to what it can pay for" in ev[0]["text"]
+    # floor(10M x budget / cost): within one GPU's price below the budget
+    ordered, unit, budget = p.orders_this_month[g], seen["unit"], seen["budget"]
+    assert budget - unit < ordered * unit <= budget
 
 
 def test_a_malformed_decision_names_the_field(game):
@@ -201,21 +223,28 @@ def test_money_has_one_format():
         "$1.23B", "$456M", "$45.6M", "$78.9k", "$120", "$0", "-$2.50B", "$58,000T", "$1.00B"]
 
 
-def test_an_offer_needs_gpus_the_company_can_have_by_the_start(game):
+def test_an_offer_needs_gpus_the_company_has_or_can_order(game):
+    """The rule every seller follows: an offer needs free GPUs or GPUs NVIDIA sells, and starts
+    when they can be running (``Exchange.earliest_start``); a generation NVIDIA no longer sells,
+    with none free, is refused and nothing changes."""
     m = game.model
     buyer = m.agent_by_name["Mistral"]
     vr = m.cat.index["VR200"]
-    # VR200 is not shipping yet: a large offer starting soon cannot be met
+    # VR200 ships from month 9: 59k of them offered for month 2 start no earlier than they can arrive
     r = m.exchange.request(buyer, vr, 59_000, 2, 12, "training")
+    assert game.decision_errors(Decision(answers={r.request_id: {"action": "offer", "price": 0.9 * r.ceiling}})) == []
+    assert game.offer_start(r) >= m.cat.launch[vr] + m.nvidia.spec.lead_time_months + 1 > r.start
+    # H100 shipments end after month 5: in month 6 Nebius can offer only its free H100s
+    h100 = m.cat.index["H100"]
+    for _ in range(6):
+        game.step()
+    free = int(game.means(h100, m.month + 1, 12)["free"])
+    r2 = m.exchange.request(buyer, h100, 2 * free + 1000, m.month + 1, 12, "inference")
+    assert game.offer_size(r2) > free
     before = books(game)
-    with pytest.raises(UserError, match=r"needs GPUs Nebius does not have: 0 free .* NVIDIA could not deliver"):
-        game.step({"answers": {r.request_id: {"action": "offer", "price": 0.9 * r.ceiling}}})
-    assert np.array_equal(books(game), before) and game.model.month == 0
-    # a generation NVIDIA ships with a start far enough ahead is orderable in time: accepted
-    h200 = m.cat.index["H200"]
-    ready = game.nvidia_ready(h200, 500)
-    r2 = m.exchange.request(buyer, h200, 500, ready + 1, 12, "inference")
-    assert game.decision_errors(Decision(answers={r2.request_id: {"action": "offer", "price": r2.ceiling}})) == []
+    with pytest.raises(UserError, match=r"needs GPUs Nebius does not have: .* NVIDIA does not sell H100 now"):
+        game.step({"answers": {r2.request_id: {"action": "offer", "price": 0.9 * r2.ceiling}}})
+    assert np.array_equal(books(game), before) and game.model.month == 6
 
 
 def test_an_offer_above_the_ceiling_is_refused_with_the_reason(game):

@@ -7,6 +7,7 @@ subclasses override; every rule here is one of the functions in ``market.mechani
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import mesa
@@ -21,6 +22,17 @@ if TYPE_CHECKING:
 
 NAN = float("nan")
 _CASH, _DEBT = int(Acct.CASH), int(Acct.DEBT)
+
+
+@dataclass(slots=True)
+class Turn:
+    """A human player's decisions for its company this month, applied where the AI's own are
+    made (``ProviderBook.set_prices`` and ``plan_capacity``): GPUs to order and prices (on-demand,
+    reserved, spot) by generation index, and MW to build."""
+
+    orders: dict[int, float] = field(default_factory=dict)
+    mw: float = 0.0
+    prices: dict[int, tuple[float, float, float]] = field(default_factory=dict)
 
 
 class Provider(mesa.Agent):
@@ -42,6 +54,7 @@ class Provider(mesa.Agent):
         self.active_from = month_index(spec.active_from, start) if spec.active_from else 0
         self.active = self.active_from <= 0
         self.player = False
+        self.turn: Turn | None = None  # a human player's decisions of the month (market.game)
         self._init_fleet(G)
         self._init_market(G)
         self._init_finance()
@@ -479,6 +492,7 @@ class ProviderBook:
             a[:] = 0.0
         for p in self.providers:
             p.st_sold_eq = 0.0
+            p.turn = None
 
     def receive(self, t: int) -> None:
         """Every provider's arrivals and power (:meth:`Provider.receive`)."""
@@ -511,7 +525,7 @@ class ProviderBook:
 
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every trading provider's on-demand, reserved and spot prices for the month by its
-        strategy (``pricing.on_demand``; a human player's company keeps the prices it set), for
+        strategy (``pricing.on_demand``; a human player's company takes those of its turn), for
         every generation it has on hand, resells or has coming. Generations are priced newest
         first: an older one is capped at ``second_life_premium`` times the provider's cheapest
         newer generation per unit of inference work (old GPUs are priced by the work they still
@@ -519,6 +533,9 @@ class ProviderBook:
         inference work, then times any scenario price cut."""
         m = self.model
         cat = m.cat
+        for p in self.providers:  # a human player's prices, set where the AI's are
+            for g, (od, res, spot) in (p.turn.prices.items() if p.turn is not None else ()):
+                p.od[g], p.res[g], p.spot[g] = od, res, spot
         rows = self.live() & ~np.array([p.player for p in self.providers])
         if not rows.any():
             return
@@ -573,13 +590,12 @@ class ProviderBook:
         what lenders would still advance pay for them, contracts first; then build MW for the
         fleet that is coming, with ``mw_buffer`` to spare. No provider's plan reads another's, so
         the plans are worked out at once; the orders and builds, which fill NVIDIA's book and move
-        money, follow ``order``."""
+        money, follow ``order``, a human player's (its ``turn``) in its company's place, its
+        orders cut to the same budget."""
         m = self.model
         cat = m.cat
         q = self.plan_terms
         rows = self.live() & ~np.array([p.player for p in self.providers])
-        if not rows.any():
-            return
         horizon = np.maximum(q["order_ahead_months"], m.nvidia.spec.lead_time_months + 1).astype(np.int64)
         need = m.exchange.committed_within(t, horizon)  # GPUs by provider and generation
         supply = self.installed + self.in_transit + self.on_order
@@ -592,8 +608,9 @@ class ProviderBook:
                             q["max_order_share"] * np.maximum(self.installed.sum(axis=1), 500.0))
         unit = np.array(cat.unit_capex(nv_price))
         cash = m.ledger.balances[self.eids, _CASH]
-        capacity = np.array([p.borrowing_capacity() if live else 0.0 for p, live in zip(self.providers, rows,
-                                                                                          strict=True)])
+        turns = np.array([p.turn is not None for p in self.providers])
+        capacity = np.array([p.borrowing_capacity() if plans else 0.0 for p, plans in zip(self.providers, rows | turns,
+                                                                                           strict=True)])
         budget = np.maximum(0.0, cash - np.array([p.cash_buffer() for p in self.providers])) + capacity
         spend = contract @ unit
         short = spend > budget
@@ -601,14 +618,28 @@ class ProviderBook:
         growth = np.where(short, 0.0, np.minimum(growth, (budget - spend) / unit[gp]))
         contract[np.arange(self.n), gp] += growth
         units = np.floor(contract)
-        ordered = [i for i in order if rows[i]]
+        # (a human player's orders and MW come in its company's place in the order)
+        ordered = [i for i in order if rows[i] or turns[i]]
         for i in ordered:
+            p = self.providers[i]
+            if turns[i]:  # a player's orders, cut to its budget as the plans are
+                units[i] = 0.0
+                units[i, list(p.turn.orders)] = list(p.turn.orders.values())
+                cost = units[i] @ unit
+                if cost > budget[i]:
+                    units[i] = np.floor(units[i] * budget[i] / cost)
+                    m.news("orders_cut", [p.name], "{}'s GPU orders are cut to what it can pay for: ${:.2f}B of "
+                           "${:.2f}B", p.name, units[i] @ unit / 1e9, cost / 1e9)
             for g in np.flatnonzero(units[i] > 0).tolist():
-                self.providers[i].place_order(g, float(units[i, g]))
+                p.place_order(g, float(units[i, g]))
         kw = ((self.installed + self.in_transit + self.on_order) * cat.power_kw).sum(axis=1)
         need_mw = kw / 1000.0 * (1.0 + q["mw_buffer"])
         for i in ordered:
             p = self.providers[i]
+            if p.turn is not None:
+                if p.turn.mw > 0:
+                    p.build_mw(t, p.turn.mw)
+                continue
             have = p.powered_mw + p.building_mw()
             if need_mw[i] > have:
                 p.build_mw(t, float(need_mw[i] - have))

@@ -307,10 +307,17 @@ async def test_a_price_typed_without_choosing_is_an_offer(make_app):
 
 
 async def test_an_offer_without_the_gpus_is_refused_with_the_reason(make_app):
+    """H100 shipments end after month 5: in month 6 an offer of more H100s than Nebius has free
+    is refused with the reason, and nothing changes."""
     app = make_app("Nebius")
     async with app.run_test(size=SIZE) as pilot:
+        g = app.session.game
         m = app.session.model
-        r = m.exchange.request(m.agent_by_name["Mistral"], m.cat.index["VR200"], 59_000, 2, 12, "training")
+        app.action_jump(6)
+        await settle(pilot)
+        h100 = m.cat.index["H100"]
+        free = int(g.means(h100, m.month + 1, 12)["free"])
+        r = m.exchange.request(m.agent_by_name["Mistral"], h100, 2 * free + 1000, m.month + 1, 12, "inference")
         await pilot.press("5")
         app.repaint()
         await settle(pilot)
@@ -318,9 +325,9 @@ async def test_an_offer_without_the_gpus_is_refused_with_the_reason(make_app):
         app.screen.query_one(f"#ansprice-{r.request_id}", Input).value = f"{0.9 * r.ceiling:.2f}"
         await pilot.press("n")
         await settle(pilot)
-        assert m.month == 0 and np.array_equal(before, m.ledger.balances)
+        assert m.month == 6 and np.array_equal(before, m.ledger.balances)
         errors = text_of(app.screen.query_one("#turn-errors", Static))
-        assert "needs GPUs Nebius does not have" in errors
+        assert "needs GPUs Nebius does not have" in errors and "NVIDIA does not sell H100 now" in errors
 
 
 async def test_twelve_months_as_coreweave_answering_requests_through_the_form(make_app):

@@ -114,7 +114,7 @@ class TurnPanel(VerticalScroll, MarketView):
             self._filled_for = key
             for g in range(cat.n):
                 if cat.nvidia[g]:
-                    can = cat.launch[g] <= t < cat.end[g]
+                    can = t < cat.end[g]  # (before its launch an order joins NVIDIA's queue)
                     self.query_one(f"#order-row-{g}").display = bool(can)
                     self.query_one(f"#order-label-{g}", Label).update(
                         f"{cat.names[g]} ${cat.capex(g, m.nvidia.price[g]) / 1e3:,.0f}k")
@@ -138,10 +138,12 @@ class TurnPanel(VerticalScroll, MarketView):
             for r, rivals in requests:
                 qty = game.offer_size(r)
                 means = game.means(r.generation, r.start, r.term)
+                begin = game.offer_start(r)
+                when = "" if begin <= r.start else f" (yours could start {m.label(begin)})"
                 rows.append((r.request_id,
                              f"#{r.request_id} {F.display_name(r.buyer)} wants {r.remaining:,} "
                              f"{cat.names[r.generation]} from {m.label(r.start)} for {r.term} months ({r.purpose}); "
-                             f"you may offer {qty:,}, you have {max(0, int(means['free'])):,} free; "
+                             f"you may offer {qty:,}{when}, you have {max(0, int(means['free'])):,} free; "
                              f"{rivals} rival{'s' if rivals != 1 else ''} may offer; issued {m.label(r.issued)}",
                              r.ceiling))
         if fresh:
@@ -166,7 +168,11 @@ class TurnPanel(VerticalScroll, MarketView):
                 Select([("offer", "offer"), ("decline", "decline")], prompt="no answer", id=f"ans-{rid}",
                        classes="answer-select"),
                 Input(placeholder=f"$/h (buyer's ceiling is {F.price(ceiling)})", id=f"ansprice-{rid}",
-                      classes="num wide")))
+                      classes="num wide"),
+                Input(placeholder="floor $/h (blank: firm)", id=f"ansfloor-{rid}", classes="num wide",
+                      tooltip="The lowest price you would concede to. With a floor the offer is negotiated as the "
+                              "AI's are: you open at the price and concede towards the floor while the buyer raises "
+                              "its bid; without one the price is firm and the buyer takes it if under its ceiling.")))
         await box.mount_all(widgets)
 
     def show_errors(self, errors: list[str]) -> None:
@@ -193,7 +199,7 @@ class TurnPanel(VerticalScroll, MarketView):
                 v = _num(self.query_one(f"#order-{g}", Input), f"orders {name}")
                 if v:
                     if not row.display:
-                        raise ValueError(f"orders: NVIDIA is not shipping {name} now")
+                        raise ValueError(f"orders: NVIDIA no longer sells {name}")
                     if v != int(v):
                         raise ValueError(f"orders {name}: whole GPUs only (got {v:g})")
                     orders[name] = int(v)
@@ -222,11 +228,13 @@ class TurnPanel(VerticalScroll, MarketView):
             except Exception:  # the rows are being rebuilt
                 continue
             pr = _num(self.query_one(f"#ansprice-{rid}", Input), f"request {rid} price")
+            floor = _num(self.query_one(f"#ansfloor-{rid}", Input), f"request {rid} floor")
+            terms = {"price": pr, **({"floor": floor} if floor else {})}
             if sel.value == Select.NULL:
                 if pr:  # a price typed without choosing: an offer at that price, not a silent nothing
-                    answers[rid] = {"action": "offer", "price": pr}
+                    answers[rid] = {"action": "offer", **terms}
                 continue
-            answers[rid] = {"action": str(sel.value), "price": pr}
+            answers[rid] = {"action": str(sel.value), **terms}
         return Decision(
             orders=orders,
             build_mw=_num(self.query_one("#build-mw", Input), "MW to build"),
