@@ -32,7 +32,7 @@ def slow_steps(monkeypatch, seconds: float) -> None:
 
 
 async def test_n_pressed_three_times_during_a_slow_month_advances_three(make_app, monkeypatch):
-    slow_steps(monkeypatch, 1.0)
+    slow_steps(monkeypatch, 2.0)  # (long enough that a loaded machine presses the keys inside the month)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
@@ -509,3 +509,32 @@ async def test_a_page_shown_by_its_key_scrolls_from_the_keyboard(make_app):
         await pilot.press("3")  # and the tab keys still work from there
         await pilot.pause()
         assert app.market_screen.active_tab == "contracts"
+
+
+async def test_every_request_row_is_on_screen_and_a_floor_makes_a_negotiated_offer(make_app):
+    """The answers box grows with its rows (it once kept the one line of "No open request" and
+    hid every request but a line of the first), and a floor typed beside a price is carried into
+    the decision."""
+    app = make_app("CoreWeave")
+    async with app.run_test(size=SIZE) as pilot:
+        g = app.session.game
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        rows = list(app.market_screen.query_one("TurnPanel")._request_ids)
+        assert rows  # (month 1: the labs' requests of month 0 are open to answer)
+        box = app.screen.query_one("#answers")
+        assert box.region.height >= sum(w.region.height for w in box.children)
+        rid = rows[0]
+        r = next(x for x in g.model.exchange.open_requests() if x.request_id == rid)
+        app.screen.query_one(f"#ansprice-{rid}", Input).value = f"{r.ceiling:.2f}"
+        app.screen.query_one(f"#ansfloor-{rid}", Input).value = f"{0.5 * r.ceiling:.2f}"
+        await pilot.press("n")
+        await settle(pilot)
+        answer = g.decisions[-1]["answers"][str(rid)] if str(rid) in g.decisions[-1]["answers"] else \
+            g.decisions[-1]["answers"][rid]
+        assert answer == {"action": "offer", "price": pytest.approx(r.ceiling, abs=0.01),
+                          "floor": pytest.approx(0.5 * r.ceiling, abs=0.01)}
+        mine = [o for o in g.model.exchange.offers_on(rid) if o["seller"] == "CoreWeave"]
+        assert mine and not mine[0]["firm"]

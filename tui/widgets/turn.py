@@ -167,9 +167,9 @@ class TurnPanel(VerticalScroll, MarketView):
             widgets.append(_row(
                 Select([("offer", "offer"), ("decline", "decline")], prompt="no answer", id=f"ans-{rid}",
                        classes="answer-select"),
-                Input(placeholder=f"$/h (buyer's ceiling is {F.price(ceiling)})", id=f"ansprice-{rid}",
-                      classes="num wide"),
-                Input(placeholder="floor $/h (blank: firm)", id=f"ansfloor-{rid}", classes="num wide",
+                Input(placeholder=f"$/h (ceiling {F.price(ceiling)})", id=f"ansprice-{rid}", classes="num mid",
+                      tooltip=f"Your price per GPU-hour; the buyer's ceiling is {F.price(ceiling)}."),
+                Input(placeholder="floor (blank: firm)", id=f"ansfloor-{rid}", classes="num mid",
                       tooltip="The lowest price you would concede to. With a floor the offer is negotiated as the "
                               "AI's are: you open at the price and concede towards the floor while the buyer raises "
                               "its bid; without one the price is firm and the buyer takes it if under its ceiling.")))
