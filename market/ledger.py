@@ -37,6 +37,9 @@ class Acct(IntEnum):
     OPEX = 14  # selling, general and administrative (expense)
     COMPUTE = 15  # compute bought for own use (expense, buyers)
     OTHER_EXPENSE = 16  # penalties paid, cancellation fees, losses on sales (expense)
+    LEASES = 17  # data-centre leases and colocation (expense)
+    SBC = 18  # stock-based compensation (expense, paid in new shares: no cash)
+    INCOME_TAX = 19  # income taxes (expense)
 
 
 N_ACCTS = len(Acct)
@@ -44,7 +47,7 @@ ASSETS = [Acct.CASH, Acct.GPU_ASSETS, Acct.ACCUM_DEP, Acct.POWER_INFRA, Acct.PRE
 LIABILITIES = [Acct.DEBT, Acct.DEFERRED_REVENUE]
 INCOME = [Acct.REVENUE, Acct.OTHER_INCOME]
 EXPENSES = [Acct.COST_OF_REVENUE, Acct.DEPRECIATION, Acct.INTEREST, Acct.OPEX, Acct.COMPUTE,
-            Acct.OTHER_EXPENSE]
+            Acct.OTHER_EXPENSE, Acct.LEASES, Acct.SBC, Acct.INCOME_TAX]
 ACCT_NAMES = [a.name.lower() for a in Acct]
 # the same as index arrays (numpy converts a list of enums element by element on every use)
 _ASSETS, _LIABILITIES, _EXPENSES = (np.array(x, dtype=np.intp) for x in (ASSETS, LIABILITIES, EXPENSES))
@@ -72,11 +75,14 @@ TRANSFERS: dict[str, tuple[Acct, Acct]] = {
     "penalty": (Acct.OTHER_EXPENSE, Acct.OTHER_INCOME),  # late-delivery penalties, cancellation fees
     "backstop": (Acct.COMPUTE, Acct.OTHER_INCOME),  # NVIDIA buys unused capacity
     "asset_sale": (Acct.GPU_ASSETS, Acct.GPU_ASSETS),  # GPUs change hands (payee's gain/loss posted apart)
+    "lease": (Acct.LEASES, Acct.REVENUE),  # data-centre lease or colocation to landlords
+    "income_tax": (Acct.INCOME_TAX, Acct.REVENUE),  # to the government
+    "capital_return": (Acct.PAID_IN, Acct.INVESTMENTS),  # buybacks and dividends: shareholders paid out
 }
 #: transfers whose payer side is capital expenditure
 CAPEX_KINDS = frozenset({"gpu_purchase", "system_purchase", "custom_chips", "power_build"})
 MEMOS = list(TRANSFERS) + ["opening", "depreciation", "recognise", "consume_prepaid", "disposal",
-                           "write_off", "asset_purchase"]
+                           "write_off", "asset_purchase", "sbc"]
 MEMO_CODE = {m: i for i, m in enumerate(MEMOS)}
 _TRANSFER_CODES = {k: (int(TRANSFERS[k][0]), int(TRANSFERS[k][1]), MEMO_CODE[k]) for k in TRANSFERS}
 _CASH, _DEBT, _GPU_ASSETS, _ACCUM_DEP = int(Acct.CASH), int(Acct.DEBT), int(Acct.GPU_ASSETS), int(Acct.ACCUM_DEP)
@@ -90,6 +96,7 @@ class Ledger:
         self.names = list(names)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.balances = np.zeros((len(self.names), N_ACCTS))
+        self.opening = self.balances.copy()  # the balances when the month began (begin_month)
         self.capex = np.zeros(len(self.names))  # this month's capital expenditure
         self.keep = keep
         self.month = -1
@@ -177,10 +184,12 @@ class Ledger:
         return float(self.balances[entity, acct])
 
     def begin_month(self, month: int) -> np.ndarray:
-        """Start a month: reset capex, return a copy of the opening balances."""
+        """Start a month: reset capex, keep a copy of the opening balances (``opening``, from which
+        the month's flows so far are read) and return it."""
         self.month = month
         self.capex[:] = 0.0
-        return self.balances.copy()
+        self.opening = self.balances.copy()
+        return self.opening
 
     def postings(self) -> dict[str, np.ndarray]:
         """Every kept posting as columns: month, entity, debit, credit, amount, memo, transfer_id."""
@@ -229,6 +238,9 @@ def flows(start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
         "opex": d[:, int(Acct.OPEX)],
         "compute_expense": d[:, int(Acct.COMPUTE)],
         "other_expense": d[:, int(Acct.OTHER_EXPENSE)],
+        "lease_expense": d[:, int(Acct.LEASES)],
+        "sbc_expense": d[:, int(Acct.SBC)],
+        "income_tax": d[:, int(Acct.INCOME_TAX)],
         "net_income": revenue + other_income - exp.sum(axis=1),
     }
 
@@ -236,7 +248,7 @@ def flows(start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
 #: what :func:`month_figures` gives: :func:`statement`'s stocks, then :func:`flows`
 STOCKS = ("cash", "total_assets", "liabilities", "debt", "equity_book", "fleet_book")
 FLOWS = ("revenue", "other_income", "cost_of_revenue", "depreciation", "interest_expense", "opex", "compute_expense",
-         "other_expense", "net_income")
+         "other_expense", "lease_expense", "sbc_expense", "income_tax", "net_income")
 FIGURES = STOCKS + FLOWS
 
 

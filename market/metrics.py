@@ -19,7 +19,8 @@ AGENT_COLUMNS = [
     "month", "agent", "kind", "cash", "total_assets", "liabilities", "debt", "equity_book", "revenue",
     "cost_of_revenue", "depreciation", "interest_expense", "net_income", "capex", "gpus_installed", "powered_mw",
     "gpu_hours_sold", "utilization", "market_share", "backlog", "top_customer_share", "market_value", "defaulted",
-    "other_income", "opex", "compute_expense", "other_expense", "fleet_book", "status",
+    "other_income", "opex", "compute_expense", "other_expense", "fleet_book", "status", "lease_expense",
+    "sbc_expense", "income_tax",
 ]
 MODEL_COLUMNS = [
     "month", "date", "gpus_shipped", "gpus_installed", "demand_gpu_hours", "served_gpu_hours",

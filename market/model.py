@@ -38,13 +38,13 @@ from market.catalogue import Catalogue
 from market.contracts import Contract
 from market.distress import Distress
 from market.exchange import Exchange
-from market.ledger import Acct, Ledger, month_figures
-from market.mechanisms import valuation
+from market.ledger import Acct, Ledger, flows, month_figures
+from market.mechanisms import finance, valuation
 from market.metrics import Recorder
 from market.scenario import Scenario, month_index, month_label
 
 OUTSIDE_PARTIES = ["investors", "lenders", "utilities", "suppliers", "builders", "end_users", "rest_of_world",
-                   "secondary_market"]
+                   "secondary_market", "landlords", "government"]
 
 
 def expand(specs, rng: np.random.Generator) -> list[tuple[object, str, float]]:
@@ -102,6 +102,13 @@ class MarketModel(mesa.Model):
         for e in scenario.events:
             self.events_by_month.setdefault(month_index(e.month, mk.start), []).append(e)
         self._open_books()
+        # income tax: the rate and the losses carried forward of each agent row (see _pay_taxes)
+        self.tax_rate = np.full(self.n_agents, mk.tax_rate)
+        self.tax_losses = np.zeros(self.n_agents)
+        if scenario.nvidia.tax_rate is not None:
+            self.tax_rate[self.nvidia.eid] = scenario.nvidia.tax_rate
+        for p in self.providers:
+            self.tax_losses[p.eid] = p.spec.tax_losses * p.scale
         self.consider = self.exchange.consideration_sets(self.rng)
         self.utilisation = 0.85
         self.market_price = self._initial_price()
@@ -210,20 +217,33 @@ class MarketModel(mesa.Model):
         # 6. contracts first, then the short-term market
         ex.serve_contracts(t)
         ex.clear_short_term(t)
-        # 7. costs
+        # 7. costs, then income taxes and NVIDIA's return of capital on the month's profit
         self.nvidia.pay_backstops(t)
         self.pbook.pay_operating(t)
+        self._pay_taxes()
+        self.nvidia.return_capital()
         # 8. month end
         self.buyers.top_up()
         self._month_end(t, opening)
         self.month += 1
 
+    def _pay_taxes(self) -> None:
+        """NVIDIA's and the trading providers' income tax on the month's pre-tax profit
+        (``finance.income_tax``: ``tax_rate``, after the losses each carries forward), to the
+        government. Buyers are not taxed here."""
+        L = self.ledger
+        rows = np.array([self.nvidia.eid] + [p.eid for p in self.providers if not p.defaulted], dtype=np.int64)
+        profit = flows(L.opening[rows], L.balances[rows])["net_income"]
+        tax, self.tax_losses[rows] = finance.income_tax(profit, self.tax_losses[rows], self.tax_rate[rows])
+        L.transfer_many(rows, np.full(rows.size, self.party["government"]), tax, "income_tax")
+
     def _month_end(self, t: int, opening: np.ndarray) -> None:
         """Utilisation; each provider's month booked (cash shortfalls, covenants); valuations;
         the record, which reads the ledger after every posting of the month."""
         f = month_figures(opening, self.ledger.balances, self.n_agents)  # the agents' statements and flows
+        # (EBITDA as lenders and analysts take it: before stock-based compensation, which is paid in shares)
         ebitda = (f["revenue"] + f["other_income"] - f["cost_of_revenue"] - f["opex"] - f["compute_expense"]
-                  - f["other_expense"])
+                  - f["other_expense"] - f["lease_expense"])
         util, self.utilisation = self.pbook.utilisation(self.hours)
         for p, u in zip(self.providers, util.tolist(), strict=True):
             p.utilisation = u

@@ -115,6 +115,7 @@ class MarketSpec(Spec):
     idle_power_draw: Share = Field(0.3, description="share of full power a powered but idle GPU still draws")
     delay_penalty: Factor = Field(0.03, description="a buyer's penalty on an offer per month of later start, as a share of price")
     second_life_premium: PosFactor = Field(1.4, description="how much more per unit of inference work an older generation can charge than the cheapest newer one")
+    tax_rate: Share = Field(0.21, description="income tax on a company's positive pre-tax profit, after the losses it carries forward")
 
 
 class NegotiationSpec(Spec):
@@ -156,6 +157,10 @@ class NvidiaSpec(Spec):
     price_floor: Annotated[float, Field(ge=0.01, le=100.0)] = 0.85
     price_cap: Annotated[float, Field(ge=0.01, le=100.0)] = 1.25
     opex_per_month: Money = 1.5e9
+    rd_share: Share = Field(0.0, description="research and development, share of the month's revenue, on top of opex_per_month")
+    tax_rate: Share | None = Field(None, description="its effective income-tax rate (default: market.tax_rate)")
+    capital_return_share: Share = Field(0.0, description="share of the month's net income returned to shareholders (buybacks and dividends) while cash is above min_cash")
+    min_cash: Money = Field(0.0, description="cash below which nothing is returned to shareholders, $")
     cash: Money = 6.0e10
     rest_of_world_share: Share = Field(0.8, description="share of output the rest of the world keeps on order")
     rest_of_world_backlog_months: Annotated[float, Field(ge=0.0, le=1200.0)] = 3.0
@@ -165,6 +170,22 @@ class NvidiaSpec(Spec):
 
 
 # --------------------------------------------------------------------------- providers
+
+
+class DebtTrancheSpec(Spec):
+    """A tranche of a provider's opening debt."""
+
+    amount: Money
+    coupon: Rate | None = Field(None, description="fixed annual coupon, kept until refinanced (none: floating at the base rate plus spread)")
+    spread: Rate | None = Field(None, description="floating spread over the base rate (default: finance.spread)")
+    amort_months: Annotated[int, Field(ge=0, le=1200)] | None = Field(None, description="level repayment over these months; 0: repaid whole at `matures` (default: finance.amort_months)")
+    matures: YearMonth | None = Field(None, description="month a tranche with amort_months = 0 falls due (refinanced at the rate of the day as far as lenders allow)")
+
+    @model_validator(mode="after")
+    def _bullet_has_maturity(self) -> DebtTrancheSpec:
+        if self.amort_months == 0 and self.matures is None:
+            raise ValueError("a tranche repaid at maturity (amort_months = 0) needs `matures`")
+        return self
 
 
 class CohortSpec(Spec):
@@ -250,6 +271,7 @@ class ProviderSpec(Spec):
     cash: Money
     debt: Money = 0.0
     debt_rate: Rate | None = None
+    debt_tranches: list[DebtTrancheSpec] = Field(default_factory=list, description="opening debt beyond `debt`: notes, converts, term loans")
     power_infra: Money = Field(0.0, description="book value of data centres at the start, $")
     fleet: list[CohortSpec] = Field(default_factory=list)
     powered_mw: Annotated[float, Field(ge=0.0, le=1e6)]
@@ -260,6 +282,10 @@ class ProviderSpec(Spec):
     power_price_kwh: Annotated[float, Field(ge=0.0, le=100.0)] = 0.07
     opex_per_gpu_hour: Annotated[float, Field(ge=0.0, le=1e3)] = 0.25
     sga_per_month: Money = 3e7
+    sga_share: Share = Field(0.0, description="SG&A that grows with the company: share of the month's revenue, on top of sga_per_month")
+    sbc_share: Share = Field(0.0, description="stock-based compensation, share of the month's revenue (paid in new shares: no cash)")
+    lease_per_kw_month: Annotated[float, Field(ge=0.0, le=1e4)] = Field(0.0, description="data-centre lease or colocation, $ per kW of powered capacity a month: owed whether the GPUs are busy or idle")
+    tax_losses: Money = Field(0.0, description="tax losses carried forward at the start, $")
     depreciation_years: Years = 6.0
     power_infra_years: Years = 20.0
     trust: Share = Field(0.5, description="enterprise trust, compliance and bundling")

@@ -231,8 +231,8 @@ case("set-negative-rate", *run1(B, "--set", 'events=[{kind="rate_change", month=
 case("set-negative-spread", *run1(B, "--set", 'events=[{kind="rate_change", month="2026-02", bps=0, spread_bps=-100}]'),
      words=("events.0.spread_bps", "spread"))
 case("set-rate-cut-below-debt-rate", *run1(B, "--set", "market.base_rate=0.5", "--set",
-                                           'events=[{kind="rate_change", month="2026-04", bps=-751}]'),
-     words=("events.0.bps", "Nebius's opening debt"))
+                                           'events=[{kind="rate_change", month="2026-04", bps=-901}]'),
+     words=("events.0.bps", "Crusoe's opening debt"))
 case("set-long-run", *run1(B, "--set", "market.months=100000"), words=("market.months", "--allow-large"))
 case("set-duplicate-name", *run1(B, "--set", "providers.Lambda.name=Nebius"), words=("Nebius", "twice"))
 case("set-exploding-demand", "run", B, "--set", "buyers.OpenAI.inference_growth=1.0", "--months", "600", "--out", OUT,

@@ -108,3 +108,38 @@ def test_shares_are_shares_over_the_whole_run(run):
     assert (m.served_inference_gpu_hours <= m.served_gpu_hours * (1 + 1e-12)).all()
     assert (m.served_gpu_hours <= m.demand_gpu_hours * (1 + 1e-9)).all()
 
+
+
+# ---------------------------------------------------------------- full costs (issue 14)
+# DOMAIN.md, "Beyond Q1 2026": CoreWeave's Q1 2026 GAAP net loss $740M, net interest $536M, total
+# debt approaching $25B; adjusted EBITDA about 62% (2025) to 72% (2027 consensus). The model's Q1
+# revenue ($2.52B) sits at the top of its band, so its loss is smaller than the reported one at the
+# reported cost shares (docs/calibration.md, "Full costs").
+
+
+def test_coreweave_q1_net_loss_interest_and_debt_in_band(agents):
+    q1 = cw(agents).loc[0:2]
+    assert -1.0e9 <= q1.net_income.sum() <= -0.3e9, q1.net_income.sum()
+    assert 0.45e9 <= q1.interest_expense.sum() <= 0.65e9, q1.interest_expense.sum()
+    assert 22e9 <= q1.debt.loc[2] <= 27e9, q1.debt.loc[2]
+
+
+def test_coreweave_q1_ebitda_margin_in_band(agents):
+    q = cw(agents).loc[0:2].sum()
+    # EBITDA before stock-based compensation (paid in shares), as lenders and analysts take it
+    ebitda = q.revenue + q.other_income - q.cost_of_revenue - q.lease_expense - q.opex - q.compute_expense \
+        - q.other_expense
+    assert 0.45 <= ebitda / q.revenue <= 0.75, ebitda / q.revenue
+
+
+def test_coreweave_january_value_near_the_public_range(agents):
+    assert 20e9 <= cw(agents).market_value.loc[0] <= 35e9, cw(agents).market_value.loc[0]
+
+
+def test_nvidia_operating_and_net_margin_in_band(agents):
+    # FY2026: gross margin about 71%, operating expenses about 10% of revenue, tax about 16%
+    nv = agents[agents.agent == "NVIDIA"].set_index("month").loc[0:11].sum()
+    operating = (nv.revenue - nv.cost_of_revenue - nv.opex) / nv.revenue
+    assert 0.55 <= operating <= 0.68, operating
+    assert 0.45 <= nv.net_income / nv.revenue <= 0.58, nv.net_income / nv.revenue
+    assert nv.income_tax > 0

@@ -130,8 +130,9 @@ def test_a_fork_shares_the_past_and_diverges_with_its_event(game):
     # the event applies from the month of the fork: 300 bp on the base rate
     assert fork.model.base_rate == pytest.approx(rate + 0.03)
     assert game.model.base_rate == pytest.approx(rate)
-    nebius = game.company.eid
-    assert fork.model.ledger.balances[nebius, 13] > game.model.ledger.balances[nebius, 13]  # more interest
+    # more interest on floating debt (Nebius's converts are fixed: CoreWeave's term loans float)
+    cw = game.model.provider_by_name["CoreWeave"].eid
+    assert fork.model.ledger.balances[cw, 13] > game.model.ledger.balances[cw, 13]
 
 
 def test_the_player_answers_a_request_and_signs(game):

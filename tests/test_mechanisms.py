@@ -468,11 +468,11 @@ class TestLoans:
     def test_service_by_hand(self):
         loans = self._two()
         # base 5%: 1,200 x 7% / 12 + 600 x 9% / 12 = 7 + 4.5; principal 100 + 100
-        interest, principal = loans.service(0.05, 0.0, 1.0)
+        interest, principal = loans.service(0, 0.05, 0.0, 1.0)
         assert interest == pytest.approx(11.5) and principal == pytest.approx(200.0)
         assert loans.total() == pytest.approx(1600.0) and len(loans) == 2  # 1,100 + 500
         # a restructured borrower (half repayments) with 1% more spread: 1,100 x 8% / 12 + 500 x 10% / 12
-        interest, principal = loans.service(0.05, 0.01, 0.5)
+        interest, principal = loans.service(0, 0.05, 0.01, 0.5)
         assert interest == pytest.approx(1100 * 0.08 / 12 + 500 * 0.10 / 12) and principal == pytest.approx(100.0)
 
     def test_paid_off_loans_are_dropped_and_order_kept(self):
@@ -481,14 +481,14 @@ class TestLoans:
         loans.add(300.0, 0.03, 3)
         for _ in range(9):  # grows its arrays past their first size
             loans.add(10.0, 0.05, 10)
-        interest, principal = loans.service(0.0, 0.0, 1.0)
+        interest, principal = loans.service(0, 0.0, 0.0, 1.0)
         assert principal == pytest.approx(100.0 + 100.0 + 9 * 1.0)
         assert len(loans) == 10 and loans.spread[0] == 0.03 and loans.principal[0] == pytest.approx(200.0)
         assert interest == pytest.approx(100 * 0.01 / 12 + 300 * 0.03 / 12 + 9 * 10 * 0.05 / 12)
 
     def test_early_repayment_oldest_first(self):
         loans = self._two()
-        loans.service(0.05, 0.0, 1.0)  # 1,100 and 500 left
+        loans.service(0, 0.05, 0.0, 1.0)  # 1,100 and 500 left
         assert loans.repay(1150.0) == 0.0
         # the first loan is gone; the second is 450 with its repayment still 100 a month
         assert len(loans) == 1 and loans.principal[0] == pytest.approx(450.0) and loans.monthly[0] == 100.0

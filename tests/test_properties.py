@@ -73,9 +73,10 @@ def assert_identities(model: MarketModel, opening: np.ndarray) -> None:
 
     # net income is revenue and other income less every expense
     ni = (a.revenue + a.other_income - a.cost_of_revenue - a.depreciation - a.interest_expense - a.opex
-          - a.compute_expense - a.other_expense)
+          - a.compute_expense - a.other_expense - a.lease_expense - a.sbc_expense - a.income_tax)
     flow_scale = a[["revenue", "other_income", "cost_of_revenue", "depreciation", "interest_expense", "opex",
-                    "compute_expense", "other_expense"]].abs().sum(axis=1)
+                    "compute_expense", "other_expense", "lease_expense", "sbc_expense",
+                    "income_tax"]].abs().sum(axis=1)
     ok = close(a.net_income, ni, flow_scale)
     assert ok.all(), a.loc[~ok, ["month", "agent", "net_income"]]
 

@@ -143,16 +143,19 @@ def test_rates_up_300_raises_interest_by_the_rate_times_the_debt(base):
     assert s.market.base_rate.loc[t] == pytest.approx(0.043 + 0.03)
     assert base.market.base_rate.loc[t] == pytest.approx(0.043)
     cw, cw0 = s.agent("CoreWeave", "interest_expense"), base.agent("CoreWeave", "interest_expense")
-    # the event month: the same loans, the same principal, 300 bp base + 100 bp spread more
+    # the event month: the same loans, the same principal; the floating ones pay 300 bp base + 100 bp
+    # spread more, the fixed notes and converts (their tranches in the scenario) keep their coupons
+    fixed = sum(d.amount for d in next(p for p in load_scenario("baseline-2026").providers
+                                       if p.name == "CoreWeave").debt_tranches if d.coupon is not None)
     opening_debt = base.agent("CoreWeave", "debt").loc[t - 1]
-    assert s.agent("CoreWeave", "debt").loc[t - 1] == opening_debt
-    assert cw.loc[t] - cw0.loc[t] == pytest.approx(0.04 * opening_debt / 12, rel=0.01)
-    # every later month: at least the 300 bp share of the debt it carries
+    assert s.agent("CoreWeave", "debt").loc[t - 1] == opening_debt and fixed > 0
+    assert cw.loc[t] - cw0.loc[t] == pytest.approx(0.04 * (opening_debt - fixed) / 12, rel=0.01)
+    # every later month: at least the 300 bp share of the floating debt it carries
     debt = s.agent("CoreWeave", "debt")
     for m in range(t, MONTHS):
-        assert cw.loc[m] - cw0.loc[m] >= 0.03 * debt.loc[m] / 12, m
+        assert cw.loc[m] - cw0.loc[m] >= 0.03 * (debt.loc[m] - fixed) / 12, m
     ni, ni0 = s.agent("CoreWeave", "net_income"), base.agent("CoreWeave", "net_income")
-    assert ni.loc[t:t + 5].sum() < ni0.loc[t:t + 5].sum() - 0.03 * opening_debt / 12 * 6
+    assert ni.loc[t:t + 5].sum() < ni0.loc[t:t + 5].sum() - 0.03 * (opening_debt - fixed) / 12 * 6
     # a hyperscaler without debt pays no interest either way
     assert s.agent("AWS", "interest_expense").loc[t:].abs().max() == 0
 

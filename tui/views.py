@@ -10,13 +10,18 @@ import numpy as np
 
 from market.model import MarketModel
 
-INCOME_LINES = ("revenue", "cost_of_revenue", "opex", "depreciation", "interest_expense", "other", "net_income")
+INCOME_LINES = ("revenue", "cost_of_revenue", "lease_expense", "opex", "sbc_expense", "depreciation",
+                "interest_expense", "income_tax", "other", "net_income")
+NAMED_LINES = INCOME_LINES[1:-2]  # (the costs named in the statement; "other" is what they leave)
 INCOME_LABELS = {
     "revenue": "Revenue",
     "cost_of_revenue": "Cost of revenue",
-    "opex": "Overheads (SG&A)",
+    "lease_expense": "Data-centre leases",
+    "opex": "Overheads (SG&A, R&D)",
+    "sbc_expense": "Stock compensation",
     "depreciation": "Depreciation",
     "interest_expense": "Interest",
+    "income_tax": "Income tax",
     "other": "Other, net",
     "net_income": "Net income",
 }
@@ -118,10 +123,8 @@ def income_statement(m: MarketModel, e: int) -> dict[str, dict[str, float]]:
     for line in INCOME_LINES:
         out[line] = {}
     for p, ms in periods.items():
-        vals = {k: _sum_months(m, e, k, ms) for k in ("revenue", "cost_of_revenue", "opex", "depreciation",
-                                                      "interest_expense", "net_income")}
-        vals["other"] = vals["net_income"] - (vals["revenue"] - vals["cost_of_revenue"] - vals["opex"]
-                                              - vals["depreciation"] - vals["interest_expense"])
+        vals = {k: _sum_months(m, e, k, ms) for k in ("revenue", *NAMED_LINES, "net_income")}
+        vals["other"] = vals["net_income"] - (vals["revenue"] - sum(vals[k] for k in NAMED_LINES))
         for line in INCOME_LINES:
             out[line][p] = vals[line]
     return out

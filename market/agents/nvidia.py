@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from market.ledger import Acct
+from market.ledger import Acct, flows
 from market.mechanisms import allocation
 from market.scenario import NvidiaSpec, month_index
 
@@ -115,7 +115,19 @@ class Nvidia(mesa.Agent):
                        shipped, rest_backlog)
         self.shipped[:] = shipped
         self.rest_backlog[:] = rest_backlog
-        m.ledger.transfer(self.eid, m.party["suppliers"], sp.opex_per_month, "sga")
+        revenue = m.ledger.opening[self.eid, Acct.REVENUE] - m.ledger.balances[self.eid, Acct.REVENUE]
+        m.ledger.transfer(self.eid, m.party["suppliers"], sp.opex_per_month + sp.rd_share * max(0.0, revenue), "sga")
+
+    def return_capital(self) -> None:
+        """Buybacks and dividends: ``capital_return_share`` of the month's net income (after
+        tax), paid to shareholders (investors) as far as cash stays above ``min_cash``."""
+        m = self.model
+        L = m.ledger
+        sp = self.spec
+        profit = float(flows(L.opening[[self.eid]], L.balances[[self.eid]])["net_income"][0])
+        amount = min(sp.capital_return_share * max(0.0, profit), max(0.0, L.balances[self.eid, Acct.CASH] - sp.min_cash))
+        if amount > 0:
+            L.transfer(self.eid, m.party["investors"], amount, "capital_return")
 
     def _top_up_rest_of_world(self, output: list[float]) -> None:
         """The rest of the world (buyers outside the model) keeps ``rest_of_world_share`` of each

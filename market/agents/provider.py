@@ -142,10 +142,16 @@ class Provider(mesa.Agent):
             L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
             self.add_cohort(g, month, units, c.unit_cost, acc)
         L.post(self.eid, Acct.POWER_INFRA, Acct.PAID_IN, spec.power_infra * s, "opening")
-        if spec.debt > 0:
-            debt = spec.debt * s
+        if spec.debt > 0:  # a floating loan, amortising; then the tranches the scenario lists
             spread = (spec.debt_rate - m.base_rate) if spec.debt_rate is not None else spec.finance.spread
-            self.loans.add(debt, spread, spec.finance.amort_months)
+            self.loans.add(spec.debt * s, spread, spec.finance.amort_months)
+        for d in spec.debt_tranches:
+            amort = spec.finance.amort_months if d.amort_months is None else d.amort_months
+            due = month_index(d.matures, start) if d.matures else finance.NEVER
+            self.loans.add(d.amount * s, spec.finance.spread if d.spread is None else d.spread, amort,
+                           np.nan if d.coupon is None else d.coupon, due)
+        debt = self.loans.total()
+        if debt > 0:
             L.post(self.eid, Acct.PAID_IN, Acct.DEBT, debt, "opening")
             L.post(m.party["lenders"], Acct.INVESTMENTS, Acct.PAID_IN, debt, "opening")
         if spec.custom_silicon:
@@ -304,9 +310,21 @@ class Provider(mesa.Agent):
         return float(dep.sum())
 
     def debt_service_due(self, t: int) -> tuple[float, float]:
-        """This month's interest and principal on every loan; principal is taken off the loans."""
+        """This month's interest and principal on every loan; principal is taken off the loans. A
+        bullet falling due is refinanced at today's spread (the new rate) as far as the lenders
+        would advance it again (:meth:`borrowing_capacity` with the bullet repaid); the rest is
+        repaid."""
+        maturing = self.loans.maturing(t)
+        if maturing > 0:
+            rolled = min(maturing, max(0.0, self.borrowing_capacity() + maturing))
+            self.loans.refinance(t, rolled, float(self.model.pbook.spreads([self.row])[0]),
+                                 self.spec.finance.amort_months)
+            self.model.news("refinancing", [self.name], "{} refinances ${:.2f}B of debt falling due at {:.1%}, "
+                            "repays ${:.2f}B", self.name, rolled / 1e9,
+                            float(self.loans.rates(self.model.base_rate, self.spread_extra)[-1]) if rolled > 0 else 0.0,
+                            (maturing - rolled) / 1e9)
         slow = 0.5 if t <= self.restructured_until else 1.0
-        interest, principal = self.loans.service(self.model.base_rate, self.spread_extra, slow)
+        interest, principal = self.loans.service(t, self.model.base_rate, self.spread_extra, slow)
         self.service_month = interest + principal
         return interest, principal
 
@@ -447,6 +465,9 @@ class ProviderBook:
         self.kwh_price = np.array([p.spec.power_price_kwh for p in providers])
         self.opex_rate = np.array([p.spec.opex_per_gpu_hour for p in providers])
         self.sga = np.array([p.spec.sga_per_month * p.scale for p in providers])
+        self.sga_share = np.array([p.spec.sga_share for p in providers])
+        self.sbc_share = np.array([p.spec.sbc_share for p in providers])
+        self.lease_kw = np.array([p.spec.lease_per_kw_month for p in providers])
         for name in self.FIELDS:
             mat = np.zeros((self.n, n_generations))
             for i, p in enumerate(providers):
@@ -680,8 +701,11 @@ class ProviderBook:
     def pay_operating(self, t: int) -> None:
         """Every trading provider's monthly costs (none once a company has defaulted and been
         wound up): power for busy and idle GPUs (at ``idle_power_draw``) x PUE x $/kWh to the
-        utilities; site operations per running GPU-hour and overheads (a fifth of them before a
-        company is active) to suppliers; straight-line depreciation of GPUs and of power
+        utilities; site operations per running GPU-hour to suppliers; data-centre leases
+        (``lease_per_kw_month`` x powered kW, busy or idle) to landlords; overheads
+        (``sga_per_month``, a fifth of it before a company is active, plus ``sga_share`` of the
+        month's revenue) to suppliers; stock-based compensation (``sbc_share`` of the month's
+        revenue, paid in new shares); straight-line depreciation of GPUs and of power
         infrastructure; interest and principal to lenders."""
         m = self.model
         L = m.ledger
@@ -700,7 +724,12 @@ class ProviderBook:
         L.transfer_many(eids, utilities, kwh * self.kwh_price[idx], "power")
         L.transfer_many(eids, suppliers, run_h.sum(axis=1) * self.opex_rate[idx], "site_opex")
         active = np.array([p.active for p in ps], dtype=bool)
-        L.transfer_many(eids, suppliers, self.sga[idx] * np.where(active, 1.0, 0.2), "sga")
+        revenue = np.maximum(0.0, L.opening[eids, Acct.REVENUE] - L.balances[eids, Acct.REVENUE])  # (the month's so far)
+        powered_kw = np.array([p.powered_mw for p in ps]) * 1000.0
+        L.transfer_many(eids, np.full(len(rows), m.party["landlords"]), powered_kw * self.lease_kw[idx], "lease")
+        L.transfer_many(eids, suppliers, self.sga[idx] * np.where(active, 1.0, 0.2) + self.sga_share[idx] * revenue,
+                        "sga")
+        L.post_many(eids, Acct.SBC, Acct.PAID_IN, self.sbc_share[idx] * revenue, "sbc")
         L.post_many(eids, Acct.DEPRECIATION, Acct.ACCUM_DEP, np.array([p.depreciation_due(t) for p in ps]),
                     "depreciation")
         infra_left = np.maximum(0.0, L.balances[eids, Acct.POWER_INFRA])

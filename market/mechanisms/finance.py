@@ -49,40 +49,68 @@ def covenant_breached(debt: float, ebitda_quarter: float, service_quarter: float
     return (lev > max_leverage or cov < min_dscr), lev, cov
 
 
-class Loans:
-    """A borrower's floating-rate GPU-backed loans, oldest first, as arrays: principal, spread over
-    the base rate, and level monthly principal repayment (principal / amortisation months)."""
+NEVER = 2**62  # (the maturity of an amortising loan)
 
-    __slots__ = ("principal", "spread", "monthly")
+
+class Loans:
+    """A borrower's loans, oldest first, as arrays: principal; spread over the base rate (floating)
+    or a fixed coupon (NaN when floating); level monthly principal repayment (principal /
+    amortisation months; 0 for a bullet); and the month a bullet falls due (``NEVER`` for an
+    amortising loan)."""
+
+    __slots__ = ("principal", "spread", "monthly", "coupon", "due")
 
     def __init__(self) -> None:
-        self.principal = np.zeros(0)
-        self.spread = np.zeros(0)
-        self.monthly = np.zeros(0)
+        self.clear()
 
     def __len__(self) -> int:
         return self.principal.size
 
-    def add(self, principal: float, spread: float, amort_months: int) -> None:
+    def add(self, principal: float, spread: float, amort_months: int, coupon: float = np.nan,
+            due: int = NEVER) -> None:
+        """A loan: floating at the base rate plus ``spread``, or at a fixed ``coupon``; repaid level
+        over ``amort_months``, or whole in month ``due`` when ``amort_months`` is 0."""
         self.principal = np.append(self.principal, principal)
         self.spread = np.append(self.spread, spread)
-        self.monthly = np.append(self.monthly, principal / amort_months)
+        self.monthly = np.append(self.monthly, principal / amort_months if amort_months > 0 else 0.0)
+        self.coupon = np.append(self.coupon, coupon)
+        self.due = np.append(self.due, due if amort_months <= 0 else NEVER)
 
     def total(self) -> float:
         """Principal outstanding."""
         return float(self.principal.sum())
 
-    def service(self, base_rate: float, extra_spread: float, slow: float) -> tuple[float, float]:
-        """This month's interest (:func:`monthly_interest` at base + spread + ``extra_spread``, never
-        below zero: a fixed-spread loan whose base rate falls below it pays nothing, not less) and
-        principal (``slow`` x the level repayment, at most what is left) on every loan; the
-        principal is taken off the loans and paid-off loans are dropped."""
-        rate = np.maximum(0.0, base_rate + self.spread + extra_spread)
-        interest = float(np.sum(monthly_interest(self.principal, rate)))
-        pay = np.minimum(self.principal, self.monthly * slow)
+    def rates(self, base_rate: float, extra_spread: float) -> np.ndarray:
+        """Each loan's annual rate: a fixed coupon keeps its rate until the loan is refinanced; a
+        floating loan reprices with the base rate, plus ``extra_spread`` (a credit-spread shock, a
+        restructuring), never below zero."""
+        return np.where(np.isnan(self.coupon), np.maximum(0.0, base_rate + self.spread + extra_spread), self.coupon)
+
+    def service(self, t: int, base_rate: float, extra_spread: float, slow: float) -> tuple[float, float]:
+        """Month ``t``'s interest (:func:`monthly_interest` at :meth:`rates`) and principal
+        (``slow`` x the level repayment, at most what is left, and every bullet due by ``t``)
+        on every loan; the principal is taken off the loans and paid-off loans are dropped."""
+        interest = float(np.sum(monthly_interest(self.principal, self.rates(base_rate, extra_spread))))
+        pay = np.where(self.due <= t, self.principal, np.minimum(self.principal, self.monthly * slow))
         self.principal = self.principal - pay
         self._drop_paid()
         return interest, float(pay.sum())
+
+    def maturing(self, t: int) -> float:
+        """Principal of the bullets due by month ``t``."""
+        return float(self.principal[self.due <= t].sum())
+
+    def refinance(self, t: int, amount: float, spread: float, amort_months: int) -> None:
+        """``amount`` of the bullets due by month ``t`` rolled into a new floating loan at today's
+        ``spread`` (the new rate); what is not rolled stays due."""
+        due = self.due <= t
+        total = self.principal[due].sum()
+        if amount <= 0 or total <= 0:
+            return
+        take = min(amount, total) / total
+        self.principal = np.where(due, self.principal * (1.0 - take), self.principal)
+        self._drop_paid()
+        self.add(min(amount, total), spread, amort_months)
 
     def repay(self, amount: float) -> float:
         """Repay ``amount`` early, oldest loans first (each loan's level repayment is capped at what
@@ -95,9 +123,20 @@ class Loans:
         return max(0.0, amount - float(pay.sum()))
 
     def clear(self) -> None:
-        self.principal, self.spread, self.monthly = np.zeros(0), np.zeros(0), np.zeros(0)
+        self.principal, self.spread, self.monthly, self.coupon = np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
+        self.due = np.zeros(0, dtype=np.int64)
 
     def _drop_paid(self) -> None:
         keep = self.principal > 1e-6
         if not keep.all():
-            self.principal, self.spread, self.monthly = self.principal[keep], self.spread[keep], self.monthly[keep]
+            for name in self.__slots__:
+                setattr(self, name, getattr(self, name)[keep])
+
+
+def income_tax(profit: np.ndarray, losses: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Income tax on each company's pre-tax ``profit`` of the period at ``rate``, after the tax
+    ``losses`` it carries forward (used up first); a loss adds to them. Returns (tax, losses
+    carried forward after the period)."""
+    gain = np.maximum(profit, 0.0)
+    used = np.minimum(losses, gain)
+    return rate * (gain - used), losses - used + np.maximum(-profit, 0.0)

@@ -58,8 +58,9 @@ def test_income_statement_periods_sum_the_months(model14):
     assert st["revenue"]["month"] == pytest.approx(am[13]["revenue"][e])
     assert st["revenue"]["quarter"] == pytest.approx(am[12]["revenue"][e] + am[13]["revenue"][e])
     assert st["net_income"]["year"] == pytest.approx(am[12]["net_income"][e] + am[13]["net_income"][e])
-    lines = st["revenue"]["month"] - sum(st[k]["month"] for k in ("cost_of_revenue", "opex", "depreciation",
-                                                                     "interest_expense"))
+    lines = st["revenue"]["month"] - sum(st[k]["month"] for k in V.NAMED_LINES)
+    assert set(V.NAMED_LINES) == {"cost_of_revenue", "lease_expense", "opex", "sbc_expense", "depreciation",
+                                  "interest_expense", "income_tax"}
     assert lines + st["other"]["month"] == pytest.approx(st["net_income"]["month"])
 
 
