@@ -127,6 +127,7 @@ def test_overbooking_makes_dark_gpus_that_show_in_the_outputs(make_model, agents
     beyond = [e for e in m.events_log if e["kind"] == "orders_beyond_power"]
     assert beyond and all(e["agents"] == ["CoreWeave"] and e["mw"] >= 1.0 for e in beyond)
     assert cw.gpus_unpowered.max() > 1000
+    assert ((a.gpus_unpowered >= 0) & (a.gpus_unpowered <= a.gpus_installed)).all()
     # the column is installed less running (the last month, against the model's state)
     p = m.provider_by_name["CoreWeave"]
     assert cw.gpus_unpowered.iloc[-1] == pytest.approx(float((p.installed - p.running).sum()))
