@@ -579,17 +579,17 @@ class ProviderBook:
     def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
         """Every trading provider's capacity plan (``capacity.plan``), from its expected demand,
         its backlog, its power pipeline and its funding. Over the delivery horizon
-        (``order_ahead_months``, at least NVIDIA's lead time and a month): GPUs its contracts need
-        beyond the fleet coming, and growth for expected short-term demand (``capacity.growth_gpus``:
-        last month's short-term sales grown at ``growth_target``, at ``target_utilisation``; at most
-        ``max_order_share`` of the fleet a month) as far as the MW ready when the GPUs arrive (powered
-        and under construction, done by next month plus NVIDIA's lead time) can run them, with
-        ``power_overbook`` beyond; over the provider's MW build lead time: MW for the fleet its
-        contracts and expected demand will need then (``capacity.mw_wanted``, with ``mw_buffer`` to
-        spare; or of the delivery horizon if later); all within cash above the buffer and what lenders would still advance, contracts
-        first, then growth, then power. No provider's plan reads another's, so the plans are
-        worked out at once; the orders and builds, which fill NVIDIA's book and move money, follow
-        ``order``."""
+        (``order_ahead_months``, at least NVIDIA's lead time and a month): the GPUs its contracts
+        need beyond the fleet coming, and growth for expected short-term demand
+        (``capacity.growth_gpus``: last month's short-term sales grown at ``growth_target``, at
+        ``target_utilisation``; at most ``max_order_share`` of the fleet a month), as far as the MW
+        ready when the GPUs can first arrive (powered, and builds done by next month plus NVIDIA's
+        lead time) run them, with ``power_overbook`` beyond. Over the provider's MW build lead time
+        (or the delivery horizon, if longer): MW for the fleet its contracts and expected demand
+        will need then (``capacity.mw_wanted``, with ``mw_buffer`` to spare). All within cash above
+        the buffer and what lenders would still advance: contracts first, then growth, then power.
+        No provider's plan reads another's, so the plans are worked out at once; the orders and
+        builds, which fill NVIDIA's book and move money, follow ``order``."""
         m = self.model
         cat = m.cat
         q = self.plan_terms
