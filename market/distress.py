@@ -46,7 +46,8 @@ class Distress:
 
     def fire_sale(self, p: Provider, t: int, share: float | None = None) -> float:
         """Sell ``share`` of the fleet, oldest cohorts first, at a discount to market value, to the
-        rival with the most cash (or the secondary market); proceeds repay debt. Returns proceeds."""
+        rival with the most cash that can power them (or the secondary market); proceeds repay
+        debt. Returns proceeds."""
         m = self.model
         L = m.ledger
         f = p.spec.finance
@@ -67,7 +68,7 @@ class Distress:
             price = k * values[i]
             cost = k * p.c_cost[i]
             acc = p.c_acc[i] * k / p.c_units[i]  # the depreciation booked on what is sold
-            buyer = self._buyer_for(p, price)
+            buyer = self._buyer_for(p, price, k * float(m.cat.power_kw[g]))
             payer = buyer.eid if buyer is not None else m.party["secondary_market"]
             L.transfer(payer, p.eid, price, "asset_sale")
             # remove the cohort at cost, its accumulated depreciation, and book the loss or gain
@@ -81,6 +82,7 @@ class Distress:
             p.c_units[i] -= k
             if buyer is not None:
                 buyer.add_cohort(g, t, k, values[i])
+                buyer.power_fleet()  # (it has the power: _buyer_for)
             proceeds += price
             units_sold += k
             to_sell -= k
@@ -105,13 +107,16 @@ class Distress:
         elif dust > 0:
             L.post(p.eid, Acct.OTHER_EXPENSE, Acct.ACCUM_DEP, dust, "disposal")
 
-    def _buyer_for(self, seller: Provider, price: float) -> Provider | None:
+    def _buyer_for(self, seller: Provider, price: float, kw: float) -> Provider | None:
+        """The rival with the most cash to spare that can pay ``price`` and power ``kw`` more
+        (``Provider.power_room_kw``: no GPU bought in a fire sale waits dark); None: the
+        secondary market buys."""
         best = None
         for q in self.model.providers:
             if q is seller or q.defaulted or not q.active:
                 continue
             spare = q.cash() - q.cash_buffer()
-            if spare >= price and (best is None or spare > best.cash() - best.cash_buffer()):
+            if spare >= price and q.power_room_kw() >= kw and (best is None or spare > best.cash() - best.cash_buffer()):
                 best = q
         return best
 

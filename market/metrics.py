@@ -19,14 +19,14 @@ AGENT_COLUMNS = [
     "month", "agent", "kind", "cash", "total_assets", "liabilities", "debt", "equity_book", "revenue",
     "cost_of_revenue", "depreciation", "interest_expense", "net_income", "capex", "gpus_installed", "powered_mw",
     "gpu_hours_sold", "utilization", "market_share", "backlog", "top_customer_share", "market_value", "defaulted",
-    "other_income", "opex", "compute_expense", "other_expense", "fleet_book", "status", "lease_expense",
-    "sbc_expense", "income_tax",
+    "other_income", "opex", "compute_expense", "other_expense", "fleet_book", "status", "gpus_unpowered",
+    "lease_expense", "sbc_expense", "income_tax",
 ]
 MODEL_COLUMNS = [
     "month", "date", "gpus_shipped", "gpus_installed", "demand_gpu_hours", "served_gpu_hours",
     "served_inference_gpu_hours", "inference_share", "avg_price_per_gpu_hour", "hhi_revenue",
     "gpus_shipped_to_providers", "unmet_gpu_hours", "utilization", "compute_revenue", "backlog", "base_rate",
-    "nvidia_gross_margin", "short_term_price_per_h100_hour", "contracts_signed",
+    "nvidia_gross_margin", "short_term_price_per_h100_hour", "contracts_signed", "gpus_unpowered",
 ]
 
 
@@ -70,14 +70,15 @@ class Recorder:
             figures.update((k, month_flows[k]) for k in FLOWS)
         P = self.prov_rows
         # the providers' columns (zero, or empty for market value, for NVIDIA and the buyers)
-        cols = np.zeros((8, n))
-        installed, mw, sold, util, backlog, top, value, share = cols
+        cols = np.zeros((9, n))
+        installed, mw, sold, util, backlog, top, value, share, dark = cols
         value[:] = np.nan
         defaulted = np.zeros(n, dtype=bool)
         status = self._blank_status.copy()
         pb = m.pbook
         provs = m.providers
         installed[P] = pb.installed.sum(axis=1)
+        dark[P] = pb.unpowered()
         sold[P] = pb.sold_hours_g.sum(axis=1)
         mw[P] = [p.powered_mw for p in provs]
         util[P] = [p.utilisation for p in provs]
@@ -94,6 +95,7 @@ class Recorder:
             "month": t, **figures, "capex": L.capex[:n].copy(), "gpus_installed": installed, "powered_mw": mw,
             "gpu_hours_sold": sold, "utilization": util, "market_share": share, "backlog": backlog,
             "top_customer_share": top, "market_value": value, "defaulted": defaulted, "status": status,
+            "gpus_unpowered": dark,
         }
         self.agent_months.append(row)
         self.model_rows.append(self._model_row(t, figures, row))
@@ -130,6 +132,7 @@ class Recorder:
             "nvidia_gross_margin": (nv_rev - float(figures["cost_of_revenue"][nv.eid])) / nv_rev if nv_rev > 0 else 0.0,
             "short_term_price_per_h100_hour": m.market_price,
             "contracts_signed": ex.signed_this_month,
+            "gpus_unpowered": float(agents["gpus_unpowered"].sum()),
         }
 
     # ------------------------------------------------------------------ tables

@@ -248,6 +248,7 @@ class CapacitySpec(Spec):
     mw_buffer: Annotated[float, Field(ge=0.0, le=10.0)] = Field(0.1, description="spare powered MW kept ahead of the fleet")
     generation: str = Field("newest", description="'newest' or a catalogue name")
     order_ahead_months: PosMonths = Field(10, description="orders GPUs for contracts starting within this many months")
+    power_overbook: Annotated[float, Field(ge=0.0, le=10.0)] = Field(0.0, description="growth orders may exceed the MW ready by the GPUs' arrival by this share of it (0: no growth order waits dark for power)")
 
 
 class CustomSiliconSpec(Spec):

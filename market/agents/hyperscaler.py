@@ -22,6 +22,8 @@ class Hyperscaler(Provider):
         # build in step with demand: monthly_build at the target utilisation, up to twice that
         target = max(self.spec.pricing.target_utilisation, 0.05)
         chips = cs.monthly_build * self.scale * min(2.0, float(self.util_g[g]) / target)
+        # and, like a GPU order, only where power will run them (``Provider.power_room_kw``)
+        chips = min(chips, self.power_room_kw() / m.cat.power_kw[g])
         unit = m.cat.capex(g, m.cat.list_price[g])
         paid = self.ensure_cash(chips * unit)
         chips = paid / unit
@@ -29,7 +31,7 @@ class Hyperscaler(Provider):
             return
         m.ledger.transfer(self.eid, m.party["suppliers"], chips * unit, "custom_chips")
         self.add_cohort(g, t, chips, unit)
-        # power for the new chips comes from the capacity plan like any other
+        # power for more chips comes from the capacity plan like any other
 
     def plan_resale(self, t: int) -> None:
         """Quarterly, a reseller that ran above ``resale_utilisation`` last month asks neoclouds for

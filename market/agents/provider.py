@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 
 from market.ledger import Acct
-from market.mechanisms import depreciation, finance, pricing
+from market.mechanisms import capacity, depreciation, finance, pricing
 from market.scenario import ProviderSpec, month_index
 
 if TYPE_CHECKING:
@@ -263,6 +263,18 @@ class Provider(mesa.Agent):
         self.on_order[g] += units
         self.orders_this_month[g] += units
 
+    def ready_mw(self, month: int) -> float:
+        """MW powered by ``month``: powered now and the builds done by then."""
+        return self.powered_mw + sum([mw for ready, mw in self.builds if ready <= month])
+
+    def power_room_kw(self) -> float:
+        """kW that in-house chips installed now may take without any GPU or chip waiting dark for
+        power: the powered kW (with ``power_overbook`` beyond) less the kW of the fleet installed
+        and of the GPUs coming, which were ordered against this power."""
+        cat = self.model.cat
+        coming = self.installed + self.in_transit + self.on_order
+        return max(0.0, self.powered_mw * 1000.0 * (1.0 + self.spec.capacity.power_overbook) - float(coming @ cat.power_kw))
+
     def building_mw(self) -> float:
         """MW under construction: the builds' MW added with Python's ``sum()``."""
         return sum([mw for _, mw in self.builds])
@@ -503,7 +515,7 @@ class ProviderBook:
         # capacity plans' terms, and the generation each plans in (-1: the newest)
         self.plan_terms = {k: np.array([getattr(s.capacity, k) for s in specs], dtype=float)
                            for k in ("order_ahead_months", "growth_target", "target_utilisation", "max_order_share",
-                                     "mw_buffer")}
+                                     "mw_buffer", "power_overbook")}
         self.plan_gen = np.array([-1 if s.capacity.generation == "newest" else cat.index[s.capacity.generation]
                                   for s in specs])
 
@@ -603,67 +615,78 @@ class ProviderBook:
                 best_eq = np.where(sel, np.fmin(best_eq, od / cat.inf[g]), best_eq)
 
     def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
-        """Every trading provider's capacity plan: order GPUs for contracts that start within the
-        delivery horizon (``order_ahead_months``, at least NVIDIA's lead time and a month) and for
-        short-term growth (last month's short-term sales grown at ``growth_target`` over the
-        horizon, at ``target_utilisation``, less the capacity free of contracts; in the planned
-        generation, at most ``max_order_share`` of the fleet), as far as cash above the buffer and
-        what lenders would still advance pay for them, contracts first; then build MW for the
-        fleet that is coming, with ``mw_buffer`` to spare. No provider's plan reads another's, so
-        the plans are worked out at once; the orders and builds, which fill NVIDIA's book and move
-        money, follow ``order``, a human player's (its ``turn``) in its company's place, its
-        orders cut to the same budget."""
+        """Every trading provider's capacity plan (``capacity.plan``), from its expected demand,
+        its backlog, its power pipeline and its funding. Over the delivery horizon
+        (``order_ahead_months``, at least NVIDIA's lead time and a month): the GPUs its contracts
+        need beyond the fleet coming, and growth for expected short-term demand
+        (``capacity.growth_gpus``: last month's short-term sales grown at ``growth_target``, at
+        ``target_utilisation``; at most ``max_order_share`` of the fleet a month), as far as the MW
+        ready when the GPUs can first arrive (powered, and builds done by next month plus NVIDIA's
+        lead time) run them, with ``power_overbook`` beyond. Over the provider's MW build lead time
+        (or the delivery horizon, if longer): MW for the fleet its contracts and expected demand
+        will need then (``capacity.mw_wanted``, with ``mw_buffer`` to spare). All within cash above
+        the buffer and what lenders would still advance: contracts first, then growth, then power.
+        No provider's plan reads another's, so the plans are worked out at once; the orders and
+        builds, which fill NVIDIA's book and move money, follow ``order``; a human player's (its
+        ``turn``) come in its company's place, its orders cut to the same budget."""
         m = self.model
         cat = m.cat
         q = self.plan_terms
         rows = self.live() & ~np.array([p.player for p in self.providers])
-        horizon = np.maximum(q["order_ahead_months"], m.nvidia.spec.lead_time_months + 1).astype(np.int64)
+        lead = m.nvidia.spec.lead_time_months
+        horizon = np.maximum(q["order_ahead_months"], lead + 1).astype(np.int64)
         need = m.exchange.committed_within(t, horizon)  # GPUs by provider and generation
         supply = self.installed + self.in_transit + self.on_order
-        contract = np.maximum(0.0, need - supply)  # promised in signed contracts: must be ordered
         gp = np.where(self.plan_gen >= 0, self.plan_gen, cat.newest(t))
         st_prev = np.array([p.st_sold_eq_prev for p in self.providers])
-        st_target = st_prev * (1.0 + q["growth_target"]) ** horizon / np.maximum(q["target_utilisation"], 0.05)
-        free_eq = (np.maximum(0.0, supply - need) * cat.inf).sum(axis=1) * m.hours
-        growth = np.minimum(np.maximum(0.0, st_target - free_eq) / (cat.inf[gp] * m.hours),
+        growth = np.minimum(capacity.growth_gpus(st_prev, q["growth_target"], horizon, q["target_utilisation"], need,
+                                                 supply, cat.inf, cat.inf[gp], m.hours),
                             q["max_order_share"] * np.maximum(self.installed.sum(axis=1), 500.0))
-        unit = np.array(cat.unit_capex(nv_price))
+        # the power pipeline: MW powered, under construction, and ready by the GPUs' arrival
+        powered = np.array([p.powered_mw for p in self.providers])
+        arrival = t + 1 + lead
+        ready = np.array([p.ready_mw(arrival) for p in self.providers])
+        building = np.array([p.building_mw() for p in self.providers])
+        # what a build started now must power: the contracts and expected demand of the month it
+        # is done (and at least of the delivery horizon, so that every order placed now is powered)
+        later = np.maximum(np.array([p.mw_lead for p in self.providers], dtype=np.int64), horizon)
+        need_later = m.exchange.committed_within(t, later)
+        growth_later = capacity.growth_gpus(st_prev, q["growth_target"], later, q["target_utilisation"],
+                                            need_later, supply, cat.inf, cat.inf[gp], m.hours)
+        mw_wanted = capacity.mw_wanted(need_later, supply, growth_later, gp, cat.power_kw, q["mw_buffer"], powered,
+                                       building)
+        # funding
         cash = m.ledger.balances[self.eids, _CASH]
         turns = np.array([p.turn is not None for p in self.providers])
-        capacity = np.array([p.borrowing_capacity() if plans else 0.0 for p, plans in zip(self.providers, rows | turns,
-                                                                                           strict=True)])
-        budget = np.maximum(0.0, cash - np.array([p.cash_buffer() for p in self.providers])) + capacity
-        spend = contract @ unit
-        short = spend > budget
-        contract *= np.where(short, np.divide(budget, spend, out=np.zeros(self.n), where=spend > 0), 1.0)[:, None]
-        growth = np.where(short, 0.0, np.minimum(growth, (budget - spend) / unit[gp]))
-        contract[np.arange(self.n), gp] += growth
-        units = np.floor(contract)
+        lend = np.array([p.borrowing_capacity() if plans else 0.0 for p, plans in zip(self.providers, rows | turns,
+                                                                                       strict=True)])
+        budget = np.maximum(0.0, cash - np.array([p.cash_buffer() for p in self.providers])) + lend
+        unit = np.array(cat.unit_capex(nv_price))
+        plan = capacity.plan(np.maximum(0.0, need - supply), growth, gp, unit, cat.power_kw, budget, ready,
+                             supply @ cat.power_kw, q["power_overbook"], mw_wanted,
+                             np.array([p.mw_cost for p in self.providers]))
         # (a human player's orders and MW come in its company's place in the order)
         ordered = [i for i in order if rows[i] or turns[i]]
         for i in ordered:
             p = self.providers[i]
             if turns[i]:  # a player's orders, cut to its budget as the plans are
-                units[i] = 0.0
-                units[i, list(p.turn.orders)] = list(p.turn.orders.values())
-                cost = units[i] @ unit
+                plan.orders[i] = 0.0
+                plan.orders[i, list(p.turn.orders)] = list(p.turn.orders.values())
+                plan.beyond_mw[i] = 0.0
+                plan.mw[i] = p.turn.mw
+                cost = plan.orders[i] @ unit
                 if cost > budget[i]:
-                    units[i] = np.floor(units[i] * budget[i] / cost)
+                    plan.orders[i] = np.floor(plan.orders[i] * budget[i] / cost)
                     m.news("orders_cut", [p.name], "{}'s GPU orders are cut to what it can pay for: ${:.2f}B of "
-                           "${:.2f}B", p.name, units[i] @ unit / 1e9, cost / 1e9)
-            for g in np.flatnonzero(units[i] > 0).tolist():
-                p.place_order(g, float(units[i, g]))
-        kw = ((self.installed + self.in_transit + self.on_order) * cat.power_kw).sum(axis=1)
-        need_mw = kw / 1000.0 * (1.0 + q["mw_buffer"])
+                           "${:.2f}B", p.name, plan.orders[i] @ unit / 1e9, cost / 1e9)
+            for g in np.flatnonzero(plan.orders[i] > 0).tolist():
+                p.place_order(g, float(plan.orders[i, g]))
+            if plan.beyond_mw[i] >= 1.0:
+                m.news("orders_beyond_power", [p.name], "{} orders GPUs needing {:,.0f} MW more than the power ready "
+                       "by {}", p.name, float(plan.beyond_mw[i]), m.label(arrival), mw=float(plan.beyond_mw[i]))
         for i in ordered:
-            p = self.providers[i]
-            if p.turn is not None:
-                if p.turn.mw > 0:
-                    p.build_mw(t, p.turn.mw)
-                continue
-            have = p.powered_mw + p.building_mw()
-            if need_mw[i] > have:
-                p.build_mw(t, float(need_mw[i] - have))
+            if plan.mw[i] > 0:
+                self.providers[i].build_mw(t, float(plan.mw[i]))
 
     def rival_prices(self) -> None:
         """Set on each trading provider the cheapest *rival* on-demand price per generation last
@@ -683,16 +706,23 @@ class ProviderBook:
         self.rival_min[rows] = np.where(np.isinf(rival), np.nan, rival)
 
     def utilisation(self, hours: float) -> tuple[np.ndarray, float]:
-        """The month's utilisation of each generation (``util_g``, kept where nothing could be
-        sold), of each provider, and of the market: GPU-hours sold over running (and resold)
-        GPU-hours. Returns (by provider, market)."""
-        cap_g = (self.running + self.resale) * hours
+        """The month's utilisation of each generation, of each provider and of the market.
+        Of a generation (``util_g``, which pricing reads; kept where nothing could be sold):
+        GPU-hours sold over the GPU-hours it could sell, running (powered) and resold. Of a
+        provider and of the market: GPU-hours sold over the GPU-hours of every GPU installed
+        (powered or not) and resold, so that unpowered and unsold GPUs both count as idle.
+        Returns (by provider, market)."""
         sold_g = self.sold_hours_g
+        cap_g = (self.running + self.resale) * hours
         np.divide(sold_g, cap_g, out=self.util_g, where=cap_g > 0)
-        cap, sold = cap_g.sum(axis=1), sold_g.sum(axis=1)
+        cap, sold = ((self.installed + self.resale) * hours).sum(axis=1), sold_g.sum(axis=1)
         util = np.divide(sold, cap, out=np.zeros(self.n), where=cap > 0)
         total = cap.sum()
         return util, float(sold.sum() / total) if total > 0 else 0.0
+
+    def unpowered(self) -> np.ndarray:
+        """GPUs installed that have no power this month (``Provider.power_fleet``), by provider."""
+        return np.maximum(0.0, self.installed - self.running).sum(axis=1)
 
     def live(self) -> np.ndarray:
         """Providers trading this month: active and not defaulted."""
