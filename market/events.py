@@ -123,8 +123,49 @@ def supply_growth(m: MarketModel, e: S.SupplyGrowth, t: int) -> tuple[list[str],
     return [m.nvidia.name], f"NVIDIA's supply grows {e.pct:+.0%} beyond plan"
 
 
+def demand_boom(m: MarketModel, e: S.DemandBoom, t: int) -> tuple[list[str], str]:
+    """End users take up AI faster than planned: the buyers' inference demand and end-user revenue
+    (their level now and the ceiling they saturate at) x (1 + pct), investors' funding
+    x (1 + funding_pct)."""
+    who = _reached(m, e.buyers)
+    _scale_demand(m, who, 1.0 + e.pct, 1.0 + e.funding_pct)
+    return list(e.buyers), f"Demand booms: inference demand and end-user revenue {e.pct:+.0%}" + (
+        f", funding {e.funding_pct:+.0%}" if e.funding_pct else "") + _of(e.buyers)
+
+
+def demand_bust(m: MarketModel, e: S.DemandBust, t: int) -> tuple[list[str], str]:
+    """End users pull back: the buyers' inference demand and end-user revenue (level and ceiling)
+    x (1 - pct), investors' funding x (1 - funding_pct), so labs' next training projects meet a
+    smaller budget (``demand.affordable_project``)."""
+    who = _reached(m, e.buyers)
+    _scale_demand(m, who, 1.0 - e.pct, 1.0 - e.funding_pct)
+    return list(e.buyers), f"Demand busts: inference demand and end-user revenue {-e.pct:+.0%}" + (
+        f", funding {-e.funding_pct:+.0%}" if e.funding_pct else "") + _of(e.buyers)
+
+
+def _reached(m: MarketModel, names: list[str]):
+    """The buyers (rows of the buyer book) an event for ``names`` (``[[buyers]]`` entries; empty:
+    all) reaches: every member of a named entry."""
+    if not names:
+        return slice(None)
+    wanted = set(names)
+    return [b.idx for b in m.buyer_agents if b.spec.name in wanted]
+
+
+def _scale_demand(m: MarketModel, rows, demand: float, funding: float) -> None:
+    book = m.buyers
+    book.inf0[rows] *= demand
+    book.revenue0[rows] *= demand
+    book.funding[rows] *= funding
+
+
+def _of(names: list[str]) -> str:
+    return f" ({', '.join(names)})" if names else ""
+
+
 #: each kind of event and its rule
 RULES = {S.ComputeBusinessLaunch: compute_business_launch, S.ComponentCostRise: component_cost_rise,
          S.GenerationShip: generation_ship, S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut,
          S.RateChange: rate_change, S.PowerShortage: power_shortage, S.CustomerCancel: customer_cancel,
-         S.AllocationChange: allocation_change, S.SupplyGrowth: supply_growth}
+         S.AllocationChange: allocation_change, S.SupplyGrowth: supply_growth, S.DemandBoom: demand_boom,
+         S.DemandBust: demand_bust}

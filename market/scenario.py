@@ -322,6 +322,9 @@ class TrainingSpec(Spec):
     current_gpus: Gpus = Field(0, description="GPUs of a project already running at the start")
     current_generation: str | None = None
     current_months_left: Months = 0
+    budget_share: Annotated[float, Field(ge=0.0, le=100.0)] | None = Field(
+        None, description="at most this share of its monthly income (funding plus end-user revenue) goes to compute "
+        "contract fees; a next project the rest cannot carry shrinks to what it can, or stalls (none: no limit)")
 
 
 class OpeningContractSpec(Spec):
@@ -360,7 +363,10 @@ class BuyerSpec(Spec):
     revenue_per_month: Money = 0.0
     revenue_growth: Growth = 0.03
     inference_demand: Annotated[float, Field(ge=0.0, le=1e15)] = Field(description="H100-equivalent GPU-hours per month at the start")
-    inference_growth: Growth = 0.04
+    inference_growth: Growth = Field(0.04, description="monthly growth of adoption at the start")
+    adoption_ceiling: Annotated[float, Field(ge=1.0, le=1e6)] | None = Field(
+        None, description="adoption saturates at this multiple of its month-0 level (logistic): inference demand and "
+        "end-user revenue level off (none: no ceiling, growth compounds)")
     price_elasticity: Annotated[float, Field(ge=0.0, le=10.0)] = 0.6
     reference_price: Annotated[float, Field(ge=0.01, le=1e3)] = Field(2.5, description="$ per H100-equivalent hour the demand is quoted at")
     max_price_multiple: PosFactor = Field(2.5, description="buys no short-term offer above this multiple of its reference price")
@@ -446,6 +452,21 @@ class SupplyGrowth(_Event):
     pct: Annotated[float, Field(gt=-1.0, le=10.0)]
 
 
+class DemandBoom(_Event):
+    kind: Literal["demand_boom"]
+    pct: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        description="inference demand and end-user revenue (their level and their ceiling) rise this share")
+    funding_pct: Annotated[float, Field(ge=0.0, le=10.0)] = Field(0.0, description="investors' monthly funding rises this share")
+    buyers: list[str] = Field(default_factory=list, description="the buyers it reaches (names of [[buyers]] entries); empty: all")
+
+
+class DemandBust(_Event):
+    kind: Literal["demand_bust"]
+    pct: Share = Field(description="inference demand and end-user revenue (their level and their ceiling) fall this share")
+    funding_pct: Share = Field(0.0, description="investors' monthly funding falls this share")
+    buyers: list[str] = Field(default_factory=list, description="the buyers it reaches (names of [[buyers]] entries); empty: all")
+
+
 EventSpec = Annotated[
     ComputeBusinessLaunch
     | ComponentCostRise
@@ -456,7 +477,9 @@ EventSpec = Annotated[
     | PowerShortage
     | CustomerCancel
     | AllocationChange
-    | SupplyGrowth,
+    | SupplyGrowth
+    | DemandBoom
+    | DemandBust,
     Field(discriminator="kind"),
 ]
 EVENT_KINDS = (
@@ -470,6 +493,8 @@ EVENT_KINDS = (
     "customer_cancel",
     "allocation_change",
     "supply_growth",
+    "demand_boom",
+    "demand_bust",
 )
 
 
@@ -554,7 +579,10 @@ class Scenario(Spec):
                 v = getattr(e, attr, None)
                 if v is not None:
                     _known(v, pool, ("events", i, attr))
+            for j, name in enumerate(getattr(e, "buyers", ())):
+                _known(name, buyers, ("events", i, "buyers", j))
         _rates_stay_positive(self)
+        _booms_stay_finite(self)
         named = [e.name for e in self.events if e.name is not None]
         for i, e in enumerate(self.events):
             if e.name is not None and named.count(e.name) > 1:
@@ -649,6 +677,23 @@ def check_months(scn: Scenario, months: int, allow_large: bool = False, flag: st
         check_growth(scn, months)
     except FieldError as exc:
         raise UserError(f"{flag} {months}: {_fmt_loc(exc.loc, scn.model_dump())}: {exc}") from None
+
+
+MAX_BOOM = 1e6
+
+
+def _booms_stay_finite(scn: Scenario) -> None:
+    """Demand booms multiply one another: together they raise demand, revenue and funding at most
+    ``MAX_BOOM`` times."""
+    demand = funding = 1.0
+    for i, e in enumerate(scn.events):
+        if isinstance(e, DemandBoom):
+            demand *= 1.0 + e.pct
+            funding *= 1.0 + e.funding_pct
+            if max(demand, funding) > MAX_BOOM:
+                raise FieldError(("events", i, "pct" if demand > MAX_BOOM else "funding_pct"),
+                                 f"the demand booms together multiply demand or funding more than {MAX_BOOM:.0e} "
+                                 "times; expected fewer or smaller booms")
 
 
 def _rates_stay_positive(scn: Scenario) -> None:

@@ -13,6 +13,7 @@ import mesa
 import numpy as np
 
 from market.ledger import Acct
+from market.mechanisms import demand
 from market.mechanisms.clearing import price_response
 from market.scenario import BuyerSpec, month_index
 
@@ -61,6 +62,8 @@ class Buyer(mesa.Agent):
             start = max(self.next_project, t + 1)
             g = cat.newest(start) if self._shipped_by(start) else cat.newest(t)
             gpus = self.project_gpus
+            if tr.budget_share is not None:
+                gpus = self._affordable(gpus, g, start, tr.budget_share)
             self.last_project_gpus = gpus
             self.projects.append((start, start + tr.duration_months, gpus, g))
             if tr.contract_share > 0:
@@ -74,6 +77,20 @@ class Buyer(mesa.Agent):
                                r.purpose)
         if self.spec.reserve_share > 0 and t % 3 == 0:
             self._reserve_inference(t)
+
+    def _affordable(self, planned: float, g: int, start: int, budget_share: float) -> float:
+        """The next project cut to what the lab's means carry (``demand.affordable_project``): its
+        income in the project's first month against the fees of its contracts live then, each GPU
+        at the market's reserved price of generation ``g``; a cut is news."""
+        m = self.model
+        committed = sum(c.fee for c in m.exchange.by_buyer.get(self.name, ())
+                        if c.status in ("pending", "active") and c.start <= start < c.end)
+        fee = m.exchange.reference_reserved(g) * m.hours
+        gpus = float(demand.affordable_project(planned, m.buyers.income(self.idx, start), committed, budget_share, fee))
+        if gpus < planned:
+            m.news("training_cut", [self.name], "{} cannot carry its next training project: {:,.0f} GPUs instead of {:,.0f}",
+                   self.name, gpus, planned)
+        return gpus
 
     def _shipped_by(self, month: int) -> bool:
         return any(self.model.cat.nvidia[g] and self.model.cat.launch[g] <= month for g in range(self.model.cat.n))
@@ -118,6 +135,7 @@ class BuyerBook:
         self.revenue_growth = arr("revenue_growth")
         self.inf0 = arr("inference_demand") * size
         self.inf_growth = arr("inference_growth")
+        self.ceiling = np.array([np.inf if s.adoption_ceiling is None else s.adoption_ceiling for s in specs])
         self.elasticity = arr("price_elasticity")
         self.ref_price = arr("reference_price")
         self.max_price = self.ref_price * arr("max_price_multiple")  # $ per H100-equivalent hour
@@ -144,16 +162,26 @@ class BuyerBook:
         m.ledger.transfer_many(inv, self.eids, self.cash0, "equity")
 
     def inference_at(self, i: int, t: int) -> float:
-        return float(self.inf0[i] * (1.0 + self.inf_growth[i]) ** t * (1.0 - self.in_house[i]))
+        """Buyer ``i``'s inference demand in month ``t`` before the price answers: its month-0
+        demand times its adoption then, less its in-house share."""
+        return float(self.inf0[i] * demand.adoption(t, self.inf_growth[i], self.ceiling[i]) * (1.0 - self.in_house[i]))
+
+    def revenue(self, t: int) -> np.ndarray:
+        """Every buyer's end-user revenue in month ``t``: its month-0 revenue times its adoption."""
+        return self.revenue0 * demand.adoption(t, self.revenue_growth, self.ceiling)
+
+    def income(self, i: int, t: int) -> float:
+        """Buyer ``i``'s monthly income in month ``t``: its funding now plus its end-user revenue then."""
+        return float(self.funding[i] + self.revenue0[i] * demand.adoption(t, self.revenue_growth[i], self.ceiling[i]))
 
     def step_month(self, t: int, market_price: float, training_need: np.ndarray) -> None:
-        """Income arrives; inference demand grows with adoption and answers the market price;
-        switching costs erode."""
+        """Income arrives; inference demand grows with adoption (``demand.adoption``, up to its
+        ceiling) and answers the market price per H100-equivalent hour, which falls as newer
+        generations serve more tokens per dollar; switching costs erode."""
         L = self.model.ledger
-        revenue = self.revenue0 * (1.0 + self.revenue_growth) ** t
-        L.transfer_many(self._end_users, self.eids, revenue, "end_user_revenue")
+        L.transfer_many(self._end_users, self.eids, self.revenue(t), "end_user_revenue")
         L.transfer_many(self._investors, self.eids, self.funding, "equity")
-        base = self.inf0 * (1.0 + self.inf_growth) ** t * (1.0 - self.in_house)
+        base = self.inf0 * demand.adoption(t, self.inf_growth, self.ceiling) * (1.0 - self.in_house)
         self.inference_eq = price_response(base, market_price, self.ref_price, self.elasticity)
         self.demand_eq = self.inference_eq + training_need
         self.switching *= 1.0 - self.erosion
