@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from market import scenario as S
+from market.catalogue import NEVER
 
 if TYPE_CHECKING:
     from market.model import MarketModel
@@ -51,6 +52,26 @@ def generation_ship(m: MarketModel, e: S.GenerationShip, t: int) -> tuple[list[s
     m.cat.output_multiplier[g] *= e.output_multiplier
     m.cat.reorder()
     return [m.nvidia.name], f"NVIDIA ships {e.generation}; older generations face a newer rival"
+
+
+def generation_delay(m: MarketModel, e: S.GenerationDelay, t: int) -> tuple[list[str], str]:
+    """A generation that has not shipped yet slips ``months``: its launch and end of production move
+    later, and every older NVIDIA generation whose production would have ended before the new
+    launch is made until then (NVIDIA keeps selling what it can make). Orders and contracts for the
+    generation wait for it; no effect on a generation already shipping."""
+    cat = m.cat
+    g = cat.index[e.generation]
+    if cat.launch[g] <= t:
+        return [m.nvidia.name], f"NVIDIA's {e.generation} already ships: nothing to delay"
+    cat.launch[g] += e.months
+    if cat.end[g] < NEVER:
+        cat.end[g] += e.months
+    new = int(cat.launch[g])
+    older = cat.nvidia & (cat.launch < new) & (cat.end > t) & (cat.end < new)
+    cat.end[older] = new
+    cat.reorder()
+    return [m.nvidia.name], (f"NVIDIA delays {e.generation} by {e.months} months, to {m.label(new)}; "
+                             "older generations stay the newest for longer")
 
 
 def scaling_plateau(m: MarketModel, e: S.ScalingPlateau, t: int) -> tuple[list[str], str]:
@@ -125,6 +146,6 @@ def supply_growth(m: MarketModel, e: S.SupplyGrowth, t: int) -> tuple[list[str],
 
 #: each kind of event and its rule
 RULES = {S.ComputeBusinessLaunch: compute_business_launch, S.ComponentCostRise: component_cost_rise,
-         S.GenerationShip: generation_ship, S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut,
+         S.GenerationShip: generation_ship, S.GenerationDelay: generation_delay, S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut,
          S.RateChange: rate_change, S.PowerShortage: power_shortage, S.CustomerCancel: customer_cancel,
          S.AllocationChange: allocation_change, S.SupplyGrowth: supply_growth}
