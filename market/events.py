@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from market import scenario as S
 from market.catalogue import NEVER
 
@@ -55,23 +57,32 @@ def generation_ship(m: MarketModel, e: S.GenerationShip, t: int) -> tuple[list[s
 
 
 def generation_delay(m: MarketModel, e: S.GenerationDelay, t: int) -> tuple[list[str], str]:
-    """A generation that has not shipped yet slips ``months``: its launch and end of production move
-    later, and every older NVIDIA generation whose production would have ended before the new
-    launch is made until then (NVIDIA keeps selling what it can make). Orders and contracts for the
-    generation wait for it; no effect on a generation already shipping."""
+    """A generation that has not shipped yet slips ``months``: its launch and end of production
+    move later, and so do every later NVIDIA generation's (``successors``: the roadmap slips as a
+    whole); its predecessor (the NVIDIA generation launched last before it), if its production
+    would end before the new launch, is made until then (NVIDIA keeps its current flagship's lines
+    running). Orders and contracts for the generation wait for it; no effect on a generation
+    already shipping."""
     cat = m.cat
     g = cat.index[e.generation]
-    if cat.launch[g] <= t:
+    old = int(cat.launch[g])
+    if old <= t:
         return [m.nvidia.name], f"NVIDIA's {e.generation} already ships: nothing to delay"
-    cat.launch[g] += e.months
-    if cat.end[g] < NEVER:
-        cat.end[g] += e.months
+    slip = cat.nvidia & (cat.launch > old) if e.successors else np.zeros(cat.n, dtype=bool)
+    slip[g] = True
+    cat.launch[slip] += e.months
+    cat.end[slip & (cat.end < NEVER)] += e.months
     new = int(cat.launch[g])
-    older = cat.nvidia & (cat.launch < new) & (cat.end > t) & (cat.end < new)
-    cat.end[older] = new
+    text = f"NVIDIA delays {e.generation}" + (" and its successors" if slip.sum() > 1 else "") + (
+        f" by {e.months} months, to {m.label(new)}")
+    older = np.flatnonzero(cat.nvidia & (cat.launch < old))
+    if older.size:
+        prev = int(older[np.argmax(cat.launch[older])])
+        if t < cat.end[prev] < new:
+            cat.end[prev] = new
+            text += f"; it makes {cat.names[prev]} until then"
     cat.reorder()
-    return [m.nvidia.name], (f"NVIDIA delays {e.generation} by {e.months} months, to {m.label(new)}; "
-                             "older generations stay the newest for longer")
+    return [m.nvidia.name], text
 
 
 def scaling_plateau(m: MarketModel, e: S.ScalingPlateau, t: int) -> tuple[list[str], str]:

@@ -383,6 +383,7 @@ class GenerationDelay(_Event):
     kind: Literal["generation_delay"]
     generation: str = Field(description="the NVIDIA generation whose launch slips (no effect once it ships)")
     months: Annotated[int, Field(ge=1, le=120)] = Field(6, description="months its launch and end of production slip")
+    successors: bool = Field(True, description="the later NVIDIA generations slip with it (the roadmap slips); false: they keep their dates")
 
 
 class ScalingPlateau(_Event):

@@ -225,11 +225,17 @@ class Provider(mesa.Agent):
         acc = self.c_acc[idx] * share  # the depreciation booked on what retires
         left = float(np.maximum(0.0, cost - acc).sum())
         L = m.ledger
-        L.post(self.eid, Acct.DEPRECIATION, Acct.ACCUM_DEP, left, "retirement")
-        L.post(self.eid, Acct.ACCUM_DEP, Acct.GPU_ASSETS, float(acc.sum()) + left, "retirement")
+        L.post(self.eid, Acct.DEPRECIATION, Acct.ACCUM_DEP, left, "depreciation")  # (the write-off)
+        L.post(self.eid, Acct.ACCUM_DEP, Acct.GPU_ASSETS, float(acc.sum()) + left, "disposal")  # (at cost)
         self.c_acc[idx] -= acc
         self.c_units[idx] -= gone
         self.keep_cohorts(self.c_units > 1e-9)
+        # a generation the provider no longer has on hand or coming is no longer priced
+        empty = np.zeros(G, dtype=bool)
+        empty[gen[gone > 0]] = True
+        empty &= (self.installed <= 0) & (self.in_transit <= 0)
+        for prices in (self.od, self.res, self.spot):
+            prices[empty] = NAN
         m.news("retirement", [self.name], "{} retires {:,.0f} GPUs at the end of their useful life "
                "(${:.2f}B of book value written off)", self.name, total, left / 1e9, gpus=total, written_off=left)
         return total
