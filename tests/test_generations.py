@@ -126,6 +126,29 @@ def test_retirement_writes_off_the_book_value_left_and_waits_for_contracts(make_
     assert np.isnan(cw.od[g])
 
 
+def test_gpus_bought_used_keep_their_age(make_model):
+    """A fire sale passes on the GPUs' age: the buyer's cohort is installed (and depreciated) from
+    the month of the sale, but its useful life runs from the month the GPUs were first installed
+    (CoreWeave's opening H100s: 2023-10, month -27). With a 28-month useful life, GPUs sold in
+    month 1 are at the end of it: worth nothing, and they retire in the buyer's month 1 (had their
+    life restarted at the sale, they would serve 28 more months)."""
+    m = make_model({"generations.H100.useful_life_months": 28}, months=1)
+    cw = m.provider_by_name["CoreWeave"]
+    g = m.cat.index["H100"]
+    assert int(cw.c_born[np.argmin(cw.c_month)]) == -27
+    m.distress.fire_sale(cw, 1, share=0.01)  # the oldest cohort first: ~4,000 of its H100s
+    (buyer,) = [p for p in m.providers if p is not cw and ((p.c_month == 1) & (p.c_gen == g)).any()]
+    i = int(np.flatnonzero((buyer.c_month == 1) & (buyer.c_gen == g))[0])
+    assert int(buyer.c_born[i]) == -27 and int(buyer.c_month[i]) == 1
+    # at the end of their useful life they earn nothing more: sold for nothing, worth nothing
+    assert buyer.c_cost[i] == 0.0 and buyer.cohort_values()[i] == 0.0
+    units = float(buyer.c_units[i])
+    before = float(buyer.installed[g])
+    m.step()  # month 1: due, unless the buyer's contracts need it
+    held = max(0.0, m.exchange.committed_ahead(buyer.name, 1, 0)[g] - (before - units))
+    assert float(buyer.installed[g]) == pytest.approx(before - units + min(units, held))  # (Azure: held 0)
+
+
 @cache
 def long_run(name: str, seed: int, months: int = 60) -> tuple[MarketModel, pd.DataFrame, list[dict]]:
     m = MarketModel(load_scenario(name, {"market.months": months}), seed=seed)
