@@ -157,6 +157,7 @@ def supply_growth(m: MarketModel, e: S.SupplyGrowth, t: int) -> tuple[list[str],
 
 #: each kind of event and its rule
 RULES = {S.ComputeBusinessLaunch: compute_business_launch, S.ComponentCostRise: component_cost_rise,
-         S.GenerationShip: generation_ship, S.GenerationDelay: generation_delay, S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut,
-         S.RateChange: rate_change, S.PowerShortage: power_shortage, S.CustomerCancel: customer_cancel,
+         S.GenerationShip: generation_ship, S.GenerationDelay: generation_delay,
+         S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut, S.RateChange: rate_change,
+         S.PowerShortage: power_shortage, S.CustomerCancel: customer_cancel,
          S.AllocationChange: allocation_change, S.SupplyGrowth: supply_growth}

@@ -91,7 +91,7 @@ class GenerationSpec(Spec):
     output_growth: float = Field(0.0, ge=-0.5, le=0.5, description="monthly growth of output")
     ramp_months: Months = 6
     end_of_production: YearMonth | None = None
-    useful_life_months: PosMonths = Field(72, description="months a GPU of this generation stays in service after it is installed; then it retires (leaves the fleet, its power freed, any book value left written off)")
+    useful_life_months: PosMonths = Field(72, description="months a GPU of this generation stays in service after it was first installed; then it retires (leaves the fleet, its power freed, any book value left written off)")
 
 
 # --------------------------------------------------------------------------- market-wide
