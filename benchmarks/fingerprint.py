@@ -21,7 +21,8 @@ from market.simulate import simulate
 
 RUNS = [("baseline-2026", 0, 36), ("baseline-2026", 3, 60), ("rates-up-300", 1, 36), ("power-crunch", 2, 36),
         ("meta-sells-capacity", 0, 36), ("openai-walks", 0, 36), ("component-shock", 1, 36),
-        ("allocation-shift", 0, 36), ("tpu-price-cut", 0, 36), ("training-plateau", 0, 36)]
+        ("allocation-shift", 0, 36), ("tpu-price-cut", 0, 36), ("training-plateau", 0, 36),
+        ("generation-delay", 0, 60)]
 
 
 def fingerprint(name: str, seed: int, months: int) -> str:

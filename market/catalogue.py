@@ -34,6 +34,7 @@ class Catalogue:
         self.base_output = np.array([g.monthly_output for g in gens], dtype=float)
         self.output_growth = np.array([g.output_growth for g in gens], dtype=float)
         self.ramp = np.array([g.ramp_months for g in gens])
+        self.useful_life = np.array([g.useful_life_months for g in gens], dtype=np.int64)
         self.output_multiplier = np.ones(self.n)
         self._newer_key: tuple | None = None
         self._newest: dict[tuple, int] = {}

@@ -81,7 +81,7 @@ class Distress:
             p.c_acc[i] -= acc
             p.c_units[i] -= k
             if buyer is not None:
-                buyer.add_cohort(g, t, k, values[i])
+                buyer.add_cohort(g, t, k, values[i], born=int(p.c_born[i]))  # (its useful life runs on)
                 buyer.power_fleet()  # (it has the power: _buyer_for)
             proceeds += price
             units_sold += k

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from market import scenario as S
+from market.catalogue import NEVER
 
 if TYPE_CHECKING:
     from market.model import MarketModel
@@ -51,6 +54,35 @@ def generation_ship(m: MarketModel, e: S.GenerationShip, t: int) -> tuple[list[s
     m.cat.output_multiplier[g] *= e.output_multiplier
     m.cat.reorder()
     return [m.nvidia.name], f"NVIDIA ships {e.generation}; older generations face a newer rival"
+
+
+def generation_delay(m: MarketModel, e: S.GenerationDelay, t: int) -> tuple[list[str], str]:
+    """A generation that has not shipped yet slips ``months``: its launch and end of production
+    move later, and so do every later NVIDIA generation's (``successors``: the roadmap slips as a
+    whole); its predecessor (the NVIDIA generation launched last before it), if its production
+    would end before the new launch, is made until then (NVIDIA keeps its current flagship's lines
+    running). Orders and contracts for the generation wait for it; no effect on a generation
+    already shipping."""
+    cat = m.cat
+    g = cat.index[e.generation]
+    old = int(cat.launch[g])
+    if old <= t:
+        return [m.nvidia.name], f"NVIDIA's {e.generation} already ships: nothing to delay"
+    slip = cat.nvidia & (cat.launch > old) if e.successors else np.zeros(cat.n, dtype=bool)
+    slip[g] = True
+    cat.launch[slip] += e.months
+    cat.end[slip & (cat.end < NEVER)] += e.months
+    new = int(cat.launch[g])
+    text = f"NVIDIA delays {e.generation}" + (" and its successors" if slip.sum() > 1 else "") + (
+        f" by {e.months} months, to {m.label(new)}")
+    older = np.flatnonzero(cat.nvidia & (cat.launch < old))
+    if older.size:
+        prev = int(older[np.argmax(cat.launch[older])])
+        if t < cat.end[prev] < new:
+            cat.end[prev] = new
+            text += f"; it makes {cat.names[prev]} until then"
+    cat.reorder()
+    return [m.nvidia.name], text
 
 
 def scaling_plateau(m: MarketModel, e: S.ScalingPlateau, t: int) -> tuple[list[str], str]:
@@ -165,7 +197,8 @@ def _of(names: list[str]) -> str:
 
 #: each kind of event and its rule
 RULES = {S.ComputeBusinessLaunch: compute_business_launch, S.ComponentCostRise: component_cost_rise,
-         S.GenerationShip: generation_ship, S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut,
-         S.RateChange: rate_change, S.PowerShortage: power_shortage, S.CustomerCancel: customer_cancel,
+         S.GenerationShip: generation_ship, S.GenerationDelay: generation_delay,
+         S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut, S.RateChange: rate_change,
+         S.PowerShortage: power_shortage, S.CustomerCancel: customer_cancel,
          S.AllocationChange: allocation_change, S.SupplyGrowth: supply_growth, S.DemandBoom: demand_boom,
          S.DemandBust: demand_bust}

@@ -91,6 +91,7 @@ class GenerationSpec(Spec):
     output_growth: float = Field(0.0, ge=-0.5, le=0.5, description="monthly growth of output")
     ramp_months: Months = 6
     end_of_production: YearMonth | None = None
+    useful_life_months: PosMonths = Field(72, description="months a GPU of this generation stays in service after it was first installed; then it retires (leaves the fleet, its power freed, any book value left written off)")
 
 
 # --------------------------------------------------------------------------- market-wide
@@ -411,6 +412,13 @@ class GenerationShip(_Event):
     output_multiplier: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0
 
 
+class GenerationDelay(_Event):
+    kind: Literal["generation_delay"]
+    generation: str = Field(description="the NVIDIA generation whose launch slips (no effect once it ships)")
+    months: Annotated[int, Field(ge=1, le=120)] = Field(6, description="months its launch and end of production slip")
+    successors: bool = Field(True, description="the later NVIDIA generations slip with it (the roadmap slips); false: they keep their dates")
+
+
 class ScalingPlateau(_Event):
     kind: Literal["scaling_plateau"]
     growth: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
@@ -471,6 +479,7 @@ EventSpec = Annotated[
     ComputeBusinessLaunch
     | ComponentCostRise
     | GenerationShip
+    | GenerationDelay
     | ScalingPlateau
     | CustomSiliconCut
     | RateChange
@@ -486,6 +495,7 @@ EVENT_KINDS = (
     "compute_business_launch",
     "component_cost_rise",
     "generation_ship",
+    "generation_delay",
     "scaling_plateau",
     "custom_silicon_cut",
     "rate_change",

@@ -20,7 +20,7 @@ from market.simulate import collect
 
 BASELINE = "baseline-2026"
 TEACHING = ["meta-sells-capacity", "rates-up-300", "training-plateau", "tpu-price-cut", "power-crunch",
-            "component-shock", "openai-walks", "allocation-shift", "demand-bust"]
+            "component-shock", "openai-walks", "allocation-shift", "demand-bust", "generation-delay"]
 MONTHS = 19  # 2026-01 .. 2027-07: enough for every effect below
 TEXT_FIELDS = ("name", "title", "summary", "description", "question")
 NEOCLOUDS = ["CoreWeave", "Nebius", "Lambda", "Crusoe"]

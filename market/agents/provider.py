@@ -65,9 +65,12 @@ class Provider(mesa.Agent):
         self.running = np.zeros(G)
         self.cost_sum = np.zeros(G)  # gross capital cost of installed units, by generation
         # the fleet's cohorts: generation, install month, units, unit capex and the depreciation
-        # booked on them so far (so that a cohort leaves the books at exactly its book value)
+        # booked on them so far (so that a cohort leaves the books at exactly its book value), and
+        # the month the GPUs were first installed by anyone (bought used: earlier than c_month),
+        # from which their useful life runs
         self.c_gen = np.zeros(0, dtype=np.int64)
         self.c_month = np.zeros(0, dtype=np.int64)
+        self.c_born = np.zeros(0, dtype=np.int64)
         self.c_units = np.zeros(0)
         self.c_cost = np.zeros(0)
         self.c_acc = np.zeros(0)
@@ -164,17 +167,21 @@ class Provider(mesa.Agent):
                 L.post(self.eid, Acct.PAID_IN, Acct.ACCUM_DEP, acc, "opening")
                 self.add_cohort(g, -12, chips, cost / chips, acc)
 
-    def add_cohort(self, g: int, month: int, units: float, unit_cost: float, depreciated: float = 0.0) -> None:
-        self.add_cohorts([(g, units, unit_cost)], month, [depreciated])
+    def add_cohort(self, g: int, month: int, units: float, unit_cost: float, depreciated: float = 0.0,
+                   born: int | None = None) -> None:
+        self.add_cohorts([(g, units, unit_cost)], month, [depreciated], born)
 
-    def add_cohorts(self, items: list[tuple[int, float, float]], month: int, depreciated=None) -> None:
+    def add_cohorts(self, items: list[tuple[int, float, float]], month: int, depreciated=None,
+                    born: int | None = None) -> None:
         """Install cohorts of (generation, units, unit capex) in ``month`` (with the depreciation
-        already booked on them, if any: opening fleets)."""
+        already booked on them, if any: opening fleets; first installed in ``born``, if earlier:
+        GPUs bought used)."""
         if not items:
             return
         g, units, cost = (np.array(x) for x in zip(*items, strict=True))
         self.c_gen = np.append(self.c_gen, g.astype(np.int64))
         self.c_month = np.append(self.c_month, np.full(g.size, month, dtype=np.int64))
+        self.c_born = np.append(self.c_born, np.full(g.size, month if born is None else born, dtype=np.int64))
         self.c_units = np.append(self.c_units, units)
         self.c_cost = np.append(self.c_cost, cost)
         self.c_acc = np.append(self.c_acc, np.zeros(g.size) if depreciated is None else depreciated)
@@ -185,7 +192,7 @@ class Provider(mesa.Agent):
     def keep_cohorts(self, keep: np.ndarray) -> None:
         """Keep only the cohorts where ``keep`` is true (after a sale); the fleet by generation is
         counted again from the cohorts kept, so that no rounding is left behind."""
-        for name in ("c_gen", "c_month", "c_units", "c_cost", "c_acc"):
+        for name in ("c_gen", "c_month", "c_born", "c_units", "c_cost", "c_acc"):
             setattr(self, name, getattr(self, name)[keep])
         G = self.installed.size
         self.installed[:] = np.bincount(self.c_gen, weights=self.c_units, minlength=G)
@@ -198,6 +205,8 @@ class Provider(mesa.Agent):
         power is given to the fleet."""
         if not self.active and t >= self.active_from and not self.defaulted:
             self.active = True
+        if not self.defaulted:
+            self.retire(t)
         arrivals = self.transit.pop(t, ())
         for g, units, _ in arrivals:
             self.in_transit[g] -= units
@@ -209,6 +218,53 @@ class Provider(mesa.Agent):
                 self.builds = [b for b in self.builds if b[0] > t]
         self._build_custom(t)
         self.power_fleet()
+
+    def retire(self, t: int) -> float:
+        """GPUs at the end of their useful life leave the fleet: every cohort whose age has reached
+        its generation's ``useful_life_months`` retires, except as many units of its generation as
+        this month's contracts need beyond the younger GPUs (the youngest of the due cohorts are
+        held back; they retire when the contracts let them go). The book value left on the units
+        retired is written off as depreciation, then they leave the books at cost; their power is
+        freed (:meth:`power_fleet` follows in :meth:`receive`). Returns the units retired."""
+        m = self.model
+        cat = m.cat
+        if not self.c_units.size:
+            return 0.0
+        due = (t - self.c_born) >= cat.useful_life[self.c_gen]
+        if not due.any():
+            return 0.0
+        G = self.installed.size
+        younger = np.bincount(self.c_gen[~due], weights=self.c_units[~due], minlength=G)
+        held = np.maximum(0.0, m.exchange.committed_ahead(self.name, t, 0) - younger)  # by generation
+        idx = np.flatnonzero(due)
+        idx = idx[np.lexsort((-self.c_born[idx], self.c_gen[idx]))]  # by generation, youngest first
+        units, gen = self.c_units[idx], self.c_gen[idx]
+        cum = np.cumsum(units)
+        first = np.r_[True, gen[1:] != gen[:-1]]
+        before = cum - units - np.maximum.accumulate(np.where(first, cum - units, 0.0))  # within its generation
+        gone = units - np.clip(held[gen] - before, 0.0, units)
+        total = float(gone.sum())
+        if total <= 0:
+            return 0.0
+        share = gone / units
+        cost = gone * self.c_cost[idx]
+        acc = self.c_acc[idx] * share  # the depreciation booked on what retires
+        left = float(np.maximum(0.0, cost - acc).sum())
+        L = m.ledger
+        L.post(self.eid, Acct.DEPRECIATION, Acct.ACCUM_DEP, left, "depreciation")  # (the write-off)
+        L.post(self.eid, Acct.ACCUM_DEP, Acct.GPU_ASSETS, float(acc.sum()) + left, "disposal")  # (at cost)
+        self.c_acc[idx] -= acc
+        self.c_units[idx] -= gone
+        self.keep_cohorts(self.c_units > 1e-9)
+        # a generation the provider no longer has on hand or coming is no longer priced
+        empty = np.zeros(G, dtype=bool)
+        empty[gen[gone > 0]] = True
+        empty &= (self.installed <= 0) & (self.in_transit <= 0)
+        for prices in (self.od, self.res, self.spot):
+            prices[empty] = NAN
+        m.news("retirement", [self.name], "{} retires {:,.0f} GPUs at the end of their useful life "
+               "(${:.2f}B of book value written off)", self.name, total, left / 1e9, gpus=total, written_off=left)
+        return total
 
     def _build_custom(self, t: int) -> None:
         """Hyperscalers add in-house chips (overridden)."""
@@ -352,12 +408,23 @@ class Provider(mesa.Agent):
         self._buffer = s.finance.min_cash_months * monthly
 
     def cohort_values(self) -> np.ndarray:
-        """What a used GPU of each cohort fetches now (``depreciation.market_value_per_gpu``)."""
+        """What a used GPU of each cohort fetches now (``depreciation.market_value_per_gpu``): the
+        schedule, capped by what it still earns over the rest of its useful life at this month's
+        on-demand price of its generation times that generation's utilisation, less its cash cost
+        (power and site operations), discounted at the provider's borrowing rate (the schedule runs
+        from the month the provider installed the cohort, the useful life from the month the GPUs
+        were first installed)."""
         m = self.model
         mk = m.scn.market
+        cat = m.cat
         t = m.month
-        return depreciation.market_value_per_gpu(self.c_cost, t - self.c_month, mk.economic_life_months,
-                                                 mk.residual_value, m.cat.newer_counts(t)[self.c_gen], mk.obsolescence)
+        age = t - self.c_month
+        g = self.c_gen
+        margin = (self.od[g] * self.util_g[g] - m.pbook.cash_cost[self.row, g]) * m.hours
+        return depreciation.market_value_per_gpu(self.c_cost, age, mk.economic_life_months, mk.residual_value,
+                                                 cat.newer_counts(t)[g], mk.obsolescence,
+                                                 cat.useful_life[g] - (t - self.c_born),
+                                                 margin, self.rate() / 12.0)
 
     def fleet_market_value(self) -> float:
         """Market value of the fleet (the collateral): its cohorts at :meth:`cohort_values`; kept

@@ -24,9 +24,11 @@ _plotext_utility.no_duplicates = _ordered_no_duplicates
 MARKER = "hd"  # plotext marker of every line chart (sd measured no faster)
 
 #: Okabe and Ito's palette, safe for the common kinds of colour blindness (black swapped for grey
-#: and a light grey added, for dark terminals); a series keeps its colour by its place in the list.
+#: and a light grey added, for dark terminals), then three of Paul Tol's (wine, teal, olive) so that
+#: the catalogue's twelve generations each have their own; a series keeps its colour by its place
+#: in the list.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
-           "#DDDDDD")
+           "#DDDDDD", "#882255", "#44AA99", "#999933")
 
 
 def colour(i: int) -> str:
