@@ -453,7 +453,7 @@ class Exchange:
                "${:.2f}B take-or-pay", p.name, r.buyer, qty, m.cat.names[r.generation], price, r.term, m.label(start),
                value / 1e9, contract_id=c.contract_id, value=value)
         ev = max(p.market_value, 1e9) if p.market_value == p.market_value else 1e10
-        p.shock += min(0.3, 0.5 * c.total_value / ev)
+        p.shock += min(0.1, 0.2 * c.total_value / ev)
         return c
 
     def add_contract(self, c: Contract) -> None:

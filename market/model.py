@@ -109,6 +109,14 @@ class MarketModel(mesa.Model):
             self.tax_rate[self.nvidia.eid] = scenario.nvidia.tax_rate
         for p in self.providers:
             self.tax_losses[p.eid] = p.spec.tax_losses * p.scale
+        # the public companies valued each month (NVIDIA first), their terms and history (_revalue)
+        self._valued_providers = np.array([i for i, p in enumerate(self.providers) if p.spec.public], dtype=np.int64)
+        self._valued = np.array([self.nvidia.eid] + [self.providers[i].eid for i in self._valued_providers],
+                                dtype=np.int64)
+        specs = [scenario.nvidia.valuation] + [self.providers[i].spec.valuation for i in self._valued_providers]
+        self._valuation_terms = {k: np.array([getattr(s, k) for s in specs]) for k in type(specs[0]).model_fields}
+        self._revenue_hist: list[np.ndarray] = []
+        self._ebit_hist: list[np.ndarray] = []
         self.consider = self.exchange.consideration_sets(self.rng)
         self.utilisation = 0.85
         self.market_price = self._initial_price()
@@ -251,46 +259,61 @@ class MarketModel(mesa.Model):
             p.end_month(t, float(f["revenue"][p.eid]), float(ebitda[p.eid]))
         self.pbook.note_ebitda()
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
-        self._revalue(t)
+        self._revalue(t, f, ebitda)
         self.recorder.record(t, opening, f)
 
-    def _revalue(self, t: int) -> None:
-        """Public companies' market value by the valuation rule, with sentiment taking the
-        month's news."""
-        backlog = self.exchange.credit_backlogs()[1].tolist()  # (every seller's remaining contracted value)
-        for p, contracted in zip(self.providers, backlog, strict=True):
+    def _revalue(self, t: int, f: dict[str, np.ndarray], ebitda: np.ndarray) -> None:
+        """Public companies' market value by the valuation rule (``mechanisms.valuation``), with
+        sentiment taking the month's news: revenue and operating profit after depreciation over
+        the last three months, growth expected from a year of history (blended with the prior
+        before then), the cost of equity from the base rate, beta, leverage and the
+        investment-grade backlog; NVIDIA adds its stakes at the providers' values."""
+        for p in self.providers:
             if p.defaulted:
-                p.market_value = 0.0 if p.spec.public else np.nan
                 continue
             p.sentiment = valuation.next_sentiment(p.sentiment, self.scn.market.sentiment_persistence, p.shock)
             p.shock = 0.0
-            if not p.spec.public:
-                continue
-            p.market_value = self._value(p.hist, p.spec.ev_revenue_multiple, p.sentiment, p.cash(), p.debt(),
-                                         contracted, p.leverage())
+        rows = self._valued
+        self._revenue_hist.append(f["revenue"][rows])
+        self._ebit_hist.append((ebitda - f["depreciation"])[rows])
+        rev, ebit = np.array(self._revenue_hist[-18:]), np.array(self._ebit_hist[-6:])
+        n = len(self._revenue_hist)
+        r3 = rev[-3:].mean(axis=0)
+        margin = np.divide(ebit.sum(axis=0), rev[-ebit.shape[0]:].sum(axis=0), out=np.zeros(rows.size),
+                           where=r3 > 0)
+        # growth between the last six months and six months a year before (or as far back as
+        # there is, from six months of history; the prior alone before then)
+        back = min(12, n - 6) if n >= 12 else 0
+        now6 = rev[-6:].mean(axis=0)
+        before = rev[-6 - back:rev.shape[0] - back].mean(axis=0) if back else now6
+        v = self._valuation_terms
+        growth = valuation.expected_growth(now6, before, back, v["expected_growth"], back / 12.0)
+        mk = self.scn.market
+        ig = self.exchange.credit_backlogs()[0]
+        annual = 12.0 * r3
+        ig_rows = np.concatenate([[0.0], ig[self._valued_providers]])
+        cover = np.divide(ig_rows, annual, out=np.zeros(rows.size), where=annual > 0)
+        lev = np.array([0.0] + [self.providers[i].leverage() for i in self._valued_providers])
+        rate = valuation.discount_rate(self.base_rate, mk.equity_risk_premium, v["beta"], lev, mk.leverage_premium,
+                                       cover, mk.backlog_discount)
+        ev = valuation.enterprise_value(annual, growth, margin, rate, v["growth_fade"], mk.terminal_growth,
+                                        v["target_margin"], v["return_on_capital"], self.tax_rate[rows])
+        b = self.ledger.balances[rows]
+        sentiment = np.array([1.0] + [self.providers[i].sentiment for i in self._valued_providers])
+        value = valuation.equity_value(ev, sentiment, b[:, Acct.CASH], -b[:, Acct.DEBT])
         nv = self.nvidia
-        b = self.ledger.balances[nv.eid]
-        nv.market_value = self._value(nv.hist, nv.spec.ev_revenue_multiple, 1.0, b[Acct.CASH], 0.0, 0.0, 0.0)
+        nv.market_value = float(value[0])
+        for i, x in zip(self._valued_providers.tolist(), value[1:].tolist(), strict=True):
+            p = self.providers[i]
+            p.market_value = 0.0 if p.defaulted else x
+        for p in self.providers:
+            if not p.spec.public:
+                p.market_value = np.nan
         # plus its equity stakes at the providers' market values (private ones: not valued)
         for name, share in nv.spec.equity_stakes.items():
             p = self.provider_by_name[name]
             if p.spec.public and p.market_value == p.market_value:
                 nv.market_value += share * p.market_value
-
-    @staticmethod
-    def _value(hist, base: float, sentiment: float, cash: float, debt: float, backlog: float, lev: float) -> float:
-        if not hist:
-            return np.nan
-        rev = hist[-1][0]
-        if rev <= 0:
-            return valuation.equity_value(0.0, 0.0, cash, debt)
-        past = hist[-4][0] if len(hist) >= 4 else hist[0][0]
-        months = min(3, len(hist) - 1)
-        growth = (rev / past) ** (12.0 / months) - 1.0 if months > 0 and past > 0 else 0.0
-        margin = hist[-1][1] / rev
-        run_rate = 12.0 * rev
-        mult = valuation.ev_multiple(base, growth, margin, lev, backlog / run_rate, sentiment)
-        return valuation.equity_value(run_rate, mult, cash, debt)
 
     def run(self, months: int | None = None) -> None:
         for _ in range(months if months is not None else self.scn.months):

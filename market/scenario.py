@@ -113,6 +113,10 @@ class MarketSpec(Spec):
     obsolescence: Share = Field(0.25, description="market value lost by a GPU generation per newer NVIDIA generation shipped")
     trust_price: Annotated[float, Field(ge=0.0, le=1e3)] = Field(0.5, description="$ per GPU-hour a buyer of trust weight 1 gives a provider of full trust")
     sentiment_persistence: Share = Field(0.8, description="share of investor sentiment's gap from 1 that lasts to the next month")
+    equity_risk_premium: Rate = Field(0.05, description="return investors ask of equities above the base rate (times a company's beta)")
+    terminal_growth: Annotated[float, Field(ge=-0.05, le=0.1)] = Field(0.03, description="revenue growth of a company in the long run, in valuations")
+    leverage_premium: Rate = Field(0.01, description="cost of equity added per turn of debt / EBITDA above 3")
+    backlog_discount: Rate = Field(0.02, description="cost of equity taken off for a year of revenue contracted with investment-grade customers")
     idle_power_draw: Share = Field(0.3, description="share of full power a powered but idle GPU still draws")
     delay_penalty: Factor = Field(0.03, description="a buyer's penalty on an offer per month of later start, as a share of price")
     second_life_premium: PosFactor = Field(1.4, description="how much more per unit of inference work an older generation can charge than the cheapest newer one")
@@ -145,6 +149,17 @@ class BackstopSpec(Spec):
     until: YearMonth
 
 
+class ValuationSpec(Spec):
+    """How investors value a public company (docs/model.md, 7.14): discounted free cash flow over
+    a growth that fades."""
+
+    expected_growth: Annotated[float, Field(ge=-0.9, le=10.0)] = Field(0.3, description="revenue growth investors expect before a year of history shows it (a year's, as a share)")
+    growth_fade: Share = Field(0.7, description="share of the growth (and margin gap) above the long run that lasts to the next year")
+    target_margin: Annotated[float, Field(ge=-1.0, le=1.0)] = Field(0.2, description="long-run operating margin after depreciation")
+    return_on_capital: Annotated[float, Field(gt=0.0, le=10.0)] = Field(0.15, description="return on the capital growth needs: growth / this of the after-tax profit is reinvested")
+    beta: Annotated[float, Field(ge=0.0, le=10.0)] = Field(1.5, description="sensitivity to the market: cost of equity = base rate + beta x equity risk premium")
+
+
 class NvidiaSpec(Spec):
     """NVIDIA: supply, allocation, pricing and its own books."""
 
@@ -167,7 +182,7 @@ class NvidiaSpec(Spec):
     rest_of_world_backlog_months: Annotated[float, Field(ge=0.0, le=1200.0)] = 3.0
     equity_stakes: dict[str, Share] = Field(default_factory=dict)
     backstops: list[BackstopSpec] = Field(default_factory=list)
-    ev_revenue_multiple: Annotated[float, Field(ge=1e-3, le=1000.0)] = 18.0
+    valuation: ValuationSpec = Field(default_factory=ValuationSpec)
 
 
 # --------------------------------------------------------------------------- providers
@@ -302,7 +317,7 @@ class ProviderSpec(Spec):
     contract_margin: Factor | None = Field(None, description="reservation margin over full cost in negotiations (default: negotiation.min_margin)")
     purchases: list[OpeningContractSpec] = Field(default_factory=list, description="capacity it bought from other providers to resell")
     shares_outstanding: Annotated[float, Field(ge=1.0, le=1e13)] = 5e8
-    ev_revenue_multiple: Annotated[float, Field(ge=1e-3, le=1000.0)] = 8.0
+    valuation: ValuationSpec = Field(default_factory=ValuationSpec)
     sentiment: Annotated[float, Field(ge=1e-3, le=100.0)] = 1.0
 
 

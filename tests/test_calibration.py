@@ -143,3 +143,26 @@ def test_nvidia_operating_and_net_margin_in_band(agents):
     assert 0.55 <= operating <= 0.68, operating
     assert 0.45 <= nv.net_income / nv.revenue <= 0.58, nv.net_income / nv.revenue
     assert nv.income_tax > 0
+
+
+# ---------------------------------------------------------------- values (issue 14)
+
+
+def test_values_start_near_the_public_figures_and_stay_within_reason(agents):
+    """NVIDIA about $4.5T in January 2026 (band $3-6T); CoreWeave no more than a few hundred
+    billion dollars in the run (the issue measured $1.1-1.25T by 2030)."""
+    nv = agents[agents.agent == "NVIDIA"].set_index("month").market_value
+    assert 3e12 <= nv.loc[0] <= 6e12, nv.loc[0]
+    assert cw(agents).market_value.max() <= 3e11, cw(agents).market_value.max()
+
+
+@pytest.mark.parametrize("name", ["CoreWeave", "Nebius", "NVIDIA"])
+def test_values_move_like_stocks_month_to_month(agents, name):
+    """A volatile growth stock moves perhaps 10-20% in a month, rarely more than 50%: the median
+    move at most 20%, and moves of more than half in at most one month in ten (the issue measured
+    a standard deviation of 28% and a maximum of +115% for CoreWeave)."""
+    v = agents[agents.agent == name].set_index("month").market_value
+    prev = v.shift(1)
+    moves = ((v - prev) / prev)[prev > 0].abs()
+    assert moves.median() <= 0.20, moves.median()
+    assert (moves > 0.5).mean() <= 0.10, moves[moves > 0.5]

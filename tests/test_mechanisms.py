@@ -581,19 +581,37 @@ class TestNegotiation:
 
 
 class TestValuation:
-    def test_ev_multiple(self):
-        # 10 x (1 + 0.3 x 0.5) x (1 + 0.2) x (1 + 0.05 x 2) / (1 + 0.1 x 2) x 1 = 12.65
-        assert valuation.ev_multiple(10.0, 0.5, 0.2, 5.0, 2.0, 1.0) == pytest.approx(12.65)
+    def test_constant_growth_is_the_gordon_formula(self):
+        # growth at the terminal 3% and margin at its 20% target: revenue 100 grows to 103 next
+        # year; FCF = 103 x 0.2 x (1 - 0.25) x (1 - 0.03 / 0.15) = 12.36; at 10%, 12.36 / 0.07
+        got = valuation.enterprise_value(100.0, 0.03, 0.2, 0.10, 0.7, 0.03, 0.2, 0.15, 0.25)
+        assert float(got) == pytest.approx(12.36 / 0.07)
 
-    def test_ev_multiple_clips(self):
-        # growth 5 -> 1 (x1.3); margin -2 -> -0.5 (x0.5); cover 50 -> 10 (x1.5); infinite leverage
-        # counts as 10 turns (/2); sentiment 0.8: 10 x 1.3 x 0.5 x 1.5 / 2 x 0.8 = 3.9
-        assert valuation.ev_multiple(10.0, 5.0, -2.0, INF, 50.0, 0.8) == pytest.approx(3.9)
+    def test_two_years_by_hand(self):
+        # fade 0: growth 50% in year 1 only, margin at its 10% target from year 1; roc 1, no tax,
+        # terminal growth 0, rate 10%: year 1 FCF 150 x 0.1 x (1 - 0.5) = 7.5; year 2 onwards
+        # 150 x 0.1 = 15 a year, a perpetuity from year 2 (the ten years then the terminal value)
+        got = float(valuation.enterprise_value(100.0, 0.5, 0.1, 0.10, 0.0, 0.0, 0.1, 1.0, 0.0))
+        assert got == pytest.approx(7.5 / 1.1 + 15.0 / 0.10 / 1.1)
+
+    def test_the_discount_rate_and_what_moves_it(self):
+        # 4% + 2 x 5% = 14%; 5 turns of leverage: +2 x 1%; 2 years of IG backlog counts as 1: -2%
+        assert valuation.discount_rate(0.04, 0.05, 2.0, 5.0, 0.01, 2.0, 0.02) == pytest.approx(0.14)
+        assert valuation.discount_rate(0.04, 0.05, 2.0, INF, 0.01, 0.0, 0.02) == pytest.approx(0.24)
+        # a higher base rate lowers the value of the same cash flows
+        lo, hi = (valuation.enterprise_value(100.0, 0.4, 0.1, r, 0.6, 0.03, 0.25, 0.3, 0.21) for r in (0.12, 0.15))
+        assert hi < lo
+
+    def test_expected_growth_blends_the_prior_with_a_year_of_history(self):
+        # 120 against 100 six months before: (1.2)^2 - 1 = 44% a year; half weight on a prior of 100%
+        assert float(valuation.expected_growth(120.0, 100.0, 6, 1.0, 0.5)) == pytest.approx(0.5 * 0.44 + 0.5)
+        # a collapse is clipped at -50%
+        assert float(valuation.expected_growth(1.0, 100.0, 12, 0.0, 1.0)) == pytest.approx(-0.5)
 
     def test_equity_value(self):
-        # EV 100 x 5 = 500, less debt 300, plus cash 20
-        assert valuation.equity_value(100.0, 5.0, 20.0, 300.0) == pytest.approx(220.0)
-        assert valuation.equity_value(100.0, 5.0, 20.0, 3000.0) == 0.0
+        # EV 500 x sentiment 1, less debt 300, plus cash 20; floored at zero
+        assert float(valuation.equity_value(500.0, 1.0, 20.0, 300.0)) == pytest.approx(220.0)
+        assert float(valuation.equity_value(500.0, 0.5, 20.0, 3000.0)) == 0.0
 
     def test_sentiment(self):
         # 1 + 0.8 x 0.5 + 0.1 = 1.5

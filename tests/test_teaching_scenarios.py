@@ -160,6 +160,18 @@ def test_rates_up_300_raises_interest_by_the_rate_times_the_debt(base):
     assert s.agent("AWS", "interest_expense").loc[t:].abs().max() == 0
 
 
+def test_rates_up_300_brings_covenant_pressure_and_lower_values(base):
+    """Issue 14's lesson: the leveraged neoclouds' values fall (a higher cost of equity on top
+    of the interest) and covenants are breached more often."""
+    s = run("rates-up-300")
+    t = event_month("rates-up-300", "rate_change")
+    for name in ("CoreWeave", "Nebius"):
+        assert s.agent(name, "market_value").loc[t:].mean() < 0.9 * base.agent(name, "market_value").loc[t:].mean()
+    def breaches(r):
+        return sum(e["kind"] == "covenant_breach" for e in r.model.events_log)
+    assert breaches(s) > breaches(base)
+
+
 def test_training_plateau_stops_project_growth(base):
     s = run("training-plateau")
     t = event_month("training-plateau", "scaling_plateau")

@@ -1,23 +1,69 @@
-"""Investor value of a public company."""
+"""Investor value of a public company: discounted free cash flow over a growth that fades.
+
+The value of the operations (enterprise value) is the free cash flow of the next ``YEARS`` years
+and a terminal value, discounted at the cost of equity. Revenue grows at a rate that starts at
+the expected growth and fades each year towards the terminal growth; the operating margin after
+depreciation moves from today's towards a long-run target at the same pace; free cash flow is
+the operating profit after tax less what growth costs to finance (``growth / return on
+capital`` of it: the value-driver formula). Everything is vectorised over companies.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 
-def ev_multiple(base: float, growth: float, margin: float, leverage: float, backlog_cover: float,
-                sentiment: float) -> float:
-    """Enterprise value / revenue run-rate: the base multiple times
-    (1 + 0.3 x annualised growth, clipped to [-0.5, 1]) x (1 + EBITDA margin, clipped to [-0.5, 0.8])
-    x (1 + 0.05 x backlog cover in years, at most 10) / (1 + 0.1 x leverage above 3x) x sentiment."""
-    g = min(1.0, max(-0.5, growth))
-    m = min(0.8, max(-0.5, margin))
-    cover = min(10.0, max(0.0, backlog_cover))
-    lev = max(0.0, leverage - 3.0) if leverage != float("inf") else 10.0
-    return base * (1.0 + 0.3 * g) * (1.0 + m) * (1.0 + 0.05 * cover) / (1.0 + 0.1 * lev) * sentiment
+YEARS = 10  # years of explicit forecast before the terminal value
 
 
-def equity_value(revenue_run_rate: float, multiple: float, cash: float, debt: float) -> float:
-    """Equity = EV - debt + cash, floored at zero."""
-    return max(0.0, revenue_run_rate * multiple - debt + cash)
+def discount_rate(base_rate, equity_risk_premium, beta, leverage, leverage_premium, ig_cover, backlog_discount):
+    """The cost of equity: ``base_rate + beta x equity_risk_premium``, plus ``leverage_premium``
+    per turn of debt / EBITDA above 3 (at most 10 turns counted), less ``backlog_discount`` x the
+    investment-grade backlog in years of revenue (at most 1): contracted revenue from customers
+    who will pay is worth more than hoped-for revenue. Numbers or arrays."""
+    lev = np.clip(np.nan_to_num(np.asarray(leverage, dtype=float), nan=0.0, posinf=13.0) - 3.0, 0.0, 10.0)
+    cover = np.clip(np.asarray(ig_cover, dtype=float), 0.0, 1.0)
+    return base_rate + beta * equity_risk_premium + leverage_premium * lev - backlog_discount * cover
+
+
+def enterprise_value(revenue, growth, margin, rate, fade, terminal_growth, target_margin, return_on_capital,
+                     tax_rate):
+    """Value of operations from this year's ``revenue``: in year y = 1..YEARS revenue grows at
+    ``g_y = terminal + (growth - terminal) x fade^(y-1)`` and the margin after depreciation is
+    ``m_y = target + (margin - target) x fade^y``; free cash flow ``R_y x m_y x (1 - tax) x
+    (1 - g_y / return_on_capital)``, discounted at ``rate``; then a terminal value of the year
+    after at ``terminal`` growth, ``FCF / (rate - terminal)`` (the rate kept at least 1 point
+    above it). With ``growth = terminal`` and ``margin = target`` this is the Gordon formula
+    ``R x (1 + g) x m x (1 - tax) x (1 - g / roc) / (rate - g)``. Arrays over companies."""
+    revenue, growth, margin, rate, fade, target, roc, tax = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (revenue, growth, margin, rate, fade, target_margin, return_on_capital,
+                                               tax_rate)))
+    rate = np.maximum(rate, terminal_growth + 0.01)
+    y = np.arange(1, YEARS + 2)  # (the year after the forecast: the terminal year)
+    g = terminal_growth + (growth[..., None] - terminal_growth) * fade[..., None] ** (y - 1)
+    g[..., -1] = terminal_growth
+    m = target[..., None] + (margin[..., None] - target[..., None]) * fade[..., None] ** y
+    m[..., -1] = m[..., -2]
+    rev = revenue[..., None] * np.cumprod(1.0 + g, axis=-1)
+    fcf = rev * m * (1.0 - tax[..., None]) * (1.0 - g / roc[..., None])
+    disc = (1.0 + rate[..., None]) ** -y[:-1]
+    tv = fcf[..., -1] / (rate - terminal_growth)
+    return (fcf[..., :-1] * disc).sum(axis=-1) + tv * disc[..., -1]
+
+
+def equity_value(enterprise: np.ndarray, sentiment, cash, debt) -> np.ndarray:
+    """Equity = enterprise value x sentiment - debt + cash, floored at zero."""
+    return np.maximum(0.0, np.asarray(enterprise) * sentiment - debt + cash)
+
+
+def expected_growth(revenue_now, revenue_before, months_apart, prior, weight):
+    """The growth investors expect: the annualised growth between two three-month revenues
+    ``months_apart`` apart (clipped to -50%..+150%), blended with the ``prior`` by ``weight``
+    (the share of a year of history behind the observed figure). Arrays."""
+    now, before = np.asarray(revenue_now, dtype=float), np.asarray(revenue_before, dtype=float)
+    apart = np.maximum(np.asarray(months_apart, dtype=float), 1.0)
+    ratio = np.divide(now, before, out=np.ones_like(now), where=before > 0)
+    observed = np.clip(np.maximum(ratio, 1e-6) ** (12.0 / apart) - 1.0, -0.5, 1.5)
+    return weight * observed + (1.0 - weight) * prior
 
 
 def next_sentiment(previous: float, persistence: float, shock: float) -> float:
