@@ -264,9 +264,9 @@ class MarketModel(mesa.Model):
 
     def _revalue(self, t: int, f: dict[str, np.ndarray], ebitda: np.ndarray) -> None:
         """Public companies' market value by the valuation rule (``mechanisms.valuation``), with
-        sentiment taking the month's news: revenue and operating profit after depreciation over
-        the last three months, growth expected from a year of history (blended with the prior
-        before then), the cost of equity from the base rate, beta, leverage and the
+        sentiment taking the month's news: revenue over the last three months, operating profit
+        after depreciation over the last six, growth expected from a year of history (blended
+        with the prior before then), the cost of equity from the base rate, beta, leverage and the
         investment-grade backlog; NVIDIA adds its stakes at the providers' values."""
         for p in self.providers:
             if p.defaulted:
@@ -282,7 +282,7 @@ class MarketModel(mesa.Model):
         margin = np.divide(ebit.sum(axis=0), rev[-ebit.shape[0]:].sum(axis=0), out=np.zeros(rows.size),
                            where=r3 > 0)
         # growth between the last six months and six months a year before (or as far back as
-        # there is, from six months of history; the prior alone before then)
+        # there is, from twelve months of history; the prior alone before then)
         back = min(12, n - 6) if n >= 12 else 0
         now6 = rev[-6:].mean(axis=0)
         before = rev[-6 - back:rev.shape[0] - back].mean(axis=0) if back else now6
