@@ -381,11 +381,8 @@ class Exchange:
             if r.remaining <= 0:
                 break
             qty = o["gpus"] = min(qty, r.remaining)
-            if firm_:
-                out = negotiation.Outcome(ask_ <= r.ceiling, ask_, [(ask_, bid0)],
-                                          "" if ask_ <= r.ceiling else f"${ask_:.2f} is above its ceiling")
-            else:
-                out = negotiation.negotiate(res_, ask_, bid0, r.ceiling, neg.rounds, e_s, e_b)
+            out = (negotiation.firm_offer(ask_, bid0, r.ceiling) if firm_
+                   else negotiation.negotiate(res_, ask_, bid0, r.ceiling, neg.rounds, e_s, e_b))
             o.update(signed=out.signed, price=out.price if out.signed else None, reason=out.reason,
                      rounds=len(out.rounds))
             self._announce(r, p, qty, start_, out)

@@ -29,6 +29,8 @@ not depend on each other's, so the order among them does not matter.
 
 from __future__ import annotations
 
+import collections
+
 import mesa
 import numpy as np
 
@@ -115,8 +117,9 @@ class MarketModel(mesa.Model):
                                 dtype=np.int64)
         specs = [scenario.nvidia.valuation] + [self.providers[i].spec.valuation for i in self._valued_providers]
         self._valuation_terms = {k: np.array([getattr(s, k) for s in specs]) for k in type(specs[0]).model_fields}
-        self._revenue_hist: list[np.ndarray] = []
-        self._ebit_hist: list[np.ndarray] = []
+        self._revenue_hist: collections.deque[np.ndarray] = collections.deque(maxlen=18)
+        self._ebit_hist: collections.deque[np.ndarray] = collections.deque(maxlen=6)
+        self._months_valued = 0
         self.consider = self.exchange.consideration_sets(self.rng)
         self.utilisation = 0.85
         self.market_price = self._initial_price()
@@ -276,8 +279,9 @@ class MarketModel(mesa.Model):
         rows = self._valued
         self._revenue_hist.append(f["revenue"][rows])
         self._ebit_hist.append((ebitda - f["depreciation"])[rows])
-        rev, ebit = np.array(self._revenue_hist[-18:]), np.array(self._ebit_hist[-6:])
-        n = len(self._revenue_hist)
+        self._months_valued += 1
+        rev, ebit = np.array(self._revenue_hist), np.array(self._ebit_hist)  # (the last 18 and 6 months)
+        n = self._months_valued
         r3 = rev[-3:].mean(axis=0)
         margin = np.divide(ebit.sum(axis=0), rev[-ebit.shape[0]:].sum(axis=0), out=np.zeros(rows.size),
                            where=r3 > 0)

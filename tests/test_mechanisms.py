@@ -525,6 +525,14 @@ class TestDepreciation:
 
 
 class TestNegotiation:
+    def test_a_firm_offer_signs_at_its_price_or_not_at_all(self):
+        # $3.00 against a ceiling of $3.50 (the buyer opening at $2.10): signed at $3.00, one round;
+        # $4.00 is above the ceiling: a walk-away with the reason
+        ok = negotiation.firm_offer(3.0, 2.1, 3.5)
+        assert ok.signed and ok.price == 3.0 and ok.rounds == [(3.0, 2.1)]
+        no = negotiation.firm_offer(4.0, 2.1, 3.5)
+        assert not no.signed and no.reason == "$4.00 is above its ceiling"
+
     def test_exponents_balanced(self):
         assert negotiation.exponents(1.0, 1, 1.0, 0.5) == pytest.approx((1.0, 1.0))
 

@@ -38,6 +38,14 @@ def buyer_bid(bid: float, ceiling: float, r: int, rounds: int, e_b: float) -> fl
     return bid + (ceiling - bid) * (r / rounds) ** (1.0 / e_b)
 
 
+def firm_offer(price: float, bid: float, ceiling: float) -> Outcome:
+    """A take-it-or-leave-it offer (a human player's answer without a floor): the buyer, opening
+    at ``bid``, signs at ``price`` if it is at most its ``ceiling`` and walks away otherwise."""
+    if price <= ceiling:
+        return Outcome(True, price, [(price, bid)])
+    return Outcome(False, float("nan"), [(price, bid)], f"${price:.2f} is above its ceiling")
+
+
 def negotiate(reservation: float, ask: float, bid: float, ceiling: float, rounds: int, e_s: float,
               e_b: float) -> Outcome:
     """Alternate offers for ``rounds`` rounds after the opening (round 0)."""
