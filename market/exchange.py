@@ -291,14 +291,16 @@ class Exchange:
 
     def reservation_price(self, rows: np.ndarray, g: int, term: int) -> np.ndarray:
         """Each seller's (provider ``rows``) walk-away price: the capital it must recover over the
-        term (today's capex less the discounted market value the GPU keeps at the end, assuming one
-        newer generation by then), power and site costs, times 1 + its contract margin."""
+        term, at most the GPU's economic life (its generation's ``useful_life_months`` and the
+        market's ``economic_life_months``, never the accounting life): today's capex less the
+        discounted market value the GPU keeps at the end, assuming one newer generation by then;
+        plus power and site costs; times 1 + its contract margin."""
         m = self.model
         cat = m.cat
         pb = m.pbook
         mk = m.scn.market
         capex = cat.capex(g, m.nvidia.price[g]) if cat.nvidia[g] else cat.capex(g, cat.list_price[g])
-        life = np.minimum(np.minimum(float(term), pb.book_life[rows]), mk.economic_life_months)
+        life = np.full(rows.size, min(float(term), float(cat.useful_life[g]), mk.economic_life_months))
         rate = pb.rates(rows)
         left = depreciation.market_value_per_gpu(capex, life, mk.economic_life_months, mk.residual_value, 1,
                                                  mk.obsolescence)

@@ -268,7 +268,7 @@ class MarketModel(mesa.Model):
     def _revalue(self, t: int, f: dict[str, np.ndarray], ebitda: np.ndarray) -> None:
         """Public companies' market value by the valuation rule (``mechanisms.valuation``), with
         sentiment taking the month's news: revenue over the last three months, operating profit
-        after depreciation over the last six, growth expected from a year of history (blended
+        after depreciation (before other income) over the last six, growth expected from a year of history (blended
         with the prior before then), the cost of equity from the base rate, beta, leverage and the
         investment-grade backlog; NVIDIA adds its stakes at the providers' values."""
         for p in self.providers:
@@ -278,7 +278,9 @@ class MarketModel(mesa.Model):
             p.shock = 0.0
         rows = self._valued
         self._revenue_hist.append(f["revenue"][rows])
-        self._ebit_hist.append((ebitda - f["depreciation"])[rows])
+        # (operating profit: one-off income such as termination fees and penalties is left out,
+        # since investors do not capitalise it; it reaches the value through cash)
+        self._ebit_hist.append((ebitda - f["other_income"] - f["depreciation"])[rows])
         self._months_valued += 1
         rev, ebit = np.array(self._revenue_hist), np.array(self._ebit_hist)  # (the last 18 and 6 months)
         n = self._months_valued

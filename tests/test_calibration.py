@@ -96,9 +96,13 @@ def test_coreweave_capex_per_revenue_2026(agents):
 
 
 def test_inference_share_rises(run):
+    # inference grows with adoption while training comes in projects: the share of served hours
+    # is higher in 2027 (months 12-23) than in the first half of 2026. (By 2028 the projects of
+    # the next generations, 1.3-1.5x larger each, bring it back near its 2026 level: see
+    # docs/calibration.md, target 7.)
     m = run.model.to_pandas()
-    first, last = m.inference_share.iloc[:6].mean(), m.inference_share.iloc[-12:].mean()
-    assert last > first, (first, last)
+    first, later = m.inference_share.iloc[:6].mean(), m.inference_share.iloc[12:24].mean()
+    assert later > first + 0.03, (first, later)
 
 
 def test_shares_are_shares_over_the_whole_run(run):

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from market.mechanisms import allocation, clearing, depreciation, finance, negotiation, pricing, valuation
@@ -601,6 +603,22 @@ class TestValuation:
         # 150 x 0.1 = 15 a year, a perpetuity from year 2 (the ten years then the terminal value)
         got = float(valuation.enterprise_value(100.0, 0.5, 0.1, 0.10, 0.0, 0.0, 0.1, 1.0, 0.0))
         assert got == pytest.approx(7.5 / 1.1 + 15.0 / 0.10 / 1.1)
+
+    @given(st.floats(-0.5, 0.6), st.floats(0.0, 0.5), st.floats(0.0, 1.5), st.floats(0.05, 2.0))
+    def test_a_higher_margin_never_lowers_the_value(self, margin, extra, growth, roc):
+        # reinvestment scales with the target margin, not today's: a loss never turns the growth
+        # charge into a credit (with the margin x (1 - g/roc) form, a loss-maker growing faster
+        # than its return on capital was worth more the more it lost)
+        lo, hi = (float(valuation.enterprise_value(100.0, growth, m, 0.12, 0.55, 0.03, 0.3, roc, 0.21))
+                  for m in (margin, margin + extra))
+        assert hi >= lo - 1e-9 * abs(lo)
+
+    def test_a_loss_maker_by_hand(self):
+        # fade 0, terminal growth 0: year 1 grows 50% with margin at the target 10% (m_1 = target
+        # + (margin - target) x 0); the reinvestment 0.1 x 0.5 / 0.25 = 20% of revenue: FCF 150 x
+        # (0.1 - 0.2) = -15; from year 2 no growth, FCF 150 x 0.1 = 15 a year, a perpetuity at 10%
+        got = float(valuation.enterprise_value(100.0, 0.5, -0.3, 0.10, 0.0, 0.0, 0.1, 0.25, 0.0))
+        assert got == pytest.approx(-15.0 / 1.1 + 15.0 / 0.10 / 1.1)
 
     def test_the_discount_rate_and_what_moves_it(self):
         # 4% + 2 x 5% = 14%; 5 turns of leverage: +2 x 1%; 2 years of IG backlog counts as 1: -2%

@@ -300,3 +300,52 @@ def test_allocation_shift_moves_gpus_from_hyperscalers_to_the_smaller_neoclouds(
     assert got.loc[MONTHS - 1] > 1.05 * got0.loc[MONTHS - 1]
     hyper = [p.name for p in s.model.providers if p.kind == "hyperscaler"]
     assert installed(s, hyper).loc[later].sum() < installed(base, hyper).loc[later].sum()
+
+
+# ---------------------------------------------------------------------------- depreciation-4y
+
+
+def test_depreciation_4y_is_the_baseline_with_four_year_books_for_the_neoclouds():
+    scn, base = load_scenario("depreciation-4y"), load_scenario(BASELINE)
+    assert scn.events == base.events
+    for field in TEXT_FIELDS[1:]:
+        assert getattr(scn, field).strip() and getattr(scn, field) != getattr(base, field), field
+    mine = scn.model_dump(exclude={*TEXT_FIELDS})
+    theirs = base.model_dump(exclude={*TEXT_FIELDS})
+    for p in mine["providers"]:
+        if p["name"] in NEOCLOUDS:
+            assert p["depreciation_years"] == 4.0
+            p["depreciation_years"] = 6.0
+    assert mine == theirs
+
+
+def test_depreciation_4y_moves_earnings_and_value_but_not_prices_or_cash(base):
+    """An accounting life is not an economic one: prices recover capital over the generations'
+    useful life, so prices, revenue and the fleet are the baseline's, and cash differs only by
+    the tax the higher depreciation saves; depreciation is higher, net income and book equity
+    lower, and investors, who value operating profit after depreciation, pay less."""
+    s = run("depreciation-4y")
+    months = slice(0, MONTHS - 1)
+    for name in NEOCLOUDS:
+        for col in ("revenue", "debt", "gpus_installed"):
+            assert s.agent(name, col).loc[months].to_numpy() == pytest.approx(
+                base.agent(name, col).loc[months].to_numpy(), rel=1e-9, abs=1.0), (name, col)
+        # depreciation is deductible: a company that pays tax pays less, and keeps the cash
+        tax, tax0 = s.agent(name, "income_tax"), base.agent(name, "income_tax")
+        assert (tax.loc[months] <= tax0.loc[months] + 1.0).all(), name
+        cash, cash0, saved = s.agent(name, "cash"), base.agent(name, "cash"), (tax0 - tax).cumsum()
+        first = int(saved.gt(1.0).idxmax()) if saved.gt(1.0).any() else MONTHS - 1
+        assert cash.loc[:first].to_numpy() == pytest.approx((cash0 + saved).loc[:first].to_numpy(), rel=1e-9, abs=1.0)
+        assert (cash.loc[months] >= cash0.loc[months] - 1.0).all(), name
+        assert s.price(name, "H100").to_numpy() == pytest.approx(base.price(name, "H100").to_numpy(), rel=1e-12)
+        dep, dep0 = s.agent(name, "depreciation"), base.agent(name, "depreciation")
+        # a cohort bought new is written off over 48 months instead of 72: 1.5x the charge, less
+        # for the opening fleet whose book value runs out; so between 1.2x and 1.5x in all
+        assert 1.2 * dep0.sum() < dep.sum() <= 1.5 * dep0.sum() + 1.0, name
+        ni, ni0 = s.agent(name, "net_income"), base.agent(name, "net_income")
+        # before tax, net income falls by the extra depreciation (a loss carried forward saves no tax now)
+        assert ni.sum() < ni0.sum() - 0.5 * (dep.sum() - dep0.sum()), name
+        assert (s.agent(name, "equity_book").loc[3:] < base.agent(name, "equity_book").loc[3:]).all(), name
+    for name in ("CoreWeave", "Nebius"):  # the public ones
+        mv, mv0 = s.agent(name, "market_value"), base.agent(name, "market_value")
+        assert (mv.loc[months] < mv0.loc[months]).all(), name

@@ -562,7 +562,6 @@ class ProviderBook:
         self.cash_cost = np.array([pricing.cash_cost_per_hour(cat.power_kw, s.pue, s.power_price_kwh,
                                                               s.opex_per_gpu_hour) for s in specs]).reshape(self.n, -1)
         self.initial = np.array([[s.pricing.initial.get(g, np.nan) for g in cat.names] for s in specs]).reshape(self.n, -1)
-        self.book_life = np.array([s.depreciation_years * 12.0 for s in specs])
         self.strategy = np.array([s.pricing.strategy for s in specs])
         # (every number of the pricing spec, by its name there: a new term reaches its rule by name)
         numbers = [k for k, v in (specs[0].pricing if specs else {}) if isinstance(v, int | float)]
@@ -643,7 +642,9 @@ class ProviderBook:
         have = self.installed + resold + self.in_transit
         capex = np.divide(self.cost_sum, self.installed, out=np.broadcast_to(nv_price + cat.system_cost, have.shape).copy(),
                           where=self.installed > 0)
-        full = pricing.annuity(capex, self.rates()[:, None] / 12.0, self.book_life[:, None]) / m.hours + self.cash_cost
+        # (capital recovered over the GPU's economic life, its generation's useful life in service,
+        # not over the accounting life: how a company books depreciation does not set its prices)
+        full = pricing.annuity(capex, self.rates()[:, None] / 12.0, cat.useful_life[None, :]) / m.hours + self.cash_cost
         premium = m.scn.market.second_life_premium
         q = self.price_terms
         # each generation's price by its strategy, capped only by full cost x (1 + max_markup) ...

@@ -29,8 +29,10 @@ def enterprise_value(revenue, growth, margin, rate, fade, terminal_growth, targe
                      tax_rate):
     """Value of operations from this year's ``revenue``: in year y = 1..YEARS revenue grows at
     ``g_y = terminal + (growth - terminal) x fade^(y-1)`` and the margin after depreciation is
-    ``m_y = target + (margin - target) x fade^y``; free cash flow ``R_y x m_y x (1 - tax) x
-    (1 - g_y / return_on_capital)``, discounted at ``rate``; then a terminal value of the year
+    ``m_y = target + (margin - target) x fade^y``; free cash flow is operating profit after tax
+    less the reinvestment growth needs, ``R_y x (m_y - target x g_y / return_on_capital) x
+    (1 - tax)`` (reinvestment scales with the profit the business earns at maturity, so a loss
+    today never turns a growth charge into a credit), discounted at ``rate``; then a terminal value of the year
     after at ``terminal`` growth, ``FCF / (rate - terminal)`` (the rate kept at least 1 point
     above it). With ``growth = terminal`` and ``margin = target`` this is the Gordon formula
     ``R x (1 + g) x m x (1 - tax) x (1 - g / roc) / (rate - g)``. Arrays over companies."""
@@ -44,7 +46,7 @@ def enterprise_value(revenue, growth, margin, rate, fade, terminal_growth, targe
     m = target[..., None] + (margin[..., None] - target[..., None]) * fade[..., None] ** y
     m[..., -1] = m[..., -2]
     rev = revenue[..., None] * np.cumprod(1.0 + g, axis=-1)
-    fcf = rev * m * (1.0 - tax[..., None]) * (1.0 - g / roc[..., None])
+    fcf = rev * (m - target[..., None] * g / roc[..., None]) * (1.0 - tax[..., None])
     disc = (1.0 + rate[..., None]) ** -y[:-1]
     tv = fcf[..., -1] / (rate - terminal_growth)
     return (fcf[..., :-1] * disc).sum(axis=-1) + tv * disc[..., -1]
