@@ -69,6 +69,7 @@ TRANSFERS: dict[str, tuple[Acct, Acct]] = {
     "loan": (Acct.INVESTMENTS, Acct.DEBT),  # lender pays, borrower owes
     "repayment": (Acct.DEBT, Acct.INVESTMENTS),  # borrower pays, lender's claim falls
     "equity": (Acct.INVESTMENTS, Acct.PAID_IN),  # investors pay in
+    "parent_funding": (Acct.INVESTMENTS, Acct.PAID_IN),  # a segment's parent company pays in
     "prepayment": (Acct.PREPAID, Acct.DEFERRED_REVENUE),  # buyer prepays a contract
     "refund": (Acct.DEFERRED_REVENUE, Acct.PREPAID),  # seller returns an unearned prepayment
     "end_user_revenue": (Acct.COMPUTE, Acct.REVENUE),  # end users pay a lab for its services

@@ -249,6 +249,7 @@ class FinanceSpec(Spec):
     min_dscr: Factor = Field(1.1, description="covenant: EBITDA / debt service")
     min_cash_months: Annotated[float, Field(ge=0.0, le=1200.0)] = Field(2.0, description="cash buffer in months of operating cost")
     can_raise_equity: bool = True
+    parent_funded: bool = Field(False, description="a segment of a larger company (a hyperscaler's cloud): its parent pays in what its spending needs, instead of lenders and new shares; so it has no segment debt, covenant test or default")
     restructure_spread: Rate = Field(0.02, description="spread added to every loan at a first covenant breach")
     restructure_months: Months = Field(6, description="months of halved principal repayments after restructuring")
     fire_sale_share: Share = Field(0.2, description="share of the fleet sold in a fire sale")

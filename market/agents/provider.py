@@ -447,9 +447,13 @@ class Provider(mesa.Agent):
                                           self.debt())
 
     def ensure_cash(self, amount: float) -> float:
-        """Make ``amount`` payable: borrow against the fleet and contracts, then raise equity.
-        Returns how much of ``amount`` can be paid while keeping the cash buffer."""
+        """Make ``amount`` payable: borrow against the fleet and contracts, then raise equity (a
+        ``parent_funded`` segment is paid what it needs by its parent instead). Returns how much of
+        ``amount`` can be paid while keeping the cash buffer."""
         need = amount + self._buffer - self.cash()
+        if need > 0 and self.spec.finance.parent_funded:
+            self.model.ledger.transfer(self.model.party["investors"], self.eid, need, "parent_funding")
+            return amount
         if need > 0:
             self.borrow(min(need, self.borrowing_capacity()))
             need = amount + self._buffer - self.cash()
