@@ -20,8 +20,12 @@ def apply(m: MarketModel, e: S.EventSpec) -> None:
 
 
 def compute_business_launch(m: MarketModel, e: S.ComputeBusinessLaunch, t: int) -> tuple[list[str], str]:
-    """A buyer's compute arm opens for business: it sells its spare capacity, its parent brings
-    ``in_house_share`` of its work home, and the neoclouds' sentiment takes the news."""
+    """A buyer's compute arm opens for business: it sells its spare capacity (short-term and on
+    contracts, as any provider), and its parent brings ``in_house_share`` of its inference and
+    of its new training contracts home. The market takes the news through each provider's
+    exposure: its sentiment falls by ``news_weight`` x ``in_house_share`` x the buying arm's share
+    of its backlog (a provider that does not sell to it loses nothing on the day; it loses what
+    the new seller takes from it, through its revenue)."""
     p = m.provider_by_name[e.provider]
     p.active = True
     p.active_from = t
@@ -33,9 +37,10 @@ def compute_business_launch(m: MarketModel, e: S.ComputeBusinessLaunch, t: int) 
             m.buyers.in_house[b.idx] = e.in_house_share
         text += f"; {b.name} brings {e.in_house_share:.0%} of its work in-house"
         agents.append(b.name)
-    for q in m.providers:
-        if q.kind == "neocloud" and q is not p:
-            q.shock -= 0.08
+        for q in m.providers:
+            total, _, by_buyer = m.exchange.backlog(q.name)
+            share = dict(by_buyer).get(b.name, 0.0) / total if total > 0 else 0.0
+            q.shock -= e.news_weight * e.in_house_share * share
     return agents, text
 
 

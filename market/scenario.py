@@ -414,7 +414,8 @@ class ComputeBusinessLaunch(_Event):
     kind: Literal["compute_business_launch"]
     provider: str = Field(description="the provider that starts selling")
     buyer: str | None = Field(None, description="its own buying arm, which brings work in-house")
-    in_house_share: Share = 0.3
+    in_house_share: Share = Field(0.3, description="share of the buying arm's inference and new training contracts brought in-house")
+    news_weight: Annotated[float, Field(ge=0.0, le=10.0)] = Field(0.5, description="sentiment shock per unit of a provider's backlog share from the buying arm times in_house_share")
 
 
 class ComponentCostRise(_Event):

@@ -364,6 +364,38 @@ class TestEvents:
         assert row(a, "Meta Compute", 1).gpu_hours_sold > 0
         assert m.buyers.in_house[m.agent_by_name["Meta AI"].idx] == pytest.approx(0.3)
 
+    def test_a_launch_hits_each_providers_sentiment_by_its_exposure_to_the_buyer(self, make_model):
+        """news_weight x in_house_share x the buying arm's share of the provider's backlog: CoreWeave
+        and Nebius (which sell to Meta AI) take the news, providers that do not sell to it none."""
+        from market import events
+        from market.scenario import ComputeBusinessLaunch
+
+        m = make_model(months=1)
+        e = ComputeBusinessLaunch(kind="compute_business_launch", month="2026-02", provider="Meta Compute",
+                                  buyer="Meta AI", in_house_share=0.4, news_weight=0.5)
+        expect = {}
+        for q in m.providers:
+            total, _, by_buyer = m.exchange.backlog(q.name)
+            expect[q.name] = q.shock - 0.5 * 0.4 * (dict(by_buyer).get("Meta AI", 0.0) / total if total else 0.0)
+        events.compute_business_launch(m, e, m.month)
+        assert {q.name: q.shock for q in m.providers} == pytest.approx(expect, abs=1e-15)
+        assert expect["CoreWeave"] < 0.0 and expect["Nebius"] < 0.0
+        assert expect["Lambda"] == 0.0 and expect["Crusoe"] == 0.0
+
+    def test_a_buyer_that_brings_work_in_house_asks_the_market_for_less_training(self, make_model):
+        ev = {"kind": "compute_business_launch", "month": "2026-02", "provider": "Meta Compute",
+              "buyer": "Meta AI", "in_house_share": 0.4}
+        m, base = make_model(with_events(ev), months=16), make_model(months=16)
+
+        def training_asks(model):
+            return [r.gpus for r in model.exchange.requests if r.buyer == "Meta AI" and r.purpose == "training"
+                    and r.issued >= 2]  # (its scripted deal of 2026-02 stands)
+
+        asked, asked0 = training_asks(m), training_asks(base)
+        assert asked0 and len(asked) == len(asked0)
+        # the same projects (the same GPUs planned), 60% of the contracted share asked of the market
+        assert all(abs(a - 0.6 * a0) <= 1 for a, a0 in zip(asked, asked0, strict=True)), (asked, asked0)
+
     def test_allocation_change_switches_the_policy(self, make_model):
         ev = {"kind": "allocation_change", "month": "2026-02", "policy": "no_rival_silicon"}
         m = make_model(with_events(ev), months=1)

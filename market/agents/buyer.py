@@ -66,8 +66,10 @@ class Buyer(mesa.Agent):
                 gpus = self._affordable(gpus, g, start, tr.budget_share)
             self.last_project_gpus = gpus
             self.projects.append((start, start + tr.duration_months, gpus, g))
-            if tr.contract_share > 0:
-                m.exchange.request(self, g, int(gpus * tr.contract_share), start, tr.term_months, "training")
+            # the share it brings in-house (its own compute arm's) is not asked of the market
+            share = tr.contract_share * (1.0 - float(m.buyers.in_house[self.idx]))
+            if share > 0:
+                m.exchange.request(self, g, int(gpus * share), start, tr.term_months, "training")
             self.next_project += tr.cadence_months
             self.project_gpus *= m.training_growth if m.training_growth is not None else tr.growth
         while self.planned and self.planned[0][0] <= t:
