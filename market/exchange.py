@@ -675,6 +675,9 @@ class Exchange:
         # payments: one per buyer and offer (nothing is served where a buyer has no offer)
         m.ledger.transfer_many(self._payers, self._payees, r.pay.ravel(), "compute")
         book.spend = r.spend
+        # the demand each provider's offers turned away, per unit of capacity (at most 1), for its prices
+        pb.turned_away[:] = 0.0
+        np.maximum.at(pb.turned_away, self.offer_provider, np.minimum(r.excess, 1.0))
         self.unmet_eq = float(r.gap.sum())
         self.st_revenue = float(r.pay.sum())
         self.st_eq = float(r.sold_eq.sum())

@@ -221,14 +221,19 @@ class PowerBuildSpec(Spec):
 class PricingSpec(Spec):
     """A provider's price-setting rule."""
 
-    strategy: Literal["cost_plus", "undercut", "utilisation", "sticky"] = "cost_plus"
+    strategy: Literal["cost_plus", "undercut", "utilisation", "sticky", "premium"] = "cost_plus"
     markup: Factor = Field(0.9, description="cost-plus markup over full cost per GPU-hour")
     undercut: Share = Field(0.03, description="gap below the cheapest rival (undercut)")
     target_utilisation: Share = 0.85
     step: Factor = Field(0.5, description="price change per unit of utilisation gap (utilisation)")
     min_margin: float = Field(0.05, ge=-0.5, le=100.0, description="floor over cash cost per GPU-hour")
     sticky_band: Share = Field(0.25, description="sticky: reprice only when the target moved this much")
+    premium: Factor = Field(0.5, description="premium: the list's premium over the cheapest rival's price (trust, integration)")
+    adjust: Share = Field(0.15, description="premium: share of the gap to that target the list closes each month")
     max_markup: Factor = Field(2.5, description="no on-demand price above full cost x (1 + max_markup), whatever the strategy")
+    scarcity_speed: Factor = Field(0.0, description="monthly move of the scarcity markup on the strategy's price per unit of the market's unmet share of demand (at or above target utilisation) or of the utilisation gap (below it)")
+    scarcity_cap: Factor = Field(0.3, description="highest scarcity markup")
+    scarcity_floor: Share = Field(0.3, description="largest scarcity discount")
     reserved_discount: Share = 0.2
     spot_discount: Share = 0.45
     spot_idle_sensitivity: Factor = Field(0.4, description="extra spot discount per unit of idle share")

@@ -170,3 +170,28 @@ def test_values_move_like_stocks_month_to_month(agents, name):
     moves = ((v - prev) / prev)[prev > 0].abs()
     assert moves.median() <= 0.20, moves.median()
     assert (moves > 0.5).mean() <= 0.10, moves[moves > 0.5]
+
+
+# ---------------------------------------------------------------- five years (issue 13)
+
+
+@pytest.fixture(scope="module")
+def five_years():
+    return simulate(load_scenario("baseline-2026", {"market.months": 60}), seed=0).prices.to_pandas()
+
+
+def test_hyperscalers_keep_their_premium_for_the_same_generation_through_the_run(five_years):
+    """DOMAIN.md: neoclouds 30-50% below hyperscalers for GPU-heavy work. Each year, for every
+    generation both sell, hyperscalers' mean on-demand price over the neoclouds' mean; averaged
+    over the generations, within 1.2-1.6 (the reported 1.3-1.5, widened by 0.1 each side for the
+    generation mix: a hyperscaler's list follows the cheapest rival slowly, so it lags each launch
+    and each price fall), and never below 1.1 for any one generation-year."""
+    p = five_years
+    p = p.assign(year=p.month // 12)
+    neo = p[p.agent.isin(NEOCLOUDS)].groupby(["year", "generation"]).on_demand.mean()
+    hyp = p[p.agent.isin(HYPERSCALERS)].groupby(["year", "generation"]).on_demand.mean()
+    ratio = (hyp / neo).dropna()
+    by_year = ratio.groupby(level="year").mean()
+    assert list(by_year.index) == [0, 1, 2, 3, 4]
+    assert ((by_year >= 1.2) & (by_year <= 1.6)).all(), by_year
+    assert ratio.min() >= 1.1, ratio.sort_values().head()

@@ -131,12 +131,14 @@ def test_baseline_inference_demand_levels_off():
 
 
 def test_baseline_utilisation_is_an_outcome():
-    """Neocloud utilisation moves (not 1.000 in every month: below 95% on average in the last
-    year of 60 months) and unmet demand does not grow without bound (the issue measured 14-15%
-    by the third year)."""
+    """Neocloud utilisation moves (not 1.000 in every month: below 95% in some month, and below
+    99% in at least six of the last 24) and unmet demand does not grow without bound (the issue
+    measured 14-15% by the third year). With prices that clear (docs/model.md 7.3) a seller
+    with idle capacity cuts its price until it sells, so a glut shows in price as much as in
+    utilisation."""
     res = run("baseline-2026", months=60)
     util = neocloud_utilisation(res)
-    assert util.min() < 0.97 and util[48:].mean() < 0.95, util
+    assert util.min() < 0.95 and (util[36:] < 0.99).sum() >= 6, util
     m = res.model.to_pandas()
     unmet = m.unmet_gpu_hours / m.demand_gpu_hours
     assert unmet.iloc[36:].mean() < 0.03, unmet.iloc[36:].mean()  # (a supply squeeze in 2028 passes)

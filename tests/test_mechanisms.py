@@ -206,8 +206,8 @@ class TestPricingRules:
 
 
 class TestOnDemand:
-    terms = dict(markup=0.5, undercut=0.1, target_utilisation=0.85, step=0.5, sticky_band=0.25, min_margin=0.1,
-                 max_markup=np.inf)
+    terms = dict(markup=0.5, undercut=0.1, target_utilisation=0.85, step=0.5, sticky_band=0.25, premium=0.4,
+                 adjust=0.25, min_margin=0.1, max_markup=np.inf)
 
     def test_each_strategy_by_name(self):
         inp = inputs(full=2.0, cash=1.0, previous=3.0, util=0.45, rival=2.5)
@@ -215,6 +215,23 @@ class TestOnDemand:
         assert pricing.on_demand("undercut", inp, self.terms) == pytest.approx(2.25)  # 2.5 x 0.9
         assert pricing.on_demand("utilisation", inp, self.terms) == pytest.approx(2.4)  # 3 x 0.8
         assert pricing.on_demand("sticky", inp, self.terms) == pytest.approx(3.0)  # target 3 = previous
+        # a quarter of the way from 3.00 to the rival's 2.50 x 1.4 = 3.50
+        assert pricing.on_demand("premium", inp, self.terms) == pytest.approx(3.125)
+
+    def test_premium_alone_or_first(self):
+        # nobody else sells it: cost-plus the first time (2 x 1.5), then it holds its price
+        assert pricing.on_demand("premium", inputs(full=2.0, cash=1.0), self.terms) == pytest.approx(3.0)
+        assert pricing.on_demand("premium", inputs(full=2.0, cash=1.0, previous=4.0), self.terms) == pytest.approx(4.0)
+        # first price with a rival: straight to the rival's price x 1.4
+        assert pricing.on_demand("premium", inputs(full=2.0, cash=1.0, rival=2.5), self.terms) == pytest.approx(3.5)
+
+    def test_the_scarcity_markup_multiplies_the_strategys_price_within_the_bounds(self):
+        inp = inputs(full=2.0, cash=1.0, previous=3.0, util=0.45, rival=2.5)
+        assert pricing.on_demand("cost_plus", inp, self.terms, 0.2) == pytest.approx(3.6)  # 3.00 x 1.2
+        assert pricing.on_demand("cost_plus", inp, self.terms, -0.5) == pytest.approx(1.5)  # 3.00 x 0.5 > floor 1.1
+        assert pricing.on_demand("cost_plus", inp, self.terms, -0.9) == pytest.approx(1.1)  # the floor holds
+        capped = dict(self.terms, max_markup=0.6)  # at most full cost x 1.6 = 3.20
+        assert pricing.on_demand("cost_plus", inp, capped, 0.2) == pytest.approx(3.2)
 
     def test_floor(self):
         # cost-plus 0.5 x 1.5 = 0.75 is below cash cost 1.0 x 1.1 = 1.10
@@ -231,6 +248,31 @@ class TestOnDemand:
     def test_unknown_strategy(self):
         with pytest.raises(ValueError, match="pricing strategy"):
             pricing.on_demand("auction", inputs(), self.terms)
+
+
+class TestScarcity:
+    def test_the_markup_moves_with_the_demand_turned_away_or_the_idle_gap(self):
+        # sold out (0.9 >= 0.85) with 40% turned away: +0.1 x 0.4; idle (0.65): -0.1 x 0.2
+        got = pricing.scarcity_markup(np.array([0.05, 0.05]), np.array([0.9, 0.65]), 0.4, 0.85, 0.1, 0.3, 0.3)
+        assert got == pytest.approx([0.09, 0.03])
+        # and stops at its bounds
+        assert pricing.scarcity_markup(0.29, 1.0, 1.0, 0.85, 0.1, 0.3, 0.3) == pytest.approx(0.3)
+        assert pricing.scarcity_markup(-0.29, 0.0, 0.0, 0.85, 0.1, 0.3, 0.3) == pytest.approx(-0.3)
+
+    @given(st.floats(-0.3, 0.3), st.floats(0, 1), st.floats(0, 1), st.floats(0, 2))
+    def test_the_markup_stays_within_its_bounds(self, previous, util, excess, speed):
+        got = pricing.scarcity_markup(previous, util, excess, 0.85, speed, 0.3, 0.3)
+        assert -0.3 <= got <= 0.3
+
+    def test_demand_an_offer_turns_away(self):
+        # two buyers of 100 split evenly between two offers (equal scores): each offer is asked
+        # 100; the one with 40 turns away 60, 1.5 per unit of its capacity; the one with 500 none
+        idx = np.array([[0, 1], [0, 1]])
+        got = clearing.turned_away(np.array([100.0, 100.0]), idx, np.zeros((2, 2)), np.array([40.0, 500.0]))
+        assert got == pytest.approx([1.5, 0.0])
+        # an offer with no capacity is not asked: all goes to the other
+        got = clearing.turned_away(np.array([100.0, 100.0]), idx, np.zeros((2, 2)), np.array([0.0, 150.0]))
+        assert got == pytest.approx([0.0, 50.0 / 150.0])
 
 
 class TestReservedAndSpot:

@@ -116,3 +116,20 @@ class TestInvariants:
         np.testing.assert_allclose(r.pay.sum(axis=1), r.spend, rtol=1e-12)
         assert (r.gap >= 0).all()
         assert np.isfinite(r.pay).all() and (r.pay >= 0).all()
+
+
+def test_a_demand_boom_shows_in_price_not_only_in_unmet_demand():
+    """A 60% boom in inference demand from 2026-03, against the same seed's baseline: demand goes
+    unmet and the short-term market's price per H100-equivalent hour is higher in every month
+    from the boom on (the sellers that are sold out raise their prices, ``pricing.scarcity_markup``
+    and the utilisation strategy, and buyers turn to dearer offers)."""
+    from market.scenario import load_scenario
+    from market.simulate import simulate
+
+    boom = {"events": [{"kind": "demand_boom", "month": "2026-03", "pct": 0.6}], "market.months": 15}
+    got = simulate(load_scenario("baseline-2026", boom), seed=0).model.to_pandas()
+    base = simulate(load_scenario("baseline-2026", {"market.months": 15}), seed=0).model.to_pandas()
+    price, price0 = got.short_term_price_per_h100_hour, base.short_term_price_per_h100_hour
+    assert (price.loc[:1] == price0.loc[:1]).all()
+    assert (price.loc[2:] > price0.loc[2:]).all(), (price - price0)
+    assert (got.unmet_gpu_hours.loc[2:] > base.unmet_gpu_hours.loc[2:]).all()

@@ -567,6 +567,8 @@ class ProviderBook:
                                                               s.opex_per_gpu_hour) for s in specs]).reshape(self.n, -1)
         self.initial = np.array([[s.pricing.initial.get(g, np.nan) for g in cat.names] for s in specs]).reshape(self.n, -1)
         self.strategy = np.array([s.pricing.strategy for s in specs])
+        self.scarcity = np.zeros((self.n, cat.n))  # each generation's scarcity markup (pricing.scarcity_markup)
+        self.turned_away = np.zeros(self.n)  # demand its offers turned away last month, per unit of capacity
         # (every number of the pricing spec, by its name there: a new term reaches its rule by name)
         numbers = [k for k, v in (specs[0].pricing if specs else {}) if isinstance(v, int | float)]
         self.price_terms = {k: np.array([getattr(s.pricing, k) for s in specs], dtype=float) for k in numbers}
@@ -652,10 +654,18 @@ class ProviderBook:
         premium = m.scn.market.second_life_premium
         q = self.price_terms
         # each generation's price by its strategy, capped only by full cost x (1 + max_markup) ...
-        inp = pricing.PriceInputs(full, self.cash_cost, np.where(cat.nvidia, self.od, self.custom_uncut), self.util_g,
-                                  self.rival_min, np.full(full.shape, np.inf))
         by_row = {k: v[:, None] for k, v in q.items()}  # (each provider's terms, across its generations)
-        strategy_od = pricing.on_demand(self.strategy[:, None], inp, by_row)
+        # scarcity: the market's unmet share of demand last month, or the demand its own offers
+        # turned away (the larger), and each generation's use
+        unmet = m.exchange.unmet_eq / max(float(m.buyers.demand_eq.sum()), 1e-9)
+        excess = np.maximum(unmet, self.turned_away)[:, None]
+        markup = pricing.scarcity_markup(self.scarcity, self.util_g, excess, by_row["target_utilisation"],
+                                         by_row["scarcity_speed"], by_row["scarcity_floor"], by_row["scarcity_cap"])
+        previous = np.where(cat.nvidia, self.od, self.custom_uncut) / (1.0 + self.scarcity)
+        inp = pricing.PriceInputs(full, self.cash_cost, previous, self.util_g, self.rival_min, np.full(full.shape, np.inf))
+        strategy_od = pricing.on_demand(self.strategy[:, None], inp, by_row, markup)
+        priced = rows[:, None] & (have > 0)  # (a generation it has none of keeps its markup)
+        self.scarcity[priced] = markup[priced]
         floor = pricing.floor_price(inp, by_row["min_margin"])
         first = np.isnan(inp.previous) & ~np.isnan(self.initial)  # the scenario's first prices stand
         cpf = np.array([p.custom_price_factor for p in self.providers])

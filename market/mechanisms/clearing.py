@@ -80,8 +80,10 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
     od_dem = left - spot_dem
     served = []
     cap_left = cap
+    excess = np.zeros(cap.size)
     for price, dem in ((p_od, od_dem), (p_spot, spot_dem)):
         ok_idx, score = offer_scores(s.idx, price, s.custom, s.trust, s.switching, s.trust_value, s.max_price, s.beta)
+        excess += turned_away(dem, ok_idx, score, cap_left)
         got, cap_left = clear(dem, ok_idx, score, cap_left, s.rounds)
         served.append(got)
     served_od, served_sp = served
@@ -104,7 +106,19 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
     return SimpleNamespace(
         p_od=p_od, p_spot=p_spot, served_od=served_od, served_sp=served_sp, cap_left=cap_left, pay=pay,
         spend=pay.sum(axis=1), sold_eq=sold_eq, gap=np.maximum(0.0, od_dem + spot_dem - bought), phys=phys,
-        own_phys=own_phys, st_eq_p=st_eq_p, inference_bought=float(np.dot(bought, inf_frac)))
+        own_phys=own_phys, st_eq_p=st_eq_p, inference_bought=float(np.dot(bought, inf_frac)), excess=excess)
+
+
+def turned_away(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Demand each offer turns away at its price, per unit of its capacity: what buyers ask of it
+    by their logit shares over the offers with capacity (before any is rationed), less its
+    capacity, over its capacity; 0 where it can serve all it is asked (or has no capacity)."""
+    valid = (offer_idx >= 0) & (capacity > 1e-9)[np.where(offer_idx >= 0, offer_idx, 0)]
+    w = logit_weights(score, valid)
+    tot = w.sum(axis=1, keepdims=True)
+    asked = np.divide(w * demand[:, None], tot, out=np.zeros_like(w), where=tot > 0)
+    notional = np.bincount(np.where(valid, offer_idx, 0).ravel(), weights=asked.ravel(), minlength=capacity.size)
+    return np.divide(np.maximum(0.0, notional - capacity), capacity, out=np.zeros(capacity.size), where=capacity > 1e-9)
 
 
 def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: the on-demand pricing strategies, by name (``ProviderSpec.pricing.strategy``)
-STRATEGIES = ("cost_plus", "undercut", "utilisation", "sticky")
+STRATEGIES = ("cost_plus", "undercut", "utilisation", "sticky", "premium")
 
 
 @dataclass(slots=True)
@@ -61,22 +61,48 @@ def sticky(inp: PriceInputs, markup, band):
     return np.where(known & (np.abs(ratio - 1.0) <= band), prev, goal)
 
 
-def on_demand(strategy, inp: PriceInputs, terms) -> np.ndarray:
-    """The on-demand price by the named strategy (one name, or one per entry), bounded above by
+def scarcity_markup(previous, utilisation, excess_demand, target, speed, most_discount, most_markup):
+    """The markup for scarcity a provider puts on its strategy's price, moved each month by
+    ``speed`` times the excess demand it saw (a price adjustment, tatonnement-style): where the
+    generation ran at or above its ``target`` utilisation, up by ``excess_demand`` (the demand
+    turned away, per unit of capacity: the market's unmet share or what its own offers could not
+    serve); where it ran below, down by the gap ``target - utilisation`` (its capacity sat
+    idle). Kept within [-``most_discount``, ``most_markup``]."""
+    signal = np.where(utilisation >= target, excess_demand, utilisation - target)
+    return np.clip(previous + speed * signal, -most_discount, most_markup)
+
+
+def premium(inp: PriceInputs, premium, adjust, markup):
+    """Trust and integration priced as a premium over the market (a hyperscaler's list): each month
+    ``adjust`` of the way from last month's price to the cheapest rival's times 1 + ``premium``, so
+    that the list follows the market slowly; cost-plus when nobody else sells the generation
+    (then it holds its own price)."""
+    first = np.isnan(inp.previous)
+    goal = inp.rival_min * (1.0 + premium)
+    moved = np.where(first, goal, inp.previous + adjust * (goal - inp.previous))
+    return np.where(np.isnan(inp.rival_min), np.where(first, cost_plus(inp, markup), inp.previous), moved)
+
+
+def on_demand(strategy, inp: PriceInputs, terms, scarcity=0.0) -> np.ndarray:
+    """The on-demand price by the named strategy (one name, or one per entry), times 1 plus the
+    ``scarcity`` markup (:func:`scarcity_markup`; ``inp.previous`` is then last month's price
+    without last month's markup), bounded above by
     the generation's value cap (old GPUs are priced by the inference work they still do) and by
     full cost x (1 + ``max_markup``), and below by the floor. ``terms``: the strategy's terms by
     their names in the scenario (``ProviderSpec.pricing``: ``markup``, ``undercut``,
-    ``target_utilisation``, ``step``, ``sticky_band``, ``min_margin``, ``max_markup``), numbers or
+    ``target_utilisation``, ``step``, ``sticky_band``, ``premium``, ``adjust``, ``min_margin``,
+    ``max_markup``), numbers or
     one per entry."""
     strategy = np.asarray(strategy)
     unknown = ~np.isin(strategy, STRATEGIES)
     if unknown.any():
         raise ValueError(f"unknown pricing strategy {strategy[unknown].flat[0]!r}")
     q = terms
-    p = np.select([strategy == "cost_plus", strategy == "undercut", strategy == "utilisation", strategy == "sticky"],
+    p = np.select([strategy == s for s in STRATEGIES],
                   [cost_plus(inp, q["markup"]), undercut(inp, q["undercut"], q["markup"], q["target_utilisation"]),
                    utilisation_target(inp, q["target_utilisation"], q["step"], q["markup"]),
-                   sticky(inp, q["markup"], q["sticky_band"])])
+                   sticky(inp, q["markup"], q["sticky_band"]), premium(inp, q["premium"], q["adjust"], q["markup"])]
+                  ) * (1.0 + np.asarray(scarcity))
     return within_bounds(np.fmin(p, inp.full_cost * (1.0 + q["max_markup"])), inp.value_cap,
                          floor_price(inp, q["min_margin"]))
 
