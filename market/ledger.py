@@ -79,11 +79,12 @@ TRANSFERS: dict[str, tuple[Acct, Acct]] = {
     "lease": (Acct.LEASES, Acct.REVENUE),  # data-centre lease or colocation to landlords
     "income_tax": (Acct.INCOME_TAX, Acct.REVENUE),  # to the government
     "capital_return": (Acct.PAID_IN, Acct.INVESTMENTS),  # buybacks and dividends: shareholders paid out
+    "nvidia_investment": (Acct.INVESTMENTS, Acct.PAID_IN),  # NVIDIA buys new shares of a provider
 }
 #: transfers whose payer side is capital expenditure
 CAPEX_KINDS = frozenset({"gpu_purchase", "system_purchase", "custom_chips", "power_build"})
 MEMOS = list(TRANSFERS) + ["opening", "depreciation", "recognise", "consume_prepaid", "disposal",
-                           "write_off", "asset_purchase", "sbc"]
+                           "write_off", "asset_purchase", "sbc", "mark_to_market"]
 MEMO_CODE = {m: i for i, m in enumerate(MEMOS)}
 _TRANSFER_CODES = {k: (int(TRANSFERS[k][0]), int(TRANSFERS[k][1]), MEMO_CODE[k]) for k in TRANSFERS}
 _CASH, _DEBT, _GPU_ASSETS, _ACCUM_DEP = int(Acct.CASH), int(Acct.DEBT), int(Acct.GPU_ASSETS), int(Acct.ACCUM_DEP)

@@ -20,7 +20,7 @@ AGENT_COLUMNS = [
     "cost_of_revenue", "depreciation", "interest_expense", "net_income", "capex", "gpus_installed", "powered_mw",
     "gpu_hours_sold", "utilization", "market_share", "backlog", "top_customer_share", "market_value", "defaulted",
     "other_income", "opex", "compute_expense", "other_expense", "fleet_book", "status", "gpus_unpowered",
-    "lease_expense", "sbc_expense", "income_tax",
+    "lease_expense", "sbc_expense", "income_tax", "nvidia_stake_value", "nvidia_invested", "nvidia_backstop_paid",
 ]
 MODEL_COLUMNS = [
     "month", "date", "gpus_shipped", "gpus_installed", "demand_gpu_hours", "served_gpu_hours",
@@ -97,8 +97,24 @@ class Recorder:
             "top_customer_share": top, "market_value": value, "defaulted": defaulted, "status": status,
             "gpus_unpowered": dark,
         }
+        row.update(self._circular(n))
         self.agent_months.append(row)
         self.model_rows.append(self._model_row(t, figures, row))
+
+    def _circular(self, n: int) -> dict[str, np.ndarray]:
+        """NVIDIA's stakes (value on its books), investments and backstop payments of the month:
+        on NVIDIA's row its totals, on each provider's row what concerns that provider."""
+        nv = self.model.nvidia
+        index = self.model.ledger.index
+        out = {}
+        for col, per in (("nvidia_stake_value", nv.stake_value), ("nvidia_invested", nv.invested),
+                         ("nvidia_backstop_paid", nv.backstop_to)):
+            x = np.zeros(n)
+            for name, v in per.items():
+                x[index[name]] = v
+            x[nv.eid] = sum(per.values())
+            out[col] = x
+        return out
 
     def _model_row(self, t: int, figures: dict[str, np.ndarray], agents: dict) -> dict:
         """The market's row of the month, from the exchange's tallies and the agents' row."""

@@ -263,6 +263,7 @@ class MarketModel(mesa.Model):
         self.pbook.note_ebitda()
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
         self._revalue(t, f, ebitda)
+        self.nvidia.mark_stakes()
         self.recorder.record(t, opening, f)
 
     def _revalue(self, t: int, f: dict[str, np.ndarray], ebitda: np.ndarray) -> None:
@@ -316,7 +317,7 @@ class MarketModel(mesa.Model):
             if not p.spec.public:
                 p.market_value = np.nan
         # plus its equity stakes at the providers' market values (private ones: not valued)
-        for name, share in nv.spec.equity_stakes.items():
+        for name, share in nv.stakes.items():
             p = self.provider_by_name[name]
             if p.spec.public and p.market_value == p.market_value:
                 nv.market_value += share * p.market_value

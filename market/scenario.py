@@ -149,6 +149,14 @@ class BackstopSpec(Spec):
     until: YearMonth
 
 
+class InvestmentSpec(Spec):
+    """NVIDIA buys new shares of a provider in a month, at the provider's market value then."""
+
+    provider: str
+    month: YearMonth
+    amount: Money = Field(description="cash NVIDIA pays in, $")
+
+
 class ValuationSpec(Spec):
     """How investors value a public company (docs/model.md, 7.14): discounted free cash flow over
     a growth that fades."""
@@ -182,6 +190,7 @@ class NvidiaSpec(Spec):
     rest_of_world_backlog_months: Annotated[float, Field(ge=0.0, le=1200.0)] = 3.0
     equity_stakes: dict[str, Share] = Field(default_factory=dict)
     backstops: list[BackstopSpec] = Field(default_factory=list)
+    investments: list[InvestmentSpec] = Field(default_factory=list, description="new shares NVIDIA buys during the run")
     valuation: ValuationSpec = Field(default_factory=ValuationSpec)
 
 
@@ -600,6 +609,8 @@ class Scenario(Spec):
             _known(s.provider, provs, ("nvidia", "backstops", j, "provider"))
         for name in self.nvidia.equity_stakes:
             _known(name, provs, ("nvidia", "equity_stakes"))
+        for j, s in enumerate(self.nvidia.investments):
+            _known(s.provider, provs, ("nvidia", "investments", j, "provider"))
         for name in self.nvidia.partners:
             _known(name, provs, ("nvidia", "partners"))
         for i, e in enumerate(self.events):

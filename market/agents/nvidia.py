@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 
 from market.ledger import Acct, flows
-from market.mechanisms import allocation
+from market.mechanisms import allocation, finance
 from market.scenario import NvidiaSpec, month_index
 
 if TYPE_CHECKING:
@@ -43,6 +43,13 @@ class Nvidia(mesa.Agent):
         self.backstops = [(b.provider, b.cap_per_month, b.price_share, month_index(b.until, start))
                           for b in spec.backstops]
         self.backstop_paid = 0.0  # paid for providers' unused capacity this month
+        self.backstop_to: dict[str, float] = {}  # ...by provider
+        # circular financing: the share of each provider NVIDIA holds, the stake's value on its
+        # books (cost, then marked to market), the new shares it will buy and has bought this month
+        self.stakes: dict[str, float] = dict(spec.equity_stakes)
+        self.stake_value: dict[str, float] = {}
+        self.investments = [(month_index(i.month, start), i.provider, i.amount) for i in spec.investments]
+        self.invested: dict[str, float] = {}
         self.market_value = float("nan")
         self.hist: list[tuple[float, float, float]] = []
         self.defaulted = False
@@ -62,6 +69,45 @@ class Nvidia(mesa.Agent):
             p = m.provider_by_name[name]
             equity = -float(m.ledger.balances[p.eid, Acct.PAID_IN:].sum())
             m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.PAID_IN, share * max(0.0, equity), "opening")
+            self.stake_value[name] = share * max(0.0, equity)
+
+    def invest(self, t: int) -> None:
+        """The month's investments (``investments``): NVIDIA pays cash for new shares of the
+        provider (as far as its cash goes) at the provider's market value (its book equity if it
+        has none), and its share grows by ``finance.stake_after_investment``."""
+        m = self.model
+        L = m.ledger
+        self.invested = {}
+        for month, name, amount in self.investments:
+            p = m.provider_by_name[name]
+            amount = min(amount, max(0.0, L.cash(self.eid)))
+            if month != t or p.defaulted or amount <= 0:
+                continue
+            book = -float(L.balances[p.eid, Acct.PAID_IN:].sum())
+            pre = p.market_value if p.spec.public and p.market_value == p.market_value else book
+            L.transfer(self.eid, p.eid, amount, "nvidia_investment")
+            share = self.stakes[name] = finance.stake_after_investment(self.stakes.get(name, 0.0), amount, pre)
+            self.stake_value[name] = self.stake_value.get(name, 0.0) + amount
+            self.invested[name] = self.invested.get(name, 0.0) + amount
+            self.partners.add(name)
+            self._weights_key = None
+            m.news("nvidia_investment", [self.name, name], f"NVIDIA invests ${amount / 1e9:,.2f}B in {name} "
+                   f"at a value of ${max(0.0, pre) / 1e9:,.1f}B: its stake is now {share:.1%}",
+                   amount=amount, share=share)
+
+    def mark_stakes(self) -> None:
+        """Each stake in a public provider revalued to share x the provider's market value; the
+        change is a non-cash gain or loss held in equity (memo ``mark_to_market``), outside net
+        income: it is neither taxed nor returned to shareholders. Private providers' stakes stay at cost."""
+        m = self.model
+        for name, share in self.stakes.items():
+            p = m.provider_by_name[name]
+            if not (p.spec.public and p.market_value == p.market_value):
+                continue
+            change = share * max(0.0, p.market_value) - self.stake_value[name]
+            if change != 0.0:
+                m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.PAID_IN, change, "mark_to_market")
+                self.stake_value[name] += change
 
     def book_order(self, provider: Provider | None, g: int, units: float) -> None:
         """Add to the provider's open order for the generation (one open order per buyer and
@@ -89,6 +135,7 @@ class Nvidia(mesa.Agent):
         out_l = cat.output_list(t)
         self.output = np.array(out_l)
         self.shipped_to = {}
+        self.invest(t)
         self._top_up_rest_of_world(out_l)
         self.price[:] = allocation.nvidia_prices(cat.list_price.tolist(), self.backlog.tolist(), out_l,
                                                  cat.nvidia_list, self.price.tolist(), sp.target_backlog_months,
@@ -209,6 +256,7 @@ class Nvidia(mesa.Agent):
         price, up to the monthly cap."""
         m = self.model
         self.backstop_paid = 0.0
+        self.backstop_to = {}
         for name, cap, share, until in self.backstops:
             if t > until:
                 continue
@@ -219,6 +267,7 @@ class Nvidia(mesa.Agent):
             if value > 0:
                 m.ledger.transfer(self.eid, p.eid, value, "backstop")
                 self.backstop_paid += value
+                self.backstop_to[name] = value
 
 
 def _idle_value(running: np.ndarray, hours: float, sold: np.ndarray, reserved: np.ndarray, share: float) -> float:

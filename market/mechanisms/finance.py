@@ -25,6 +25,13 @@ def borrowing_capacity(fleet_market_value: float, ltv: float, backlog: float, co
     return max(0.0, ltv * fleet_market_value + contract_ltv * backlog - debt)
 
 
+def stake_after_investment(old_share: float, amount: float, pre_money_value: float) -> float:
+    """An investor's share of a company after it buys new shares for ``amount`` at the company's
+    value ``pre_money_value`` (before the money): (old share x pre + amount) / (pre + amount)."""
+    pre = max(0.0, pre_money_value)
+    return (old_share * pre + amount) / (pre + amount) if pre + amount > 0 else old_share
+
+
 def leverage(debt, ebitda_annual):
     """Debt / annualised EBITDA; infinite when EBITDA is not positive and there is debt; no debt,
     no leverage. Numbers or arrays."""
