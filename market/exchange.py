@@ -209,8 +209,7 @@ class Exchange:
         m = self.model
         if gpus <= 0:
             return None
-        markup = buyer.spec.ceiling_markup if hasattr(buyer.spec, "ceiling_markup") else 0.3
-        ceiling = self.reference_reserved(g) * (1.0 + markup)
+        ceiling, _ = self.buyer_ceiling(buyer.name, g, purpose, m.month)
         max_share = getattr(buyer.spec, "max_share_per_provider", 1.0)
         r = Request(self._next_request, buyer.name, g, int(gpus), start, term, ceiling, purpose, m.month,
                     int(gpus), max_share)
@@ -219,6 +218,36 @@ class Exchange:
         m.news("request", [buyer.name], "{} seeks {:,} {} GPUs from {} for {} months (ceiling ${:.2f}/GPU-hour)",
                buyer.name, gpus, m.cat.names[g], m.label(start), term, ceiling, request_id=r.request_id)
         return r
+
+    def buyer_ceiling(self, name: str, g: int, purpose: str, t: int) -> tuple[float, str]:
+        """A buyer's ceiling for GPUs of generation ``g`` in month ``t``: its reservation price
+        (``negotiation.buyer_reservation``: the cheapest of the mean posted spot price plus a risk
+        premium, the full cost of building in-house if it can build, and the next NVIDIA
+        generation's reference price per unit of this one's throughput, after the cost of waiting
+        for its launch and NVIDIA's lead time) times ``1 + ceiling_markup``; and the outside option that sets it."""
+        m = self.model
+        cat, pb, neg = m.cat, m.pbook, m.scn.negotiation
+        spec = m.agent_by_name[name].spec
+        col = pb.spot[:, g]
+        quotes = col[pb.live() & ~np.isnan(col)]
+        spot = float(np.mean(quotes)) if quotes.size else math.inf
+        own = math.inf
+        if getattr(spec, "can_build", False):
+            capex = cat.capex(g, m.nvidia.price[g] if cat.nvidia[g] else cat.list_price[g])
+            own = float(pricing.full_cost_per_hour(capex, float(cat.useful_life[g]), spec.cost_of_capital,
+                                                   cat.power_kw[g], neg.build_pue, neg.build_power_price_kwh,
+                                                   neg.build_opex_per_gpu_hour, m.hours))
+        perf = cat.train if purpose == "training" else cat.inf
+        later = np.flatnonzero(cat.nvidia & (cat.launch > max(t, int(cat.launch[g]))) & (perf > perf[g]))
+        wait, months = math.inf, 0.0
+        if later.size:
+            h = int(later[np.argmin(cat.launch[later])])
+            wait, months = self.reference_reserved(h) * perf[g] / perf[h], float(cat.launch[h] - t + m.nvidia.spec.lead_time_months)
+        delay = neg.training_delay_cost if purpose == "training" else neg.inference_delay_cost
+        res, option = negotiation.buyer_reservation(spot, neg.spot_risk_premium, own, wait, months, delay)
+        if not math.isfinite(res):  # no outside option at all: the market's reference price
+            res, option = self.reference_reserved(g), "none"
+        return res * (1.0 + getattr(spec, "ceiling_markup", 0.3)), option  # (a hyperscaler reselling: 0.3)
 
     def open_requests(self) -> list[Request]:
         return [r for r in self.requests if r.open]
@@ -335,7 +364,8 @@ class Exchange:
             elif t - r.issued >= neg.max_request_age:
                 r.open = False
                 m.news("request_lapsed", [r.buyer], f"{r.buyer}'s request for {r.remaining:,} "
-                       f"{m.cat.names[r.generation]} GPUs lapses unfilled")
+                       f"{m.cat.names[r.generation]} GPUs lapses unfilled", request_id=r.request_id,
+                       gpus_unfilled=r.remaining)
         self.player_answers.clear()
 
     def _negotiate(self, r: Request, t: int, tight: float) -> None:
@@ -378,13 +408,18 @@ class Exchange:
              "firm": firm_, "score": score_, "signed": None, "price": None, "reason": "", "rounds": 0}
             for score_, p, qty, start_, res_, ask_, firm_ in offers]  # (the reservation price is the seller's own)
         e_s, e_b = negotiation.exponents(tight, len(offers), neg.tightness_weight, neg.outside_option_weight)
+        r.ceiling, option = self.buyer_ceiling(r.buyer, r.generation, r.purpose, t)  # outside options now
         bid0 = r.ceiling * (1.0 - neg.bid_discount)
+        reference = self.reference_reserved(r.generation)
         for o, (_, p, qty, start_, res_, ask_, firm_) in zip(made, offers, strict=True):
             if r.remaining <= 0:
                 break
             qty = o["gpus"] = min(qty, r.remaining)
             out = (negotiation.firm_offer(ask_, bid0, r.ceiling) if firm_
                    else negotiation.negotiate(res_, ask_, bid0, r.ceiling, neg.rounds, e_s, e_b))
+            if not out.signed:
+                who, why = negotiation.walk_away(res_, r.ceiling, reference, option)
+                out.reason, out.walked, out.option = why, who, option
             o.update(signed=out.signed, price=out.price if out.signed else None, reason=out.reason,
                      rounds=len(out.rounds))
             self._announce(r, p, qty, start_, out)
@@ -402,8 +437,10 @@ class Exchange:
             m.news("counter", [p.name, r.buyer], "round {}: {} asks ${:.2f}, {} bids ${:.2f}", i, p.name, s, r.buyer,
                    b, request_id=r.request_id)
         if not out.signed:
-            m.news("walk_away", [r.buyer, p.name], "{} and {} walk away: {}", r.buyer, p.name, out.reason,
-                   request_id=r.request_id, reason=out.reason)
+            who = r.buyer if out.walked == "buyer" else p.name
+            m.news("walk_away", [r.buyer, p.name], "{} walks away from {}: {}", who,
+                   p.name if who == r.buyer else r.buyer, out.reason, request_id=r.request_id, reason=out.reason,
+                   walked=out.walked, outside_option=out.option)
 
     def offers_on(self, request_id: int) -> list[dict]:
         """The offers made on a request when it was last negotiated, best score first: month,

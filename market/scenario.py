@@ -138,6 +138,12 @@ class NegotiationSpec(Spec):
     termination_fee: Share = Field(0.3, description="share of remaining value paid when a buyer cancels at will")
     max_request_age: PosMonths = Field(3, description="months a request stays open before it lapses")
     bid_window: Months = Field(1, description="months a request is open for offers before sellers answer it (a human player answers in its turn)")
+    spot_risk_premium: Factor = Field(0.3, description="a buyer's premium over the short-term (spot) price for capacity not guaranteed, in its reservation price")
+    training_delay_cost: Factor = Field(0.1, description="a training buyer's cost of waiting for the next generation, share of price per month")
+    inference_delay_cost: Factor = Field(0.04, description="an inference buyer's cost of waiting for the next generation, share of price per month")
+    build_pue: Annotated[float, Field(ge=1.0, le=5.0)] = Field(1.3, description="PUE of a buyer's own data centre (building in-house)")
+    build_power_price_kwh: Annotated[float, Field(ge=0.0, le=100.0)] = Field(0.07, description="$ per kWh a buyer building in-house pays")
+    build_opex_per_gpu_hour: Annotated[float, Field(ge=0.0, le=1e3)] = Field(0.25, description="site operations per GPU-hour of a buyer building in-house")
 
 
 class BackstopSpec(Spec):
@@ -398,7 +404,9 @@ class BuyerSpec(Spec):
     switching_erosion: Share = Field(0.02, description="monthly erosion of the switching cost")
     reserve_share: Share = Field(0.0, description="share of inference demand it locks in by contract")
     max_share_per_provider: Share = 0.6
-    ceiling_markup: Factor = Field(0.4, description="ceiling price over the market's reserved price")
+    ceiling_markup: Factor = Field(0.4, description="ceiling over its reservation price (the cheapest outside option): willingness to pay for a contract")
+    can_build: bool = Field(False, description="may build its own GPUs (an outside option in negotiations)")
+    cost_of_capital: Rate = Field(0.10, description="annual cost of capital of a buyer building in-house")
     captive_to: str | None = None
     in_house_share: Share = 0.0
     training: TrainingSpec | None = None
