@@ -631,6 +631,7 @@ class Exchange:
             book = m.buyers
             book.defaulted[b.idx] = True
             book.inf0[b.idx] = book.revenue0[b.idx] = book.funding[b.idx] = 0.0
+            book.inference_eq[b.idx] = book.demand_eq[b.idx] = 0.0  # (it buys nothing more this month)
         m.news("buyer_default", [name, *dict.fromkeys(sellers)], "{} defaults ({}): fees owed ${:.2f}B, paid ${:.2f}B",
                name, why, owed / 1e9, paid / 1e9, fee_owed=owed, fee_paid=paid, fee_unpaid=owed - paid)
 
