@@ -12,7 +12,7 @@ import numpy as np
 
 from market.contracts import STATUS_CODE, Contract, ContractBook, Request
 from market.ledger import Acct
-from market.mechanisms import clearing, depreciation, negotiation, pricing, service
+from market.mechanisms import clearing, depreciation, funding, negotiation, pricing, service
 
 if TYPE_CHECKING:
     from market.agents.provider import Provider
@@ -61,6 +61,7 @@ class Exchange:
         self.quoted: dict[int, list[dict]] = {}  # request id -> the offers when last negotiated (offers_on)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         self.signed_this_month = 0
+        self.unpaid_fees = 0.0  # termination fees owed by defaulting buyers and never paid (sellers' loss)
         # short-term market results
         self.st_revenue = 0.0
         self.st_eq = 0.0
@@ -97,7 +98,11 @@ class Exchange:
         month is billed; not to be written to)."""
         if self._credit is None:
             it, value = self._live_terms()
-            self._credit = service.credit_backlogs(it[0], value, it[7] > 0, len(self._prow))
+            # an investment-grade buyer's backlog counts as far as its health goes (funding.credit_health)
+            own = it[5] == 0
+            weight = (it[7] > 0).astype(float)
+            weight[own] *= self.model.buyers.health[it[3][own]]
+            self._credit = service.credit_backlogs(it[0], value, weight, len(self._prow))
         return self._credit[0], self._credit[1]
 
     def credit_backlog(self, seller: str) -> tuple[float, float]:
@@ -595,7 +600,8 @@ class Exchange:
             L.post_many(b_eid[pre], plan.prepaid_acct[pre], int(Acct.PREPAID), use_prepaid[pre], "consume_prepaid")
             L.post_many(s_eid[pre], int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE), use_prepaid[pre], "recognise")
         L.transfer_many(plan.b_eid_resale, plan.s_eid_resale, pay[plan.resale], "resale_compute")
-        L.transfer_many(plan.b_eid_own, plan.s_eid_own, pay[plan.own], "compute")
+        own_pay, broke = self._payable(plan.b_eid_own, pay[plan.own])
+        L.transfer_many(plan.b_eid_own, plan.s_eid_own, own_pay, "compute")
         self.contract_hours = float(hours.sum())
         # served once, at delivery to a reseller: its later sale of the same hours is not counted again
         self.contract_inference_hours = float(hours[plan.resold_inference].sum()) + inference_hours
@@ -617,32 +623,83 @@ class Exchange:
             if done[i]:
                 self.end_contract(c, "completed")
                 ended = True
-            else:
+            elif c.status in ("pending", "active"):
                 self.cancel(c, t, "late delivery", fee_share=0.0)
+        for eid in broke:  # buyers whose cash could not pay their bills default on them
+            self.default_buyer(m.ledger.names[eid], t, "its cash cannot pay its bills")
+            ended = True
         return ended
 
-    def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
-        """End a contract early. The buyer pays ``fee_share`` of the remaining value (taken from
-        its prepayment first); any prepayment left is refunded."""
+    def _payable(self, b_eid: np.ndarray, pay: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """The month's contract bills of buyers that are not providers, paid only as far as each
+        buyer's cash goes (pro rata over its contracts when it falls short), and the buyers that
+        fell short (their ledger entities)."""
+        if not b_eid.size:
+            return pay, []
+        L = self.model.ledger
+        ids, inv = np.unique(b_eid, return_inverse=True)
+        owed = np.bincount(inv, weights=pay)
+        cash = np.maximum(0.0, L.balances[ids, Acct.CASH])
+        short = owed > cash + 1e-6
+        if not short.any():
+            return pay, []
+        share = np.where(short, np.divide(cash, owed, out=np.zeros(ids.size), where=owed > 0), 1.0)
+        return pay * share[inv], ids[short].tolist()
+
+    def default_buyer(self, name: str, t: int, why: str, recovery: float = 1.0) -> None:
+        """A buyer defaults: each live contract of its ends as ``defaulted`` (the backlog goes
+        with it), its termination fee owed but paid only as far as ``recovery`` x its cash goes
+        (``funding.capped_fee``; the unpaid rest is the seller's named loss, in the event and in
+        ``unpaid_fees``); it stops buying and raising money."""
+        m = self.model
+        b = m.agent_by_name[name]
+        share = m.scn.negotiation.termination_fee
+        owed = paid = 0.0
+        sellers = []
+        for c in list(self.by_buyer.get(name, ())):
+            if c.status in ("pending", "active"):
+                fee, got = self.cancel(c, t, why, share, status="defaulted", recovery=recovery)
+                owed, paid = owed + fee, paid + got
+                sellers.append(c.seller)
+        self.unpaid_fees += owed - paid
+        if hasattr(b, "idx"):
+            b.defaulted = True
+            b.projects = []
+            book = m.buyers
+            book.defaulted[b.idx] = True
+            book.inf0[b.idx] = book.revenue0[b.idx] = book.funding[b.idx] = 0.0
+            book.inference_eq[b.idx] = book.demand_eq[b.idx] = 0.0  # (it buys nothing more this month)
+        m.news("buyer_default", [name, *dict.fromkeys(sellers)], "{} defaults ({}): fees owed ${:.2f}B, paid ${:.2f}B",
+               name, why, owed / 1e9, paid / 1e9, fee_owed=owed, fee_paid=paid, fee_unpaid=owed - paid)
+
+    def cancel(self, c: Contract, t: int, why: str, fee_share: float, status: str = "cancelled",
+               recovery: float = 1.0) -> tuple[float, float]:
+        """End a contract early. The buyer owes ``fee_share`` of the remaining value and pays it as
+        far as it can (``funding.capped_fee``: from its prepayment first, then from ``recovery`` x
+        its cash, never below zero); any prepayment left is refunded. Returns (fee owed, fee paid)."""
         m = self.model
         L = m.ledger
         seller = m.provider_by_name[c.seller]
         buyer = m.agent_by_name[c.buyer]
         fee = fee_share * c.remaining_value()
-        from_prepaid = min(fee, c.prepaid_left)
+        cash = recovery * float(L.balances[buyer.eid, Acct.CASH])
+        from_prepaid, from_cash, unpaid = funding.capped_fee(fee, c.prepaid_left, cash)
         if from_prepaid > 0:
             L.post(buyer.eid, Acct.OTHER_EXPENSE, Acct.PREPAID, from_prepaid, "consume_prepaid")
             L.post(seller.eid, Acct.DEFERRED_REVENUE, Acct.OTHER_INCOME, from_prepaid, "recognise")
-        L.transfer(buyer.eid, seller.eid, fee - from_prepaid, "penalty")
+        L.transfer(buyer.eid, seller.eid, from_cash, "penalty")
         refund = c.prepaid_left - from_prepaid
         if refund > 0:
             L.transfer(seller.eid, buyer.eid, refund, "refund")
         c.prepaid_left = 0.0
-        self.end_contract(c, "cancelled")
-        m.news("cancelled", [c.buyer, c.seller], f"{c.buyer} cancels its {m.cat.names[c.generation]} contract "
-               f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee", contract_id=c.contract_id)
+        self.end_contract(c, status)
+        verb = "defaults on" if status == "defaulted" else "cancels"
+        m.news(status, [c.buyer, c.seller], f"{c.buyer} {verb} its {m.cat.names[c.generation]} contract "
+               f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee" + (f", ${unpaid / 1e9:.2f}B of it unpaid" if unpaid > 0 else ""),
+               contract_id=c.contract_id)
         seller.shock -= 0.05
         self.touch()
+        return fee, from_prepaid + from_cash
 
     # ------------------------------------------------------------------ the short-term market
     def _build_offers(self) -> None:

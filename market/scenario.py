@@ -387,7 +387,16 @@ class BuyerSpec(Spec):
     size_spread: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
     investment_grade: bool = False
     cash: Money
-    funding_per_month: Money = 0.0
+    funding_per_month: Money = Field(0.0, description="investors' appetite: a funding round raises round_months of this (or of its burn, if more)")
+    runway_months: Annotated[float, Field(ge=0.0, le=120.0)] = Field(
+        9.0, description="it raises a round when its cash covers fewer months of its net burn than this")
+    round_months: Annotated[float, Field(ge=0.0, le=120.0)] = Field(
+        18.0, description="a round raises this many months of its funding appetite or burn, whichever is more")
+    round_growth_weight: Factor = Field(
+        1.0, description="a round's score and size rise this much per unit of its revenue growth over the last year")
+    round_min_score: Factor = Field(
+        0.5, description="a round fails when its score (investors' appetite x (1 + weight x growth)) is below this")
+    round_retry_months: Months = Field(3, description="months after a failed round before it tries again")
     revenue_per_month: Money = 0.0
     revenue_growth: Growth = 0.03
     inference_demand: Annotated[float, Field(ge=0.0, le=1e15)] = Field(description="H100-equivalent GPU-hours per month at the start")
@@ -505,6 +514,20 @@ class DemandBust(_Event):
     buyers: list[str] = Field(default_factory=list, description="the buyers it reaches (names of [[buyers]] entries); empty: all")
 
 
+class FundingFreeze(_Event):
+    kind: Literal["funding_freeze"]
+    months: Annotated[int, Field(ge=1, le=240)] = Field(12, description="months the freeze lasts")
+    pct: Share = Field(1.0, description="share of investors' appetite that goes (1: every round fails)")
+    buyers: list[str] = Field(default_factory=list, description="the buyers it reaches (names of [[buyers]] entries); empty: all")
+
+
+class BuyerDefault(_Event):
+    kind: Literal["buyer_default"]
+    buyers: list[str] = Field(min_length=1, description="the buyers that stop paying (names of [[buyers]] entries)")
+    recovery: Share = Field(1.0, description="share of its cash that reaches its compute sellers for the termination fees "
+                            "(other creditors rank ahead)")
+
+
 EventSpec = Annotated[
     ComputeBusinessLaunch
     | ComponentCostRise
@@ -518,7 +541,9 @@ EventSpec = Annotated[
     | AllocationChange
     | SupplyGrowth
     | DemandBoom
-    | DemandBust,
+    | DemandBust
+    | FundingFreeze
+    | BuyerDefault,
     Field(discriminator="kind"),
 ]
 EVENT_KINDS = (
@@ -535,6 +560,8 @@ EVENT_KINDS = (
     "supply_growth",
     "demand_boom",
     "demand_bust",
+    "funding_freeze",
+    "buyer_default",
 )
 
 

@@ -88,6 +88,12 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
         served.append(got)
     served_od, served_sp = served
     safe = s.safe
+    # demand was capped by cash at the market's average price; a buyer whose offers cost more
+    # buys only what its cash pays for (each purchase in the same proportion)
+    cost = (served_od * p_od[safe] + served_sp * p_spot[safe]).sum(axis=1)
+    cash = np.maximum(0.0, s.cash)
+    afford = np.divide(cash, cost, out=np.ones(cost.size), where=cost > cash)[:, None]
+    served_od, served_sp = served_od * afford, served_sp * afford
     pay = served_od * p_od[safe] + served_sp * p_spot[safe]  # (nothing is served where a buyer has no offer)
     bought_k = served_od + served_sp
     sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=prow.size)
