@@ -194,8 +194,9 @@ def funding_freeze(m: MarketModel, e: S.FundingFreeze, t: int) -> tuple[list[str
 def buyer_default(m: MarketModel, e: S.BuyerDefault, t: int) -> tuple[list[str], str]:
     """The buyers stop paying: every member defaults on its contracts (``Exchange.default_buyer``),
     the termination fees paid only from ``recovery`` x its cash."""
+    names = set(e.buyers)
     for b in m.buyer_agents:
-        if b.spec.name in set(e.buyers) and not b.defaulted:
+        if b.spec.name in names and not b.defaulted:
             m.exchange.default_buyer(b.name, t, "stops paying", recovery=e.recovery)
     return list(e.buyers), f"{', '.join(e.buyers)} stop(s) paying: contracts in default, fees paid from "\
         f"{e.recovery:.0%} of cash"

@@ -665,10 +665,7 @@ class Exchange:
         if hasattr(b, "idx"):
             b.defaulted = True
             b.projects = []
-            book = m.buyers
-            book.defaulted[b.idx] = True
-            book.inf0[b.idx] = book.revenue0[b.idx] = book.funding[b.idx] = 0.0
-            book.inference_eq[b.idx] = book.demand_eq[b.idx] = 0.0  # (it buys nothing more this month)
+            m.buyers.stop(b.idx)
         m.news("buyer_default", [name, *dict.fromkeys(sellers)], "{} defaults ({}): fees owed ${:.2f}B, paid ${:.2f}B",
                name, why, owed / 1e9, paid / 1e9, fee_owed=owed, fee_paid=paid, fee_unpaid=owed - paid)
 

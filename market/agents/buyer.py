@@ -189,7 +189,8 @@ class BuyerBook:
     def income(self, i: int, t: int) -> float:
         """Buyer ``i``'s monthly income in month ``t``: its investors' appetite now (what a freeze
         leaves of it) plus its end-user revenue then."""
-        return float(self.funding[i] * self.sentiment(self.model.month)[i] + self.revenue0[i] * demand.adoption(t, self.revenue_growth[i], self.ceiling[i]))
+        keep = self.freeze_keep[i] if self.model.month < self.freeze_until[i] else 1.0  # (as :meth:`sentiment`)
+        return float(self.funding[i] * keep + self.revenue0[i] * demand.adoption(t, self.revenue_growth[i], self.ceiling[i]))
 
     def step_month(self, t: int, market_price: float, training_need: np.ndarray) -> None:
         """Income arrives; inference demand grows with adoption (``demand.adoption``, up to its
@@ -201,6 +202,13 @@ class BuyerBook:
         self.inference_eq = price_response(base, market_price, self.ref_price, self.elasticity)
         self.demand_eq = self.inference_eq + training_need
         self.switching *= 1.0 - self.erosion
+
+    def stop(self, i: int) -> None:
+        """Buyer ``i`` has defaulted: it has no more demand, revenue or investors, and buys nothing
+        more this month."""
+        self.defaulted[i] = True
+        self.inf0[i] = self.revenue0[i] = self.funding[i] = 0.0
+        self.inference_eq[i] = self.demand_eq[i] = 0.0
 
     def sentiment(self, t: int) -> np.ndarray:
         """Investors' sentiment towards each buyer: 1, or what a funding freeze leaves of it."""
@@ -247,7 +255,7 @@ class BuyerBook:
         for name, rows in groups.items():
             r = np.array(rows)
             won, lost = r[ok[r]], r[failed[r]]
-            who = name if len(self.specs[r[0]].name) and self.specs[r[0]].count == 1 else f"{name} ({len(r)} members)"
+            who = name if self.specs[r[0]].count == 1 else f"{name} ({len(r)} members)"
             if won.size:
                 m.news("funding_round", [name], "{} raises ${:.2f}B", who, float(size[won].sum()) / 1e9,
                        amount=float(size[won].sum()), members=int(won.size))
