@@ -26,7 +26,7 @@ class Request:
 
 
 #: a contract's states; the exchange keeps them as codes in this order (pending and active are live)
-STATUSES = ("pending", "active", "completed", "cancelled", "reassigned")
+STATUSES = ("pending", "active", "completed", "cancelled", "reassigned", "defaulted")
 STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 
 

@@ -180,6 +180,28 @@ def demand_bust(m: MarketModel, e: S.DemandBust, t: int) -> tuple[list[str], str
         f", funding {-e.funding_pct:+.0%}" if e.funding_pct else "") + _of(e.buyers)
 
 
+def funding_freeze(m: MarketModel, e: S.FundingFreeze, t: int) -> tuple[list[str], str]:
+    """Investors hold back for ``months``: the buyers' sentiment is 1 - ``pct`` until then, so
+    their rounds score that much less (every one fails at pct = 1) and their budgets count that
+    much less funding (``funding.funding_round``, ``demand.affordable_project``)."""
+    book = m.buyers
+    rows = _reached(m, e.buyers)
+    book.freeze_until[rows] = t + e.months
+    book.freeze_keep[rows] = 1.0 - e.pct
+    return list(e.buyers), f"Funding freezes for {e.months} months: investors' appetite {-e.pct:+.0%}" + _of(e.buyers)
+
+
+def buyer_default(m: MarketModel, e: S.BuyerDefault, t: int) -> tuple[list[str], str]:
+    """The buyers stop paying: every member defaults on its contracts (``Exchange.default_buyer``),
+    the termination fees paid only from ``recovery`` x its cash."""
+    names = set(e.buyers)
+    for b in m.buyer_agents:
+        if b.spec.name in names and not b.defaulted:
+            m.exchange.default_buyer(b.name, t, "stops paying", recovery=e.recovery)
+    return list(e.buyers), f"{', '.join(e.buyers)} stop(s) paying: contracts in default, fees paid from "\
+        f"{e.recovery:.0%} of cash"
+
+
 def _reached(m: MarketModel, names: list[str]):
     """The buyers (rows of the buyer book) an event for ``names`` (``[[buyers]]`` entries; empty:
     all) reaches: every member of a named entry."""
@@ -206,4 +228,4 @@ RULES = {S.ComputeBusinessLaunch: compute_business_launch, S.ComponentCostRise: 
          S.ScalingPlateau: scaling_plateau, S.CustomSiliconCut: custom_silicon_cut, S.RateChange: rate_change,
          S.PowerShortage: power_shortage, S.CustomerCancel: customer_cancel,
          S.AllocationChange: allocation_change, S.SupplyGrowth: supply_growth, S.DemandBoom: demand_boom,
-         S.DemandBust: demand_bust}
+         S.DemandBust: demand_bust, S.FundingFreeze: funding_freeze, S.BuyerDefault: buyer_default}

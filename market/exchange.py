@@ -12,7 +12,7 @@ import numpy as np
 
 from market.contracts import STATUS_CODE, Contract, ContractBook, Request
 from market.ledger import Acct
-from market.mechanisms import clearing, depreciation, negotiation, pricing, service
+from market.mechanisms import clearing, depreciation, funding, negotiation, pricing, service
 
 if TYPE_CHECKING:
     from market.agents.provider import Provider
@@ -61,6 +61,7 @@ class Exchange:
         self.quoted: dict[int, list[dict]] = {}  # request id -> the offers when last negotiated (offers_on)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
         self.signed_this_month = 0
+        self.unpaid_fees = 0.0  # termination fees owed by defaulting buyers and never paid (sellers' loss)
         # short-term market results
         self.st_revenue = 0.0
         self.st_eq = 0.0
@@ -97,7 +98,11 @@ class Exchange:
         month is billed; not to be written to)."""
         if self._credit is None:
             it, value = self._live_terms()
-            self._credit = service.credit_backlogs(it[0], value, it[7] > 0, len(self._prow))
+            # an investment-grade buyer's backlog counts as far as its health goes (funding.credit_health)
+            own = it[5] == 0
+            weight = (it[7] > 0).astype(float)
+            weight[own] *= self.model.buyers.health[it[3][own]]
+            self._credit = service.credit_backlogs(it[0], value, weight, len(self._prow))
         return self._credit[0], self._credit[1]
 
     def credit_backlog(self, seller: str) -> tuple[float, float]:
@@ -209,8 +214,7 @@ class Exchange:
         m = self.model
         if gpus <= 0:
             return None
-        markup = buyer.spec.ceiling_markup if hasattr(buyer.spec, "ceiling_markup") else 0.3
-        ceiling = self.reference_reserved(g) * (1.0 + markup)
+        ceiling, _ = self.buyer_ceiling(buyer.name, g, purpose, m.month)
         max_share = getattr(buyer.spec, "max_share_per_provider", 1.0)
         r = Request(self._next_request, buyer.name, g, int(gpus), start, term, ceiling, purpose, m.month,
                     int(gpus), max_share)
@@ -219,6 +223,36 @@ class Exchange:
         m.news("request", [buyer.name], "{} seeks {:,} {} GPUs from {} for {} months (ceiling ${:.2f}/GPU-hour)",
                buyer.name, gpus, m.cat.names[g], m.label(start), term, ceiling, request_id=r.request_id)
         return r
+
+    def buyer_ceiling(self, name: str, g: int, purpose: str, t: int) -> tuple[float, str]:
+        """A buyer's ceiling for GPUs of generation ``g`` in month ``t``: its reservation price
+        (``negotiation.buyer_reservation``: the cheapest of the mean posted spot price plus a risk
+        premium, the full cost of building in-house if it can build, and the next NVIDIA
+        generation's reference price per unit of this one's throughput, after the cost of waiting
+        for its launch and NVIDIA's lead time) times ``1 + ceiling_markup``; and the outside option that sets it."""
+        m = self.model
+        cat, pb, neg = m.cat, m.pbook, m.scn.negotiation
+        spec = m.agent_by_name[name].spec
+        col = pb.spot[:, g]
+        quotes = col[pb.live() & ~np.isnan(col)]
+        spot = float(np.mean(quotes)) if quotes.size else math.inf
+        own = math.inf
+        if getattr(spec, "can_build", False):
+            capex = cat.capex(g, m.nvidia.price[g] if cat.nvidia[g] else cat.list_price[g])
+            own = float(pricing.full_cost_per_hour(capex, float(cat.useful_life[g]), spec.cost_of_capital,
+                                                   cat.power_kw[g], neg.build_pue, neg.build_power_price_kwh,
+                                                   neg.build_opex_per_gpu_hour, m.hours))
+        perf = cat.train if purpose == "training" else cat.inf
+        later = np.flatnonzero(cat.nvidia & (cat.launch > max(t, int(cat.launch[g]))) & (perf > perf[g]))
+        wait, months = math.inf, 0.0
+        if later.size:
+            h = int(later[np.argmin(cat.launch[later])])
+            wait, months = self.reference_reserved(h) * perf[g] / perf[h], float(cat.launch[h] - t + m.nvidia.spec.lead_time_months)
+        delay = neg.training_delay_cost if purpose == "training" else neg.inference_delay_cost
+        res, option = negotiation.buyer_reservation(spot, neg.spot_risk_premium, own, wait, months, delay)
+        if not math.isfinite(res):  # no outside option at all: the market's reference price
+            res, option = self.reference_reserved(g), "none"
+        return res * (1.0 + getattr(spec, "ceiling_markup", 0.3)), option  # (a hyperscaler reselling: 0.3)
 
     def open_requests(self) -> list[Request]:
         return [r for r in self.requests if r.open]
@@ -335,7 +369,8 @@ class Exchange:
             elif t - r.issued >= neg.max_request_age:
                 r.open = False
                 m.news("request_lapsed", [r.buyer], f"{r.buyer}'s request for {r.remaining:,} "
-                       f"{m.cat.names[r.generation]} GPUs lapses unfilled")
+                       f"{m.cat.names[r.generation]} GPUs lapses unfilled", request_id=r.request_id,
+                       gpus_unfilled=r.remaining)
         self.player_answers.clear()
 
     def _negotiate(self, r: Request, t: int, tight: float) -> None:
@@ -378,13 +413,18 @@ class Exchange:
              "firm": firm_, "score": score_, "signed": None, "price": None, "reason": "", "rounds": 0}
             for score_, p, qty, start_, res_, ask_, firm_ in offers]  # (the reservation price is the seller's own)
         e_s, e_b = negotiation.exponents(tight, len(offers), neg.tightness_weight, neg.outside_option_weight)
+        r.ceiling, option = self.buyer_ceiling(r.buyer, r.generation, r.purpose, t)  # outside options now
         bid0 = r.ceiling * (1.0 - neg.bid_discount)
+        reference = self.reference_reserved(r.generation)
         for o, (_, p, qty, start_, res_, ask_, firm_) in zip(made, offers, strict=True):
             if r.remaining <= 0:
                 break
             qty = o["gpus"] = min(qty, r.remaining)
             out = (negotiation.firm_offer(ask_, bid0, r.ceiling) if firm_
                    else negotiation.negotiate(res_, ask_, bid0, r.ceiling, neg.rounds, e_s, e_b))
+            if not out.signed:
+                who, why = negotiation.walk_away(res_, r.ceiling, reference, option)
+                out.reason, out.walked, out.option = why, who, option
             o.update(signed=out.signed, price=out.price if out.signed else None, reason=out.reason,
                      rounds=len(out.rounds))
             self._announce(r, p, qty, start_, out)
@@ -402,8 +442,10 @@ class Exchange:
             m.news("counter", [p.name, r.buyer], "round {}: {} asks ${:.2f}, {} bids ${:.2f}", i, p.name, s, r.buyer,
                    b, request_id=r.request_id)
         if not out.signed:
-            m.news("walk_away", [r.buyer, p.name], "{} and {} walk away: {}", r.buyer, p.name, out.reason,
-                   request_id=r.request_id, reason=out.reason)
+            who = r.buyer if out.walked == "buyer" else p.name
+            m.news("walk_away", [r.buyer, p.name], "{} walks away from {}: {}", who,
+                   p.name if who == r.buyer else r.buyer, out.reason, request_id=r.request_id, reason=out.reason,
+                   walked=out.walked, outside_option=out.option)
 
     def offers_on(self, request_id: int) -> list[dict]:
         """The offers made on a request when it was last negotiated, best score first: month,
@@ -558,7 +600,8 @@ class Exchange:
             L.post_many(b_eid[pre], plan.prepaid_acct[pre], int(Acct.PREPAID), use_prepaid[pre], "consume_prepaid")
             L.post_many(s_eid[pre], int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE), use_prepaid[pre], "recognise")
         L.transfer_many(plan.b_eid_resale, plan.s_eid_resale, pay[plan.resale], "resale_compute")
-        L.transfer_many(plan.b_eid_own, plan.s_eid_own, pay[plan.own], "compute")
+        own_pay, broke = self._payable(plan.b_eid_own, pay[plan.own])
+        L.transfer_many(plan.b_eid_own, plan.s_eid_own, own_pay, "compute")
         self.contract_hours = float(hours.sum())
         # served once, at delivery to a reseller: its later sale of the same hours is not counted again
         self.contract_inference_hours = float(hours[plan.resold_inference].sum()) + inference_hours
@@ -580,32 +623,80 @@ class Exchange:
             if done[i]:
                 self.end_contract(c, "completed")
                 ended = True
-            else:
+            elif c.status in ("pending", "active"):
                 self.cancel(c, t, "late delivery", fee_share=0.0)
+        for eid in broke:  # buyers whose cash could not pay their bills default on them
+            self.default_buyer(m.ledger.names[eid], t, "its cash cannot pay its bills")
+            ended = True
         return ended
 
-    def cancel(self, c: Contract, t: int, why: str, fee_share: float) -> None:
-        """End a contract early. The buyer pays ``fee_share`` of the remaining value (taken from
-        its prepayment first); any prepayment left is refunded."""
+    def _payable(self, b_eid: np.ndarray, pay: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """The month's contract bills of buyers that are not providers, paid only as far as each
+        buyer's cash goes (pro rata over its contracts when it falls short), and the buyers that
+        fell short (their ledger entities)."""
+        if not b_eid.size:
+            return pay, []
+        L = self.model.ledger
+        ids, inv = np.unique(b_eid, return_inverse=True)
+        owed = np.bincount(inv, weights=pay)
+        cash = np.maximum(0.0, L.balances[ids, Acct.CASH])
+        short = owed > cash + 1e-6
+        if not short.any():
+            return pay, []
+        share = np.where(short, np.divide(cash, owed, out=np.zeros(ids.size), where=owed > 0), 1.0)
+        return pay * share[inv], ids[short].tolist()
+
+    def default_buyer(self, name: str, t: int, why: str, recovery: float = 1.0) -> None:
+        """A buyer defaults: each live contract of its ends as ``defaulted`` (the backlog goes
+        with it), its termination fee owed but paid only as far as ``recovery`` x its cash goes
+        (``funding.capped_fee``; the unpaid rest is the seller's named loss, in the event and in
+        ``unpaid_fees``); it stops buying and raising money."""
+        m = self.model
+        b = m.agent_by_name[name]
+        share = m.scn.negotiation.termination_fee
+        owed = paid = 0.0
+        sellers = []
+        for c in list(self.by_buyer.get(name, ())):
+            if c.status in ("pending", "active"):
+                fee, got = self.cancel(c, t, why, share, status="defaulted", recovery=recovery)
+                owed, paid = owed + fee, paid + got
+                sellers.append(c.seller)
+        self.unpaid_fees += owed - paid
+        if hasattr(b, "idx"):
+            b.defaulted = True
+            b.projects = []
+            m.buyers.stop(b.idx)
+        m.news("buyer_default", [name, *dict.fromkeys(sellers)], "{} defaults ({}): fees owed ${:.2f}B, paid ${:.2f}B",
+               name, why, owed / 1e9, paid / 1e9, fee_owed=owed, fee_paid=paid, fee_unpaid=owed - paid)
+
+    def cancel(self, c: Contract, t: int, why: str, fee_share: float, status: str = "cancelled",
+               recovery: float = 1.0) -> tuple[float, float]:
+        """End a contract early. The buyer owes ``fee_share`` of the remaining value and pays it as
+        far as it can (``funding.capped_fee``: from its prepayment first, then from ``recovery`` x
+        its cash, never below zero); any prepayment left is refunded. Returns (fee owed, fee paid)."""
         m = self.model
         L = m.ledger
         seller = m.provider_by_name[c.seller]
         buyer = m.agent_by_name[c.buyer]
         fee = fee_share * c.remaining_value()
-        from_prepaid = min(fee, c.prepaid_left)
+        cash = recovery * float(L.balances[buyer.eid, Acct.CASH])
+        from_prepaid, from_cash, unpaid = funding.capped_fee(fee, c.prepaid_left, cash)
         if from_prepaid > 0:
             L.post(buyer.eid, Acct.OTHER_EXPENSE, Acct.PREPAID, from_prepaid, "consume_prepaid")
             L.post(seller.eid, Acct.DEFERRED_REVENUE, Acct.OTHER_INCOME, from_prepaid, "recognise")
-        L.transfer(buyer.eid, seller.eid, fee - from_prepaid, "penalty")
+        L.transfer(buyer.eid, seller.eid, from_cash, "penalty")
         refund = c.prepaid_left - from_prepaid
         if refund > 0:
             L.transfer(seller.eid, buyer.eid, refund, "refund")
         c.prepaid_left = 0.0
-        self.end_contract(c, "cancelled")
-        m.news("cancelled", [c.buyer, c.seller], f"{c.buyer} cancels its {m.cat.names[c.generation]} contract "
-               f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee", contract_id=c.contract_id)
+        self.end_contract(c, status)
+        verb = "defaults on" if status == "defaulted" else "cancels"
+        m.news(status, [c.buyer, c.seller], f"{c.buyer} {verb} its {m.cat.names[c.generation]} contract "
+               f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee" + (f", ${unpaid / 1e9:.2f}B of it unpaid" if unpaid > 0 else ""),
+               contract_id=c.contract_id)
         seller.shock -= 0.05
         self.touch()
+        return fee, from_prepaid + from_cash
 
     # ------------------------------------------------------------------ the short-term market
     def _build_offers(self) -> None:

@@ -40,11 +40,13 @@ class Acct(IntEnum):
     LEASES = 17  # data-centre leases and colocation (expense)
     SBC = 18  # stock-based compensation (expense, paid in new shares: no cash)
     INCOME_TAX = 19  # income taxes (expense)
+    REVALUATION = 20  # revaluation reserve: unrealised gains on stakes held (equity, outside net income)
 
 
 N_ACCTS = len(Acct)
 ASSETS = [Acct.CASH, Acct.GPU_ASSETS, Acct.ACCUM_DEP, Acct.POWER_INFRA, Acct.PREPAID, Acct.INVESTMENTS]
 LIABILITIES = [Acct.DEBT, Acct.DEFERRED_REVENUE]
+EQUITY = [Acct.PAID_IN, Acct.REVALUATION]  # besides retained earnings (income less expenses)
 INCOME = [Acct.REVENUE, Acct.OTHER_INCOME]
 EXPENSES = [Acct.COST_OF_REVENUE, Acct.DEPRECIATION, Acct.INTEREST, Acct.OPEX, Acct.COMPUTE,
             Acct.OTHER_EXPENSE, Acct.LEASES, Acct.SBC, Acct.INCOME_TAX]

@@ -18,7 +18,7 @@ One ``step`` is one month. The order of a month, a modelling decision written do
    **short-term market** clears the remaining demand against idle capacity: on-demand, then spot.
 7. **Costs**: NVIDIA pays backstops for unused capacity; providers pay power, site operations,
    overheads, depreciation, interest and principal.
-8. **Month end**: buyers short of cash are funded; providers cover shortfalls, test covenants
+8. **Month end**: buyers short of runway raise funding rounds, which can fail; providers cover shortfalls, test covenants
    each quarter (restructuring, fire sale, default); public companies are revalued; the month is
    recorded.
 
@@ -234,7 +234,7 @@ class MarketModel(mesa.Model):
         self._pay_taxes()
         self.nvidia.return_capital()
         # 8. month end
-        self.buyers.top_up()
+        self.buyers.raise_funds(t, opening)
         self._month_end(t, opening)
         self.month += 1
 

@@ -138,6 +138,12 @@ class NegotiationSpec(Spec):
     termination_fee: Share = Field(0.3, description="share of remaining value paid when a buyer cancels at will")
     max_request_age: PosMonths = Field(3, description="months a request stays open before it lapses")
     bid_window: Months = Field(1, description="months a request is open for offers before sellers answer it (a human player answers in its turn)")
+    spot_risk_premium: Factor = Field(0.3, description="a buyer's premium over the short-term (spot) price for capacity not guaranteed, in its reservation price")
+    training_delay_cost: Factor = Field(0.1, description="a training buyer's cost of waiting for the next generation, share of price per month")
+    inference_delay_cost: Factor = Field(0.04, description="an inference buyer's cost of waiting for the next generation, share of price per month")
+    build_pue: Annotated[float, Field(ge=1.0, le=5.0)] = Field(1.3, description="PUE of a buyer's own data centre (building in-house)")
+    build_power_price_kwh: Annotated[float, Field(ge=0.0, le=100.0)] = Field(0.07, description="$ per kWh a buyer building in-house pays")
+    build_opex_per_gpu_hour: Annotated[float, Field(ge=0.0, le=1e3)] = Field(0.25, description="site operations per GPU-hour of a buyer building in-house")
 
 
 class BackstopSpec(Spec):
@@ -390,7 +396,16 @@ class BuyerSpec(Spec):
     size_spread: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
     investment_grade: bool = False
     cash: Money
-    funding_per_month: Money = 0.0
+    funding_per_month: Money = Field(0.0, description="investors' appetite: a funding round raises round_months of this (or of its burn, if more)")
+    runway_months: Annotated[float, Field(ge=0.0, le=120.0)] = Field(
+        9.0, description="it raises a round when its cash covers fewer months of its net burn than this")
+    round_months: Annotated[float, Field(ge=0.0, le=120.0)] = Field(
+        18.0, description="a round raises this many months of its funding appetite or burn, whichever is more")
+    round_growth_weight: Factor = Field(
+        1.0, description="a round's score and size rise this much per unit of its revenue growth over the last year")
+    round_min_score: Factor = Field(
+        0.5, description="a round fails when its score (investors' appetite x (1 + weight x growth)) is below this")
+    round_retry_months: Months = Field(3, description="months after a failed round before it tries again")
     revenue_per_month: Money = 0.0
     revenue_growth: Growth = 0.03
     inference_demand: Annotated[float, Field(ge=0.0, le=1e15)] = Field(description="H100-equivalent GPU-hours per month at the start")
@@ -407,7 +422,9 @@ class BuyerSpec(Spec):
     switching_erosion: Share = Field(0.02, description="monthly erosion of the switching cost")
     reserve_share: Share = Field(0.0, description="share of inference demand it locks in by contract")
     max_share_per_provider: Share = 0.6
-    ceiling_markup: Factor = Field(0.4, description="ceiling price over the market's reserved price")
+    ceiling_markup: Factor = Field(0.4, description="ceiling over its reservation price (the cheapest outside option): willingness to pay for a contract")
+    can_build: bool = Field(False, description="may build its own GPUs (an outside option in negotiations)")
+    cost_of_capital: Rate = Field(0.10, description="annual cost of capital of a buyer building in-house")
     captive_to: str | None = None
     in_house_share: Share = 0.0
     training: TrainingSpec | None = None
@@ -506,6 +523,20 @@ class DemandBust(_Event):
     buyers: list[str] = Field(default_factory=list, description="the buyers it reaches (names of [[buyers]] entries); empty: all")
 
 
+class FundingFreeze(_Event):
+    kind: Literal["funding_freeze"]
+    months: Annotated[int, Field(ge=1, le=240)] = Field(12, description="months the freeze lasts")
+    pct: Share = Field(1.0, description="share of investors' appetite that goes (1: every round fails)")
+    buyers: list[str] = Field(default_factory=list, description="the buyers it reaches (names of [[buyers]] entries); empty: all")
+
+
+class BuyerDefault(_Event):
+    kind: Literal["buyer_default"]
+    buyers: list[str] = Field(min_length=1, description="the buyers that stop paying (names of [[buyers]] entries)")
+    recovery: Share = Field(1.0, description="share of its cash that reaches its compute sellers for the termination fees "
+                            "(other creditors rank ahead)")
+
+
 EventSpec = Annotated[
     ComputeBusinessLaunch
     | ComponentCostRise
@@ -519,7 +550,9 @@ EventSpec = Annotated[
     | AllocationChange
     | SupplyGrowth
     | DemandBoom
-    | DemandBust,
+    | DemandBust
+    | FundingFreeze
+    | BuyerDefault,
     Field(discriminator="kind"),
 ]
 EVENT_KINDS = (
@@ -536,6 +569,8 @@ EVENT_KINDS = (
     "supply_growth",
     "demand_boom",
     "demand_bust",
+    "funding_freeze",
+    "buyer_default",
 )
 
 

@@ -172,6 +172,17 @@ def test_values_move_like_stocks_month_to_month(agents, name):
     assert (moves > 0.5).mean() <= 0.10, moves[moves > 0.5]
 
 
+def test_a_realistic_minority_of_negotiations_fail(run):
+    """Walk-aways per negotiation (one per offer) between 10% and 30% (docs/calibration.md,
+    "Deals that can fail"): most capacity deals close, but buyers do walk to their outside options
+    (spot, building, waiting for the next generation) and sellers below their cost-based floors.
+    Requests that lapse stay rarer still (at most 15% of requests)."""
+    kinds = [e["kind"] for e in run.events]
+    offers, walks = kinds.count("offer"), kinds.count("walk_away")
+    assert offers > 0 and 0.10 <= walks / offers <= 0.30, (walks, offers)
+    assert kinds.count("request_lapsed") <= 0.15 * kinds.count("request")
+
+
 # ---------------------------------------------------------------- five years (issue 13)
 
 
@@ -195,3 +206,4 @@ def test_hyperscalers_keep_their_premium_for_the_same_generation_through_the_run
     assert list(by_year.index) == [0, 1, 2, 3, 4]
     assert ((by_year >= 1.2) & (by_year <= 1.6)).all(), by_year
     assert ratio.min() >= 1.1, ratio.sort_values().head()
+

@@ -129,6 +129,12 @@ def test_the_mark_to_market_changes_neither_taxes_nor_capital_returned(monkeypat
     nv = a["agent"] == "NVIDIA"
     # the mark moved NVIDIA's equity (book to market and each month since)...
     assert np.abs(a["equity_book"][nv] - b["equity_book"][nv]).max() > 1e8
+    # ...held in the revaluation reserve, which is the stakes' value less what they cost
+    eid = marked.nvidia.eid
+    gain = marked.ledger.balance(eid, Acct.INVESTMENTS) - plain.ledger.balance(eid, Acct.INVESTMENTS)
+    assert -marked.ledger.balance(eid, Acct.REVALUATION) == pytest.approx(gain)
+    assert plain.ledger.balance(eid, Acct.REVALUATION) == 0
+    assert marked.ledger.balance(eid, Acct.PAID_IN) == pytest.approx(plain.ledger.balance(eid, Acct.PAID_IN))
     # ...but not its income, its tax or anything it paid out
     for col in ("net_income", "income_tax", "cash"):
         assert a[col] == pytest.approx(b[col]), col

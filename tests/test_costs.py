@@ -109,12 +109,9 @@ def test_nvidia_returns_half_its_net_income_while_cash_is_above_its_floor(baseli
     m = MarketModel(baseline, seed=0)
     nv = m.nvidia
     for _ in range(3):
-        before, marked = m.ledger.balances[nv.eid, Acct.PAID_IN], sum(nv.stake_value.values())
+        before = m.ledger.balances[nv.eid, Acct.PAID_IN]
         m.step()
-        # paid-in capital falls by what is returned (a debit); the month's mark to market of the
-        # stakes is held in it too (a credit, outside net income; no investments in the baseline)
-        mark = sum(nv.stake_value.values()) - marked
-        returned = m.ledger.balances[nv.eid, Acct.PAID_IN] + mark - before
+        returned = m.ledger.balances[nv.eid, Acct.PAID_IN] - before  # (a debit: paid-in capital falls)
         ni = float(m.recorder.agent_months[-1]["net_income"][nv.eid])
         assert ni > 0 and m.ledger.balances[nv.eid, Acct.CASH] > nv.spec.min_cash
         assert returned == pytest.approx(0.5 * ni)

@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose
 from market.ledger import (
     ACCT_NAMES,
     ASSETS,
+    EQUITY,
     CAPEX_KINDS,
     EXPENSES,
     INCOME,
@@ -291,7 +292,7 @@ class TestStatements:
 
 def test_chart_of_accounts():
     assert N_ACCTS == len(ACCT_NAMES) == len(Acct)
-    assert set(ASSETS + LIABILITIES + INCOME + EXPENSES + [Acct.PAID_IN]) == set(Acct)
+    assert set(ASSETS + LIABILITIES + INCOME + EXPENSES + EQUITY) == set(Acct)
     # every transfer kind and internal memo has a code
     assert set(TRANSFERS) <= set(MEMOS)
 

@@ -268,11 +268,15 @@ class TestScarcity:
         # two buyers of 100 split evenly between two offers (equal scores): each offer is asked
         # 100; the one with 40 turns away 60, 1.5 per unit of its capacity; the one with 500 none
         idx = np.array([[0, 1], [0, 1]])
-        got = clearing.turned_away(np.array([100.0, 100.0]), idx, np.zeros((2, 2)), np.array([40.0, 500.0]))
-        assert got == pytest.approx([1.5, 0.0])
+
+        def turned_away(capacity):
+            asked = np.zeros(2)
+            clearing.clear(np.array([100.0, 100.0]), idx, np.zeros((2, 2)), capacity, asked_first=asked)
+            return clearing.turned_away(asked, capacity)
+
+        assert turned_away(np.array([40.0, 500.0])) == pytest.approx([1.5, 0.0])
         # an offer with no capacity is not asked: all goes to the other
-        got = clearing.turned_away(np.array([100.0, 100.0]), idx, np.zeros((2, 2)), np.array([0.0, 150.0]))
-        assert got == pytest.approx([0.0, 50.0 / 150.0])
+        assert turned_away(np.array([0.0, 150.0])) == pytest.approx([0.0, 50.0 / 150.0])
 
 
 class TestReservedAndSpot:

@@ -281,7 +281,7 @@ def test_month_arithmetic():
 
 def test_teaching_scenarios_inherit_from_the_baseline_and_state_only_their_differences():
     teaching = [n for n in bundled_paths() if n not in ("baseline-2026", "scale")]
-    assert len(teaching) == 11
+    assert len(teaching) == 12
     base = load_scenario("baseline-2026").model_dump()
     for name in teaching:
         text = bundled_paths()[name].read_text()

@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 
 from market.ledger import Acct
-from market.mechanisms import demand
+from market.mechanisms import demand, funding
 from market.mechanisms.clearing import price_response
 from market.scenario import BuyerSpec, month_index
 
@@ -54,7 +54,10 @@ class Buyer(mesa.Agent):
 
     def plan(self, t: int) -> None:
         """Issue capacity requests: for the next training project (``lead_months`` ahead), for
-        scripted deals, and to keep ``reserve_share`` of inference demand under contract."""
+        scripted deals, and to keep ``reserve_share`` of inference demand under contract (none
+        once it has defaulted)."""
+        if self.defaulted:
+            return
         m = self.model
         cat = m.cat
         tr = self.spec.training
@@ -132,7 +135,18 @@ class BuyerBook:
 
         self.size = size
         self.cash0 = arr("cash") * size
-        self.funding = arr("funding_per_month") * size
+        self.funding = arr("funding_per_month") * size  # investors' appetite, $ a month
+        self.specs = specs
+        self.runway_months, self.round_months = arr("runway_months"), arr("round_months")
+        self.growth_weight, self.min_score = arr("round_growth_weight"), arr("round_min_score")
+        self.retry = np.array([s.round_retry_months for s in specs], dtype=np.int64)
+        self.burn = np.zeros(n)  # net burn a month (smoothed), from the ledger
+        self.retry_at = np.zeros(n, dtype=np.int64)  # month it may try again after a failed round
+        self.freeze_until = np.full(n, -1, dtype=np.int64)  # funding_freeze: month it ends
+        self.freeze_keep = np.ones(n)  # share of appetite a freeze leaves
+        self.defaulted = np.zeros(n, dtype=bool)
+        self.health = np.ones(n)  # share of investment-grade standing kept (funding.credit_health)
+        self.rescued = 0.0  # investors' last-resort cover of negative cash (none in the baseline)
         self.revenue0 = arr("revenue_per_month") * size
         self.revenue_growth = arr("revenue_growth")
         self.inf0 = arr("inference_demand") * size
@@ -173,8 +187,10 @@ class BuyerBook:
         return self.revenue0 * demand.adoption(t, self.revenue_growth, self.ceiling)
 
     def income(self, i: int, t: int) -> float:
-        """Buyer ``i``'s monthly income in month ``t``: its funding now plus its end-user revenue then."""
-        return float(self.funding[i] + self.revenue0[i] * demand.adoption(t, self.revenue_growth[i], self.ceiling[i]))
+        """Buyer ``i``'s monthly income in month ``t``: its investors' appetite now (what a freeze
+        leaves of it) plus its end-user revenue then."""
+        keep = self.freeze_keep[i] if self.model.month < self.freeze_until[i] else 1.0  # (as :meth:`sentiment`)
+        return float(self.funding[i] * keep + self.revenue0[i] * demand.adoption(t, self.revenue_growth[i], self.ceiling[i]))
 
     def step_month(self, t: int, market_price: float, training_need: np.ndarray) -> None:
         """Income arrives; inference demand grows with adoption (``demand.adoption``, up to its
@@ -182,17 +198,67 @@ class BuyerBook:
         generations serve more tokens per dollar; switching costs erode."""
         L = self.model.ledger
         L.transfer_many(self._end_users, self.eids, self.revenue(t), "end_user_revenue")
-        L.transfer_many(self._investors, self.eids, self.funding, "equity")
         base = self.inf0 * demand.adoption(t, self.inf_growth, self.ceiling) * (1.0 - self.in_house)
         self.inference_eq = price_response(base, market_price, self.ref_price, self.elasticity)
         self.demand_eq = self.inference_eq + training_need
         self.switching *= 1.0 - self.erosion
 
-    def top_up(self) -> None:
-        """Investors cover any buyer whose cash fell below zero (labs and firms are funded to meet
-        their contracts); the equity shows in the ledger."""
+    def stop(self, i: int) -> None:
+        """Buyer ``i`` has defaulted: it has no more demand, revenue or investors, and buys nothing
+        more this month."""
+        self.defaulted[i] = True
+        self.inf0[i] = self.revenue0[i] = self.funding[i] = 0.0
+        self.inference_eq[i] = self.demand_eq[i] = 0.0
+
+    def sentiment(self, t: int) -> np.ndarray:
+        """Investors' sentiment towards each buyer: 1, or what a funding freeze leaves of it."""
+        return np.where(t < self.freeze_until, self.freeze_keep, 1.0)
+
+    def raise_funds(self, t: int, opening: np.ndarray) -> None:
+        """Month end: each buyer's net burn (the month's fall in cash, smoothed half and half with
+        the last), then funding rounds by ``funding.funding_round`` for those short of runway (and
+        not waiting to retry a failed one); rounds are equity from investors and news (one event
+        per named buyer, one per generated segment). Then the credit a buyer's health is worth."""
         m = self.model
-        cash = m.ledger.balances[self.eids, Acct.CASH]
-        short = np.where(cash < 0, -cash, 0.0)
+        L = m.ledger
+        cash = L.balances[self.eids, Acct.CASH]
+        month = np.maximum(0.0, opening[self.eids, Acct.CASH] - cash)
+        self.burn = np.where(t == 0, month, 0.5 * self.burn + 0.5 * month)
+        rev = demand.adoption(t, self.revenue_growth, self.ceiling)
+        growth = rev / demand.adoption(t - 12, self.revenue_growth, self.ceiling) - 1.0
+        live = ~self.defaulted & (t >= self.retry_at)
+        need, ok, size = funding.funding_round(cash, self.burn, np.where(live, self.funding, 0.0), self.sentiment(t),
+                                               growth, self.runway_months, self.round_months, self.growth_weight,
+                                               self.min_score)
+        failed = need & ~ok
+        self.retry_at[failed] = t + self.retry[failed]
+        if ok.any():
+            L.transfer_many(self._investors[ok], self.eids[ok], size[ok], "equity")
+        self._round_news(ok, failed, size)
+        cash = L.balances[self.eids, Acct.CASH]
+        short = np.where(cash < 0, -cash, 0.0)  # (a last resort: short-term purchases past its cash)
         if short.any():
-            m.ledger.transfer_many(self._investors, self.eids, short, "equity")
+            self.rescued += float(short.sum())
+            L.transfer_many(self._investors, self.eids, short, "equity")
+        self.health = funding.credit_health(cash + short, self.burn, self.runway_months,
+                                            self.defaulted | (self.retry_at > t))
+        m.exchange.touch()
+
+    def _round_news(self, ok: np.ndarray, failed: np.ndarray, size: np.ndarray) -> None:
+        """Rounds raised and failed this month as news: one event per [[buyers]] entry."""
+        if not (ok.any() or failed.any()):
+            return
+        m = self.model
+        groups: dict[str, list[int]] = {}
+        for i in np.flatnonzero(ok | failed).tolist():
+            groups.setdefault(self.specs[i].name, []).append(i)
+        for name, rows in groups.items():
+            r = np.array(rows)
+            won, lost = r[ok[r]], r[failed[r]]
+            who = name if self.specs[r[0]].count == 1 else f"{name} ({len(r)} members)"
+            if won.size:
+                m.news("funding_round", [name], "{} raises ${:.2f}B", who, float(size[won].sum()) / 1e9,
+                       amount=float(size[won].sum()), members=int(won.size))
+            if lost.size:
+                m.news("funding_failed", [name], "{} fails to raise a round: investors hold back", who,
+                       members=int(lost.size))

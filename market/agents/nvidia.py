@@ -97,8 +97,8 @@ class Nvidia(mesa.Agent):
 
     def mark_stakes(self) -> None:
         """Each stake in a public provider revalued to share x the provider's market value; the
-        change is a non-cash gain or loss held in equity (memo ``mark_to_market``), outside net
-        income: it is neither taxed nor returned to shareholders. Private providers' stakes stay at cost."""
+        change is a non-cash gain or loss held in equity's revaluation reserve (memo
+        ``mark_to_market``), outside net income: it is neither taxed nor returned to shareholders. Private providers' stakes stay at cost."""
         m = self.model
         for name, share in self.stakes.items():
             p = m.provider_by_name[name]
@@ -106,7 +106,7 @@ class Nvidia(mesa.Agent):
                 continue
             change = share * max(0.0, p.market_value) - self.stake_value[name]
             if change != 0.0:
-                m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.PAID_IN, change, "mark_to_market")
+                m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.REVALUATION, change, "mark_to_market")
                 self.stake_value[name] += change
 
     def book_order(self, provider: Provider | None, g: int, units: float) -> None:

@@ -83,11 +83,18 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
     excess = np.zeros(cap.size)
     for price, dem in ((p_od, od_dem), (p_spot, spot_dem)):
         ok_idx, score = offer_scores(s.idx, price, s.custom, s.trust, s.switching, s.trust_value, s.max_price, s.beta)
-        excess += turned_away(dem, ok_idx, score, cap_left)
-        got, cap_left = clear(dem, ok_idx, score, cap_left, s.rounds)
+        asked, open_cap = np.zeros(cap.size), cap_left
+        got, cap_left = clear(dem, ok_idx, score, cap_left, s.rounds, asked)
+        excess += turned_away(asked, open_cap)
         served.append(got)
     served_od, served_sp = served
     safe = s.safe
+    # demand was capped by cash at the market's average price; a buyer whose offers cost more
+    # buys only what its cash pays for (each purchase in the same proportion)
+    cost = (served_od * p_od[safe] + served_sp * p_spot[safe]).sum(axis=1)
+    cash = np.maximum(0.0, s.cash)
+    afford = np.divide(cash, cost, out=np.ones(cost.size), where=cost > cash)[:, None]
+    served_od, served_sp = served_od * afford, served_sp * afford
     pay = served_od * p_od[safe] + served_sp * p_spot[safe]  # (nothing is served where a buyer has no offer)
     bought_k = served_od + served_sp
     sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=prow.size)
@@ -109,27 +116,24 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
         own_phys=own_phys, st_eq_p=st_eq_p, inference_bought=float(np.dot(bought, inf_frac)), excess=excess)
 
 
-def turned_away(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def turned_away(asked: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Demand each offer turns away at its price, per unit of its capacity: what buyers ask of it
-    by their logit shares over the offers with capacity (before any is rationed), less its
-    capacity, over its capacity; 0 where it can serve all it is asked (or has no capacity)."""
-    valid = (offer_idx >= 0) & (capacity > 1e-9)[np.where(offer_idx >= 0, offer_idx, 0)]
-    w = logit_weights(score, valid)
-    tot = w.sum(axis=1, keepdims=True)
-    asked = np.divide(w * demand[:, None], tot, out=np.zeros_like(w), where=tot > 0)
-    notional = np.bincount(np.where(valid, offer_idx, 0).ravel(), weights=asked.ravel(), minlength=capacity.size)
-    return np.divide(np.maximum(0.0, notional - capacity), capacity, out=np.zeros(capacity.size), where=capacity > 1e-9)
+    before any is rationed (``asked``: the first round of :func:`clear`, by their logit shares
+    over the offers with capacity), less its capacity, over its capacity; 0 where it can serve all
+    it is asked (or has no capacity)."""
+    return np.divide(np.maximum(0.0, asked - capacity), capacity, out=np.zeros(capacity.size), where=capacity > 1e-9)
 
 
 def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,
-          rounds: int = 10) -> tuple[np.ndarray, np.ndarray]:
+          rounds: int = 10, asked_first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Match ``demand`` (per buyer) to ``capacity`` (per offer).
 
     ``offer_idx`` (buyers x K) names the offers each buyer considers (-1: none) and ``score``
     (buyers x K) how much it likes each. Each round, every buyer still wanting asks its offers
     with capacity left for its unmet demand split by the logit shares of its scores; an offer
     asked for more than it has fills every request in the same proportion. Returns ``served``
-    (buyers x K, units bought from each considered offer) and ``capacity_left`` (per offer).
+    (buyers x K, units bought from each considered offer) and ``capacity_left`` (per offer);
+    ``asked_first`` (per offer), if given, receives what the first round asked of each offer.
     Conserves quantity: served sums to at most demand per buyer and at most capacity per offer.
     """
     n_offers = capacity.shape[0]
@@ -141,7 +145,7 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     weight = logit_weights(score, valid)
     total_demand = max(1e-9, float(demand.sum()))
     active = np.flatnonzero(want_left > 0)  # buyers still in the market (offers only ever close)
-    for _ in range(rounds):
+    for k in range(rounds):
         ia = idx[active]
         avail = (cap_left > 1e-9)[ia] & valid[active]
         w = weight[active] * avail
@@ -157,6 +161,8 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
             break
         asked = w * (want_left[active] / tot)[:, None]
         total_asked = np.bincount(ia.ravel(), weights=asked.ravel(), minlength=n_offers)
+        if asked_first is not None and k == 0:
+            asked_first[:] = total_asked
         fill = np.ones(n_offers)
         np.divide(cap_left, total_asked, out=fill, where=total_asked > cap_left)
         got = asked * fill[ia]

@@ -6,7 +6,8 @@ and concedes towards its ceiling. In round r of R the seller offers
 An exponent below one concedes late (tough, "Boulware"); above one concedes early ("conceder").
 A tight market makes the seller tough and the buyer soft; rival offers make the buyer tough.
 The deal closes at the midpoint in the first round where the bid reaches the offer; if none does,
-both walk away.
+both walk away. The buyer's ceiling is its reservation price (:func:`buyer_reservation`, the cheapest
+of its outside options) and the seller's is its own; :func:`walk_away` says who walked and why.
 """
 
 from __future__ import annotations
@@ -21,6 +22,34 @@ class Outcome:
     price: float
     rounds: list[tuple[float, float]] = field(default_factory=list)  # (seller offer, buyer bid) per round
     reason: str = ""
+    walked: str = ""  # who walked away: "buyer" or "seller"
+    option: str = ""  # the buyer's outside option that set its ceiling
+
+
+def buyer_reservation(short_term: float, risk_premium: float, in_house: float, wait: float, wait_months: float,
+                      delay_cost: float) -> tuple[float, str]:
+    """The buyer's walk-away price per GPU-hour and the outside option that sets it: the cheapest of
+    the short-term market (``short_term`` x (1 + ``risk_premium``) for capacity not guaranteed),
+    building in-house (``in_house``: the full cost of owning the GPU; inf for a buyer that cannot
+    build) and waiting ``wait_months`` for the next generation at ``wait`` per GPU-hour of this one,
+    x (1 + ``delay_cost`` per month of waiting). A NaN or inf option is not available."""
+    options = {"spot": short_term * (1.0 + risk_premium), "in-house": in_house,
+               "wait": wait * (1.0 + delay_cost * max(0.0, wait_months))}
+    live = {k: v for k, v in options.items() if v == v and v < math.inf}
+    if not live:
+        return math.inf, "none"
+    name = min(live, key=live.__getitem__)
+    return live[name], name
+
+
+def walk_away(seller_res: float, ceiling: float, reference: float, option: str) -> tuple[str, str]:
+    """Who walks away from a negotiation that fails (the buyer's ``ceiling`` below the seller's
+    reservation ``seller_res``) and why: the buyer, if its ceiling is below the market's
+    ``reference`` price (its outside option beats the market); else the seller, whose reservation
+    is above what the market pays."""
+    if ceiling < reference:
+        return "buyer", f"above its reservation (${seller_res:.2f} > ${ceiling:.2f}, outside option: {option})"
+    return "seller", f"below its reservation (${ceiling:.2f} < ${seller_res:.2f})"
 
 
 def exponents(tightness: float, rival_offers: int, tightness_weight: float, outside_weight: float) -> tuple[float, float]:

@@ -65,8 +65,9 @@ def serve(c: SimpleNamespace, prepaid: np.ndarray, running: np.ndarray, hours_pe
 
 def credit_backlogs(seller: np.ndarray, value: np.ndarray, ig: np.ndarray, n_sellers: int) -> np.ndarray:
     """Every seller's backlog from its live contracts' ``seller`` rows, remaining ``value`` and
-    whether the buyer is investment grade (``ig``): rows investment-grade and total backlog."""
-    return np.stack([np.bincount(seller, weights=np.where(ig, value, 0.0), minlength=n_sellers),
+    whether the buyer is investment grade (``ig``, or the share of it that counts, 0..1): rows
+    investment-grade and total backlog."""
+    return np.stack([np.bincount(seller, weights=value * ig, minlength=n_sellers),
                      np.bincount(seller, weights=value, minlength=n_sellers)])
 
 
