@@ -478,7 +478,8 @@ class TestNvidia:
 
     def test_equity_stake_is_on_the_books_and_in_the_value(self, make_model):
         # NVIDIA holds 6% of CoreWeave: at the opening its INVESTMENTS hold 6% of CoreWeave's book
-        # equity, and its market value is its own plus 6% of CoreWeave's
+        # equity; from the first month end the stake is marked to 6% of CoreWeave's market value
+        # (the gain in the revaluation reserve), and NVIDIA's market value is its own plus the stake
         from market.ledger import Acct
 
         with_stake = make_model(months=2)
@@ -489,7 +490,8 @@ class TestNvidia:
         assert cw_equity > 0
         assert opening.ledger.balances[opening.nvidia.eid, Acct.INVESTMENTS] == pytest.approx(0.06 * cw_equity)
         invested = with_stake.ledger.balances[nv.eid, Acct.INVESTMENTS]
-        assert invested == pytest.approx(0.06 * cw_equity)  # held at cost
+        assert invested == pytest.approx(0.06 * cw.market_value)  # marked to market
+        assert -with_stake.ledger.balances[nv.eid, Acct.REVALUATION] == pytest.approx(invested - 0.06 * cw_equity)
         assert without.ledger.balances[without.nvidia.eid, Acct.INVESTMENTS] == 0
         assert nv.market_value - without.nvidia.market_value == pytest.approx(0.06 * cw.market_value, rel=1e-9)
 

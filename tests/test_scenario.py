@@ -281,7 +281,7 @@ def test_month_arithmetic():
 
 def test_teaching_scenarios_inherit_from_the_baseline_and_state_only_their_differences():
     teaching = [n for n in bundled_paths() if n not in ("baseline-2026", "scale")]
-    assert len(teaching) == 12
+    assert len(teaching) == 13
     base = load_scenario("baseline-2026").model_dump()
     for name in teaching:
         text = bundled_paths()[name].read_text()
@@ -289,8 +289,10 @@ def test_teaching_scenarios_inherit_from_the_baseline_and_state_only_their_diffe
         assert len(text.splitlines()) < 40, name  # its differences, not a copy of 677 lines
         s = load_scenario(name)
         assert s.name == name
-        # each stages at least one event, or changes a provider's terms (depreciation-4y)
-        assert s.events or [p.model_dump() for p in s.providers] != base["providers"], name
+        # each stages at least one event, or changes a provider's terms (depreciation-4y) or
+        # NVIDIA's (nvidia-backs-neocloud)
+        assert (s.events or [p.model_dump() for p in s.providers] != base["providers"]
+                or s.nvidia.model_dump() != base["nvidia"]), name
         assert [p.name for p in s.providers] == [p["name"] for p in base["providers"]]
         assert [b.name for b in s.buyers] == [b["name"] for b in base["buyers"]]
         assert s.model_dump()["generations"] == base["generations"]
