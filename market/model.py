@@ -120,6 +120,7 @@ class MarketModel(mesa.Model):
         self._revenue_hist: collections.deque[np.ndarray] = collections.deque(maxlen=18)
         self._ebit_hist: collections.deque[np.ndarray] = collections.deque(maxlen=6)
         self._months_valued = 0
+        self._expected: tuple[np.ndarray, np.ndarray] | None = None  # investors' growth and margin (_revalue)
         self.consider = self.exchange.consideration_sets(self.rng)
         self.utilisation = 0.85
         self.market_price = self._initial_price()
@@ -269,8 +270,9 @@ class MarketModel(mesa.Model):
     def _revalue(self, t: int, f: dict[str, np.ndarray], ebitda: np.ndarray) -> None:
         """Public companies' market value by the valuation rule (``mechanisms.valuation``), with
         sentiment taking the month's news: revenue over the last three months, operating profit
-        after depreciation (before other income) over the last six, growth expected from a year of history (blended
-        with the prior before then), the cost of equity from the base rate, beta, leverage and the
+        after depreciation (before other income) over the last six, the growth and margin investors
+        expect adapting towards what they observe (``market.expectation_speed``; growth from a
+        year of history, weighted by the share of a year there is), the cost of equity from the base rate, beta, leverage and the
         investment-grade backlog; NVIDIA adds its stakes at the providers' values."""
         for p in self.providers:
             if p.defaulted:
@@ -286,15 +288,20 @@ class MarketModel(mesa.Model):
         rev, ebit = np.array(self._revenue_hist), np.array(self._ebit_hist)  # (the last 18 and 6 months)
         n = self._months_valued
         r3 = rev[-3:].mean(axis=0)
-        margin = np.divide(ebit.sum(axis=0), rev[-ebit.shape[0]:].sum(axis=0), out=np.zeros(rows.size),
-                           where=r3 > 0)
+        margin_seen = np.divide(ebit.sum(axis=0), rev[-ebit.shape[0]:].sum(axis=0), out=np.zeros(rows.size),
+                                where=r3 > 0)
         # growth between the last six months and six months a year before (or as far back as
-        # there is, from twelve months of history; the prior alone before then)
+        # there is, from twelve months of history: then it counts for that share of a year)
         back = min(12, n - 6) if n >= 12 else 0
         now6 = rev[-6:].mean(axis=0)
         before = rev[-6 - back:rev.shape[0] - back].mean(axis=0) if back else now6
         v = self._valuation_terms
-        growth = valuation.expected_growth(now6, before, back, v["expected_growth"], back / 12.0)
+        speed = self.scn.market.expectation_speed
+        if self._expected is None:  # the prior growth and the first month's margin
+            self._expected = (v["expected_growth"].astype(float), margin_seen)
+        growth = valuation.adapt(self._expected[0], valuation.observed_growth(now6, before, back), speed * back / 12.0)
+        margin = valuation.adapt(self._expected[1], margin_seen, speed)
+        self._expected = (growth, margin)
         mk = self.scn.market
         ig = self.exchange.credit_backlogs()[0]
         annual = 12.0 * r3

@@ -113,6 +113,7 @@ class MarketSpec(Spec):
     obsolescence: Share = Field(0.25, description="market value lost by a GPU generation per newer NVIDIA generation shipped")
     trust_price: Annotated[float, Field(ge=0.0, le=1e3)] = Field(0.5, description="$ per GPU-hour a buyer of trust weight 1 gives a provider of full trust")
     sentiment_persistence: Share = Field(0.8, description="share of investor sentiment's gap from 1 that lasts to the next month")
+    expectation_speed: Share = Field(0.2, description="share of the gap between the growth and margin investors observe and what they expected that they close each month, in valuations")
     equity_risk_premium: Rate = Field(0.05, description="return investors ask of equities above the base rate (times a company's beta)")
     terminal_growth: Annotated[float, Field(ge=-0.05, le=0.1)] = Field(0.03, description="revenue growth of a company in the long run, in valuations")
     leverage_premium: Rate = Field(0.01, description="cost of equity added per turn of debt / EBITDA above 3")

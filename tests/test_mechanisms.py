@@ -674,16 +674,26 @@ class TestValuation:
         lo, hi = (valuation.enterprise_value(100.0, 0.4, 0.1, r, 0.6, 0.03, 0.25, 0.3, 0.21) for r in (0.12, 0.15))
         assert hi < lo
 
-    def test_expected_growth_blends_the_prior_with_a_year_of_history(self):
-        # 120 against 100 six months before: (1.2)^2 - 1 = 44% a year; half weight on a prior of 100%
-        assert float(valuation.expected_growth(120.0, 100.0, 6, 1.0, 0.5)) == pytest.approx(0.5 * 0.44 + 0.5)
-        # a collapse is clipped at -50%
-        assert float(valuation.expected_growth(1.0, 100.0, 12, 0.0, 1.0)) == pytest.approx(-0.5)
+    def test_observed_growth_is_annualised_and_clipped(self):
+        # 120 against 100 six months before: (1.2)^2 - 1 = 44% a year
+        assert float(valuation.observed_growth(120.0, 100.0, 6)) == pytest.approx(0.44)
+        # a collapse is clipped at -50%, a boom at +150%
+        assert float(valuation.observed_growth(1.0, 100.0, 12)) == -0.5
+        assert float(valuation.observed_growth(400.0, 100.0, 12)) == 1.5
+
+    def test_expectations_adapt_a_share_of_the_gap_each_month(self):
+        # expected 100% growth, observed 44%: at speed 0.2 investors move to 100 - 0.2 x 56 = 88.8%
+        assert float(valuation.adapt(1.0, 0.44, 0.2)) == pytest.approx(0.888)
+        # at speed 0 nothing is learned, at 1 the observation is taken whole
+        assert float(valuation.adapt(1.0, 0.44, 0.0)) == 1.0
+        assert float(valuation.adapt(1.0, 0.44, 1.0)) == pytest.approx(0.44)
 
     def test_equity_value(self):
-        # EV 500 x sentiment 1, less debt 300, plus cash 20; floored at zero
+        # (EV 500 - debt 300 + cash 20) x sentiment 1; floored at zero
         assert float(valuation.equity_value(500.0, 1.0, 20.0, 300.0)) == pytest.approx(220.0)
         assert float(valuation.equity_value(500.0, 0.5, 20.0, 3000.0)) == 0.0
+        # sentiment moves the share price, not levered by the debt: half the mood, half the value
+        assert float(valuation.equity_value(500.0, 0.5, 20.0, 300.0)) == pytest.approx(110.0)
 
     def test_sentiment(self):
         # 1 + 0.8 x 0.5 + 0.1 = 1.5

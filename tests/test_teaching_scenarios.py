@@ -300,7 +300,7 @@ def test_lab_default_costs_coreweave_its_revenue_and_value(base):
     rev, rev0 = s.agent("CoreWeave", "revenue"), base.agent("CoreWeave", "revenue")
     assert rev.loc[t + 1:].sum() < rev0.loc[t + 1:].sum()
     mv, mv0 = s.agent("CoreWeave", "market_value"), base.agent("CoreWeave", "market_value")
-    assert mv.loc[t:].mean() < mv0.loc[t:].mean()
+    assert mv.iloc[-3:].mean() < mv0.iloc[-3:].mean()  # (investors take months to see it: expectation_speed)
     # a defaulted lab buys nothing more
     assert s.agent("OpenAI", "compute_expense").loc[t + 1:].abs().max() == 0
 

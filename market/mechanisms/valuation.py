@@ -53,19 +53,25 @@ def enterprise_value(revenue, growth, margin, rate, fade, terminal_growth, targe
 
 
 def equity_value(enterprise: np.ndarray, sentiment, cash, debt) -> np.ndarray:
-    """Equity = enterprise value x sentiment - debt + cash, floored at zero."""
-    return np.maximum(0.0, np.asarray(enterprise) * sentiment - debt + cash)
+    """Equity = (enterprise value - debt + cash) x sentiment, floored at zero: the mood of the
+    month's news moves the share price, not the value of the operations (it is not levered up by
+    the debt)."""
+    return np.maximum(0.0, np.asarray(enterprise) - debt + cash) * sentiment
 
 
-def expected_growth(revenue_now, revenue_before, months_apart, prior, weight):
-    """The growth investors expect: the annualised growth between two three-month revenues
-    ``months_apart`` apart (clipped to -50%..+150%), blended with the ``prior`` by ``weight``
-    (the share of a year of history behind the observed figure). Arrays."""
+def observed_growth(revenue_now, revenue_before, months_apart):
+    """The annualised growth between two three- or six-month revenues ``months_apart`` apart,
+    clipped to -50%..+150%. Arrays."""
     now, before = np.asarray(revenue_now, dtype=float), np.asarray(revenue_before, dtype=float)
     apart = np.maximum(np.asarray(months_apart, dtype=float), 1.0)
     ratio = np.divide(now, before, out=np.ones_like(now), where=before > 0)
-    observed = np.clip(np.maximum(ratio, 1e-6) ** (12.0 / apart) - 1.0, -0.5, 1.5)
-    return weight * observed + (1.0 - weight) * prior
+    return np.clip(np.maximum(ratio, 1e-6) ** (12.0 / apart) - 1.0, -0.5, 1.5)
+
+
+def adapt(expected, observed, speed):
+    """Adaptive expectations: investors move what they expect ``speed`` of the way towards what
+    they observe each month, ``expected + speed x (observed - expected)``. Numbers or arrays."""
+    return expected + speed * (np.asarray(observed, dtype=float) - expected)
 
 
 def next_sentiment(previous: float, persistence: float, shock: float) -> float:
