@@ -272,8 +272,8 @@ class MarketModel(mesa.Model):
         sentiment taking the month's news: revenue over the last three months, operating profit
         after depreciation (before other income) over the last six, the growth and margin investors
         expect adapting towards what they observe (``market.expectation_speed``; growth from a
-        year of history, weighted by the share of a year there is), the cost of equity from the base rate, beta, leverage and the
-        investment-grade backlog; NVIDIA adds its stakes at the providers' values."""
+        year of history, weighted by the share of a year there is), the cost of equity from the
+        base rate, beta, leverage and the investment-grade backlog; NVIDIA adds its stakes at the providers' values."""
         for p in self.providers:
             if p.defaulted:
                 continue
