@@ -9,8 +9,8 @@ from numpy.testing import assert_allclose
 from market.ledger import (
     ACCT_NAMES,
     ASSETS,
-    EQUITY,
     CAPEX_KINDS,
+    EQUITY,
     EXPENSES,
     INCOME,
     LIABILITIES,
