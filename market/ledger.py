@@ -187,6 +187,11 @@ class Ledger:
     def balance(self, entity: int, acct: int) -> float:
         return float(self.balances[entity, acct])
 
+    def book_equity(self, entity: int) -> float:
+        """Book equity: paid-in capital, the revaluation reserve and retained earnings (every
+        account from ``PAID_IN`` on), as a positive number."""
+        return -float(self.balances[entity, Acct.PAID_IN:].sum())
+
     def begin_month(self, month: int) -> np.ndarray:
         """Start a month: reset capex, keep a copy of the opening balances (``opening``, from which
         the month's flows so far are read) and return it."""

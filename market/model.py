@@ -264,7 +264,6 @@ class MarketModel(mesa.Model):
         self.pbook.note_ebitda()
         self.nvidia.hist.append((float(f["revenue"][self.nvidia.eid]), float(ebitda[self.nvidia.eid]), 0.0))
         self._revalue(t, f, ebitda)
-        self.nvidia.mark_stakes()
         self.recorder.record(t, opening, f)
 
     def _revalue(self, t: int, f: dict[str, np.ndarray], ebitda: np.ndarray) -> None:
@@ -273,7 +272,8 @@ class MarketModel(mesa.Model):
         after depreciation (before other income) over the last six, the growth and margin investors
         expect adapting towards what they observe (``market.expectation_speed``; growth from a
         year of history, weighted by the share of a year there is), the cost of equity from the
-        base rate, beta, leverage and the investment-grade backlog; NVIDIA adds its stakes at the providers' values."""
+        base rate, beta, leverage and the investment-grade backlog; NVIDIA's stakes are marked to
+        the providers' values and added to its own."""
         for p in self.providers:
             if p.defaulted:
                 continue
@@ -323,11 +323,8 @@ class MarketModel(mesa.Model):
         for p in self.providers:
             if not p.spec.public:
                 p.market_value = np.nan
-        # plus its equity stakes at the providers' market values (private ones: not valued)
-        for name, share in nv.stakes.items():
-            p = self.provider_by_name[name]
-            if p.spec.public and p.market_value == p.market_value:
-                nv.market_value += share * p.market_value
+        # plus its equity stakes, marked to the providers' market values (private ones: not valued)
+        nv.market_value += nv.mark_stakes()
 
     def run(self, months: int | None = None) -> None:
         for _ in range(months if months is not None else self.scn.months):

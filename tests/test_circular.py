@@ -33,7 +33,7 @@ def the_investment():
 
 def run(months: int, invest: bool = True, keep: bool = False, mark: bool = True, monkeypatch=None):
     if not mark:
-        monkeypatch.setattr(Nvidia, "mark_stakes", lambda self: None)
+        monkeypatch.setattr(Nvidia, "mark_stakes", lambda self: 0.0)  # (no marks, nothing added to its value)
     m = MarketModel(scenario(invest), seed=0, keep_ledger=keep)
     m.run(months)
     return m

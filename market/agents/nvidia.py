@@ -67,7 +67,7 @@ class Nvidia(mesa.Agent):
         m = self.model
         for name, share in self.spec.equity_stakes.items():
             p = m.provider_by_name[name]
-            equity = -float(m.ledger.balances[p.eid, Acct.PAID_IN:].sum())
+            equity = m.ledger.book_equity(p.eid)
             m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.PAID_IN, share * max(0.0, equity), "opening")
             self.stake_value[name] = share * max(0.0, equity)
 
@@ -83,8 +83,7 @@ class Nvidia(mesa.Agent):
             amount = min(amount, max(0.0, L.cash(self.eid)))
             if month != t or p.defaulted or amount <= 0:
                 continue
-            book = -float(L.balances[p.eid, Acct.PAID_IN:].sum())
-            pre = p.market_value if p.spec.public and p.market_value == p.market_value else book
+            pre = p.market_value if p.spec.public and p.market_value == p.market_value else L.book_equity(p.eid)
             L.transfer(self.eid, p.eid, amount, "nvidia_investment")
             share = self.stakes[name] = finance.stake_after_investment(self.stakes.get(name, 0.0), amount, pre)
             self.stake_value[name] = self.stake_value.get(name, 0.0) + amount
@@ -95,11 +94,14 @@ class Nvidia(mesa.Agent):
                    f"at a value of ${max(0.0, pre) / 1e9:,.1f}B: its stake is now {share:.1%}",
                    amount=amount, share=share)
 
-    def mark_stakes(self) -> None:
+    def mark_stakes(self) -> float:
         """Each stake in a public provider revalued to share x the provider's market value; the
         change is a non-cash gain or loss held in equity's revaluation reserve (memo
-        ``mark_to_market``), outside net income: it is neither taxed nor returned to shareholders. Private providers' stakes stay at cost."""
+        ``mark_to_market``), outside net income: it is neither taxed nor returned to
+        shareholders. Private providers' stakes stay at cost. Returns the public stakes' value
+        (what NVIDIA's market value adds)."""
         m = self.model
+        marked = 0.0
         for name, share in self.stakes.items():
             p = m.provider_by_name[name]
             if not (p.spec.public and p.market_value == p.market_value):
@@ -108,6 +110,8 @@ class Nvidia(mesa.Agent):
             if change != 0.0:
                 m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.REVALUATION, change, "mark_to_market")
                 self.stake_value[name] += change
+            marked += self.stake_value[name]
+        return marked
 
     def book_order(self, provider: Provider | None, g: int, units: float) -> None:
         """Add to the provider's open order for the generation (one open order per buyer and

@@ -487,8 +487,7 @@ class Provider(mesa.Agent):
         if self.spec.public:
             value = self.market_value
         else:
-            b = m.ledger.balances[self.eid]
-            value = -float(b[Acct.PAID_IN:].sum())  # book equity
+            value = m.ledger.book_equity(self.eid)
         if not value > 0:
             return 0.0
         price = 0.9 * value / self.shares
