@@ -21,7 +21,9 @@ class Request:
     purpose: str
     issued: int
     remaining: int
-    max_share: float
+    max_share: float  # of the request, per seller
+    award_sensitivity: float  # how sharply the buyer splits it towards the best offers (negotiation.award)
+    sellers: tuple[str, ...] = ()  # the providers asked (a directed deal); empty: all it knows
     open: bool = True
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from market.contracts import STATUS_CODE, Contract, ContractBook, Request
 from market.ledger import Acct
-from market.mechanisms import clearing, depreciation, funding, negotiation, pricing, service
+from market.mechanisms import clearing, depreciation, funding, negotiation, pricing, service, valuation
 
 if TYPE_CHECKING:
     from market.agents.provider import Provider
@@ -210,14 +210,19 @@ class Exchange:
         return full * 1.6 * 0.8
 
     # ------------------------------------------------------------------ requests and negotiation
-    def request(self, buyer, g: int, gpus: int, start: int, term: int, purpose: str) -> Request | None:
+    def request(self, buyer, g: int, gpus: int, start: int, term: int, purpose: str,
+                sellers: tuple[str, ...] = ()) -> Request | None:
+        """Open a request for ``gpus`` of generation ``g`` from ``start`` for ``term`` months, to
+        every provider the buyer knows or to ``sellers`` alone (a directed deal)."""
         m = self.model
         if gpus <= 0:
             return None
         ceiling, _ = self.buyer_ceiling(buyer.name, g, purpose, m.month)
+        # (a reselling provider has neither: it takes the best offers first, as much as each has)
         max_share = getattr(buyer.spec, "max_share_per_provider", 1.0)
+        sensitivity = getattr(buyer.spec, "award_sensitivity", 100.0)
         r = Request(self._next_request, buyer.name, g, int(gpus), start, term, ceiling, purpose, m.month,
-                    int(gpus), max_share)
+                    int(gpus), max_share, sensitivity, sellers)
         self._next_request += 1
         self.requests.append(r)
         m.news("request", [buyer.name], "{} seeks {:,} {} GPUs from {} for {} months (ceiling ${:.2f}/GPU-hour)",
@@ -259,7 +264,8 @@ class Exchange:
 
     def eligible_sellers(self, r: Request) -> list[Provider]:
         """Providers that may answer a request: active, able to supply the generation, within the
-        buyer's consideration set (a captive buyer's: its own provider; a reseller's: neoclouds)."""
+        buyer's consideration set (a captive buyer's: its own provider; a reseller's: neoclouds)
+        and among the request's ``sellers`` if it names them."""
         m = self.model
         buyer = m.agent_by_name[r.buyer]
         captive = getattr(buyer.spec, "captive_to", None)
@@ -273,7 +279,7 @@ class Exchange:
         for p in pool:
             if not p.active or p.defaulted or p.name == r.buyer:
                 continue
-            if captive and p.name != captive:
+            if (captive and p.name != captive) or (r.sellers and p.name not in r.sellers):
                 continue
             if self.exclusions.get((r.buyer, p.name), -1) > m.month:
                 continue
@@ -374,9 +380,10 @@ class Exchange:
         self.player_answers.clear()
 
     def _negotiate(self, r: Request, t: int, tight: float) -> None:
-        """Request ``r`` offered on by each eligible seller with GPUs to offer: the buyer takes the
-        offers best score first (:meth:`quotes`), each negotiated by the concession rule
-        (``negotiation.negotiate``) from the seller's ask and reservation price. A human player's
+        """Request ``r`` offered on by each eligible seller with GPUs to offer: the buyer splits the
+        request over the offers by their scores (:meth:`quotes`, ``negotiation.award``) and
+        negotiates each share by the concession rule (``negotiation.negotiate``) from the seller's
+        ask and reservation price; a share that fails stays on the request for a later month. A human player's
         answer stands where the AI's ask and reservation do: its price is the ask and its floor the
         reservation; an answer without a floor is a firm price, which the buyer takes if it is at
         most its ceiling. The offers are kept for :meth:`offers_on`."""
@@ -416,20 +423,36 @@ class Exchange:
         r.ceiling, option = self.buyer_ceiling(r.buyer, r.generation, r.purpose, t)  # outside options now
         bid0 = r.ceiling * (1.0 - neg.bid_discount)
         reference = self.reference_reserved(r.generation)
-        for o, (_, p, qty, start_, res_, ask_, firm_) in zip(made, offers, strict=True):
-            if r.remaining <= 0:
+        score, room = np.array([o[0] for o in offers]), np.array([o[2] for o in offers])
+        tried = np.zeros(len(offers), dtype=bool)
+        while r.remaining > 0 and not tried.all():  # a share that fails is split again over the offers not tried
+            shares = negotiation.award(score[~tried], room[~tried], r.remaining, r.award_sensitivity,
+                                       neg.award_min_share)
+            if not shares.any():
                 break
-            qty = o["gpus"] = min(qty, r.remaining)
-            out = (negotiation.firm_offer(ask_, bid0, r.ceiling) if firm_
-                   else negotiation.negotiate(res_, ask_, bid0, r.ceiling, neg.rounds, e_s, e_b))
-            if not out.signed:
-                who, why = negotiation.walk_away(res_, r.ceiling, reference, option)
-                out.reason, out.walked, out.option = why, who, option
-            o.update(signed=out.signed, price=out.price if out.signed else None, reason=out.reason,
-                     rounds=len(out.rounds))
-            self._announce(r, p, qty, start_, out)
-            if out.signed:
-                self.sign(r, p, qty, start_, out.price, t)
+            for i, qty in zip(np.flatnonzero(~tried).tolist(), shares.tolist(), strict=True):
+                if qty > 0:
+                    tried[i] = True
+                    self._bargain(r, made[i], offers[i], qty, bid0, (e_s, e_b), reference, option, t)
+
+    def _bargain(self, r: Request, o: dict, offer: tuple, qty: int, bid0: float, exps: tuple[float, float],
+                 reference: float, option: str, t: int) -> None:
+        """One offer on request ``r`` negotiated for its share ``qty``: a firm offer is taken or
+        left, any other goes through the concession rounds; a failure says who walked away. The
+        outcome is noted in ``o`` (the offer's record) and announced, and a deal signed."""
+        neg = self.model.scn.negotiation
+        _, p, _, start_, res_, ask_, firm_ = offer
+        o["gpus"] = qty
+        out = (negotiation.firm_offer(ask_, bid0, r.ceiling) if firm_
+               else negotiation.negotiate(res_, ask_, bid0, r.ceiling, neg.rounds, *exps))
+        if not out.signed:
+            who, why = negotiation.walk_away(res_, r.ceiling, reference, option)
+            out.reason, out.walked, out.option = why, who, option
+        o.update(signed=out.signed, price=out.price if out.signed else None, reason=out.reason,
+                 rounds=len(out.rounds))
+        self._announce(r, p, qty, start_, out)
+        if out.signed:
+            self.sign(r, p, qty, start_, out.price, t)
 
     def _announce(self, r: Request, p: Provider, qty: int, start: int, out: negotiation.Outcome) -> None:
         """The negotiation's news: the opening offer and bid, each counter, and a walk-away."""
@@ -450,8 +473,8 @@ class Exchange:
     def offers_on(self, request_id: int) -> list[dict]:
         """The offers made on a request when it was last negotiated, best score first: month,
         seller, GPUs, start month, opening ask, the seller's own reservation price (private to it),
-        whether the offer was firm, the buyer's score, whether it signed (None: the request was
-        filled before the buyer came to it), the price, the reason of a walk-away and the rounds
+        whether the offer was firm, the buyer's score, whether it signed (None: the buyer put no
+        share of the request to it; then ``gpus`` is what the seller offered, else its share), the price, the reason of a walk-away and the rounds
         it took (empty if not negotiated yet)."""
         return list(self.quoted.get(request_id, ()))
 
@@ -468,12 +491,16 @@ class Exchange:
     def offer_scores(self, r: Request, rows: np.ndarray, ask: np.ndarray, start: np.ndarray) -> np.ndarray:
         """The buyer's score of each seller's (provider ``rows``) offer on request ``r`` at ``ask``
         from ``start`` (the lower, the better): the ask plus a penalty per month of delay, less the
-        value of the buyer's trust in the seller."""
+        share of it the buyer's strategic tie to the seller is worth (its ``partners``), less the
+        value of its trust in the seller."""
         m = self.model
         mk = m.scn.market
         delay = np.maximum(0, start - r.start)
-        trust = getattr(m.agent_by_name[r.buyer].spec, "trust_weight", 0.0) * m.pbook.trust[rows]
-        return ask * (1.0 + mk.delay_penalty * delay) - mk.trust_price * trust
+        spec = m.agent_by_name[r.buyer].spec
+        trust = getattr(spec, "trust_weight", 0.0) * m.pbook.trust[rows]
+        partners = getattr(spec, "partners", {})  # (a reselling provider has none)
+        tie = np.array([partners.get(m.providers[i].name, 0.0) for i in rows.tolist()])
+        return ask * (1.0 + mk.delay_penalty * delay) * (1.0 - tie) - mk.trust_price * trust
 
     def sign(self, r: Request, p: Provider, qty: int, start: int, price: float, t: int) -> Contract:
         m = self.model
@@ -493,8 +520,8 @@ class Exchange:
         m.news("signed", [p.name, r.buyer], "{} signs {}: {:,} {} GPUs at ${:.2f}/GPU-hour for {} months from {}, "
                "${:.2f}B take-or-pay", p.name, r.buyer, qty, m.cat.names[r.generation], price, r.term, m.label(start),
                value / 1e9, contract_id=c.contract_id, value=value)
-        ev = max(p.market_value, 1e9) if p.market_value == p.market_value else 1e10
-        p.shock += min(0.1, 0.2 * c.total_value / ev)
+        mk = m.scn.market
+        p.shock += valuation.contract_news(c.total_value, p.market_value, mk.contract_news, mk.contract_news_cap)
         return c
 
     def add_contract(self, c: Contract) -> None:
@@ -678,7 +705,8 @@ class Exchange:
         L = m.ledger
         seller = m.provider_by_name[c.seller]
         buyer = m.agent_by_name[c.buyer]
-        fee = fee_share * c.remaining_value()
+        left = c.remaining_value()
+        fee = fee_share * left
         cash = recovery * float(L.balances[buyer.eid, Acct.CASH])
         from_prepaid, from_cash, unpaid = funding.capped_fee(fee, c.prepaid_left, cash)
         if from_prepaid > 0:
@@ -694,7 +722,8 @@ class Exchange:
         m.news(status, [c.buyer, c.seller], f"{c.buyer} {verb} its {m.cat.names[c.generation]} contract "
                f"with {c.seller} ({why}); ${fee / 1e9:.2f}B fee" + (f", ${unpaid / 1e9:.2f}B of it unpaid" if unpaid > 0 else ""),
                contract_id=c.contract_id)
-        seller.shock -= 0.05
+        mk = m.scn.market  # the news: the value the contract had left (the fee is booked as it is paid)
+        seller.shock -= valuation.contract_news(left, seller.market_value, mk.contract_loss_news, mk.contract_loss_cap)
         self.touch()
         return fee, from_prepaid + from_cash
 

@@ -113,6 +113,10 @@ class MarketSpec(Spec):
     obsolescence: Share = Field(0.25, description="market value lost by a GPU generation per newer NVIDIA generation shipped")
     trust_price: Annotated[float, Field(ge=0.0, le=1e3)] = Field(0.5, description="$ per GPU-hour a buyer of trust weight 1 gives a provider of full trust")
     sentiment_persistence: Share = Field(0.8, description="share of investor sentiment's gap from 1 that lasts to the next month")
+    contract_news: Factor = Field(0.2, description="sentiment news of a contract signed: this x its value over the seller's market value")
+    contract_news_cap: Share = Field(0.1, description="the most one signature's news raises sentiment")
+    contract_loss_news: Factor = Field(0.5, description="sentiment news of a contract lost (cancelled or defaulted): this x the value it had left over the seller's market value (bad news moves a share price more than good)")
+    contract_loss_cap: Share = Field(0.2, description="the most one lost contract's news lowers sentiment")
     expectation_speed: Share = Field(0.2, description="share of the gap between the growth and margin investors observe and what they expected that they close each month, in valuations")
     equity_risk_premium: Rate = Field(0.05, description="return investors ask of equities above the base rate (times a company's beta)")
     terminal_growth: Annotated[float, Field(ge=-0.05, le=0.1)] = Field(0.03, description="revenue growth of a company in the long run, in valuations")
@@ -137,6 +141,7 @@ class NegotiationSpec(Spec):
     late_grace_months: Months = 3
     penalty_rate: Factor = Field(0.10, description="share of the undelivered fee a late seller pays")
     termination_fee: Share = Field(0.3, description="share of remaining value paid when a buyer cancels at will")
+    award_min_share: Share = Field(0.05, description="an offer whose weight is under this share of the total gets no share of the request (unless the rest cannot fill it)")
     max_request_age: PosMonths = Field(3, description="months a request stays open before it lapses")
     bid_window: Months = Field(1, description="months a request is open for offers before sellers answer it (a human player answers in its turn)")
     spot_risk_premium: Factor = Field(0.3, description="a buyer's premium over the short-term (spot) price for capacity not guaranteed, in its reservation price")
@@ -386,6 +391,9 @@ class PlannedRequestSpec(Spec):
     start: YearMonth
     term_months: PosMonths
     purpose: Literal["training", "inference"] = "training"
+    sellers: list[str] = Field(
+        default_factory=list, description="the providers it asks (a deal negotiated with them alone); empty: every "
+        "provider it knows")
 
 
 class BuyerSpec(Spec):
@@ -423,6 +431,12 @@ class BuyerSpec(Spec):
     switching_erosion: Share = Field(0.02, description="monthly erosion of the switching cost")
     reserve_share: Share = Field(0.0, description="share of inference demand it locks in by contract")
     max_share_per_provider: Share = 0.6
+    partners: dict[str, Share] = Field(
+        default_factory=dict, description="providers it has a strategic tie with (an investor, an integration), each with "
+        "the share of a contract offer's price the tie is worth in its choice of seller (not in the price it pays)")
+    award_sensitivity: Factor = Field(
+        8.0, description="how sharply it splits a contract request towards its best-scored offers: weight "
+        "exp(-s x (score / best - 1)); 0: evenly over every offer, 100: nearly all to the best (negotiation.award)")
     ceiling_markup: Factor = Field(0.4, description="ceiling over its reservation price (the cheapest outside option): willingness to pay for a contract")
     can_build: bool = Field(False, description="may build its own GPUs (an outside option in negotiations)")
     cost_of_capital: Rate = Field(0.10, description="annual cost of capital of a buyer building in-house")
@@ -632,11 +646,15 @@ class Scenario(Spec):
         for i, b in enumerate(self.buyers):
             if b.captive_to is not None:
                 _known(b.captive_to, provs, ("buyers", i, "captive_to"))
+            for name in b.partners:
+                _known(name, provs, ("buyers", i, "partners", name))
             for j, c in enumerate(b.contracts):
                 _known(c.seller, provs, ("buyers", i, "contracts", j, "seller"))
                 _known(c.generation, gens, ("buyers", i, "contracts", j, "generation"))
             for j, r in enumerate(b.requests):
                 _known(r.generation, gens, ("buyers", i, "requests", j, "generation"))
+                for k, seller in enumerate(r.sellers):
+                    _known(seller, provs, ("buyers", i, "requests", j, "sellers", k))
             if b.training and b.training.current_gpus:
                 if b.training.current_generation is None:
                     raise FieldError(("buyers", i, "training", "current_generation"), "required when current_gpus > 0")

@@ -173,13 +173,15 @@ def test_values_move_like_stocks_month_to_month(agents, name):
 
 
 def test_a_realistic_minority_of_negotiations_fail(run):
-    """Walk-aways per negotiation (one per offer) between 10% and 30% (docs/calibration.md,
+    """Walk-aways per negotiation (one per offer) between 5% and 30% (docs/calibration.md,
     "Deals that can fail"): most capacity deals close, but buyers do walk to their outside options
     (spot, building, waiting for the next generation) and sellers below their cost-based floors.
-    Requests that lapse stay rarer still (at most 15% of requests)."""
+    (The band was 10-30% while a request went to its best two or three offers; a buyer now splits
+    it over five or six, so there are twice as many negotiations per request.) Requests that lapse
+    stay rarer still (at most 15% of requests)."""
     kinds = [e["kind"] for e in run.events]
     offers, walks = kinds.count("offer"), kinds.count("walk_away")
-    assert offers > 0 and 0.10 <= walks / offers <= 0.30, (walks, offers)
+    assert offers > 0 and 0.05 <= walks / offers <= 0.30, (walks, offers)
     assert kinds.count("request_lapsed") <= 0.15 * kinds.count("request")
 
 

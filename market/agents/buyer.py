@@ -79,7 +79,7 @@ class Buyer(mesa.Agent):
             _, r = self.planned.pop(0)
             start = month_index(r.start, m.scn.market.start)
             m.exchange.request(self, cat.index[r.generation], r.gpus, max(start, t + 1), r.term_months,
-                               r.purpose)
+                               r.purpose, sellers=tuple(r.sellers))
         if self.spec.reserve_share > 0 and t % 3 == 0:
             self._reserve_inference(t)
 
@@ -236,7 +236,8 @@ class BuyerBook:
             L.transfer_many(self._investors[ok], self.eids[ok], size[ok], "equity")
         self._round_news(ok, failed, size)
         cash = L.balances[self.eids, Acct.CASH]
-        short = np.where(cash < 0, -cash, 0.0)  # (a last resort: short-term purchases past its cash)
+        # (a last resort: short-term purchases past its cash; less than a cent is rounding, not a purchase)
+        short = np.where(cash < -0.01, -cash, 0.0)
         if short.any():
             self.rescued += float(short.sum())
             L.transfer_many(self._investors, self.eids, short, "equity")

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass(slots=True)
 class Outcome:
@@ -24,6 +26,39 @@ class Outcome:
     reason: str = ""
     walked: str = ""  # who walked away: "buyer" or "seller"
     option: str = ""  # the buyer's outside option that set its ceiling
+
+
+def award(score: np.ndarray, qty: np.ndarray, need: int, sensitivity: float, min_share: float) -> np.ndarray:
+    """GPUs of a request of ``need`` the buyer puts to each offer (``score``: the lower, the better;
+    ``qty``: what each seller offers at most), best first in the order given. A buyer spreads a large
+    commitment over its suppliers (supply risk, bargaining power): each offer's weight is
+    ``exp(-sensitivity x (score / best score - 1))``; offers whose weight is under ``min_share`` of
+    the total are left out; the need is split in proportion to the weights, each offer capped at its
+    ``qty`` and what it cannot take split again among the rest. What is still unplaced goes to the
+    offers with room, best first (so a very large ``sensitivity`` gives the whole request to the best
+    offer, then the next). Whole GPUs: the fractions' remainders go best first."""
+    qty = np.asarray(qty, dtype=float)
+    score = np.asarray(score, dtype=float)
+    best = score.min() if score.size else 0.0
+    w = np.exp(-sensitivity * np.maximum(0.0, score / best - 1.0)) if best > 0 else (score == best).astype(float)
+    w = np.where(w >= min_share * w.sum(), w, 0.0)
+    alloc = np.zeros(qty.size)
+    left = float(min(need, qty.sum()))
+    open_ = (w > 0) & (qty > 0)
+    while left > 1e-9 and open_.any():  # (each pass fills at least one offer or places all that is left)
+        take = np.minimum(left * np.where(open_, w, 0.0) / w[open_].sum(), qty - alloc)
+        alloc += take
+        left -= take.sum()
+        open_ &= qty - alloc > 1e-9
+    out = np.floor(alloc + 1e-9).astype(np.int64)
+    short = int(min(need, qty.sum())) - int(out.sum())
+    for i in range(qty.size):  # best first: remainders, then the offers left out or capped
+        if short <= 0:
+            break
+        add = min(short, int(qty[i]) - int(out[i]))
+        out[i] += add
+        short -= add
+    return out
 
 
 def buyer_reservation(short_term: float, risk_premium: float, in_house: float, wait: float, wait_months: float,

@@ -74,6 +74,15 @@ def adapt(expected, observed, speed):
     return expected + speed * (np.asarray(observed, dtype=float) - expected)
 
 
+def contract_news(value: float, market_value: float, weight: float, cap: float) -> float:
+    """How far a contract's news moves its seller's sentiment: ``weight`` x the contract's ``value``
+    (signed, or lost on a cancellation) over the seller's ``market_value`` (at least $1B; $10B
+    before it has one), at most ``cap``. The caller adds it for a signature and takes it off for
+    a loss."""
+    scale = max(market_value, 1e9) if market_value == market_value else 1e10
+    return min(cap, weight * value / scale)
+
+
 def next_sentiment(previous: float, persistence: float, shock: float) -> float:
     """Sentiment mean-reverts to 1 with ``persistence`` and takes this month's news ``shock``."""
     return max(0.05, 1.0 + persistence * (previous - 1.0) + shock)
