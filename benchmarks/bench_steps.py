@@ -23,7 +23,7 @@ from market.model import MarketModel
 from market.scenario import load_scenario
 
 STEPS = [(ProviderBook, ("receive", "rival_prices", "set_prices", "plan_capacity", "pay_operating", "utilisation")),
-         (Nvidia, ("step_month", "pay_backstops")), (BuyerBook, ("step_month", "top_up")), (Buyer, ("plan",)),
+         (Nvidia, ("step_month", "pay_backstops")), (BuyerBook, ("step_month", "raise_funds")), (Buyer, ("plan",)),
          (Exchange, ("negotiate_all", "serve_contracts", "clear_short_term")), (MarketModel, ("_revalue",)),
          (Recorder, ("record",))]
 

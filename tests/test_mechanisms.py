@@ -357,6 +357,11 @@ class TestLogitShares:
         s = shares(np.array([[1000.0, 1000.0]]), np.array([[True, True]]))
         assert_allclose(s, [[0.5, 0.5]])
 
+    def test_an_unavailable_offer_with_a_huge_score_does_not_overflow(self):
+        # exp(1e6 - 0) would be inf (and inf x 0 nan): the unavailable entry is weighed 0 all the same
+        w = clearing.logit_weights(np.array([[1e6, 0.0, -1.0]]), np.array([[False, True, True]]))
+        assert_allclose(w, [[0.0, 1.0, math.exp(-1.0)]])
+
 
 class TestClear:
     def test_two_buyers_two_offers_rationed(self):
@@ -396,6 +401,26 @@ class TestClear:
                                       np.array([30.0]))
         assert_allclose(served, [[20], [10]])
         assert_allclose(left, [0])
+
+    def test_buyers_served_in_full_leave_the_later_rounds(self):
+        # Buyers 0-3 want 10 each of offer 1 only; buyer 4 wants 100 and likes offers 0 and 1
+        # equally. Round 1: offer 0 (capacity 40) is asked 50 by buyer 4 and fills 40; offer 1
+        # fills 40 + 50. Four of five buyers are done; round 2 (buyer 4 alone, offer 0 closed):
+        # its last 10 from offer 1. Capacity left: 0 and 1000 - 40 - 60 = 900.
+        idx = np.array([[1, -1]] * 4 + [[0, 1]])
+        served, left = clearing.clear(np.array([10.0] * 4 + [100.0]), idx, np.zeros((5, 2)),
+                                      np.array([40.0, 1000.0]))
+        assert_allclose(served, [[10, 0]] * 4 + [[40, 60]])
+        assert_allclose(left, [0, 900])
+
+    def test_a_faint_buyer_left_alone_still_finds_its_open_offer(self):
+        # as test_clearing_survives_extreme_logit_scores, with four buyers that leave after round
+        # 1: buyer 4 (scores 0 and -2,000) gets offer 0's 10, then its other 90 from offer 1
+        idx = np.array([[1, -1]] * 4 + [[0, 1]])
+        score = np.array([[0.0, 0.0]] * 4 + [[0.0, -2000.0]])
+        served, left = clearing.clear(np.array([10.0] * 4 + [100.0]), idx, score, np.array([10.0, 500.0]))
+        assert_allclose(served, [[10, 0]] * 4 + [[10, 90]])
+        assert_allclose(left, [0, 370])
 
     def test_quantity_is_conserved(self):
         rng = np.random.default_rng(7)

@@ -11,6 +11,7 @@ milliseconds.
 
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,11 +19,12 @@ import numpy as np
 
 def logit_weights(score: np.ndarray, available: np.ndarray) -> np.ndarray:
     """exp(score) over the entries where ``available`` is true, shifted by each row's best score
-    (so nothing overflows; each row's logit shares are its weights over their sum), 0 elsewhere."""
-    s = np.where(available, score, -np.inf)
-    top = s.max(axis=1, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return np.where(available, np.exp(s - top), 0.0)
+    (so nothing overflows; each row's logit shares are its weights over their sum), 0 elsewhere.
+    (Each row's best is taken column by column, K - 1 whole-column maxima, and exp never sees
+    -inf: both much faster than their row-wise forms, with the same numbers.)"""
+    top = functools.reduce(np.maximum, np.where(available, score, -np.inf).T)
+    top = np.where(np.isfinite(top), top, 0.0)[:, None]
+    return np.exp(np.fmin(score - top, 0.0)) * available
 
 
 def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndarray, offer_trust: np.ndarray,
@@ -34,16 +36,17 @@ def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndar
     offers it may buy from: offers without a price, or with p~ above the buyer's maximum, are
     dropped as -1; score)."""
     valid = offer_idx >= 0
-    safe = np.where(valid, offer_idx, 0)
+    safe = np.maximum(offer_idx, 0)
     base = np.maximum(price, 1e-6)
     custom = offer_custom[safe]
-    sw = 1.0 + switching[:, None]
-    pr = base[safe] * np.where(custom, sw, 1.0)
+    sw = 1.0 + switching
+    # (x 1 and + 0 where the offer is not custom silicon: masks multiplied in, faster than np.where)
+    pr = base[safe] * (1.0 + switching[:, None] * custom)
     # ln p~ = ln price + ln(1 + switching) on custom silicon: the logarithms taken once per offer and buyer
-    log_pr = np.log(base)[safe] + np.where(custom, np.log(sw), 0.0)
+    log_pr = np.log(base)[safe] + np.log(sw)[:, None] * custom
     score = beta * (trust_value[:, None] * offer_trust[safe] / pr - log_pr)
-    ok = valid & (price[safe] > 0) & (pr <= max_price[:, None])
-    return np.where(ok, offer_idx, -1), np.where(valid, score, 0.0)
+    ok = valid & (price > 0)[safe] & (pr <= max_price[:, None])
+    return np.where(ok, offer_idx, -1), score * valid
 
 
 def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: np.ndarray) -> SimpleNamespace:
@@ -135,44 +138,57 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     (buyers x K, units bought from each considered offer) and ``capacity_left`` (per offer);
     ``asked_first`` (per offer), if given, receives what the first round asked of each offer.
     Conserves quantity: served sums to at most demand per buyer and at most capacity per offer.
+
+    The rounds work on the rows of the buyers still in the market (``rows``), cut down only when
+    a quarter of them have left: a buyer served in full, or with no offer open, asks nothing
+    meanwhile. "No offer" is an extra offer ``n_offers`` that is always closed.
     """
     n_offers = capacity.shape[0]
-    want_left = demand.astype(float).copy()
-    cap_left = capacity.astype(float).copy()
-    served = np.zeros(offer_idx.shape)
     valid = offer_idx >= 0
-    idx = np.where(valid, offer_idx, 0)
     weight = logit_weights(score, valid)
-    total_demand = max(1e-9, float(demand.sum()))
-    active = np.flatnonzero(want_left > 0)  # buyers still in the market (offers only ever close)
+    cap_left = capacity.astype(float).copy()
+    want = demand.astype(float)
+    total_demand = max(1e-9, float(want.sum()))
+    rows = np.flatnonzero(want > 0)  # buyers in the market (offers only ever close)
+    ia, wt = np.where(valid, offer_idx, n_offers), weight
+    if rows.size < want.size:
+        ia, wt, want = ia[rows], wt[rows], want[rows]
+    served, got_k = np.zeros(offer_idx.shape), np.zeros(ia.shape)
     for k in range(rounds):
-        ia = idx[active]
-        avail = (cap_left > 1e-9)[ia] & valid[active]
-        w = weight[active] * avail
+        avail = np.append(cap_left > 1e-9, False)[ia]
+        w = wt * avail
         tot = w.sum(axis=1)
-        faint = (tot < 1e-250) & avail.any(axis=1)  # its liked offers closed and the rest underflow:
-        if faint.any():  # its logit weights again, shifted by its best offer still open
-            w[faint] = logit_weights(score[active[faint]], avail[faint])
+        faint = np.flatnonzero((tot < 1e-250) & (want > 0))  # its liked offers closed and the rest
+        faint = faint[avail[faint].any(axis=1)]  # underflow: its logit weights again, shifted by
+        if faint.size:  # its best offer still open
+            w[faint] = logit_weights(score[rows[faint]], avail[faint])
             tot[faint] = w[faint].sum(axis=1)
-        keep = tot > 0
-        if not keep.all():
-            active, ia, w, tot = active[keep], ia[keep], w[keep], tot[keep]
-        if not active.size:
+        live = (tot > 0) & (want > 0)
+        if not live.any():
             break
-        asked = w * (want_left[active] / tot)[:, None]
-        total_asked = np.bincount(ia.ravel(), weights=asked.ravel(), minlength=n_offers)
+        asked = w
+        asked *= np.divide(want, tot, out=np.zeros(tot.size), where=live)[:, None]
+        total_asked = np.bincount(ia.ravel(), weights=asked.ravel(), minlength=n_offers + 1)[:n_offers]
         if asked_first is not None and k == 0:
             asked_first[:] = total_asked
-        fill = np.ones(n_offers)
-        np.divide(cap_left, total_asked, out=fill, where=total_asked > cap_left)
-        got = asked * fill[ia]
-        served[active] += got
+        short = total_asked > cap_left
+        got, sold = asked, total_asked  # (every offer fills what it is asked)
+        if short.any():
+            fill = np.ones(n_offers + 1)
+            np.divide(cap_left, total_asked, out=fill[:n_offers], where=short)
+            got *= fill[ia]
+            sold = np.bincount(ia.ravel(), weights=got.ravel(), minlength=n_offers + 1)[:n_offers]
+        got_k += got
         got_b = got.sum(axis=1)
-        want_left[active] = np.maximum(want_left[active] - got_b, 0.0)
-        cap_left = np.maximum(cap_left - np.bincount(ia.ravel(), weights=got.ravel(), minlength=n_offers), 0.0)
-        if got_b.sum() <= 1e-3 * total_demand:
+        want = np.maximum(want - got_b, 0.0)
+        cap_left = np.maximum(cap_left - sold, 0.0)
+        if got_b[live].sum() <= 1e-3 * total_demand:
             break  # (nearly) no more progress: what is left cannot be matched
-        active = active[want_left[active] > 0]
+        stay = live & (want > 0)
+        if 4 * np.count_nonzero(stay) < 3 * stay.size:  # a quarter have left: their rows are done
+            served[rows[~stay]] = got_k[~stay]
+            rows, ia, wt, want, got_k = rows[stay], ia[stay], wt[stay], want[stay], got_k[stay]
+    served[rows] = got_k
     return served, cap_left
 
 
