@@ -12,7 +12,7 @@ import numpy as np
 
 from market.contracts import STATUS_CODE, Contract, ContractBook, Request
 from market.ledger import Acct
-from market.mechanisms import clearing, depreciation, funding, negotiation, pricing, service, valuation
+from market.mechanisms import allocation, clearing, depreciation, funding, negotiation, pricing, service, valuation
 
 if TYPE_CHECKING:
     from market.agents.provider import Provider
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 # months of signed contracts a seller counts against its power when offering
 PROMISE_HORIZON = 36
+# months of NVIDIA's output, and of signed contracts, a delivery date is worked out over
+DELIVERY_HORIZON = 36
 _PREPAID, _DEFERRED, _REVENUE = int(Acct.PREPAID), int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE)
 _ACTIVE = STATUS_CODE["active"]  # (pending and active, the codes up to it, are live)
 
@@ -292,17 +294,24 @@ class Exchange:
 
     def gpus_ready(self, g: int, gpus, t: int):
         """The month ``gpus`` more GPUs of generation ``g`` ordered in month ``t`` could be
-        installed: behind NVIDIA's backlog at this month's output (at least a tenth of the
-        generation's base output), or from its launch, then the lead time; custom silicon the
-        next month. Numbers or arrays."""
+        installed: when NVIDIA's output from next month (``allocation.delivery_wait``) has shipped
+        the queue, i.e. its open orders, the GPUs that sellers' signed contracts need beyond what
+        they have or have ordered, and these; before a launch, also the rest of the world's
+        orders at launch; then the lead time. Custom silicon the next month. Numbers or arrays."""
         m = self.model
         cat = m.cat
         gpus = np.asarray(gpus, dtype=float)
         if not cat.nvidia[g]:
             return np.full(gpus.shape, t + 1)
-        out = max(m.nvidia.output[g], cat.base_output[g] * 0.1, 1.0)
-        wait = np.ceil((m.nvidia.backlog[g] + gpus) / out) if cat.launch[g] <= t else np.full(gpus.shape, cat.launch[g] - t)
-        return t + np.maximum(1, wait).astype(np.int64) + 1 + m.nvidia.spec.lead_time_months
+        pb = m.pbook
+        promised = self._sched[:, g, t : t + DELIVERY_HORIZON].max(axis=1, initial=0.0)
+        unordered = np.maximum(0.0, promised - (pb.installed + pb.in_transit + pb.on_order)[:, g]).sum()
+        queue = m.nvidia.backlog[g] + unordered + gpus
+        if cat.launch[g] > t:
+            sp = m.nvidia.spec
+            queue = queue + sp.rest_of_world_share * sp.rest_of_world_backlog_months * cat.output_list(int(cat.launch[g]))[g]
+        wait = allocation.delivery_wait(queue, cat.output_ahead(t, DELIVERY_HORIZON)[:, g])
+        return t + wait + 1 + m.nvidia.spec.lead_time_months
 
     def offer_size(self, r: Request, p: Provider) -> int:
         """GPUs a seller offers on request ``r``: what is left, at most the buyer's share per
