@@ -320,22 +320,24 @@ class Exchange:
 
     def earliest_start(self, rows: np.ndarray, g: int, gpus: np.ndarray, t: int) -> np.ndarray:
         """The earliest month each seller (provider ``rows``) could serve ``gpus`` of generation
-        ``g``: when the GPUs could be installed (:meth:`gpus_ready`), and the build time of any MW
-        it lacks (:meth:`spare_kw`)."""
+        ``g``: when the GPUs could be installed (:meth:`gpus_ready`), if the MW it will have
+        powered by then are not yet spoken for (:meth:`spare_kw`); else after a new build's lead
+        time, if that is later."""
         m = self.model
         cat = m.cat
         gpu_ready = self.gpus_ready(g, gpus, t)
         lead = np.array([m.providers[i].mw_lead for i in rows])
-        power_ready = np.where(self.spare_kw(rows, t) >= gpus * cat.power_kw[g], t, t + lead)
+        power_ready = np.where(self.spare_kw(rows, t, gpu_ready) >= gpus * cat.power_kw[g], t, t + lead)
         return np.maximum(gpu_ready, power_ready)
 
-    def spare_kw(self, rows: np.ndarray, t: int) -> np.ndarray:
-        """kW each seller (provider ``rows``) has not yet spoken for: powered and building MW less
-        the fleet, what is coming, and what signed contracts still need (``service.promised_kw``)."""
+    def spare_kw(self, rows: np.ndarray, t: int, by: np.ndarray) -> np.ndarray:
+        """kW each seller (provider ``rows``) will have powered by month ``by`` (one per seller:
+        powered now and the builds done by then) and has not yet spoken for: less the fleet,
+        what is coming, and what signed contracts still need (``service.promised_kw``)."""
         pb = self.model.pbook
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
                                  self.model.cat.power_kw)
-        have = np.array([self.model.providers[i].powered_mw + self.model.providers[i].building_mw() for i in rows])
+        have = np.array([self.model.providers[i].ready_mw(int(b)) for i, b in zip(rows.tolist(), np.broadcast_to(by, rows.shape).tolist(), strict=True)])
         return have * 1000.0 - kw
 
     def reservation_price(self, rows: np.ndarray, g: int, term: int) -> np.ndarray:

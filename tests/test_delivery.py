@@ -50,3 +50,21 @@ def test_before_a_launch_the_gpus_wait_behind_the_rest_of_the_worlds_orders_and_
         assert int(m.exchange.gpus_ready(g, gpus, t)) == month + 1 + sp.lead_time_months
     # (the old rule promised any quantity at launch plus the lead time)
     assert int(m.exchange.gpus_ready(g, 200_000.0, t)) > launch + 1 + sp.lead_time_months
+
+
+def test_a_start_counts_only_the_power_ready_by_the_gpus_arrival():
+    """``Exchange.earliest_start``: MW under construction count if they are done by the month the
+    GPUs arrive, not before; power that is not there by then means a new build."""
+    m = MarketModel(load_scenario("baseline-2026"), seed=0)
+    m.step()
+    ex, cat, t = m.exchange, m.cat, m.month
+    p = m.provider_by_name["Crusoe"]
+    g, rows = cat.index["GB300"], np.array([p.row])
+    gpus = np.array([50_000 / cat.power_kw[g]])  # 50 MW of GB300s
+    arrive = int(ex.gpus_ready(g, gpus, t)[0])
+    p.builds = []  # no builds, and nothing spare now
+    p.powered_mw -= max(0.0, float(ex.spare_kw(rows, t, np.array([t]))[0])) / 1000.0
+    p.builds = [(arrive + 2, 50.0)]  # a build done after the GPUs arrive does not count
+    assert ex.earliest_start(rows, g, gpus, t)[0] == max(arrive, t + p.mw_lead)
+    p.builds = [(arrive, 50.0)]  # done by then: it does
+    assert ex.earliest_start(rows, g, gpus, t)[0] == arrive

@@ -192,12 +192,12 @@ def test_rents_fall_with_age_and_as_newer_generations_ship(seed):
     h100 = neocloud_rent(prices, "H100")
     yearly = h100.groupby(h100.index // 12).mean()
     assert list(yearly.index) == [0, 1, 2, 3, 4]
-    # each year while most neoclouds still rent the H100 all year: in its retirement year the mean
+    # each year while two or more neoclouds rent the H100 all year: in its retirement year the mean
     # is of the last few holders (seed 1, 2030: CoreWeave alone all year, 6% up on 2029 while full)
     h = prices[prices.agent.isin(NEOCLOUDS) & (prices.generation == "H100")]
     all_year = h.groupby(h.month // 12).agent.value_counts().unstack().eq(12).sum(axis=1)
-    held = yearly[all_year.reindex(yearly.index, fill_value=0) >= 3]
-    assert len(held) >= 4 and (held.diff().dropna() < 0).all(), (yearly, all_year)
+    held = yearly[all_year.reindex(yearly.index, fill_value=0) >= 2]
+    assert len(held) >= 3 and (held.diff().dropna() < 0).all(), (yearly, all_year)
     assert 2.0 <= yearly.loc[0] <= 2.5  # 2026: near the reported $2.35-2.49
     order = [g.name for g in nvidia_by_launch(m.scn)]
     for december in (11, 23, 35, 47, 59):
