@@ -46,6 +46,8 @@ class Catalogue:
         self._capex_list: list[float] = []
         self._sched_key = -1  # plan_version of _sched, the output schedules as plain numbers
         self._sched: list[tuple] = []
+        self._ahead_key: tuple | None = None
+        self._ahead = np.zeros((0, self.n))
         self.reorder()
 
     def reorder(self) -> None:
@@ -83,6 +85,15 @@ class Catalogue:
             ramp = min(max((age + 1) / max(ramp_months, 1), 0.0), 1.0)
             out[g] = base * ramp * (1.0 + growth) ** max(0, t - max(launch, 0)) * mult
         return out
+
+    def output_ahead(self, t: int, months: int) -> np.ndarray:
+        """Cumulative output of each generation over months ``t+1 .. t+months`` (months x
+        generations), kept for the month, the launch plan and the output multipliers."""
+        key = (t, months, self.plan_version, self.output_multiplier.tobytes())
+        if self._ahead_key != key:
+            self._ahead = np.cumsum([self.output_list(s) for s in range(t + 1, t + 1 + months)], axis=0)
+            self._ahead_key = key
+        return self._ahead
 
     def shipped(self, g: int, t: int) -> bool:
         return bool(self.launch[g] <= t)

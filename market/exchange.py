@@ -12,7 +12,7 @@ import numpy as np
 
 from market.contracts import STATUS_CODE, Contract, ContractBook, Request
 from market.ledger import Acct
-from market.mechanisms import clearing, depreciation, funding, negotiation, pricing, service, valuation
+from market.mechanisms import allocation, clearing, depreciation, funding, negotiation, pricing, service, valuation
 
 if TYPE_CHECKING:
     from market.agents.provider import Provider
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 # months of signed contracts a seller counts against its power when offering
 PROMISE_HORIZON = 36
+# months of NVIDIA's output, and of signed contracts, a delivery date is worked out over
+DELIVERY_HORIZON = 36
 _PREPAID, _DEFERRED, _REVENUE = int(Acct.PREPAID), int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE)
 _ACTIVE = STATUS_CODE["active"]  # (pending and active, the codes up to it, are live)
 
@@ -292,17 +294,24 @@ class Exchange:
 
     def gpus_ready(self, g: int, gpus, t: int):
         """The month ``gpus`` more GPUs of generation ``g`` ordered in month ``t`` could be
-        installed: behind NVIDIA's backlog at this month's output (at least a tenth of the
-        generation's base output), or from its launch, then the lead time; custom silicon the
-        next month. Numbers or arrays."""
+        installed: when NVIDIA's output from next month (``allocation.delivery_wait``) has shipped
+        the queue, i.e. its open orders, the GPUs that sellers' signed contracts need beyond what
+        they have or have ordered, and these; before a launch, also the rest of the world's
+        orders at launch; then the lead time. Custom silicon the next month. Numbers or arrays."""
         m = self.model
         cat = m.cat
         gpus = np.asarray(gpus, dtype=float)
         if not cat.nvidia[g]:
             return np.full(gpus.shape, t + 1)
-        out = max(m.nvidia.output[g], cat.base_output[g] * 0.1, 1.0)
-        wait = np.ceil((m.nvidia.backlog[g] + gpus) / out) if cat.launch[g] <= t else np.full(gpus.shape, cat.launch[g] - t)
-        return t + np.maximum(1, wait).astype(np.int64) + 1 + m.nvidia.spec.lead_time_months
+        pb = m.pbook
+        promised = self._sched[:, g, t : t + DELIVERY_HORIZON].max(axis=1, initial=0.0)
+        unordered = np.maximum(0.0, promised - (pb.installed + pb.in_transit + pb.on_order)[:, g]).sum()
+        queue = m.nvidia.backlog[g] + unordered + gpus
+        if cat.launch[g] > t:
+            sp = m.nvidia.spec
+            queue = queue + sp.rest_of_world_share * sp.rest_of_world_backlog_months * cat.output_list(int(cat.launch[g]))[g]
+        wait = allocation.delivery_wait(queue, cat.output_ahead(t, DELIVERY_HORIZON)[:, g])
+        return t + wait + 1 + m.nvidia.spec.lead_time_months
 
     def offer_size(self, r: Request, p: Provider) -> int:
         """GPUs a seller offers on request ``r``: what is left, at most the buyer's share per
@@ -311,22 +320,24 @@ class Exchange:
 
     def earliest_start(self, rows: np.ndarray, g: int, gpus: np.ndarray, t: int) -> np.ndarray:
         """The earliest month each seller (provider ``rows``) could serve ``gpus`` of generation
-        ``g``: when the GPUs could be installed (:meth:`gpus_ready`), and the build time of any MW
-        it lacks (:meth:`spare_kw`)."""
+        ``g``: when the GPUs could be installed (:meth:`gpus_ready`), if the MW it will have
+        powered by then are not yet spoken for (:meth:`spare_kw`); else after a new build's lead
+        time, if that is later."""
         m = self.model
         cat = m.cat
         gpu_ready = self.gpus_ready(g, gpus, t)
         lead = np.array([m.providers[i].mw_lead for i in rows])
-        power_ready = np.where(self.spare_kw(rows, t) >= gpus * cat.power_kw[g], t, t + lead)
+        power_ready = np.where(self.spare_kw(rows, t, gpu_ready) >= gpus * cat.power_kw[g], t, t + lead)
         return np.maximum(gpu_ready, power_ready)
 
-    def spare_kw(self, rows: np.ndarray, t: int) -> np.ndarray:
-        """kW each seller (provider ``rows``) has not yet spoken for: powered and building MW less
-        the fleet, what is coming, and what signed contracts still need (``service.promised_kw``)."""
+    def spare_kw(self, rows: np.ndarray, t: int, by: np.ndarray) -> np.ndarray:
+        """kW each seller (provider ``rows``) will have powered by month ``by`` (one per seller:
+        powered now and the builds done by then) and has not yet spoken for: less the fleet,
+        what is coming, and what signed contracts still need (``service.promised_kw``)."""
         pb = self.model.pbook
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
                                  self.model.cat.power_kw)
-        have = np.array([self.model.providers[i].powered_mw + self.model.providers[i].building_mw() for i in rows])
+        have = np.array([self.model.providers[i].ready_mw(int(b)) for i, b in zip(rows.tolist(), np.broadcast_to(by, rows.shape).tolist(), strict=True)])
         return have * 1000.0 - kw
 
     def reservation_price(self, rows: np.ndarray, g: int, term: int) -> np.ndarray:

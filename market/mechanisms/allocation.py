@@ -105,3 +105,20 @@ def nvidia_price(list_price: float, backlog_units: float, output_units: float, t
         months = backlog_units / output_units
     factor = 1.0 + sensitivity * (months - target_months)
     return list_price * min(cap, max(floor, factor))
+
+
+def delivery_wait(queue: np.ndarray, cum_output: np.ndarray) -> np.ndarray:
+    """Months of output it takes to ship a queue of ``queue`` units (numbers or an array), where
+    ``cum_output[k]`` is the generation's cumulative output over the next ``k + 1`` months:
+    the first ``k + 1`` with ``cum_output[k] >= queue``, at least 1; past the horizon, the rest at
+    the last month's rate, at most a year more (the horizon plus a year: not in sight). NVIDIA
+    ships every month's output pro rata over its open orders, so an order waits, in effect,
+    for the whole queue ahead of it and beside it."""
+    queue = np.asarray(queue, dtype=float)
+    h = cum_output.size
+    k = np.searchsorted(cum_output, queue, side="left") + 1
+    last = cum_output[-1] - cum_output[-2] if h > 1 else cum_output[-1]
+    more = np.minimum(np.ceil(np.divide(queue - cum_output[-1], last, out=np.full(queue.shape, 12.0), where=last > 0)),
+                      12.0)
+    beyond = h + more
+    return np.maximum(1, np.where(k <= h, k, beyond)).astype(np.int64)
