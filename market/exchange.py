@@ -438,7 +438,7 @@ class Exchange:
         tried = np.zeros(len(offers), dtype=bool)
         while r.remaining > 0 and not tried.all():  # a share that fails is split again over the offers not tried
             shares = negotiation.award(score[~tried], room[~tried], r.remaining, r.award_sensitivity,
-                                       neg.award_min_share)
+                                       neg.award_min_share, neg.award_max_sellers)
             if not shares.any():
                 break
             for i, qty in zip(np.flatnonzero(~tried).tolist(), shares.tolist(), strict=True):

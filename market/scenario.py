@@ -141,6 +141,8 @@ class NegotiationSpec(Spec):
     late_grace_months: Months = 3
     penalty_rate: Factor = Field(0.10, description="share of the undelivered fee a late seller pays")
     termination_fee: Share = Field(0.3, description="share of remaining value paid when a buyer cancels at will")
+    award_max_sellers: Annotated[int, Field(ge=1, le=1000)] = Field(
+        6, description="the most offers a buyer splits one request over at a time (labs spread a deal over a handful of clouds, not over every one)")
     award_min_share: Share = Field(0.05, description="an offer whose weight is under this share of the total gets no share of the request (unless the rest cannot fill it)")
     max_request_age: PosMonths = Field(3, description="months a request stays open before it lapses")
     bid_window: Months = Field(1, description="months a request is open for offers before sellers answer it (a human player answers in its turn)")

@@ -19,33 +19,39 @@ from market.scenario import load_scenario
 def test_award_splits_by_weight_and_gives_the_remainder_to_the_best():
     # weights 1 and exp(-10 x 0.1) = 0.3679: 100 x 1 / 1.3679 = 73.1 and 26.9; floors 73 and 26,
     # the one GPU left over goes to the best offer
-    assert negotiation.award(np.array([1.0, 1.1]), np.array([100, 100]), 100, 10.0, 0.05).tolist() == [74, 26]
+    assert negotiation.award(np.array([1.0, 1.1]), np.array([100, 100]), 100, 10.0, 0.05, 10).tolist() == [74, 26]
 
 
 def test_award_gives_what_a_capped_offer_cannot_take_to_the_rest():
     # the best can take only 50 of its 73.1: the 23.1 go to the second, which then has 50
-    assert negotiation.award(np.array([1.0, 1.1]), np.array([50, 100]), 100, 10.0, 0.05).tolist() == [50, 50]
+    assert negotiation.award(np.array([1.0, 1.1]), np.array([50, 100]), 100, 10.0, 0.05, 10).tolist() == [50, 50]
 
 
 def test_award_leaves_out_a_faint_offer_unless_the_rest_cannot_fill_the_request():
     # exp(-10 x 0.5) = 0.0067 of the total is under the 5% minimum: all to the best, if it can
-    assert negotiation.award(np.array([1.0, 1.5]), np.array([100, 100]), 100, 10.0, 0.05).tolist() == [100, 0]
+    assert negotiation.award(np.array([1.0, 1.5]), np.array([100, 100]), 100, 10.0, 0.05, 10).tolist() == [100, 0]
     # the best has only 60: the other 40 go to the next best
-    assert negotiation.award(np.array([1.0, 1.5]), np.array([60, 100]), 100, 10.0, 0.05).tolist() == [60, 40]
+    assert negotiation.award(np.array([1.0, 1.5]), np.array([60, 100]), 100, 10.0, 0.05, 10).tolist() == [60, 40]
+
+
+def test_award_keeps_to_the_best_few_offers():
+    # five equal offers, at most three sellers: 100 / 3 = 33.3 each, the remainder to the best
+    assert negotiation.award(np.ones(5), np.full(5, 100), 100, 8.0, 0.05, 3).tolist() == [34, 33, 33, 0, 0]
 
 
 def test_award_with_no_sensitivity_splits_evenly():
-    assert negotiation.award(np.array([1.0, 2.0, 3.0]), np.array([90, 90, 90]), 90, 0.0, 0.05).tolist() == [30, 30, 30]
+    assert negotiation.award(np.array([1.0, 2.0, 3.0]), np.array([90, 90, 90]), 90, 0.0, 0.05, 10).tolist() == [30, 30, 30]
 
 
 @settings(max_examples=60, deadline=None)
 @given(scores=st.lists(st.floats(0.5, 10.0), min_size=1, max_size=7), data=st.data(),
-       need=st.integers(0, 500_000), sensitivity=st.floats(0.0, 100.0), min_share=st.floats(0.0, 0.3))
-def test_award_places_what_it_can_within_each_offer(scores, data, need, sensitivity, min_share):
+       need=st.integers(0, 500_000), sensitivity=st.floats(0.0, 100.0), min_share=st.floats(0.0, 0.3),
+       max_sellers=st.integers(1, 8))
+def test_award_places_what_it_can_within_each_offer(scores, data, need, sensitivity, min_share, max_sellers):
     qty = np.array(data.draw(st.lists(st.integers(0, 200_000), min_size=len(scores), max_size=len(scores))))
     order = np.argsort(scores, kind="stable")  # (the exchange passes offers best first)
     score, qty = np.array(scores)[order], qty[order]
-    out = negotiation.award(score, qty, need, sensitivity, min_share)
+    out = negotiation.award(score, qty, need, sensitivity, min_share, max_sellers)
     assert out.dtype.kind == "i" and (out >= 0).all() and (out <= qty).all()
     assert out.sum() == min(need, qty.sum())
 

@@ -28,12 +28,13 @@ class Outcome:
     option: str = ""  # the buyer's outside option that set its ceiling
 
 
-def award(score: np.ndarray, qty: np.ndarray, need: int, sensitivity: float, min_share: float) -> np.ndarray:
+def award(score: np.ndarray, qty: np.ndarray, need: int, sensitivity: float, min_share: float,
+          max_sellers: int) -> np.ndarray:
     """GPUs of a request of ``need`` the buyer puts to each offer (``score``: the lower, the better;
     ``qty``: what each seller offers at most), best first in the order given. A buyer spreads a large
     commitment over its suppliers (supply risk, bargaining power): each offer's weight is
     ``exp(-sensitivity x (score / best score - 1))``; offers whose weight is under ``min_share`` of
-    the total are left out; the need is split in proportion to the weights, each offer capped at its
+    the total are left out, and any beyond the best ``max_sellers``; the need is split in proportion to the weights, each offer capped at its
     ``qty`` and what it cannot take split again among the rest. What is still unplaced goes to the
     offers with room, best first (so a very large ``sensitivity`` gives the whole request to the best
     offer, then the next). Whole GPUs: the fractions' remainders go best first."""
@@ -42,6 +43,7 @@ def award(score: np.ndarray, qty: np.ndarray, need: int, sensitivity: float, min
     best = score.min() if score.size else 0.0
     w = np.exp(-sensitivity * np.maximum(0.0, score / best - 1.0)) if best > 0 else (score == best).astype(float)
     w = np.where(w >= min_share * w.sum(), w, 0.0)
+    w[np.flatnonzero(w > 0)[max_sellers:]] = 0.0
     alloc = np.zeros(qty.size)
     left = float(min(need, qty.sum()))
     open_ = (w > 0) & (qty > 0)
