@@ -34,8 +34,9 @@ def award(score: np.ndarray, qty: np.ndarray, need: int, sensitivity: float, min
     ``qty``: what each seller offers at most), best first in the order given. A buyer spreads a large
     commitment over its suppliers (supply risk, bargaining power): each offer's weight is
     ``exp(-sensitivity x (score / best score - 1))``; offers whose weight is under ``min_share`` of
-    the total are left out, and any beyond the best ``max_sellers``; the need is split in proportion to the weights, each offer capped at its
-    ``qty`` and what it cannot take split again among the rest. What is still unplaced goes to the
+    the total are left out, and any beyond the best ``max_sellers``; the need is split in
+    proportion to the weights, each offer capped at its ``qty`` and what it cannot take split
+    again among the rest. What is still unplaced goes to the
     offers with room, best first (so a very large ``sensitivity`` gives the whole request to the best
     offer, then the next). Whole GPUs: the fractions' remainders go best first."""
     qty = np.asarray(qty, dtype=float)
