@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # months of signed contracts a seller counts against its power when offering
 PROMISE_HORIZON = 36
-# months of NVIDIA's output, and of signed contracts, a delivery date is worked out over
+# months of NVIDIA's output a delivery date is worked out over
 DELIVERY_HORIZON = 36
 _PREPAID, _DEFERRED, _REVENUE = int(Acct.PREPAID), int(Acct.DEFERRED_REVENUE), int(Acct.REVENUE)
 _ACTIVE = STATUS_CODE["active"]  # (pending and active, the codes up to it, are live)
@@ -304,8 +304,10 @@ class Exchange:
         if not cat.nvidia[g]:
             return np.full(gpus.shape, t + 1)
         pb = m.pbook
-        promised = self._sched[:, g, t : t + DELIVERY_HORIZON].max(axis=1, initial=0.0)
-        unordered = np.maximum(0.0, promised - (pb.installed + pb.in_transit + pb.on_order)[:, g]).sum()
+        every = np.arange(pb.n)  # the GPUs signed contracts need beyond the fleet, what is coming and ordered
+        promised = service.promised_gpus(every, pb.installed, pb.in_transit, pb.on_order, self._sched, t,
+                                         PROMISE_HORIZON)[:, g]
+        unordered = float((promised - (pb.installed + pb.in_transit + pb.on_order)[:, g]).sum())
         queue = m.nvidia.backlog[g] + unordered + gpus
         if cat.launch[g] > t:
             sp = m.nvidia.spec
@@ -337,8 +339,9 @@ class Exchange:
         pb = self.model.pbook
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
                                  self.model.cat.power_kw)
-        have = np.array([self.model.providers[i].ready_mw(int(b)) for i, b in zip(rows.tolist(), np.broadcast_to(by, rows.shape).tolist(), strict=True)])
-        return have * 1000.0 - kw
+        provs = self.model.providers
+        have = [provs[i].ready_mw(b) for i, b in zip(rows.tolist(), np.broadcast_to(by, rows.shape).tolist(), strict=True)]
+        return np.array(have) * 1000.0 - kw
 
     def reservation_price(self, rows: np.ndarray, g: int, term: int) -> np.ndarray:
         """Each seller's (provider ``rows``) walk-away price: the capital it must recover over the

@@ -129,20 +129,16 @@ def turned_away(asked: np.ndarray, capacity: np.ndarray) -> np.ndarray:
 
 def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,
           rounds: int = 10, asked_first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Match ``demand`` (per buyer) to ``capacity`` (per offer).
-
-    ``offer_idx`` (buyers x K) names the offers each buyer considers (-1: none) and ``score``
-    (buyers x K) how much it likes each. Each round, every buyer still wanting asks its offers
+    """Match ``demand`` (per buyer) to ``capacity`` (per offer). ``offer_idx`` (buyers x K) names
+    the offers each buyer considers (-1: none) and ``score`` (buyers x K) how much it likes each. Each round, every buyer still wanting asks its offers
     with capacity left for its unmet demand split by the logit shares of its scores; an offer
     asked for more than it has fills every request in the same proportion. Returns ``served``
     (buyers x K, units bought from each considered offer) and ``capacity_left`` (per offer);
     ``asked_first`` (per offer), if given, receives what the first round asked of each offer.
     Conserves quantity: served sums to at most demand per buyer and at most capacity per offer.
-
     The rounds work on the rows of the buyers still in the market (``rows``), cut down only when
     a quarter of them have left: a buyer served in full, or with no offer open, asks nothing
-    meanwhile. "No offer" is an extra offer ``n_offers`` that is always closed.
-    """
+    meanwhile. "No offer" is an extra offer ``n_offers`` that is always closed."""
     n_offers = capacity.shape[0]
     valid = offer_idx >= 0
     weight = logit_weights(score, valid)

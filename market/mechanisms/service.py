@@ -82,12 +82,18 @@ def top_buyer_shares(seller: np.ndarray, buyer: np.ndarray, value: np.ndarray, n
     return np.divide(top, total, out=np.zeros(n_sellers), where=total > 0)
 
 
-def promised_kw(rows: np.ndarray, installed: np.ndarray, in_transit: np.ndarray, on_order: np.ndarray,
-                sched: np.ndarray, t: int, horizon: int, power_kw: np.ndarray) -> np.ndarray:
-    """kW each seller in ``rows`` has spoken for: by generation, the larger of its fleet with what
-    is coming and ordered, and the most GPUs its signed contracts need in any month t..t+horizon
-    (``sched``: providers x generations x months), at each generation's kW."""
+def promised_gpus(rows: np.ndarray, installed: np.ndarray, in_transit: np.ndarray, on_order: np.ndarray,
+                  sched: np.ndarray, t: int, horizon: int) -> np.ndarray:
+    """GPUs each provider in ``rows`` has spoken for, by generation: the larger of its fleet with
+    what is coming and ordered, and the most GPUs its signed contracts need in any month
+    t..t+horizon (``sched``: providers x generations x months)."""
     fleet = installed[rows] + in_transit[rows] + on_order[rows]
     if t < sched.shape[2]:
         fleet = np.maximum(fleet, sched[rows, :, t : t + horizon + 1].max(axis=2))
-    return (np.maximum(fleet, 0.0) * power_kw).sum(axis=1)
+    return np.maximum(fleet, 0.0)
+
+
+def promised_kw(rows: np.ndarray, installed: np.ndarray, in_transit: np.ndarray, on_order: np.ndarray,
+                sched: np.ndarray, t: int, horizon: int, power_kw: np.ndarray) -> np.ndarray:
+    """kW each seller in ``rows`` has spoken for: its :func:`promised_gpus` at each generation's kW."""
+    return (promised_gpus(rows, installed, in_transit, on_order, sched, t, horizon) * power_kw).sum(axis=1)
