@@ -67,7 +67,7 @@ def request(m: MarketModel, buyer: str, sellers: tuple[str, ...] = ()) -> Reques
 def test_a_strategic_tie_takes_its_share_off_the_offer_in_the_buyers_choice_only():
     m = model()
     spec = m.agent_by_name["OpenAI"].spec
-    assert spec.partners == {"Azure": 0.3}
+    assert spec.partners == {"Azure": 0.3, "Oracle": 0.3}
     rows = np.array([m.provider_by_name[n].row for n in ("Azure", "CoreWeave")])
     r = request(m, "OpenAI")
     score = m.exchange.offer_scores(r, rows, np.array([5.0, 5.0]), np.array([3, 3]))

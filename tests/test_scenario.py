@@ -242,8 +242,8 @@ def test_set_index_out_of_range():
 
 
 def test_set_unknown_item_name():
-    msg = error_of("baseline-2026", ["providers.Oracle.cash=1"])
-    assert "no item 'Oracle' at providers.Oracle" in msg
+    msg = error_of("baseline-2026", ["providers.Vultr.cash=1"])
+    assert "no item 'Vultr' at providers.Vultr" in msg
 
 
 def test_set_below_a_value():

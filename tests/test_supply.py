@@ -120,7 +120,10 @@ def test_baseline_plans_leave_no_gpu_dark(make_model):
 
 
 def test_overbooking_makes_dark_gpus_that_show_in_the_outputs(make_model, agents_frame):
-    m = make_model({"providers.CoreWeave.capacity.power_overbook": 0.3}, months=24)
+    # a CoreWeave that plans for fast short-term growth (5% a month: the baseline's is 3%) and lets
+    # its growth orders run 30% beyond the power ready for them
+    m = make_model({"providers.CoreWeave.capacity.power_overbook": 0.3,
+                    "providers.CoreWeave.capacity.growth_target": 0.05}, months=24)
     a = agents_frame(m)
     cw = a[a.agent == "CoreWeave"].set_index("month")
     # the choice is visible: news each month the orders went beyond the ready power, and dark GPUs
