@@ -189,8 +189,28 @@ def test_a_realistic_minority_of_negotiations_fail(run):
 
 
 @pytest.fixture(scope="module")
-def five_years():
-    return simulate(load_scenario("baseline-2026", {"market.months": 60}), seed=0).prices.to_pandas()
+def five_year_run():
+    return simulate(load_scenario("baseline-2026", {"market.months": 60}), seed=0)
+
+
+@pytest.fixture(scope="module")
+def five_years(five_year_run):
+    return five_year_run.prices.to_pandas()
+
+
+def test_coreweave_revenue_stays_near_the_analysts_cases(five_year_run):
+    """DOMAIN.md: CoreWeave's 2026 exit revenue run rate guided at $18B or more; 2027 revenue, the
+    consensus $18.1B (bull case $20-25B); 2030, the bull case $25-30B ("$50B+ if the growth
+    trajectory holds"). Bands: the exit run rate (December x 12) $14-22B; 2027 $15-26B (the
+    consensus to the top of the bull case); 2030 $20-45B (no more than one and a half times the
+    bull case). Oracle, OpenAI's largest compute partner by commitment, takes the share of the
+    labs' growth that the reports give it (docs/calibration.md, "CoreWeave's revenue")."""
+    a = cw(five_year_run.agents.to_pandas())
+    exit_rate = 12 * a.revenue.loc[11]
+    by_year = a.revenue.groupby(a.index // 12).sum()
+    assert 14e9 <= exit_rate <= 22e9, exit_rate
+    assert 15e9 <= by_year.loc[1] <= 26e9, by_year.loc[1]
+    assert 20e9 <= by_year.loc[4] <= 45e9, by_year.loc[4]
 
 
 def test_hyperscalers_keep_their_premium_for_the_same_generation_through_the_run(five_years):
