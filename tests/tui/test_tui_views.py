@@ -175,3 +175,28 @@ def test_every_provider_and_generation_gets_its_own_colour():
     assert len({colour(i) for i in range(m.cat.n)}) == m.cat.n
     # Okabe-Ito: none of the pairs the issue saw collide (two reds, two pinks) can occur
     assert len(set(PALETTE)) == len(PALETTE)
+
+
+@pytest.mark.parametrize("width, rows_of_statements", [(160, 1), (94, 2), (60, 3)])
+def test_company_statements_fit_their_pane_whole(new_game, width, rows_of_statements):
+    """The Companies pane lays out the three statements for its width (at 120 columns the pane
+    is 94 wide): side by side, two above one, or one under another; never a label or a figure
+    cut short with an ellipsis or wrapped onto a second line."""
+    from rich.console import Console
+
+    from tui.session import Session
+    from tui.widgets.companies import provider_panel
+
+    game = new_game()
+    game.model.step()
+    game.model.step()
+    console = Console(width=width, record=True)
+    console.print(provider_panel(Session(game), "CoreWeave", width=width))
+    lines = console.export_text().splitlines()
+    assert not any("…" in line for line in lines)
+    for label in [*V.INCOME_LABELS.values(), *V.CASH_FLOW_LABELS.values(), "Other liabilities"]:
+        assert any(label in line for line in lines), label
+    titles = [i for i, line in enumerate(lines) if "Balance sheet" in line or "Income statement" in line
+              or "Cash flow" in line]
+    # each row of statements has one title line holding its tables' titles
+    assert len(titles) == rows_of_statements

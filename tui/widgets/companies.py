@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Console, Group
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,8 +20,30 @@ NVIDIA = "__nvidia__"
 LABS = "__labs__"
 
 
-def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
-    """Balance sheet, income statement (month, quarter, year to date), backlog and sparklines."""
+def natural_width(renderable) -> int:
+    """Columns a renderable takes when nothing is cut or wrapped."""
+    console = Console(width=400)
+    return Measurement.get(console, console.options, renderable).maximum
+
+
+def statements(bs, inc, cf, width: int, gap: int = 3):
+    """The three statements side by side where ``width`` columns hold them whole, else the
+    balance sheet beside the income statement above the cash flow, else one under another: a
+    label or a figure is never cut."""
+    w = [natural_width(t) for t in (bs, inc, cf)]
+    if sum(w) + 2 * gap <= width:
+        grid = Table.grid(padding=(0, gap))
+        grid.add_row(bs, inc, cf)
+        return grid
+    if w[0] + w[1] + gap <= width:
+        return Group(pair(bs, inc, False, gap), Text(""), cf)
+    return Group(bs, Text(""), inc, Text(""), cf)
+
+
+def provider_panel(session: Session, name: str, width: int = 200) -> Group:
+    """Balance sheet, income statement (month, quarter, year to date), cash flow, backlog and
+    sparklines, laid out for a pane ``width`` columns wide."""
+    narrow = width < 86
     m = session.model
     p = m.provider_by_name[name]
     e = p.eid
@@ -63,12 +86,7 @@ def provider_panel(session: Session, name: str, narrow: bool = False) -> Group:
         style = "bold" if line in ("operating", "investing", "financing", "change") else ""
         cf.add_row(Text(V.CASH_FLOW_LABELS[line], style=style),
                    *(Text(F.money(flows[line][k]), style=style) for k in ("month", "quarter", "year")))
-    if narrow:
-        parts.append(Group(bs, Text(""), inc, Text(""), cf))
-    else:
-        grid = Table.grid(padding=(0, 3))
-        grid.add_row(bs, inc, cf)
-        parts.append(grid)
+    parts += [statements(bs, inc, cf, width), Text("")]
     total, top_share, ranked = V.backlog(m, name)
     bl = table(f"Backlog {F.money(total)}, top customer {F.pct(top_share)}")
     bl.add_column("customer")
@@ -194,10 +212,11 @@ class Companies(Horizontal, MarketView):
         with session.lock:
             self._fill_list(session)
             sel = self.selected or ""
+            narrow = self.app.size.width < 110
             if sel == NVIDIA:
                 body = nvidia_panel(session)
             elif sel == LABS:
-                body = labs_panel(session, narrow=self.app.size.width < 110)
-            else:
-                body = provider_panel(session, sel, narrow=self.app.size.width < 110)
+                body = labs_panel(session, narrow=narrow)
+            else:  # (the pane: the screen less the list, the padding and the scroll bar)
+                body = provider_panel(session, sel, width=self.app.size.width - (16 if narrow else 22) - 4)
         self.query_one("#company-body", Static).update(body)
