@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 import orjson
@@ -25,7 +25,6 @@ from market.scenario import EventSpec, Scenario, apply_and_validate, read_toml, 
 
 SAVE_FORMAT = "gpumarket-save"
 SAVE_VERSION = 1
-NonNeg = Annotated[float, Field(ge=0.0)]
 
 
 def money(x: float) -> str:

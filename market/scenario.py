@@ -987,7 +987,7 @@ def _stamp(value, label: str) -> Origin:
 
 
 def _copy(value):
-    """A copy of plain TOML or JSON data (depth already bounded)."""
+    """A copy of plain TOML or JSON data (depth already bounded), or of an origin tree."""
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -1270,7 +1270,7 @@ def apply_and_validate(data: dict, overrides: Sequence[str] | Mapping[str, objec
     if _data_depth(data) > MAX_DEPTH:
         raise UserError(f"{source}: tables nest deeper than {MAX_DEPTH} levels; expected a scenario")
     data = _copy(data)
-    origin = _copy_origin(origin) if origin is not None else _stamp(data, source)
+    origin = _copy(origin) if origin is not None else _stamp(data, source)
     items: list[tuple[str, object]]
     if isinstance(overrides, Mapping):
         items = list(overrides.items())
@@ -1284,15 +1284,6 @@ def apply_and_validate(data: dict, overrides: Sequence[str] | Mapping[str, objec
     for key, value in items:
         origin = apply_override(data, key, value, source, origin)
     return validate_dict(data, source, allow_large=allow_large, origin=origin)
-
-
-def _copy_origin(origin: Origin) -> Origin:
-    label, children = origin
-    if isinstance(children, dict):
-        return [label, {k: _copy_origin(v) for k, v in children.items()}]
-    if isinstance(children, list):
-        return [label, [_copy_origin(v) for v in children]]
-    return [label, None]
 
 
 def list_scenarios() -> list[Scenario]:

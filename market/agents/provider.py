@@ -112,7 +112,6 @@ class Provider(mesa.Agent):
         self.status = "ok"
         self.breaches = 0
         self.defaulted = False
-        self.default_month: int | None = None
         self.restructured_until = -1
         self.sentiment = spec.sentiment
         self.shock = 0.0

@@ -97,7 +97,6 @@ class RichProgress:
         self.failed = 0
         # Stored runs are not counted in the speed, so the time left stays honest on a resume.
         self._task = self._progress.add_task("sweep", total=total - skipped, failed=0)
-        self.skipped = skipped
 
     def advance(self, ok: int, failed: int) -> None:
         self.failed += failed
