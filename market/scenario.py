@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
@@ -554,41 +555,12 @@ class BuyerDefault(_Event):
                             "(other creditors rank ahead)")
 
 
-EventSpec = Annotated[
-    ComputeBusinessLaunch
-    | ComponentCostRise
-    | GenerationShip
-    | GenerationDelay
-    | ScalingPlateau
-    | CustomSiliconCut
-    | RateChange
-    | PowerShortage
-    | CustomerCancel
-    | AllocationChange
-    | SupplyGrowth
-    | DemandBoom
-    | DemandBust
-    | FundingFreeze
-    | BuyerDefault,
-    Field(discriminator="kind"),
-]
-EVENT_KINDS = (
-    "compute_business_launch",
-    "component_cost_rise",
-    "generation_ship",
-    "generation_delay",
-    "scaling_plateau",
-    "custom_silicon_cut",
-    "rate_change",
-    "power_shortage",
-    "customer_cancel",
-    "allocation_change",
-    "supply_growth",
-    "demand_boom",
-    "demand_bust",
-    "funding_freeze",
-    "buyer_default",
-)
+#: every kind of event, in the order error messages list them
+EVENT_TYPES = (ComputeBusinessLaunch, ComponentCostRise, GenerationShip, GenerationDelay, ScalingPlateau,
+               CustomSiliconCut, RateChange, PowerShortage, CustomerCancel, AllocationChange, SupplyGrowth, DemandBoom,
+               DemandBust, FundingFreeze, BuyerDefault)
+EventSpec = Annotated[functools.reduce(operator.or_, EVENT_TYPES), Field(discriminator="kind")]
+EVENT_KINDS = tuple(get_args(t.model_fields["kind"].annotation)[0] for t in EVENT_TYPES)
 
 
 ProviderSpec.model_rebuild()
@@ -619,11 +591,11 @@ class Scenario(Spec):
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Scenario:
-        gens = {g.name for g in self.generations}
-        provs = {p.name for p in self.providers}
-        buyers = {b.name for b in self.buyers}
-        for key, items in (("generations", self.generations), ("providers", self.providers),
-                           ("buyers", self.buyers)):
+        """The checks across fields: unique names, every name a section refers to defined, events
+        within the run and rates, booms and growth that keep it finite, and the size limits (unless
+        ``allow_large`` is in the validation context)."""
+        gens, provs, buyers = ({x.name for x in items} for items in (self.generations, self.providers, self.buyers))
+        for key, items in (("generations", self.generations), ("providers", self.providers), ("buyers", self.buyers)):
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.name in seen:
@@ -632,35 +604,8 @@ class Scenario(Spec):
         for i, b in enumerate(self.buyers):
             if b.name in provs:
                 raise FieldError(("buyers", i, "name"), f"a name is both a provider and a buyer: {b.name}")
-        parties = provs | buyers
-        for i, p in enumerate(self.providers):
-            for j, c in enumerate(p.purchases):
-                _known(c.seller, provs - {p.name}, ("providers", i, "purchases", j, "seller"))
-                _known(c.generation, gens, ("providers", i, "purchases", j, "generation"))
-            for j, c in enumerate(p.fleet):
-                _known(c.generation, gens, ("providers", i, "fleet", j, "generation"))
-            if p.custom_silicon:
-                _known(p.custom_silicon.generation, gens, ("providers", i, "custom_silicon", "generation"))
-            for g in p.pricing.initial:
-                _known(g, gens, ("providers", i, "pricing", "initial"))
-            if p.capacity.generation != "newest":
-                _known(p.capacity.generation, gens, ("providers", i, "capacity", "generation"))
-        for i, b in enumerate(self.buyers):
-            if b.captive_to is not None:
-                _known(b.captive_to, provs, ("buyers", i, "captive_to"))
-            for name in b.partners:
-                _known(name, provs, ("buyers", i, "partners", name))
-            for j, c in enumerate(b.contracts):
-                _known(c.seller, provs, ("buyers", i, "contracts", j, "seller"))
-                _known(c.generation, gens, ("buyers", i, "contracts", j, "generation"))
-            for j, r in enumerate(b.requests):
-                _known(r.generation, gens, ("buyers", i, "requests", j, "generation"))
-                for k, seller in enumerate(r.sellers):
-                    _known(seller, provs, ("buyers", i, "requests", j, "sellers", k))
-            if b.training and b.training.current_gpus:
-                if b.training.current_generation is None:
-                    raise FieldError(("buyers", i, "training", "current_generation"), "required when current_gpus > 0")
-                _known(b.training.current_generation, gens, ("buyers", i, "training", "current_generation"))
+        _provider_references(self, gens, provs)
+        _buyer_references(self, gens, provs)
         for j, s in enumerate(self.nvidia.backstops):
             _known(s.provider, provs, ("nvidia", "backstops", j, "provider"))
         for name in self.nvidia.equity_stakes:
@@ -669,17 +614,7 @@ class Scenario(Spec):
             _known(s.provider, provs, ("nvidia", "investments", j, "provider"))
         for name in self.nvidia.partners:
             _known(name, provs, ("nvidia", "partners"))
-        for i, e in enumerate(self.events):
-            if month_index(e.month, self.market.start) < 0:
-                raise FieldError(("events", i, "month"),
-                                 f"{e.month} is before the scenario starts ({self.market.start})")
-            for attr, pool in (("provider", provs), ("buyer", parties), ("seller", provs),
-                               ("generation", gens)):
-                v = getattr(e, attr, None)
-                if v is not None:
-                    _known(v, pool, ("events", i, attr))
-            for j, name in enumerate(getattr(e, "buyers", ())):
-                _known(name, buyers, ("events", i, "buyers", j))
+        _event_references(self, gens, provs, buyers)
         _rates_stay_positive(self)
         _booms_stay_finite(self)
         named = [e.name for e in self.events if e.name is not None]
@@ -692,6 +627,55 @@ class Scenario(Spec):
             check_size(self)
         check_growth(self, self.market.months)
         return self
+
+
+def _provider_references(scn: Scenario, gens: set[str], provs: set[str]) -> None:
+    """The providers' purchases, fleets, custom silicon, prices and plans name known sellers and generations."""
+    for i, p in enumerate(scn.providers):
+        for j, c in enumerate(p.purchases):
+            _known(c.seller, provs - {p.name}, ("providers", i, "purchases", j, "seller"))
+            _known(c.generation, gens, ("providers", i, "purchases", j, "generation"))
+        for j, c in enumerate(p.fleet):
+            _known(c.generation, gens, ("providers", i, "fleet", j, "generation"))
+        if p.custom_silicon:
+            _known(p.custom_silicon.generation, gens, ("providers", i, "custom_silicon", "generation"))
+        for g in p.pricing.initial:
+            _known(g, gens, ("providers", i, "pricing", "initial"))
+        if p.capacity.generation != "newest":
+            _known(p.capacity.generation, gens, ("providers", i, "capacity", "generation"))
+
+
+def _buyer_references(scn: Scenario, gens: set[str], provs: set[str]) -> None:
+    """The buyers' ties, contracts, requests and running training name known providers and generations."""
+    for i, b in enumerate(scn.buyers):
+        if b.captive_to is not None:
+            _known(b.captive_to, provs, ("buyers", i, "captive_to"))
+        for name in b.partners:
+            _known(name, provs, ("buyers", i, "partners", name))
+        for j, c in enumerate(b.contracts):
+            _known(c.seller, provs, ("buyers", i, "contracts", j, "seller"))
+            _known(c.generation, gens, ("buyers", i, "contracts", j, "generation"))
+        for j, r in enumerate(b.requests):
+            _known(r.generation, gens, ("buyers", i, "requests", j, "generation"))
+            for k, seller in enumerate(r.sellers):
+                _known(seller, provs, ("buyers", i, "requests", j, "sellers", k))
+        if b.training and b.training.current_gpus:
+            if b.training.current_generation is None:
+                raise FieldError(("buyers", i, "training", "current_generation"), "required when current_gpus > 0")
+            _known(b.training.current_generation, gens, ("buyers", i, "training", "current_generation"))
+
+
+def _event_references(scn: Scenario, gens: set[str], provs: set[str], buyers: set[str]) -> None:
+    """Every event falls within the run and names known providers, buyers and generations."""
+    for i, e in enumerate(scn.events):
+        if month_index(e.month, scn.market.start) < 0:
+            raise FieldError(("events", i, "month"), f"{e.month} is before the scenario starts ({scn.market.start})")
+        for attr, pool in (("provider", provs), ("buyer", provs | buyers), ("seller", provs), ("generation", gens)):
+            v = getattr(e, attr, None)
+            if v is not None:
+                _known(v, pool, ("events", i, attr))
+        for j, name in enumerate(getattr(e, "buyers", ())):
+            _known(name, buyers, ("events", i, "buyers", j))
 
 
 class FieldError(ValueError):
