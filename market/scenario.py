@@ -18,7 +18,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
-from market.errors import UserError
+from market.errors import UserError, shown
 
 # Every number has a stated range, wide enough for any sensible scenario and narrow enough that a
 # run stays finite; every float is finite (no inf, no NaN) and booleans are not numbers (strict).
@@ -841,15 +841,10 @@ def resolve(ref: str) -> Path:
         if not path.is_file():
             what = ("is a folder, not a scenario file" if path.is_dir()
                     else "is not a regular file" if path.exists() else "no such scenario file")
-            raise UserError(f"{_show(ref)}: {what}")
+            raise UserError(f"{shown(ref)}: {what}")
         return path
     names = ", ".join(bundled) or "none found"
-    raise UserError(f"{_show(ref)}: unknown scenario (bundled: {names}; or give a path to a .toml file)")
-
-
-def _show(text: str) -> str:
-    """User text in a one-line message: control characters escaped."""
-    return text if text.isprintable() else repr(text)[1:-1]
+    raise UserError(f"{shown(ref)}: unknown scenario (bundled: {names}; or give a path to a .toml file)")
 
 
 def read_text(path: Path, limit: int | None = MAX_FILE_BYTES, what: str = "file") -> str:
@@ -1016,10 +1011,10 @@ def _merge_named(base: list, bo: Origin, child: list, co: Origin, key: str, labe
         where = f"{key}.{name if isinstance(name, str) and name else j}"
         if "remove" in item:
             if item["remove"] is not True or set(item) != {"name", "remove"}:
-                raise UserError(f"{label}: {_show(where)}.remove: expected `remove = true` beside the name and "
+                raise UserError(f"{label}: {shown(where)}.remove: expected `remove = true` beside the name and "
                                 "nothing else (it drops the inherited item of that name)")
             if name not in index:
-                raise UserError(f"{label}: {_show(where)}.remove: no inherited item named {name!r} to remove")
+                raise UserError(f"{label}: {shown(where)}.remove: no inherited item named {name!r} to remove")
             removed.add(index[name])
             continue
         if isinstance(name, str) and name in index:
@@ -1039,11 +1034,11 @@ def _base_path(ref, path: Path, label: str) -> Path:
     if ref.endswith(".toml") or "/" in ref or os.sep in ref:
         found = path.parent / ref
         if not found.is_file():
-            raise UserError(f"{label}: base: no such scenario file {_show(str(found))}")
+            raise UserError(f"{label}: base: no such scenario file {shown(str(found))}")
         return found
     bundled = bundled_paths()
     if ref not in bundled:
-        raise UserError(f"{label}: base: unknown scenario {_show(ref)!r} (bundled: {', '.join(bundled)}; or a "
+        raise UserError(f"{label}: base: unknown scenario {shown(ref)!r} (bundled: {', '.join(bundled)}; or a "
                         "path ending in .toml, relative to this file)")
     return bundled[ref]
 
@@ -1099,7 +1094,7 @@ def _fmt_loc(loc: Sequence, data=None) -> str:
         else:
             node = None
         parts.append(label)
-    return _show(".".join(parts)) or "(top level)"
+    return shown(".".join(parts)) or "(top level)"
 
 
 def _strip_tags(loc: Sequence) -> list:
@@ -1150,7 +1145,7 @@ def validate_dict(data: Mapping, source: str, allow_large: bool = False, origin:
             msg = f"expected an array, got {_kind(err.get('input'))}"
         elif "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict | list):
             msg = f"{msg} (got {_short(err['input'])})"
-        msg = _show(msg.removeprefix("Value error, "))
+        msg = shown(msg.removeprefix("Value error, "))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         where = _origin_of(loc, origin) or source
         if where.startswith("--set "):
@@ -1171,7 +1166,7 @@ def _kind(value) -> str:
 
 def _short(value) -> str:
     text = repr(value)
-    return _show(text if len(text) <= 60 else text[:57] + "...")
+    return shown(text if len(text) <= 60 else text[:57] + "...")
 
 
 MAX_VALUE_CHARS = 1_000_000
@@ -1201,22 +1196,21 @@ def _find_named(items: list, key: str):
 def apply_override(data: dict, path: str, value, source: str, origin: Origin | None = None) -> Origin:
     """Set ``value`` at dotted ``path`` (list items by index or by their ``name``) in ``data``; returns
     the origin tree, with that value marked as coming from ``--set path``."""
-    shown = _show(path)
+    label = f"--set {shown(path)}"
     if not path or any(not part for part in path.split(".")):
-        raise UserError(f"--set {shown}: empty key path")
+        raise UserError(f"{label}: empty key path")
     parts = path.split(".")
     if len(parts) > MAX_DEPTH:
-        raise UserError(f"--set {shown}: a key path of more than {MAX_DEPTH} parts")
-    label = f"--set {shown}"
+        raise UserError(f"{label}: a key path of more than {MAX_DEPTH} parts")
     root = origin if origin is not None else _stamp(data, source)
     node, onode = data, root
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
-        where = _show(".".join(parts[: depth + 1]))
+        where = shown(".".join(parts[: depth + 1]))
         if isinstance(node, list):
             key = int(part) if part.isdigit() else _find_named(node, part)
             if key is None or key >= len(node):
-                raise UserError(f"{source}: --set {shown}: no item {_show(part)!r} at {where}")
+                raise UserError(f"{source}: {label}: no item {shown(part)!r} at {where}")
             if not isinstance(onode[1], list) or len(onode[1]) != len(node):
                 onode[1] = [_stamp(v, onode[0]) for v in node]
         elif isinstance(node, dict):
@@ -1228,7 +1222,7 @@ def apply_override(data: dict, path: str, value, source: str, origin: Origin | N
                 node[part] = {}
                 onode[1][part] = [label, {}]
         else:
-            raise UserError(f"{source}: --set {shown}: {_show('.'.join(parts[:depth]))} is a value, not a section")
+            raise UserError(f"{source}: {label}: {shown('.'.join(parts[:depth]))} is a value, not a section")
         if last:
             node[key] = value
             onode[1][key] = _stamp(value, label)
@@ -1263,7 +1257,7 @@ def apply_and_validate(data: dict, overrides: Sequence[str] | Mapping[str, objec
         for text in overrides:
             key, sep, value = text.partition("=")
             if not sep or not key.strip():
-                raise UserError(f"--set {_show(text)}: expected KEY=VALUE")
+                raise UserError(f"--set {shown(text)}: expected KEY=VALUE")
             items.append((key.strip(), parse_value(value.strip())))
     for key, value in items:
         origin = apply_override(data, key, value, source, origin)

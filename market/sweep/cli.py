@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from market.errors import UserError
+from market.errors import UserError, one_line
 
 #: root seeds are stored as signed 64-bit integers (manifest, runs.parquet)
 MAX_SEED = 2**63 - 1
@@ -19,8 +19,7 @@ def _int_in(low: int, high: int, what: str = "a whole number"):
     def parse(text: str) -> int:
         t = text.strip()
         if not t or len(t) > 30 or not (t.isdigit() or (t[0] in "+-" and t[1:].isdigit())):
-            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in t)
-            raise argparse.ArgumentTypeError(f"expected {what}, got {shown!r}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {one_line(t)!r}")
         v = int(t)
         if not low <= v <= high:
             top = "2**63-1" if high == MAX_SEED else f"{high:,}"

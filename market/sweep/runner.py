@@ -35,7 +35,7 @@ import orjson
 import pyarrow as pa
 
 import market
-from market.errors import UserError
+from market.errors import UserError, one_line
 from market.scenario import Scenario, check_months
 from market.sweep import store
 from market.sweep.design import Design, RunSpec, format_value
@@ -177,10 +177,6 @@ def _recv(sock: socket.socket, n: int, deadline: float) -> bytes:
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
-
-
-def one_line(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def prepare(cfg: SweepConfig) -> Prepared:
