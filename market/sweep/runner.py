@@ -109,6 +109,10 @@ class _Chunk:
     executor: Executor | None = None
 
 
+#: what sends a chunk's task to an executor (:func:`_submitter`)
+Submit = Callable[[Executor | None, _Chunk], Future[ChunkResult]]
+
+
 # --- preparing -------------------------------------------------------------------------------
 
 
@@ -289,23 +293,16 @@ class _Executors:
 
             if not self.cfg.dashboard:
                 # No HTTP pages unless asked for: the scheduler's and workers' web servers serve nothing.
-                self.stack.enter_context(dask.config.set({
-                    "distributed.scheduler.http.routes": [],
-                    "distributed.worker.http.routes": [],
-                }))
+                self.stack.enter_context(dask.config.set({"distributed.scheduler.http.routes": [],
+                                                          "distributed.worker.http.routes": []}))
             # The local scheduler lives in this process; a dying worker is already reported
             # in runs.parquet, so keep its log lines off the progress output.
             quiet = logging.getLogger("distributed")
             self.stack.callback(quiet.setLevel, quiet.level)
             quiet.setLevel(logging.CRITICAL)
-            cluster = LocalCluster(
-                host="127.0.0.1",
-                n_workers=self.cfg.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=DASHBOARD_ADDRESS if self.cfg.dashboard else "127.0.0.1:0",
-                silence_logs=logging.ERROR,
-            )
+            cluster = LocalCluster(host="127.0.0.1", n_workers=self.cfg.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=DASHBOARD_ADDRESS if self.cfg.dashboard else "127.0.0.1:0",
+                                   silence_logs=logging.ERROR)
             self.stack.callback(cluster.close)
             self.cluster = cluster
             client = Client(cluster)
@@ -313,8 +310,7 @@ class _Executors:
         # pure=False: a retried chunk must be a new task, not the erred one under the same key.
         return client.get_executor(pure=False)
 
-    def submit(self, submit: Callable[[Executor | None, _Chunk], Future[ChunkResult]], chunk: _Chunk
-               ) -> Future[ChunkResult]:
+    def submit(self, submit: Submit, chunk: _Chunk) -> Future[ChunkResult]:
         """``submit`` the chunk to the current executor (to a fresh pool if it broke since the last wait)."""
         try:
             fut = submit(self.current, chunk)
@@ -452,9 +448,7 @@ def _finished(inflight: dict[Future[ChunkResult], _Chunk], executors: _Executors
     return [(inflight.pop(f), f) for f in sorted(done, key=lambda f: inflight[f].specs[0].run_id)]
 
 
-def _submitter(
-    cfg: SweepConfig, prepared: Prepared
-) -> Callable[[Executor | None, _Chunk], Future[ChunkResult]]:
+def _submitter(cfg: SweepConfig, prepared: Prepared) -> Submit:
     """Builds each chunk's task: the validated scenario of each of its points as a plain dict."""
 
     def submit(executor: Executor | None, chunk: _Chunk) -> Future[ChunkResult]:
@@ -464,13 +458,8 @@ def _submitter(
             if spec.point not in scenarios:
                 scenario = _load(cfg, cfg.design.overrides(spec.point))
                 scenarios[spec.point] = scenario.model_dump(mode="json")
-        task = ChunkTask(
-            allow_large=cfg.allow_large,
-            hooks=cfg.hooks,
-            months=prepared.months,
-            runs=tuple((s.run_id, s.point, s.seed) for s in chunk.specs),
-            scenarios=scenarios,
-        )
+        task = ChunkTask(allow_large=cfg.allow_large, hooks=cfg.hooks, months=prepared.months,
+                         runs=tuple((s.run_id, s.point, s.seed) for s in chunk.specs), scenarios=scenarios)
         return executor.submit(run_chunk, task)
 
     return submit
