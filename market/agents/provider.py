@@ -649,7 +649,7 @@ class ProviderBook:
         q = self.price_terms
         cpf = np.array([p.custom_price_factor for p in self.providers])
         best_eq = np.full(self.n, np.inf)  # cheapest newer price per H100-equivalent hour so far
-        # ... then, newest first, by the work the newer generations do (custom silicon last)
+        # then, newest first, each capped by the work the newer generations do (custom silicon last)
         for g in cat.price_order:
             sel = rows & (have[:, g] > 0)
             if not sel.any():
