@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from market import runtime
-from market.errors import UserError
+from market.errors import UserError, one_line, shown
 
 DEFAULT_SCENARIO = "baseline-2026"
 
@@ -35,7 +35,7 @@ MAX_SEED = 2**63 - 1
 def _whole(text: str, what: str) -> int:
     text = text.strip()
     if not text or len(text) > 30 or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {_show(text)!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {shown(text)!r}")
     return int(text)
 
 
@@ -59,16 +59,6 @@ def out_path(text: str) -> Path:
     if "\0" in text:
         raise argparse.ArgumentTypeError("expected the path of a folder, got a path with a NUL character")
     return Path(text)
-
-
-def _show(text: str) -> str:
-    """User text in a one-line message: control characters escaped."""
-    return text if text.isprintable() else repr(text)[1:-1]
-
-
-def one_line(message: str) -> str:
-    """A message on one line whatever text it quotes: line breaks and control characters escaped."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
 
 
 LARGE_HELP = ("lift the limits that keep a run within this machine's memory (600 months, 1,000 providers, "

@@ -107,8 +107,7 @@ class Contract:
                  "_delivered")
 
     def __init__(self, contract_id: int, buyer: str, seller: str, generation: int, gpus: int, signed: int, start: int,
-                 term: int, price: float, purpose: str, prepay_share: float, fee: float, status: str = "pending",
-                 months_billed: int = 0, late_months: int = 0, prepaid_left: float = 0.0, delivered: int = 0) -> None:
+                 term: int, price: float, purpose: str, prepay_share: float, fee: float) -> None:
         self.contract_id = contract_id
         self.buyer = buyer
         self.seller = seller
@@ -123,11 +122,8 @@ class Contract:
         self.fee = fee
         self._x: ContractBook | None = None  # the book holding its state, once added
         self._col = -1  # its column there
-        self._status = status
-        self._months_billed = months_billed
-        self._late_months = late_months
-        self._prepaid_left = prepaid_left
-        self._delivered = delivered
+        self._status, self._months_billed, self._late_months = "pending", 0, 0  # (its state until it is added)
+        self._prepaid_left, self._delivered = 0.0, 0
 
     def attach(self, book: ContractBook, col: int) -> None:
         """From now on its changing state is column ``col`` of ``book`` (which the book has filled

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from market.model import MarketModel
 
 
-
 class Distress:
     """The escalation ladder: a first breach restructures the debt (higher spread, slower
     amortisation); a second sells part of the fleet to rivals at a discount and pays lenders; a
@@ -128,7 +127,6 @@ class Distress:
         p.defaulted = True
         p.active = False
         p.status = "defaulted"
-        p.default_month = t
         m.nvidia.cancel_orders(p)
         p.on_order[:] = 0.0
         # GPUs paid for and still in transit belong to the estate: they are sold with the fleet

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 import orjson
@@ -25,7 +25,6 @@ from market.scenario import EventSpec, Scenario, apply_and_validate, read_toml, 
 
 SAVE_FORMAT = "gpumarket-save"
 SAVE_VERSION = 1
-NonNeg = Annotated[float, Field(ge=0.0)]
 
 
 def money(x: float) -> str:
@@ -162,18 +161,21 @@ class Game:
 
     # ------------------------------------------------------------------ decisions
     def decision_errors(self, d: Decision) -> list[str]:
-        """Everything wrong with a decision, each in plain words (empty when it is valid)."""
-        errs: list[str] = []
+        """Everything wrong with a decision, each in plain words (empty when it is valid). (Orders
+        beyond what the company can pay for when its plan is made are cut to it, as the AI's are:
+        ProviderBook.plan_capacity; MW are paid when started, by cash, borrowing, then new equity:
+        Provider.ensure_cash.)"""
         p = self.company
         if p is None:
             return [] if d.is_empty() else ["no company is being played: start the game with a company (--as)"]
-        m = self.model
-        cat = m.cat
         if p.defaulted:
             return [f"{p.name} has defaulted and can decide nothing"]
-        cash = p.cash()
-        capacity = p.borrowing_capacity()
-        t = m.month
+        return self._order_errors(d) + self._money_errors(d, p) + self._price_errors(d) + self._answer_errors(d, p)
+
+    def _order_errors(self, d: Decision) -> list[str]:
+        errs: list[str] = []
+        m = self.model
+        cat, t = m.cat, m.month
         for name, n in d.orders.items():
             if name not in cat.index:
                 errs.append(f"orders: unknown generation {name!r}")
@@ -187,6 +189,11 @@ class Game:
                 errs.append(f"orders: NVIDIA no longer sells {name} ({m.label(t)})")
         if not math.isfinite(d.build_mw) or d.build_mw < 0:
             errs.append(f"build_mw: must be zero or more MW (got {d.build_mw})")
+        return errs
+
+    def _money_errors(self, d: Decision, p) -> list[str]:
+        errs: list[str] = []
+        cash, capacity = p.cash(), p.borrowing_capacity()
         if not math.isfinite(d.borrow) or d.borrow < 0:
             errs.append(f"borrow: must be zero or more (got {d.borrow})")
         elif d.borrow > capacity + 1.0:
@@ -198,11 +205,12 @@ class Game:
             errs.append(f"repay: {money(d.repay)} is more than the debt ({money(p.debt())})")
         if d.repay > cash + max(0.0, d.borrow):
             errs.append(f"repay: {money(d.repay)} is more cash than {p.name} has ({money(cash)})")
-        # (orders beyond what the company can pay for when its plan is made are cut to it, as the
-        # AI's are: ProviderBook.plan_capacity; MW are paid when started, by cash, borrowing, then
-        # new equity: Provider.ensure_cash)
+        return errs
+
+    def _price_errors(self, d: Decision) -> list[str]:
+        errs: list[str] = []
         for name, ps in d.prices.items():
-            if name not in cat.index:
+            if name not in self.model.cat.index:
                 errs.append(f"prices: unknown generation {name!r}")
                 continue
             vals = (ps.on_demand, ps.reserved, ps.spot)
@@ -211,6 +219,12 @@ class Game:
             elif not ps.spot <= ps.reserved <= ps.on_demand:
                 errs.append(f"prices: {name}: expected spot <= reserved <= on-demand "
                             f"(got {ps.spot:.2f} / {ps.reserved:.2f} / {ps.on_demand:.2f})")
+        return errs
+
+    def _answer_errors(self, d: Decision, p) -> list[str]:
+        errs: list[str] = []
+        m = self.model
+        cat = m.cat
         open_ids = {r.request_id: r for r in m.exchange.open_requests()}
         offered: dict[int, int] = {}  # generation -> GPUs promised by this turn's offers so far
         for rid, a in d.answers.items():

@@ -205,13 +205,9 @@ class Ledger:
         names = ("month", "entity", "debit", "credit", "amount", "memo", "transfer_id")
         cols: dict[str, list[np.ndarray]] = {k: [] for k in names}
         for month, ent, dr, cr, amt, code, ids in self._batches:
-            cols["month"].append(np.full(amt.size, month, dtype=np.int64))
-            cols["entity"].append(ent.astype(np.int64))
-            cols["debit"].append(dr.astype(np.int64))
-            cols["credit"].append(cr.astype(np.int64))
-            cols["amount"].append(amt)
-            cols["memo"].append(np.full(amt.size, code, dtype=np.int64))
-            cols["transfer_id"].append(ids.astype(np.int64))
+            batch = (np.full(amt.size, month), ent, dr, cr, amt, np.full(amt.size, code), ids)
+            for k, v in zip(names, batch, strict=True):
+                cols[k].append(v if k == "amount" else v.astype(np.int64))
         return {k: (np.concatenate(v) if v else np.zeros(0, dtype=float if k == "amount" else np.int64))
                 for k, v in cols.items()}
 

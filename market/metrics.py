@@ -56,7 +56,6 @@ class Recorder:
         self._price_rows: list[tuple] = []
         self._price_rows_done = 0
         self._provider_names = np.array([p.name for p in m.providers], dtype=object)
-        self._signed_seen = 0
         self._blank_status = np.full(n, "", dtype=object)
 
     def record(self, t: int, opening: np.ndarray, month_flows: dict[str, np.ndarray] | None = None) -> None:

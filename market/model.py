@@ -165,10 +165,6 @@ class MarketModel(mesa.Model):
     def label(self, month: int) -> str:
         return month_label(month, self.scn.market.start)
 
-    @property
-    def date(self) -> str:
-        return self.label(self.month)
-
     def news(self, kind: str, agents: list[str], text: str, *args, **extra) -> None:
         """Log an event of the month: ``text``, or, given ``args``, a ``str.format`` template that
         is filled in when the events are read (:attr:`events_log`; most runs never read the text

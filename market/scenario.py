@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
-from market.errors import UserError
+from market.errors import UserError, shown
 
 # Every number has a stated range, wide enough for any sensible scenario and narrow enough that a
 # run stays finite; every float is finite (no inf, no NaN) and booleans are not numbers (strict).
@@ -554,41 +555,12 @@ class BuyerDefault(_Event):
                             "(other creditors rank ahead)")
 
 
-EventSpec = Annotated[
-    ComputeBusinessLaunch
-    | ComponentCostRise
-    | GenerationShip
-    | GenerationDelay
-    | ScalingPlateau
-    | CustomSiliconCut
-    | RateChange
-    | PowerShortage
-    | CustomerCancel
-    | AllocationChange
-    | SupplyGrowth
-    | DemandBoom
-    | DemandBust
-    | FundingFreeze
-    | BuyerDefault,
-    Field(discriminator="kind"),
-]
-EVENT_KINDS = (
-    "compute_business_launch",
-    "component_cost_rise",
-    "generation_ship",
-    "generation_delay",
-    "scaling_plateau",
-    "custom_silicon_cut",
-    "rate_change",
-    "power_shortage",
-    "customer_cancel",
-    "allocation_change",
-    "supply_growth",
-    "demand_boom",
-    "demand_bust",
-    "funding_freeze",
-    "buyer_default",
-)
+#: every kind of event, in the order error messages list them
+EVENT_TYPES = (ComputeBusinessLaunch, ComponentCostRise, GenerationShip, GenerationDelay, ScalingPlateau,
+               CustomSiliconCut, RateChange, PowerShortage, CustomerCancel, AllocationChange, SupplyGrowth, DemandBoom,
+               DemandBust, FundingFreeze, BuyerDefault)
+EventSpec = Annotated[functools.reduce(operator.or_, EVENT_TYPES), Field(discriminator="kind")]
+EVENT_KINDS = tuple(get_args(t.model_fields["kind"].annotation)[0] for t in EVENT_TYPES)
 
 
 ProviderSpec.model_rebuild()
@@ -619,11 +591,11 @@ class Scenario(Spec):
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Scenario:
-        gens = {g.name for g in self.generations}
-        provs = {p.name for p in self.providers}
-        buyers = {b.name for b in self.buyers}
-        for key, items in (("generations", self.generations), ("providers", self.providers),
-                           ("buyers", self.buyers)):
+        """The checks across fields: unique names, every name a section refers to defined, events
+        within the run and rates, booms and growth that keep it finite, and the size limits (unless
+        ``allow_large`` is in the validation context)."""
+        gens, provs, buyers = ({x.name for x in items} for items in (self.generations, self.providers, self.buyers))
+        for key, items in (("generations", self.generations), ("providers", self.providers), ("buyers", self.buyers)):
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.name in seen:
@@ -632,35 +604,8 @@ class Scenario(Spec):
         for i, b in enumerate(self.buyers):
             if b.name in provs:
                 raise FieldError(("buyers", i, "name"), f"a name is both a provider and a buyer: {b.name}")
-        parties = provs | buyers
-        for i, p in enumerate(self.providers):
-            for j, c in enumerate(p.purchases):
-                _known(c.seller, provs - {p.name}, ("providers", i, "purchases", j, "seller"))
-                _known(c.generation, gens, ("providers", i, "purchases", j, "generation"))
-            for j, c in enumerate(p.fleet):
-                _known(c.generation, gens, ("providers", i, "fleet", j, "generation"))
-            if p.custom_silicon:
-                _known(p.custom_silicon.generation, gens, ("providers", i, "custom_silicon", "generation"))
-            for g in p.pricing.initial:
-                _known(g, gens, ("providers", i, "pricing", "initial"))
-            if p.capacity.generation != "newest":
-                _known(p.capacity.generation, gens, ("providers", i, "capacity", "generation"))
-        for i, b in enumerate(self.buyers):
-            if b.captive_to is not None:
-                _known(b.captive_to, provs, ("buyers", i, "captive_to"))
-            for name in b.partners:
-                _known(name, provs, ("buyers", i, "partners", name))
-            for j, c in enumerate(b.contracts):
-                _known(c.seller, provs, ("buyers", i, "contracts", j, "seller"))
-                _known(c.generation, gens, ("buyers", i, "contracts", j, "generation"))
-            for j, r in enumerate(b.requests):
-                _known(r.generation, gens, ("buyers", i, "requests", j, "generation"))
-                for k, seller in enumerate(r.sellers):
-                    _known(seller, provs, ("buyers", i, "requests", j, "sellers", k))
-            if b.training and b.training.current_gpus:
-                if b.training.current_generation is None:
-                    raise FieldError(("buyers", i, "training", "current_generation"), "required when current_gpus > 0")
-                _known(b.training.current_generation, gens, ("buyers", i, "training", "current_generation"))
+        _provider_references(self, gens, provs)
+        _buyer_references(self, gens, provs)
         for j, s in enumerate(self.nvidia.backstops):
             _known(s.provider, provs, ("nvidia", "backstops", j, "provider"))
         for name in self.nvidia.equity_stakes:
@@ -669,17 +614,7 @@ class Scenario(Spec):
             _known(s.provider, provs, ("nvidia", "investments", j, "provider"))
         for name in self.nvidia.partners:
             _known(name, provs, ("nvidia", "partners"))
-        for i, e in enumerate(self.events):
-            if month_index(e.month, self.market.start) < 0:
-                raise FieldError(("events", i, "month"),
-                                 f"{e.month} is before the scenario starts ({self.market.start})")
-            for attr, pool in (("provider", provs), ("buyer", parties), ("seller", provs),
-                               ("generation", gens)):
-                v = getattr(e, attr, None)
-                if v is not None:
-                    _known(v, pool, ("events", i, attr))
-            for j, name in enumerate(getattr(e, "buyers", ())):
-                _known(name, buyers, ("events", i, "buyers", j))
+        _event_references(self, gens, provs, buyers)
         _rates_stay_positive(self)
         _booms_stay_finite(self)
         named = [e.name for e in self.events if e.name is not None]
@@ -692,6 +627,55 @@ class Scenario(Spec):
             check_size(self)
         check_growth(self, self.market.months)
         return self
+
+
+def _provider_references(scn: Scenario, gens: set[str], provs: set[str]) -> None:
+    """The providers' purchases, fleets, custom silicon, prices and plans name known sellers and generations."""
+    for i, p in enumerate(scn.providers):
+        for j, c in enumerate(p.purchases):
+            _known(c.seller, provs - {p.name}, ("providers", i, "purchases", j, "seller"))
+            _known(c.generation, gens, ("providers", i, "purchases", j, "generation"))
+        for j, c in enumerate(p.fleet):
+            _known(c.generation, gens, ("providers", i, "fleet", j, "generation"))
+        if p.custom_silicon:
+            _known(p.custom_silicon.generation, gens, ("providers", i, "custom_silicon", "generation"))
+        for g in p.pricing.initial:
+            _known(g, gens, ("providers", i, "pricing", "initial"))
+        if p.capacity.generation != "newest":
+            _known(p.capacity.generation, gens, ("providers", i, "capacity", "generation"))
+
+
+def _buyer_references(scn: Scenario, gens: set[str], provs: set[str]) -> None:
+    """The buyers' ties, contracts, requests and running training name known providers and generations."""
+    for i, b in enumerate(scn.buyers):
+        if b.captive_to is not None:
+            _known(b.captive_to, provs, ("buyers", i, "captive_to"))
+        for name in b.partners:
+            _known(name, provs, ("buyers", i, "partners", name))
+        for j, c in enumerate(b.contracts):
+            _known(c.seller, provs, ("buyers", i, "contracts", j, "seller"))
+            _known(c.generation, gens, ("buyers", i, "contracts", j, "generation"))
+        for j, r in enumerate(b.requests):
+            _known(r.generation, gens, ("buyers", i, "requests", j, "generation"))
+            for k, seller in enumerate(r.sellers):
+                _known(seller, provs, ("buyers", i, "requests", j, "sellers", k))
+        if b.training and b.training.current_gpus:
+            if b.training.current_generation is None:
+                raise FieldError(("buyers", i, "training", "current_generation"), "required when current_gpus > 0")
+            _known(b.training.current_generation, gens, ("buyers", i, "training", "current_generation"))
+
+
+def _event_references(scn: Scenario, gens: set[str], provs: set[str], buyers: set[str]) -> None:
+    """Every event falls within the run and names known providers, buyers and generations."""
+    for i, e in enumerate(scn.events):
+        if month_index(e.month, scn.market.start) < 0:
+            raise FieldError(("events", i, "month"), f"{e.month} is before the scenario starts ({scn.market.start})")
+        for attr, pool in (("provider", provs), ("buyer", provs | buyers), ("seller", provs), ("generation", gens)):
+            v = getattr(e, attr, None)
+            if v is not None:
+                _known(v, pool, ("events", i, attr))
+        for j, name in enumerate(getattr(e, "buyers", ())):
+            _known(name, buyers, ("events", i, "buyers", j))
 
 
 class FieldError(ValueError):
@@ -857,15 +841,10 @@ def resolve(ref: str) -> Path:
         if not path.is_file():
             what = ("is a folder, not a scenario file" if path.is_dir()
                     else "is not a regular file" if path.exists() else "no such scenario file")
-            raise UserError(f"{_show(ref)}: {what}")
+            raise UserError(f"{shown(ref)}: {what}")
         return path
     names = ", ".join(bundled) or "none found"
-    raise UserError(f"{_show(ref)}: unknown scenario (bundled: {names}; or give a path to a .toml file)")
-
-
-def _show(text: str) -> str:
-    """User text in a one-line message: control characters escaped."""
-    return text if text.isprintable() else repr(text)[1:-1]
+    raise UserError(f"{shown(ref)}: unknown scenario (bundled: {names}; or give a path to a .toml file)")
 
 
 def read_text(path: Path, limit: int | None = MAX_FILE_BYTES, what: str = "file") -> str:
@@ -987,7 +966,7 @@ def _stamp(value, label: str) -> Origin:
 
 
 def _copy(value):
-    """A copy of plain TOML or JSON data (depth already bounded)."""
+    """A copy of plain TOML or JSON data (depth already bounded), or of an origin tree."""
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -1032,10 +1011,10 @@ def _merge_named(base: list, bo: Origin, child: list, co: Origin, key: str, labe
         where = f"{key}.{name if isinstance(name, str) and name else j}"
         if "remove" in item:
             if item["remove"] is not True or set(item) != {"name", "remove"}:
-                raise UserError(f"{label}: {_show(where)}.remove: expected `remove = true` beside the name and "
+                raise UserError(f"{label}: {shown(where)}.remove: expected `remove = true` beside the name and "
                                 "nothing else (it drops the inherited item of that name)")
             if name not in index:
-                raise UserError(f"{label}: {_show(where)}.remove: no inherited item named {name!r} to remove")
+                raise UserError(f"{label}: {shown(where)}.remove: no inherited item named {name!r} to remove")
             removed.add(index[name])
             continue
         if isinstance(name, str) and name in index:
@@ -1055,11 +1034,11 @@ def _base_path(ref, path: Path, label: str) -> Path:
     if ref.endswith(".toml") or "/" in ref or os.sep in ref:
         found = path.parent / ref
         if not found.is_file():
-            raise UserError(f"{label}: base: no such scenario file {_show(str(found))}")
+            raise UserError(f"{label}: base: no such scenario file {shown(str(found))}")
         return found
     bundled = bundled_paths()
     if ref not in bundled:
-        raise UserError(f"{label}: base: unknown scenario {_show(ref)!r} (bundled: {', '.join(bundled)}; or a "
+        raise UserError(f"{label}: base: unknown scenario {shown(ref)!r} (bundled: {', '.join(bundled)}; or a "
                         "path ending in .toml, relative to this file)")
     return bundled[ref]
 
@@ -1115,7 +1094,7 @@ def _fmt_loc(loc: Sequence, data=None) -> str:
         else:
             node = None
         parts.append(label)
-    return _show(".".join(parts)) or "(top level)"
+    return shown(".".join(parts)) or "(top level)"
 
 
 def _strip_tags(loc: Sequence) -> list:
@@ -1166,7 +1145,7 @@ def validate_dict(data: Mapping, source: str, allow_large: bool = False, origin:
             msg = f"expected an array, got {_kind(err.get('input'))}"
         elif "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict | list):
             msg = f"{msg} (got {_short(err['input'])})"
-        msg = _show(msg.removeprefix("Value error, "))
+        msg = shown(msg.removeprefix("Value error, "))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         where = _origin_of(loc, origin) or source
         if where.startswith("--set "):
@@ -1187,7 +1166,7 @@ def _kind(value) -> str:
 
 def _short(value) -> str:
     text = repr(value)
-    return _show(text if len(text) <= 60 else text[:57] + "...")
+    return shown(text if len(text) <= 60 else text[:57] + "...")
 
 
 MAX_VALUE_CHARS = 1_000_000
@@ -1217,22 +1196,21 @@ def _find_named(items: list, key: str):
 def apply_override(data: dict, path: str, value, source: str, origin: Origin | None = None) -> Origin:
     """Set ``value`` at dotted ``path`` (list items by index or by their ``name``) in ``data``; returns
     the origin tree, with that value marked as coming from ``--set path``."""
-    shown = _show(path)
+    label = f"--set {shown(path)}"
     if not path or any(not part for part in path.split(".")):
-        raise UserError(f"--set {shown}: empty key path")
+        raise UserError(f"{label}: empty key path")
     parts = path.split(".")
     if len(parts) > MAX_DEPTH:
-        raise UserError(f"--set {shown}: a key path of more than {MAX_DEPTH} parts")
-    label = f"--set {shown}"
+        raise UserError(f"{label}: a key path of more than {MAX_DEPTH} parts")
     root = origin if origin is not None else _stamp(data, source)
     node, onode = data, root
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
-        where = _show(".".join(parts[: depth + 1]))
+        where = shown(".".join(parts[: depth + 1]))
         if isinstance(node, list):
             key = int(part) if part.isdigit() else _find_named(node, part)
             if key is None or key >= len(node):
-                raise UserError(f"{source}: --set {shown}: no item {_show(part)!r} at {where}")
+                raise UserError(f"{source}: {label}: no item {shown(part)!r} at {where}")
             if not isinstance(onode[1], list) or len(onode[1]) != len(node):
                 onode[1] = [_stamp(v, onode[0]) for v in node]
         elif isinstance(node, dict):
@@ -1244,7 +1222,7 @@ def apply_override(data: dict, path: str, value, source: str, origin: Origin | N
                 node[part] = {}
                 onode[1][part] = [label, {}]
         else:
-            raise UserError(f"{source}: --set {shown}: {_show('.'.join(parts[:depth]))} is a value, not a section")
+            raise UserError(f"{source}: {label}: {shown('.'.join(parts[:depth]))} is a value, not a section")
         if last:
             node[key] = value
             onode[1][key] = _stamp(value, label)
@@ -1270,7 +1248,7 @@ def apply_and_validate(data: dict, overrides: Sequence[str] | Mapping[str, objec
     if _data_depth(data) > MAX_DEPTH:
         raise UserError(f"{source}: tables nest deeper than {MAX_DEPTH} levels; expected a scenario")
     data = _copy(data)
-    origin = _copy_origin(origin) if origin is not None else _stamp(data, source)
+    origin = _copy(origin) if origin is not None else _stamp(data, source)
     items: list[tuple[str, object]]
     if isinstance(overrides, Mapping):
         items = list(overrides.items())
@@ -1279,20 +1257,11 @@ def apply_and_validate(data: dict, overrides: Sequence[str] | Mapping[str, objec
         for text in overrides:
             key, sep, value = text.partition("=")
             if not sep or not key.strip():
-                raise UserError(f"--set {_show(text)}: expected KEY=VALUE")
+                raise UserError(f"--set {shown(text)}: expected KEY=VALUE")
             items.append((key.strip(), parse_value(value.strip())))
     for key, value in items:
         origin = apply_override(data, key, value, source, origin)
     return validate_dict(data, source, allow_large=allow_large, origin=origin)
-
-
-def _copy_origin(origin: Origin) -> Origin:
-    label, children = origin
-    if isinstance(children, dict):
-        return [label, {k: _copy_origin(v) for k, v in children.items()}]
-    if isinstance(children, list):
-        return [label, [_copy_origin(v) for v in children]]
-    return [label, None]
 
 
 def list_scenarios() -> list[Scenario]:

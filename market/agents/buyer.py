@@ -127,7 +127,6 @@ class BuyerBook:
         size = np.array([z for _, _, z in members])
         self.names = [nm for _, nm, _ in members]
         self.eids = np.array([model.ledger.index[nm] for nm in self.names], dtype=np.int64)
-        self.is_lab = np.array([s.kind == "lab" for s in specs])
         self.ig = np.array([s.investment_grade for s in specs])
 
         def arr(attr: str) -> np.ndarray:

@@ -112,7 +112,6 @@ class Provider(mesa.Agent):
         self.status = "ok"
         self.breaches = 0
         self.defaulted = False
-        self.default_month: int | None = None
         self.restructured_until = -1
         self.sentiment = spec.sentiment
         self.shock = 0.0
@@ -645,31 +644,12 @@ class ProviderBook:
             return
         resold = np.array([m.exchange.resale_capacity(p.name, t) for p in self.providers])
         have = self.installed + resold + self.in_transit
-        capex = np.divide(self.cost_sum, self.installed, out=np.broadcast_to(nv_price + cat.system_cost, have.shape).copy(),
-                          where=self.installed > 0)
-        # (capital recovered over the GPU's economic life, its generation's useful life in service,
-        # not over the accounting life: how a company books depreciation does not set its prices)
-        full = pricing.annuity(capex, self.rates()[:, None] / 12.0, cat.useful_life[None, :]) / m.hours + self.cash_cost
+        strategy_od, floor, first = self._strategy_prices(nv_price, rows, have)
         premium = m.scn.market.second_life_premium
         q = self.price_terms
-        # each generation's price by its strategy, capped only by full cost x (1 + max_markup) ...
-        by_row = {k: v[:, None] for k, v in q.items()}  # (each provider's terms, across its generations)
-        # scarcity: the market's unmet share of demand last month, or the demand its own offers
-        # turned away (the larger), and each generation's use
-        unmet = m.exchange.unmet_eq / max(float(m.buyers.demand_eq.sum()), 1e-9)
-        excess = np.maximum(unmet, self.turned_away)[:, None]
-        markup = pricing.scarcity_markup(self.scarcity, self.util_g, excess, by_row["target_utilisation"],
-                                         by_row["scarcity_speed"], by_row["scarcity_floor"], by_row["scarcity_cap"])
-        previous = np.where(cat.nvidia, self.od, self.custom_uncut) / (1.0 + self.scarcity)
-        inp = pricing.PriceInputs(full, self.cash_cost, previous, self.util_g, self.rival_min, np.full(full.shape, np.inf))
-        strategy_od = pricing.on_demand(self.strategy[:, None], inp, by_row, markup)
-        priced = rows[:, None] & (have > 0)  # (a generation it has none of keeps its markup)
-        self.scarcity[priced] = markup[priced]
-        floor = pricing.floor_price(inp, by_row["min_margin"])
-        first = np.isnan(inp.previous) & ~np.isnan(self.initial)  # the scenario's first prices stand
         cpf = np.array([p.custom_price_factor for p in self.providers])
         best_eq = np.full(self.n, np.inf)  # cheapest newer price per H100-equivalent hour so far
-        # ... then, newest first, by the work the newer generations do (custom silicon last)
+        # then, newest first, each capped by the work the newer generations do (custom silicon last)
         for g in cat.price_order:
             sel = rows & (have[:, g] > 0)
             if not sel.any():
@@ -694,6 +674,33 @@ class ProviderBook:
             self.spot[:, g] = np.where(sel, spot, self.spot[:, g])
             if cat.nvidia[g]:
                 best_eq = np.where(sel, np.fmin(best_eq, od / cat.inf[g]), best_eq)
+
+    def _strategy_prices(self, nv_price: np.ndarray, rows: np.ndarray, have: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each generation's on-demand price by its provider's strategy, capped only by full cost x
+        (1 + max_markup), with its scarcity markup (moved on where the generation is priced); the
+        floor; and where the scenario's first prices stand."""
+        m = self.model
+        cat = m.cat
+        capex = np.divide(self.cost_sum, self.installed, out=np.broadcast_to(nv_price + cat.system_cost, have.shape).copy(),
+                          where=self.installed > 0)
+        # (capital recovered over the GPU's economic life, its generation's useful life in service,
+        # not over the accounting life: how a company books depreciation does not set its prices)
+        full = pricing.annuity(capex, self.rates()[:, None] / 12.0, cat.useful_life[None, :]) / m.hours + self.cash_cost
+        by_row = {k: v[:, None] for k, v in self.price_terms.items()}  # (each provider's terms, across its generations)
+        # scarcity: the market's unmet share of demand last month, or the demand its own offers
+        # turned away (the larger), and each generation's use
+        unmet = m.exchange.unmet_eq / max(float(m.buyers.demand_eq.sum()), 1e-9)
+        excess = np.maximum(unmet, self.turned_away)[:, None]
+        markup = pricing.scarcity_markup(self.scarcity, self.util_g, excess, by_row["target_utilisation"],
+                                         by_row["scarcity_speed"], by_row["scarcity_floor"], by_row["scarcity_cap"])
+        previous = np.where(cat.nvidia, self.od, self.custom_uncut) / (1.0 + self.scarcity)
+        inp = pricing.PriceInputs(full, self.cash_cost, previous, self.util_g, self.rival_min, np.full(full.shape, np.inf))
+        strategy_od = pricing.on_demand(self.strategy[:, None], inp, by_row, markup)
+        priced = rows[:, None] & (have > 0)  # (a generation it has none of keeps its markup)
+        self.scarcity[priced] = markup[priced]
+        floor = pricing.floor_price(inp, by_row["min_margin"])
+        return strategy_od, floor, np.isnan(inp.previous) & ~np.isnan(self.initial)
 
     def plan_capacity(self, t: int, nv_price: np.ndarray, order: list[int]) -> None:
         """Every trading provider's capacity plan (``capacity.plan``), from its expected demand,
@@ -746,8 +753,12 @@ class ProviderBook:
         plan = capacity.plan(np.maximum(0.0, need - supply), growth, gp, unit, cat.power_kw, budget, ready,
                              supply @ cat.power_kw, q["power_overbook"], mw_wanted,
                              np.array([p.mw_cost for p in self.providers]))
-        # (a human player's orders and MW come in its company's place in the order)
-        ordered = [i for i in order if rows[i] or turns[i]]
+        self._place(t, plan, [i for i in order if rows[i] or turns[i]], turns, budget, unit, arrival)
+
+    def _place(self, t: int, plan: capacity.Plan, ordered: list[int], turns: np.ndarray, budget: np.ndarray,
+               unit: np.ndarray, arrival: int) -> None:
+        """Place the plans' orders (a player's from its ``turn``), then start the MW builds, in ``ordered``."""
+        m = self.model
         for i in ordered:
             p = self.providers[i]
             if turns[i]:  # a player's orders, cut to its budget as the plans are

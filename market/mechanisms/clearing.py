@@ -64,18 +64,8 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
     capped by their cash at the market price, is split into on-demand and spot; on-demand clears
     first (:func:`offer_scores`, :func:`clear`), then spot on the capacity left. Sellers' physical
     hours sold are added to ``sold_hours_g`` and, for their own fleet's share, ``own_sold_hours_g``."""
-    own_idle = np.maximum(0.0, s.running - s.committed)
-    idle = np.where(s.live[:, None] & ~np.isnan(s.od), own_idle + s.resale, 0.0)
-    own_share = np.divide(own_idle, idle, out=np.zeros_like(idle), where=idle > 0)
+    idle, own_share, w, cap, p_od, p_spot = _offers(s)
     prow = s.prow
-    gmask = np.where(s.custom[:, None], ~s.nvidia[None, :], s.nvidia[None, :])
-    eq = idle[prow] * gmask * (s.hours * s.inf)
-    cap = eq.sum(axis=1)
-    w = np.divide(eq, cap[:, None], out=np.zeros_like(eq), where=cap[:, None] > 0)
-    od0 = np.where(np.isnan(s.od), 0.0, s.od)  # (unpriced generations have no idle capacity: weight 0)
-    spot0 = np.where(np.isnan(s.spot), 0.0, s.spot)
-    p_od = np.sum(w * od0[prow] / s.inf, axis=1)
-    p_spot = np.sum(w * spot0[prow] / s.inf, axis=1)
     # demand left after contracts, capped by cash, split into on-demand and spot
     left = np.maximum(0.0, s.demand_eq - s.contract_eq)
     left = np.minimum(left, np.maximum(0.0, s.cash) / s.price)
@@ -117,6 +107,23 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
         p_od=p_od, p_spot=p_spot, served_od=served_od, served_sp=served_sp, cap_left=cap_left, pay=pay,
         spend=pay.sum(axis=1), sold_eq=sold_eq, gap=np.maximum(0.0, od_dem + spot_dem - bought), phys=phys,
         own_phys=own_phys, st_eq_p=st_eq_p, inference_bought=float(np.dot(bought, inf_frac)), excess=excess)
+
+
+def _offers(s: SimpleNamespace) -> tuple[np.ndarray, ...]:
+    """The providers' idle GPUs (providers x generations) and their own fleet's share of them; each
+    offer's mix of generations (offers x generations), capacity in H100-equivalent hours, and
+    on-demand and spot prices per H100-equivalent hour (:func:`short_term`)."""
+    own_idle = np.maximum(0.0, s.running - s.committed)
+    idle = np.where(s.live[:, None] & ~np.isnan(s.od), own_idle + s.resale, 0.0)
+    own_share = np.divide(own_idle, idle, out=np.zeros_like(idle), where=idle > 0)
+    prow = s.prow
+    gmask = np.where(s.custom[:, None], ~s.nvidia[None, :], s.nvidia[None, :])
+    eq = idle[prow] * gmask * (s.hours * s.inf)
+    cap = eq.sum(axis=1)
+    w = np.divide(eq, cap[:, None], out=np.zeros_like(eq), where=cap[:, None] > 0)
+    od0 = np.where(np.isnan(s.od), 0.0, s.od)  # (unpriced generations have no idle capacity: weight 0)
+    spot0 = np.where(np.isnan(s.spot), 0.0, s.spot)
+    return idle, own_share, w, cap, np.sum(w * od0[prow] / s.inf, axis=1), np.sum(w * spot0[prow] / s.inf, axis=1)
 
 
 def turned_away(asked: np.ndarray, capacity: np.ndarray) -> np.ndarray:

@@ -70,47 +70,27 @@ class Design:
     def run_specs(self) -> list[RunSpec]:
         """Every run, ordered by design point then replication."""
         seeds = [replication_seed(self.root_seed, r) for r in range(self.seeds)]
-        return [
-            RunSpec(run_id(p, self.point_params(p), r, seeds[r]), p, r, seeds[r])
-            for p in range(len(self.points))
-            for r in range(self.seeds)
-        ]
+        return [RunSpec(run_id(p, self.point_params(p), r, seeds[r]), p, r, seeds[r])
+                for p in range(len(self.points)) for r in range(self.seeds)]
 
     @property
     def n_runs(self) -> int:
         return len(self.points) * self.seeds
 
     def salib_problem(self) -> dict[str, object]:
-        return {
-            "num_vars": len(self.params),
-            "names": list(self.params),
-            "bounds": list(self.bounds),
-        }
+        return _problem([(k, lo, hi) for k, (lo, hi) in zip(self.params, self.bounds, strict=True)])
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "params": list(self.params),
-            "points": [list(p) for p in self.points],
-            "seeds": self.seeds,
-            "root_seed": self.root_seed,
-            "bounds": [list(b) for b in self.bounds],
-            "n": self.n,
-            "options": dict(self.options),
-        }
+        return {"kind": self.kind, "params": list(self.params), "points": [list(p) for p in self.points],
+                "seeds": self.seeds, "root_seed": self.root_seed, "bounds": [list(b) for b in self.bounds],
+                "n": self.n, "options": dict(self.options)}
 
     @classmethod
     def from_json(cls, data: dict) -> Design:
-        return cls(
-            kind=data["kind"],
-            params=tuple(data["params"]),
-            points=tuple(tuple(p) for p in data["points"]),
-            seeds=int(data["seeds"]),
-            root_seed=int(data["root_seed"]),
-            bounds=tuple((float(lo), float(hi)) for lo, hi in data.get("bounds", [])),
-            n=int(data.get("n", 0)),
-            options=dict(data.get("options", {})),
-        )
+        return cls(kind=data["kind"], params=tuple(data["params"]), points=tuple(tuple(p) for p in data["points"]),
+                   seeds=int(data["seeds"]), root_seed=int(data["root_seed"]),
+                   bounds=tuple((float(lo), float(hi)) for lo, hi in data.get("bounds", [])),
+                   n=int(data.get("n", 0)), options=dict(data.get("options", {})))
 
 
 # --- seeds and run ids -----------------------------------------------------------------------
@@ -156,9 +136,7 @@ def parse_value(text: str) -> Value:
 
 
 def format_value(value: Value) -> str:
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _split_key(flag: str, spec: str, expected: str) -> tuple[str, str]:
@@ -208,29 +186,17 @@ def parse_range(specs: Sequence[str]) -> list[tuple[str, float, float]]:
 
 
 def _no_duplicates(flag: str, keys: list[str]) -> None:
-    seen: set[str] = set()
-    for key in keys:
-        if key in seen:
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
             raise UserError(f"{flag} {key}: the key is given twice")
-        seen.add(key)
 
 
 # --- building designs ------------------------------------------------------------------------
 
 
-def build_design(
-    *,
-    grid: Sequence[str] = (),
-    ranges: Sequence[str] = (),
-    lhs: int | None = None,
-    sobol: int | None = None,
-    morris: int | None = None,
-    seeds: int = 1,
-    root_seed: int = 0,
-    morris_levels: int = 4,
-    second_order: bool = False,
-    max_runs: int | None = None,
-) -> Design:
+def build_design(*, grid: Sequence[str] = (), ranges: Sequence[str] = (), lhs: int | None = None,
+                 sobol: int | None = None, morris: int | None = None, seeds: int = 1, root_seed: int = 0,
+                 morris_levels: int = 4, second_order: bool = False, max_runs: int | None = None) -> Design:
     """The design the sweep flags describe; raises UserError for a bad one, or for one of more than
     ``max_runs`` runs (counted before any point is drawn)."""
     if seeds < 1:
@@ -283,65 +249,44 @@ def grid_design(grid: Sequence[tuple[str, Sequence[Value]]], seeds: int, root_se
     return Design("grid", params, points, seeds, root_seed)
 
 
-def _sampled(
-    kind: DesignKind,
-    ranges: Sequence[tuple[str, float, float]],
-    sample: np.ndarray,
-    n: int,
-    seeds: int,
-    root_seed: int,
-    options: dict[str, object] | None = None,
-) -> Design:
+Ranges = Sequence[tuple[str, float, float]]
+
+
+def _sampled(kind: DesignKind, ranges: Ranges, sample: np.ndarray, n: int, seeds: int, root_seed: int,
+             options: dict[str, object] | None = None) -> Design:
     params = tuple(k for k, _, _ in ranges)
     bounds = tuple((lo, hi) for _, lo, hi in ranges)
     points = tuple(tuple(float(x) for x in row) for row in np.asarray(sample, dtype=float))
     return Design(kind, params, points, seeds, root_seed, bounds, n, options or {})
 
 
-def _problem(ranges: Sequence[tuple[str, float, float]]) -> dict[str, object]:
-    return {
-        "num_vars": len(ranges),
-        "names": [k for k, _, _ in ranges],
-        "bounds": [[lo, hi] for _, lo, hi in ranges],
-    }
+def _problem(ranges: Ranges) -> dict[str, object]:
+    """The ranges as SALib's problem."""
+    return {"num_vars": len(ranges), "names": [k for k, _, _ in ranges], "bounds": [[lo, hi] for _, lo, hi in ranges]}
 
 
-def lhs_design(
-    ranges: Sequence[tuple[str, float, float]], n: int, seeds: int, root_seed: int
-) -> Design:
+def lhs_design(ranges: Ranges, n: int, seeds: int, root_seed: int) -> Design:
     from SALib.sample import latin
 
     sample = latin.sample(_problem(ranges), n, seed=design_sample_seed(root_seed))
     return _sampled("lhs", ranges, sample, n, seeds, root_seed)
 
 
-def sobol_design(
-    ranges: Sequence[tuple[str, float, float]],
-    n: int,
-    seeds: int,
-    root_seed: int,
-    second_order: bool = False,
-) -> Design:
+def sobol_design(ranges: Ranges, n: int, seeds: int, root_seed: int, second_order: bool = False) -> Design:
     """Saltelli's scheme: N × (D + 2) points, or N × (2D + 2) with second-order indices."""
     from SALib.sample import sobol
 
     if n & (n - 1):
         raise UserError(f"--sobol {n}: expected a power of 2 (such as 64 or 256)")
-    sample = sobol.sample(
-        _problem(ranges), n, calc_second_order=second_order, seed=design_sample_seed(root_seed)
-    )
+    sample = sobol.sample(_problem(ranges), n, calc_second_order=second_order, seed=design_sample_seed(root_seed))
     return _sampled("sobol", ranges, sample, n, seeds, root_seed, {"second_order": second_order})
 
 
-def morris_design(
-    ranges: Sequence[tuple[str, float, float]], n: int, seeds: int, root_seed: int, levels: int = 4
-) -> Design:
+def morris_design(ranges: Ranges, n: int, seeds: int, root_seed: int, levels: int = 4) -> Design:
     """N Morris trajectories of D + 1 points each."""
     from SALib.sample import morris
 
     if levels < 2 or levels % 2:
         raise UserError(f"--levels {levels}: expected an even number of at least 2")
-    sample = morris.sample(
-        _problem(ranges), n, num_levels=levels, seed=design_sample_seed(root_seed)
-    )
+    sample = morris.sample(_problem(ranges), n, num_levels=levels, seed=design_sample_seed(root_seed))
     return _sampled("morris", ranges, sample, n, seeds, root_seed, {"levels": levels})

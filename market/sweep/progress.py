@@ -25,9 +25,7 @@ def _fmt_seconds(seconds: float) -> str:
 class PlainProgress:
     """A line every 5% of the runs or every 10 seconds, whichever comes first."""
 
-    def __init__(
-        self, total: int, skipped: int, stream: TextIO | None = None, every_s: float = 10.0
-    ) -> None:
+    def __init__(self, total: int, skipped: int, stream: TextIO | None = None, every_s: float = 10.0) -> None:
         self.total = total
         self.todo = total - skipped
         self.done = skipped
@@ -58,10 +56,8 @@ class PlainProgress:
         if 0 < fresh < self.todo:
             left = f", ~{_fmt_seconds(elapsed / fresh * (self.todo - fresh))} left"
         pct = 100 * self.done / self.total if self.total else 100.0
-        return (
-            f"sweep: {self.done}/{self.total} runs ({pct:.0f}%), {self.failed} failed, "
-            f"{_fmt_seconds(elapsed)} elapsed{left}"
-        )
+        return (f"sweep: {self.done}/{self.total} runs ({pct:.0f}%), {self.failed} failed, "
+                f"{_fmt_seconds(elapsed)} elapsed{left}")
 
     def close(self) -> None:
         if self.last_done != self.done:
@@ -82,22 +78,14 @@ class RichProgress:
             TimeRemainingColumn,
         )
 
-        self._progress = Progress(
-            TextColumn("sweep"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            TextColumn("left"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
+        self._progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(),
+                                  TextColumn("left"), TimeRemainingColumn(), console=Console(stderr=True),
+                                  transient=False)
         self._progress.start()
         self.failed = 0
         # Stored runs are not counted in the speed, so the time left stays honest on a resume.
         self._task = self._progress.add_task("sweep", total=total - skipped, failed=0)
-        self.skipped = skipped
 
     def advance(self, ok: int, failed: int) -> None:
         self.failed += failed

@@ -101,14 +101,8 @@ def choose_outcomes(table: pa.Table, design: Design, wanted: Sequence[str]) -> l
     return chosen
 
 
-def _as_float(column: pa.ChunkedArray) -> list[float | None]:
-    values = column.to_pylist()
-    return [None if v is None else float(v) for v in values]
-
-
-def point_stats(
-    table: pa.Table, design: Design, outcomes: Sequence[str]
-) -> tuple[list[dict[str, int]], dict[str, list[Stat]]]:
+def point_stats(table: pa.Table, design: Design, outcomes: Sequence[str]
+                ) -> tuple[list[dict[str, int]], dict[str, list[Stat]]]:
     """Run counts per point, and per outcome a Stat per point over its successful runs."""
     points = table.column("point").to_pylist()
     ok = [s == "ok" for s in table.column("status").to_pylist()]
@@ -122,9 +116,9 @@ def point_stats(
     stats: dict[str, list[Stat]] = {}
     for name in outcomes:
         per_point: list[list[float]] = [[] for _ in range(n_points)]
-        for p, good, v in zip(points, ok, _as_float(table.column(name)), strict=True):
+        for p, good, v in zip(points, ok, table.column(name).to_pylist(), strict=True):
             if good and v is not None:
-                per_point[p].append(v)
+                per_point[p].append(float(v))
         stats[name] = [t_interval(v) for v in per_point]
     return counts, stats
 
@@ -146,20 +140,14 @@ def sensitivity(design: Design, stats: dict[str, list[Stat]]) -> tuple[list[dict
         if design.kind == "sobol":
             from SALib.analyze import sobol
 
-            res = sobol.analyze(
-                problem,
-                y,
-                calc_second_order=bool(design.options.get("second_order", False)),
-                seed=seed,
-            )
+            second = bool(design.options.get("second_order", False))
+            res = sobol.analyze(problem, y, calc_second_order=second, seed=seed)
             rows += _index_rows(name, design.params, res, ("S1", "S1_conf", "ST", "ST_conf"))
         else:
             from SALib.analyze import morris
 
             x = np.array(design.points, dtype=float)
-            res = morris.analyze(
-                problem, x, y, num_levels=int(design.options.get("levels", 4)), seed=seed
-            )
+            res = morris.analyze(problem, x, y, num_levels=int(design.options.get("levels", 4)), seed=seed)
             rows += _index_rows(name, design.params, res, ("mu", "mu_star", "sigma", "mu_star_conf"))
     return rows, notes
 
@@ -201,14 +189,8 @@ def outcome_table(design: Design, stats: dict[str, list[Stat]], max_points: int)
         for i, name in enumerate(stats):
             s = stats[name][p]
             mean = "—" if s.n == 0 else _num(s.mean)
-            table.add_row(
-                str(p) if i == 0 else "",
-                escape(name),
-                mean,
-                _interval(s),
-                str(s.n),
-                end_section=i == len(stats) - 1,
-            )
+            table.add_row(str(p) if i == 0 else "", escape(name), mean, _interval(s), str(s.n),
+                          end_section=i == len(stats) - 1)
     return table
 
 
@@ -223,14 +205,8 @@ def bars(values: Sequence[tuple[str, float]], width: int = BAR_WIDTH) -> list[st
     return lines
 
 
-def report(
-    out: Path,
-    outcomes: Sequence[str] = (),
-    csv_dir: Path | None = None,
-    png: Path | None = None,
-    max_points: int = 20,
-    console: Console | None = None,
-) -> None:
+def report(out: Path, outcomes: Sequence[str] = (), csv_dir: Path | None = None, png: Path | None = None,
+           max_points: int = 20, console: Console | None = None) -> None:
     check_report_flags(csv_dir, png, max_points)
     if not out.exists():
         raise UserError(f"{out}: no such sweep folder")
@@ -244,11 +220,9 @@ def report(
     console = console or Console()
     done = table.num_rows
     failed = sum(c["failed"] for c in counts)
-    console.print(
-        f"[bold]{escape(str(manifest.get('scenario_name')))}[/]: {design.kind} design, {len(design.points)} "
-        f"points × {design.seeds} seeds, {manifest.get('months')} months; {done} of "
-        f"{manifest.get('n_runs')} runs stored, {failed} failed"
-    )
+    console.print(f"[bold]{escape(str(manifest.get('scenario_name')))}[/]: {design.kind} design, {len(design.points)} "
+                  f"points × {design.seeds} seeds, {manifest.get('months')} months; {done} of "
+                  f"{manifest.get('n_runs')} runs stored, {failed} failed")
     if design.params:
         console.print(design_table(design, counts, max_points))
     console.print(outcome_table(design, stats, max_points))
@@ -290,13 +264,8 @@ def _print_sensitivity(console: Console, design: Design, sens: list[dict]) -> No
             console.print(line, markup=False, highlight=False)
 
 
-def _write_csv(
-    directory: Path,
-    design: Design,
-    counts: list[dict[str, int]],
-    stats: dict[str, list[Stat]],
-    sens: list[dict],
-) -> None:
+def _write_csv(directory: Path, design: Design, counts: list[dict[str, int]], stats: dict[str, list[Stat]],
+               sens: list[dict]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     header = ["point", *design.params, "runs_ok", "runs_failed"]
     for name in stats:
@@ -333,9 +302,7 @@ def _write_png(path: Path, design: Design, stats: dict[str, list[Stat]], sens: l
         if sens:
             rows = [r for r in sens if r["outcome"] == name]
             key, conf = ("ST", "ST_conf") if design.kind == "sobol" else ("mu_star", "mu_star_conf")
-            ax.barh(
-                [r["parameter"] for r in rows], [r[key] for r in rows], xerr=[r[conf] for r in rows]
-            )
+            ax.barh([r["parameter"] for r in rows], [r[key] for r in rows], xerr=[r[conf] for r in rows])
             ax.set_xlabel(key)
         else:
             s = stats[name]

@@ -35,7 +35,7 @@ import orjson
 import pyarrow as pa
 
 import market
-from market.errors import UserError
+from market.errors import UserError, one_line
 from market.scenario import Scenario, check_months
 from market.sweep import store
 from market.sweep.design import Design, RunSpec, format_value
@@ -109,6 +109,10 @@ class _Chunk:
     executor: Executor | None = None
 
 
+#: what sends a chunk's task to an executor (:func:`_submitter`)
+Submit = Callable[[Executor | None, _Chunk], Future[ChunkResult]]
+
+
 # --- preparing -------------------------------------------------------------------------------
 
 
@@ -179,16 +183,44 @@ def _recv(sock: socket.socket, n: int, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def one_line(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def prepare(cfg: SweepConfig) -> Prepared:
     """Validate the scenario, every design key and every design point; build the manifest.
 
     Runs nothing: any UserError from here leaves --out untouched.
     """
+    _check_flags(cfg)
+    base = _load(cfg, [])
+    months = cfg.months if cfg.months is not None else int(base.months)
+    if cfg.months is not None and isinstance(base, Scenario):
+        check_months(base, cfg.months, allow_large=cfg.allow_large)
     design = cfg.design
+    flag = "--grid" if design.kind == "grid" else "--range"
+    for i, key in enumerate(design.params):
+        try:
+            _load(cfg, [f"{key}={format_value(design.points[0][i])}"])
+        except UserError as exc:
+            raise UserError(f"{flag} {key}: {exc}") from None
+    for point in range(len(design.points)):
+        overrides = design.overrides(point)
+        try:
+            _load(cfg, overrides)
+        except UserError as exc:
+            raise UserError(f"design point {point} ({', '.join(overrides)}): {exc}") from None
+    base_json = orjson.dumps(base.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    identity = {"scenario_sha256": hashlib.sha256(base_json).hexdigest(), "overrides": list(cfg.overrides),
+                "months": months, "design": design.to_json()}
+    fingerprint = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    specs = design.run_specs()
+    manifest = {"format": 1, "gpumarket": market.__version__, "scenario": cfg.scenario,
+                "scenario_name": getattr(base, "name", str(cfg.scenario)), **identity, "fingerprint": fingerprint,
+                "n_runs": len(specs), "seed_rule": SEED_RULE,
+                "runs": [{"run_id": s.run_id, "point": s.point, "replication": s.replication, "seed": s.seed}
+                         for s in specs]}
+    return Prepared(manifest, months, specs)
+
+
+def _check_flags(cfg: SweepConfig) -> None:
+    """The flags alone: counts at least 1, the engine's options with the engine, the number of runs."""
     if cfg.workers < 1:
         raise UserError(f"--workers {cfg.workers}: expected at least 1")
     if cfg.chunk_size is not None and cfg.chunk_size < 1:
@@ -205,49 +237,9 @@ def prepare(cfg: SweepConfig) -> Prepared:
         raise UserError("--dashboard goes with --engine dask")
     if cfg.dashboard and cfg.scheduler is not None:
         raise UserError("--dashboard serves the pages of the local cluster; a --scheduler serves its own")
-    if not cfg.allow_large and design.n_runs > MAX_RUNS:
-        raise UserError(f"the design has {design.n_runs:,} runs, above the limit of {MAX_RUNS:,}; "
+    if not cfg.allow_large and cfg.design.n_runs > MAX_RUNS:
+        raise UserError(f"the design has {cfg.design.n_runs:,} runs, above the limit of {MAX_RUNS:,}; "
                         "--allow-large lifts it")
-    base = _load(cfg, [])
-    months = cfg.months if cfg.months is not None else int(base.months)
-    if cfg.months is not None and isinstance(base, Scenario):
-        check_months(base, cfg.months, allow_large=cfg.allow_large)
-    flag = "--grid" if design.kind == "grid" else "--range"
-    for i, key in enumerate(design.params):
-        try:
-            _load(cfg, [f"{key}={format_value(design.points[0][i])}"])
-        except UserError as exc:
-            raise UserError(f"{flag} {key}: {exc}") from None
-    for point in range(len(design.points)):
-        overrides = design.overrides(point)
-        try:
-            _load(cfg, overrides)
-        except UserError as exc:
-            raise UserError(f"design point {point} ({', '.join(overrides)}): {exc}") from None
-    base_json = orjson.dumps(base.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    identity = {
-        "scenario_sha256": hashlib.sha256(base_json).hexdigest(),
-        "overrides": list(cfg.overrides),
-        "months": months,
-        "design": design.to_json(),
-    }
-    fingerprint = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    specs = design.run_specs()
-    manifest = {
-        "format": 1,
-        "gpumarket": market.__version__,
-        "scenario": cfg.scenario,
-        "scenario_name": getattr(base, "name", str(cfg.scenario)),
-        **identity,
-        "fingerprint": fingerprint,
-        "n_runs": len(specs),
-        "seed_rule": SEED_RULE,
-        "runs": [
-            {"run_id": s.run_id, "point": s.point, "replication": s.replication, "seed": s.seed}
-            for s in specs
-        ],
-    }
-    return Prepared(manifest, months, specs)
 
 
 def default_out(manifest: dict[str, Any]) -> Path:
@@ -301,29 +293,31 @@ class _Executors:
 
             if not self.cfg.dashboard:
                 # No HTTP pages unless asked for: the scheduler's and workers' web servers serve nothing.
-                self.stack.enter_context(dask.config.set({
-                    "distributed.scheduler.http.routes": [],
-                    "distributed.worker.http.routes": [],
-                }))
+                self.stack.enter_context(dask.config.set({"distributed.scheduler.http.routes": [],
+                                                          "distributed.worker.http.routes": []}))
             # The local scheduler lives in this process; a dying worker is already reported
             # in runs.parquet, so keep its log lines off the progress output.
             quiet = logging.getLogger("distributed")
             self.stack.callback(quiet.setLevel, quiet.level)
             quiet.setLevel(logging.CRITICAL)
-            cluster = LocalCluster(
-                host="127.0.0.1",
-                n_workers=self.cfg.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=DASHBOARD_ADDRESS if self.cfg.dashboard else "127.0.0.1:0",
-                silence_logs=logging.ERROR,
-            )
+            cluster = LocalCluster(host="127.0.0.1", n_workers=self.cfg.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=DASHBOARD_ADDRESS if self.cfg.dashboard else "127.0.0.1:0",
+                                   silence_logs=logging.ERROR)
             self.stack.callback(cluster.close)
             self.cluster = cluster
             client = Client(cluster)
         self.stack.callback(client.close)
         # pure=False: a retried chunk must be a new task, not the erred one under the same key.
         return client.get_executor(pure=False)
+
+    def submit(self, submit: Submit, chunk: _Chunk) -> Future[ChunkResult]:
+        """``submit`` the chunk to the current executor (to a fresh pool if it broke since the last wait)."""
+        try:
+            fut = submit(self.current, chunk)
+        except BrokenProcessPool:
+            fut = submit(self.replace(), chunk)
+        chunk.executor = self.current
+        return fut
 
     def replace(self) -> Executor:
         """A fresh process pool after a worker died; Dask replaces its own workers."""
@@ -388,13 +382,7 @@ def _chunk_size(cfg: SweepConfig, n_pending: int) -> int:
     return max(1, min(25, math.ceil(n_pending / (4 * cfg.workers))))
 
 
-def _execute(
-    cfg: SweepConfig,
-    prepared: Prepared,
-    out: Path,
-    pending: list[RunSpec],
-    report: SweepReport,
-) -> None:
+def _execute(cfg: SweepConfig, prepared: Prepared, out: Path, pending: list[RunSpec], report: SweepReport) -> None:
     queue = deque(_Chunk(c) for c in store.iter_chunks(pending, _chunk_size(cfg, len(pending))))
     suspects: deque[_Chunk] = deque()
     inflight: dict[Future[ChunkResult], _Chunk] = {}
@@ -424,33 +412,17 @@ def _execute(
         stack.callback(progress.close)
         writer = store.PartWriter(out, cfg.design)
         submit = _submitter(cfg, prepared)
-
-        def submit_chunk(chunk: _Chunk) -> Future[ChunkResult]:
-            try:
-                fut = submit(executors.current, chunk)
-            except BrokenProcessPool:  # the pool broke since the last wait
-                fut = submit(executors.replace(), chunk)
-            chunk.executor = executors.current
-            return fut
-
         try:
             while queue or suspects or inflight:
                 if suspects:
                     if not inflight:  # a suspect runs alone, so a crash names its culprit
                         chunk = suspects.popleft()
-                        inflight[submit_chunk(chunk)] = chunk
+                        inflight[executors.submit(submit, chunk)] = chunk
                 else:
                     while queue and len(inflight) < max_inflight:
                         chunk = queue.popleft()
-                        inflight[submit_chunk(chunk)] = chunk
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                broken = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
-                if any(inflight[f].executor is executors.current for f in broken):
-                    # Every other future of a broken pool fails too; collect them all.
-                    done, _ = wait(inflight)
-                    executors.replace()
-                for fut in sorted(done, key=lambda f: inflight[f].specs[0].run_id):
-                    chunk = inflight.pop(fut)
+                        inflight[executors.submit(submit, chunk)] = chunk
+                for chunk, fut in _finished(inflight, executors):
                     exc = fut.exception()
                     if exc is None:
                         store_chunk(chunk, fut.result())
@@ -464,9 +436,19 @@ def _execute(
         executors.shutdown()
 
 
-def _submitter(
-    cfg: SweepConfig, prepared: Prepared
-) -> Callable[[Executor | None, _Chunk], Future[ChunkResult]]:
+def _finished(inflight: dict[Future[ChunkResult], _Chunk], executors: _Executors) -> list[tuple[_Chunk, Future]]:
+    """Wait for a chunk to finish; take the finished ones out of ``inflight``, in run-id order. When
+    the current pool broke, every other future of it fails too: all are collected and the pool is
+    replaced."""
+    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+    broken = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
+    if any(inflight[f].executor is executors.current for f in broken):
+        done, _ = wait(inflight)
+        executors.replace()
+    return [(inflight.pop(f), f) for f in sorted(done, key=lambda f: inflight[f].specs[0].run_id)]
+
+
+def _submitter(cfg: SweepConfig, prepared: Prepared) -> Submit:
     """Builds each chunk's task: the validated scenario of each of its points as a plain dict."""
 
     def submit(executor: Executor | None, chunk: _Chunk) -> Future[ChunkResult]:
@@ -476,13 +458,8 @@ def _submitter(
             if spec.point not in scenarios:
                 scenario = _load(cfg, cfg.design.overrides(spec.point))
                 scenarios[spec.point] = scenario.model_dump(mode="json")
-        task = ChunkTask(
-            allow_large=cfg.allow_large,
-            hooks=cfg.hooks,
-            months=prepared.months,
-            runs=tuple((s.run_id, s.point, s.seed) for s in chunk.specs),
-            scenarios=scenarios,
-        )
+        task = ChunkTask(allow_large=cfg.allow_large, hooks=cfg.hooks, months=prepared.months,
+                         runs=tuple((s.run_id, s.point, s.seed) for s in chunk.specs), scenarios=scenarios)
         return executor.submit(run_chunk, task)
 
     return submit

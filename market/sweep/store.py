@@ -127,7 +127,6 @@ def prepare_out(out: Path, manifest: dict[str, Any]) -> bool:
     if not resumed:
         out.mkdir(parents=True, exist_ok=True)
         write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2), out / MANIFEST)
-        resumed = False
     (out / RUNS_DIR).mkdir(exist_ok=True)
     (out / TIMESERIES_DIR).mkdir(exist_ok=True)
     _clean(out)
@@ -253,12 +252,7 @@ class PartWriter:
 def combine(out: Path, design: Design) -> pa.Table:
     """All runs parts as one table sorted by run_id, with a column order that does not depend on
     how the runs were chunked; written to runs.parquet atomically."""
-    tables = [read_part(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
-    if not tables:
-        raise UserError(f"{out}: no runs are stored yet")
-    table = pa.concat_tables(tables, promote_options="permissive")
-    table = _dedupe(table)
-    table = table.sort_by("run_id")
+    table = _stored_runs(out)
     fixed = ["run_id", "point", "replication", "seed", *design.params, "status", "error"]
     outcome_cols = sorted((c for c in table.column_names if c not in fixed), key=outcome_sort_key)
     table = table.select(fixed + outcome_cols)
@@ -270,16 +264,19 @@ def combine(out: Path, design: Design) -> pa.Table:
     return table
 
 
-def _dedupe(table: pa.Table) -> pa.Table:
-    """Keep the first stored row of a run id; only a hand-copied part could repeat one."""
-    ids = table.column("run_id").to_pylist()
-    seen: set[str] = set()
-    keep = []
-    for i, rid in enumerate(ids):
-        if rid not in seen:
-            seen.add(rid)
-            keep.append(i)
-    return table if len(keep) == len(ids) else table.take(keep)
+def _stored_runs(out: Path) -> pa.Table:
+    """Every runs part as one table sorted by run_id, keeping the first stored row of a run id
+    (only a hand-copied part could repeat one)."""
+    parts = [read_part(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
+    if not parts:
+        raise UserError(f"{out}: the sweep has no stored runs yet")
+    table = pa.concat_tables(parts, promote_options="permissive")
+    first: dict[str, int] = {}  # each run id's first row
+    for i, rid in enumerate(table.column("run_id").to_pylist()):
+        first.setdefault(rid, i)
+    if len(first) < table.num_rows:
+        table = table.take(list(first.values()))
+    return table.sort_by("run_id")
 
 
 def read_runs(out: Path) -> pa.Table:
@@ -292,13 +289,9 @@ def read_runs(out: Path) -> pa.Table:
             text = " ".join(str(exc).split())[:200]
             raise UserError(f"{path}: damaged ({text}); delete it and run the same sweep again to rebuild it "
                             "from the parts") from None
-    manifest = read_manifest(out)
-    if manifest is None:
+    if read_manifest(out) is None:
         raise UserError(f"{out}: not a sweep directory (no {MANIFEST})")
-    parts = [read_part(out / RUNS_DIR / part_name(n)) for n in part_numbers(out / RUNS_DIR)]
-    if not parts:
-        raise UserError(f"{out}: the sweep has no stored runs yet")
-    return _dedupe(pa.concat_tables(parts, promote_options="permissive")).sort_by("run_id")
+    return _stored_runs(out)
 
 
 def iter_chunks(specs: Sequence[RunSpec], size: int) -> Iterable[list[RunSpec]]:
