@@ -1,4 +1,4 @@
-"""Hyperscalers (AWS, Azure, Google Cloud, Meta's compute arm)."""
+"""Hyperscalers (AWS, Azure, Google Cloud, Oracle, Meta's compute arm)."""
 
 from __future__ import annotations
 
