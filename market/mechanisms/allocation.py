@@ -118,7 +118,8 @@ def delivery_wait(queue: np.ndarray, cum_output: np.ndarray) -> np.ndarray:
     h = cum_output.size
     k = np.searchsorted(cum_output, queue, side="left") + 1
     last = cum_output[-1] - cum_output[-2] if h > 1 else cum_output[-1]
-    more = np.minimum(np.ceil(np.divide(queue - cum_output[-1], last, out=np.full(queue.shape, 12.0), where=last > 0)),
-                      12.0)
+    with np.errstate(over="ignore"):  # (a last month's output near 0: the rest waits the year's cap)
+        more = np.minimum(np.ceil(np.divide(queue - cum_output[-1], last, out=np.full(queue.shape, 12.0),
+                                            where=last > 0)), 12.0)
     beyond = h + more
     return np.maximum(1, np.where(k <= h, k, beyond)).astype(np.int64)
