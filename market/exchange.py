@@ -304,10 +304,13 @@ class Exchange:
         if not cat.nvidia[g]:
             return np.full(gpus.shape, t + 1)
         pb = m.pbook
-        every = np.arange(pb.n)  # the GPUs signed contracts need beyond the fleet, what is coming and ordered
-        promised = service.promised_gpus(every, pb.installed, pb.in_transit, pb.on_order, self._sched, t,
-                                         PROMISE_HORIZON)[:, g]
-        unordered = float((promised - (pb.installed + pb.in_transit + pb.on_order)[:, g]).sum())
+        # the GPUs signed contracts need beyond the fleet, what is coming and ordered (generation
+        # ``g``'s column alone: every seller's other generations are not read)
+        col = slice(g, g + 1)
+        fleet = pb.installed[:, g] + pb.in_transit[:, g] + pb.on_order[:, g]
+        promised = service.promised_gpus(slice(None), pb.installed[:, col], pb.in_transit[:, col], pb.on_order[:, col],
+                                         self._sched[:, col], t, PROMISE_HORIZON)[:, 0]
+        unordered = float((promised - fleet).sum())
         queue = m.nvidia.backlog[g] + unordered + gpus
         if cat.launch[g] > t:
             sp = m.nvidia.spec
