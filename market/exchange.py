@@ -377,10 +377,12 @@ class Exchange:
         pb = m.pbook
         mk = m.scn.market
         capex = cat.capex(g, m.nvidia.price[g]) if cat.nvidia[g] else cat.capex(g, cat.list_price[g])
-        life = np.full(rows.size, min(float(term), float(cat.useful_life[g]), mk.economic_life_months))
+        months = min(float(term), float(cat.useful_life[g]), mk.economic_life_months)
+        life = np.full(rows.size, months)
         rate = pb.rates(rows)
-        left = depreciation.market_value_per_gpu(capex, life, mk.economic_life_months, mk.residual_value, 1,
-                                                 mk.obsolescence)
+        # (the same for every seller: one value, kept for the generation and life while negotiating)
+        left = self._fixed_while(("kept", g, months), lambda: depreciation.market_value_per_gpu(
+            capex, np.full(1, months), mk.economic_life_months, mk.residual_value, 1, mk.obsolescence))
         recover = capex - left / (1.0 + rate / 12.0) ** life
         full = pricing.full_cost_per_hour(recover, life, rate, cat.power_kw[g], pb.pue[rows], pb.kwh_price[rows],
                                           pb.opex_rate[rows], m.hours)
