@@ -59,7 +59,6 @@ class Exchange:
         self._consider_key: np.ndarray | None = None
         self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
         self._credit: np.ndarray | None = None  # every seller's credit backlog (see credit_backlogs)
-        self._credit_while: dict | None = None  # the negotiation it was worked out in, if any
         self.player_answers: dict[int, tuple[str, float, float | None]] = {}  # request id -> (action, price, floor)
         self.quoted: dict[int, list[dict]] = {}  # request id -> the offers when last negotiated (offers_on)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
@@ -90,40 +89,25 @@ class Exchange:
         when next asked for."""
         self._credit = None
 
-    def _live_terms(self, since: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """The live contracts' terms (rows of ``_iterms``) and remaining value (fee x months left),
-        of the contracts in columns ``since`` on (all by default)."""
+    def _live_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The live contracts' terms (rows of ``_iterms``) and remaining value (fee x months left)."""
         n = self.book.n
-        live = self.book.status[since:n] <= _ACTIVE
-        it = self._iterms[:, since:n][:, live]
-        return it, self._fterms[1, since:n][live] * (it[8] - self.book.billed[since:n][live])
+        live = self.book.status[:n] <= _ACTIVE
+        it = self._iterms[:, :n][:, live]
+        return it, self._fterms[1, :n][live] * (it[8] - self.book.billed[:n][live])
 
     def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every seller's (investment-grade backlog, total backlog), the remaining value of its
         live contracts, as two arrays in the providers' order (kept until contracts change or a
         month is billed; not to be written to)."""
         if self._credit is None:
-            self._credit = self._credit_of(*self._live_terms())
-            self._credit_while = self._negotiating
+            it, value = self._live_terms()
+            # an investment-grade buyer's backlog counts as far as its health goes (funding.credit_health)
+            own = it[5] == 0
+            weight = (it[7] > 0).astype(float)
+            weight[own] *= self.model.buyers.health[it[3][own]]
+            self._credit = service.credit_backlogs(it[0], value, weight, len(self._prow))
         return self._credit[0], self._credit[1]
-
-    def _credit_of(self, it: np.ndarray, value: np.ndarray) -> np.ndarray:
-        """``service.credit_backlogs`` of contracts' terms ``it`` and remaining ``value``: an
-        investment-grade buyer's backlog counts as far as its health goes (funding.credit_health)."""
-        own = it[5] == 0
-        weight = (it[7] > 0).astype(float)
-        weight[own] *= self.model.buyers.health[it[3][own]]
-        return service.credit_backlogs(it[0], value, weight, len(self._prow))
-
-    def _add_credit(self, n: int) -> None:
-        """The contract in column ``n`` (the last) is added: backlogs worked out in this negotiation
-        (when neither months billed nor buyers' health move) take its remaining value, the sums
-        ``credit_backlogs`` would work out again (it adds contracts in column order, the new one
-        last, onto zeros); any others are worked out again when next asked for."""
-        if self._credit is None or self._negotiating is None or self._credit_while is not self._negotiating:
-            self.touch()
-            return
-        self._credit = self._credit + self._credit_of(*self._live_terms(since=n))
 
     def credit_backlog(self, seller: str) -> tuple[float, float]:
         """:meth:`credit_backlogs` of one seller."""
@@ -595,7 +579,7 @@ class Exchange:
             self._iterms = np.concatenate([self._iterms, np.zeros_like(self._iterms)], axis=-1)
             self._fterms = np.concatenate([self._fterms, np.zeros_like(self._fterms)], axis=-1)
         self._iterms[:, n], self._fterms[:, n] = self._contract_terms(c)
-        self._add_credit(n)
+        self.touch()
 
     # ------------------------------------------------------------------ serving contracts
     def serve_contracts(self, t: int) -> None:
