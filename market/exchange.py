@@ -75,6 +75,8 @@ class Exchange:
         self.demand_hours = 0.0
         self.offers: list[tuple[Provider, bool]] = []
         self._build_offers()
+        # the market's figures that do not move while requests are negotiated (see _fixed_while)
+        self._negotiating: dict | None = None
 
     # ------------------------------------------------------------------ lookups
     def new_contract_id(self) -> int:
@@ -197,15 +199,34 @@ class Exchange:
                 total += c.gpus * h * (cat.inf[c.generation] if c.purpose == "inference" else cat.train[c.generation])
         return total
 
+    def _fixed_while(self, key, compute):
+        """``compute()``, worked out once under ``key`` while :meth:`negotiate_all` runs: what it
+        reads (providers' prices and who trades, NVIDIA's prices, the catalogue) is set before the
+        requests are negotiated and signing moves none of it. Outside negotiation, every time."""
+        kept = self._negotiating
+        if kept is None:
+            return compute()
+        if key not in kept:
+            kept[key] = compute()
+        return kept[key]
+
+    def _mean_quote(self, prices: np.ndarray) -> float | None:
+        """The mean of a price column (one per provider) over the trading providers that quote it;
+        None if none does."""
+        quotes = prices[self._fixed_while("live", self.model.pbook.live) & ~np.isnan(prices)]
+        return float(np.mean(quotes)) if quotes.size else None
+
     def reference_reserved(self, g: int) -> float:
         """The market's reserved price for a generation: the mean of providers that quote it, or,
         for a generation nobody sells yet, a cost-plus estimate at NVIDIA's current price."""
+        return self._fixed_while(("reserved", g), lambda: self._reserved_or_cost(g))
+
+    def _reserved_or_cost(self, g: int) -> float:
+        """:meth:`reference_reserved`, worked out."""
         m = self.model
-        pb = m.pbook
-        col = pb.res[:, g]
-        quotes = col[pb.live() & ~np.isnan(col)]
-        if quotes.size:
-            return float(np.mean(quotes))
+        quoted = self._mean_quote(m.pbook.res[:, g])
+        if quoted is not None:
+            return quoted
         cat = m.cat
         full = pricing.full_cost_per_hour(cat.capex(g, m.nvidia.price[g]), 72.0, m.base_rate + 0.045,
                                           cat.power_kw[g], 1.3, 0.07, 0.25, m.hours)
@@ -240,9 +261,8 @@ class Exchange:
         m = self.model
         cat, pb, neg = m.cat, m.pbook, m.scn.negotiation
         spec = m.agent_by_name[name].spec
-        col = pb.spot[:, g]
-        quotes = col[pb.live() & ~np.isnan(col)]
-        spot = float(np.mean(quotes)) if quotes.size else math.inf
+        spot = self._fixed_while(("spot", g), lambda: self._mean_quote(pb.spot[:, g]))
+        spot = math.inf if spot is None else spot
         own = math.inf
         if getattr(spec, "can_build", False):
             capex = cat.capex(g, m.nvidia.price[g] if cat.nvidia[g] else cat.list_price[g])
@@ -304,10 +324,13 @@ class Exchange:
         if not cat.nvidia[g]:
             return np.full(gpus.shape, t + 1)
         pb = m.pbook
-        every = np.arange(pb.n)  # the GPUs signed contracts need beyond the fleet, what is coming and ordered
-        promised = service.promised_gpus(every, pb.installed, pb.in_transit, pb.on_order, self._sched, t,
-                                         PROMISE_HORIZON)[:, g]
-        unordered = float((promised - (pb.installed + pb.in_transit + pb.on_order)[:, g]).sum())
+        # the GPUs signed contracts need beyond the fleet, what is coming and ordered (generation
+        # ``g``'s column alone: every seller's other generations are not read)
+        col = slice(g, g + 1)
+        fleet = pb.installed[:, g] + pb.in_transit[:, g] + pb.on_order[:, g]
+        promised = service.promised_gpus(slice(None), pb.installed[:, col], pb.in_transit[:, col], pb.on_order[:, col],
+                                         self._sched[:, col], t, PROMISE_HORIZON)[:, 0]
+        unordered = float((promised - fleet).sum())
         queue = m.nvidia.backlog[g] + unordered + gpus
         if cat.launch[g] > t:
             sp = m.nvidia.spec
@@ -354,10 +377,12 @@ class Exchange:
         pb = m.pbook
         mk = m.scn.market
         capex = cat.capex(g, m.nvidia.price[g]) if cat.nvidia[g] else cat.capex(g, cat.list_price[g])
-        life = np.full(rows.size, min(float(term), float(cat.useful_life[g]), mk.economic_life_months))
+        months = min(float(term), float(cat.useful_life[g]), mk.economic_life_months)
+        life = np.full(rows.size, months)
         rate = pb.rates(rows)
-        left = depreciation.market_value_per_gpu(capex, life, mk.economic_life_months, mk.residual_value, 1,
-                                                 mk.obsolescence)
+        # (the same for every seller: one value, kept for the generation and life while negotiating)
+        left = self._fixed_while(("kept", g, months), lambda: depreciation.market_value_per_gpu(
+            capex, np.full(1, months), mk.economic_life_months, mk.residual_value, 1, mk.obsolescence))
         recover = capex - left / (1.0 + rate / 12.0) ** life
         full = pricing.full_cost_per_hour(recover, life, rate, cat.power_kw[g], pb.pue[rows], pb.kwh_price[rows],
                                           pb.opex_rate[rows], m.hours)
@@ -380,17 +405,21 @@ class Exchange:
         m = self.model
         neg = m.scn.negotiation
         tight = self.tightness()  # NVIDIA's backlog and last month's utilisation: fixed while negotiating
-        for r in self.open_requests():
-            if t - r.issued < neg.bid_window:
-                continue
-            self._negotiate(r, t, tight)
-            if r.remaining <= 0:
-                r.open = False
-            elif t - r.issued >= neg.max_request_age:
-                r.open = False
-                m.news("request_lapsed", [r.buyer], f"{r.buyer}'s request for {r.remaining:,} "
-                       f"{m.cat.names[r.generation]} GPUs lapses unfilled", request_id=r.request_id,
-                       gpus_unfilled=r.remaining)
+        self._negotiating = {}
+        try:
+            for r in self.open_requests():
+                if t - r.issued < neg.bid_window:
+                    continue
+                self._negotiate(r, t, tight)
+                if r.remaining <= 0:
+                    r.open = False
+                elif t - r.issued >= neg.max_request_age:
+                    r.open = False
+                    m.news("request_lapsed", [r.buyer], f"{r.buyer}'s request for {r.remaining:,} "
+                           f"{m.cat.names[r.generation]} GPUs lapses unfilled", request_id=r.request_id,
+                           gpus_unfilled=r.remaining)
+        finally:
+            self._negotiating = None
         self.player_answers.clear()
 
     def _negotiate(self, r: Request, t: int, tight: float) -> None:

@@ -68,3 +68,26 @@ def test_a_start_counts_only_the_power_ready_by_the_gpus_arrival():
     assert ex.earliest_start(rows, g, gpus, t)[0] == max(arrive, t + p.mw_lead)
     p.builds = [(arrive, 50.0)]  # done by then: it does
     assert ex.earliest_start(rows, g, gpus, t)[0] == arrive
+
+
+def test_the_queue_counts_the_gpus_promised_beyond_a_sellers_fleet_of_that_generation_alone():
+    """``Exchange.gpus_ready``: a contract that needs two months of NVIDIA's output of generation
+    ``g`` more than the seller has, has coming or has ordered puts them in the queue, as as many
+    more GPUs asked for would; one of another generation leaves ``g``'s date where it was."""
+    from market.contracts import Contract
+
+    m = MarketModel(load_scenario("baseline-2026"), seed=0)
+    m.step()
+    ex, cat, pb, t = m.exchange, m.cat, m.pbook, m.month
+    g = next(g for g in range(cat.n) if cat.nvidia[g] and cat.launch[g] <= t and m.nvidia.backlog[g] > 0)
+    h = next(h for h in range(cat.n) if h != g and cat.nvidia[h])
+    window = ex._sched[:, :, t : t + 37].max(axis=2)
+    p = next(p for p in m.providers if window[p.row, g] == 0 and window[p.row, h] == 0)
+    fleet = {k: float(pb.installed[p.row, k] + pb.in_transit[p.row, k] + pb.on_order[p.row, k]) for k in (g, h)}
+    asked, extra = 20_000.0, 2.0 * cat.output_list(t + 1)[g]
+    before, more = int(ex.gpus_ready(g, asked, t)), int(ex.gpus_ready(g, asked + extra, t))
+    assert more > before
+    for k in (h, g):
+        c = Contract(10**6 + k, "OpenAI", p.name, k, fleet[k] + extra, t, t, 12, 1.0, "training", 0.0, 1.0)
+        ex._schedule(c, 1.0)
+        assert int(ex.gpus_ready(g, asked, t)) == (before if k == h else more)

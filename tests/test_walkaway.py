@@ -109,3 +109,44 @@ def test_walk_away_events_name_who_walked_in_the_baseline(make_model):
     assert walks, "some negotiations fail in the baseline"
     assert {e["walked"] for e in walks} <= {"buyer", "seller"}
     assert all(e["outside_option"] in ("spot", "in-house", "wait", "none") for e in walks)
+
+
+def test_the_market_reference_is_the_mean_quote_and_is_kept_only_while_negotiating(make_model):
+    """``Exchange.reference_reserved``: the mean reserved price of the trading providers that quote
+    the generation (2.00 and 4.00 quoted, the rest not: 3.00); worked out once while
+    ``negotiate_all`` runs (prices are set before it), and again once it is over."""
+    model = make_model(months=1)
+    ex, pb = model.exchange, model.pbook
+    g = int(np.flatnonzero(model.cat.nvidia & (model.cat.launch <= model.month))[-1])
+    live = np.flatnonzero(pb.live())
+    pb.res[:, g] = np.nan
+    pb.res[live[:2], g] = 2.0, 4.0
+    assert ex.reference_reserved(g) == 3.0
+    seen = []
+
+    def negotiate(r, t, tight):  # (stands in for the requests' negotiation)
+        seen.append(ex.reference_reserved(g))
+        pb.res[live[0], g] = 8.0  # (no rule moves a price while negotiating: the value is kept)
+        seen.append(ex.reference_reserved(g))
+
+    ex._negotiate = negotiate
+    ex.request(model.agent_by_name["OpenAI"], g, 1000, model.month + 2, 12, "training")
+    ex.negotiate_all(model.month + 1)
+    assert seen[:2] == [3.0, 3.0]
+    assert ex.reference_reserved(g) == 6.0  # (8 + 4) / 2, once negotiation is over
+
+
+def test_a_sellers_reservation_price_does_not_depend_on_who_else_is_asked(make_model):
+    """``Exchange.reservation_price``: the value a GPU keeps at the end of the term is one figure
+    for every seller (kept while negotiating), so each seller's price is the same, to the bit,
+    asked alone or beside every other, and in negotiation or out of it."""
+    model = make_model(months=1)
+    ex = model.exchange
+    g = int(np.flatnonzero(model.cat.nvidia & (model.cat.launch <= model.month))[-1])
+    rows = np.flatnonzero(model.pbook.live())
+    together = ex.reservation_price(rows, g, 24)
+    alone = [float(ex.reservation_price(rows[i : i + 1], g, 24)[0]) for i in range(rows.size)]
+    assert together.tolist() == alone
+    ex._negotiating = {}  # (as negotiate_all sets it)
+    assert ex.reservation_price(rows[::-1], g, 24).tolist() == together[::-1].tolist()
+    assert ex.reservation_price(rows[:1], g, 24).tolist() == together[:1].tolist()
