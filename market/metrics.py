@@ -85,10 +85,7 @@ class Recorder:
         value[P] = [p.market_value if p.spec.public else np.nan for p in provs]
         defaulted[P] = [p.defaulted for p in provs]
         status[P] = [p.status for p in provs]
-        # the generations each trading provider holds, has coming or resells (a price kept for a
-        # generation it no longer has is not posted)
-        held = pb.live()[:, None] & (pb.installed + pb.in_transit + pb.resale > 0)
-        self._price_months.append((t, held, pb.od.copy(), pb.res.copy(), pb.spot.copy()))
+        self._price_months.append((t, pb.live(), pb.od.copy(), pb.res.copy(), pb.spot.copy()))
         value[0] = m.nvidia.market_value
         compute_rev = figures["revenue"][P]
         if compute_rev.sum() > 0:
@@ -176,11 +173,11 @@ class Recorder:
     @property
     def _price_chunks(self) -> list[tuple]:
         """Posted prices, a chunk of arrays a month: (month, provider rows, generations, on-demand,
-        reserved, spot), one entry per trading provider and generation it prices and holds, has
-        coming or resells (a company that is not trading posts no prices); months with none are
-        left out."""
-        for t, held, od, res, spot in self._price_months[len(self._chunks):]:
-            rows, gens = np.nonzero(held & ~np.isnan(od))
+        reserved, spot), one entry per trading provider and generation it prices (a generation it
+        no longer holds, has coming or resells has no price: ``Provider.keep_cohorts``; a company
+        that is not trading posts no prices); months with none are left out."""
+        for t, trading, od, res, spot in self._price_months[len(self._chunks):]:
+            rows, gens = np.nonzero(trading[:, None] & ~np.isnan(od))
             self._chunks.append((t, rows, gens, od[rows, gens], res[rows, gens], spot[rows, gens]))
         return [c for c in self._chunks if c[1].size]
 

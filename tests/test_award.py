@@ -117,7 +117,15 @@ def test_a_lost_contract_is_bad_news_by_the_value_it_had_left():
 
 def test_prices_are_posted_only_for_generations_a_provider_holds():
     m = model()
-    m.run(3)
+    m.run(2)
+    # Lambda sells its whole fleet: the generations it has nothing of, coming or resold, lose
+    # their prices on its book (so no rival reads a stale price) and are not posted
+    lam = m.provider_by_name["Lambda"]
+    priced = ~np.isnan(lam.od)
+    m.distress.fire_sale(lam, m.month, share=1.0)
+    gone = priced & (lam.in_transit <= 0) & (lam.resale <= 0)
+    assert gone.any() and np.isnan(lam.od[gone]).all() and np.isnan(lam.res[gone]).all()
+    m.step()
     pb = m.pbook
     held = pb.installed + pb.in_transit + pb.resale > 0
     posted = {(a, g) for t, a, g, *_ in m.recorder.price_rows if t == 2}
@@ -125,3 +133,4 @@ def test_prices_are_posted_only_for_generations_a_provider_holds():
     expect = {(names[i], m.cat.names[g]) for i, g in zip(*np.nonzero(held & ~np.isnan(pb.od)), strict=True)
               if pb.live()[i]}
     assert posted == expect and posted
+    assert not any(a == "Lambda" and m.cat.index[g] in np.flatnonzero(gone) for a, g in posted)

@@ -189,14 +189,18 @@ class Provider(mesa.Agent):
         self._mv_key = None
 
     def keep_cohorts(self, keep: np.ndarray) -> None:
-        """Keep only the cohorts where ``keep`` is true (after a sale); the fleet by generation is
-        counted again from the cohorts kept, so that no rounding is left behind."""
+        """Keep only the cohorts where ``keep`` is true (after a retirement or a sale); the fleet by
+        generation is counted again from the cohorts kept, so that no rounding is left behind. A
+        generation it no longer has on hand, coming or resold is no longer priced."""
         for name in ("c_gen", "c_month", "c_born", "c_units", "c_cost", "c_acc"):
             setattr(self, name, getattr(self, name)[keep])
         G = self.installed.size
         self.installed[:] = np.bincount(self.c_gen, weights=self.c_units, minlength=G)
         self.cost_sum[:] = np.bincount(self.c_gen, weights=self.c_units * self.c_cost, minlength=G)
         self._mv_key = None
+        empty = (self.installed <= 0) & (self.in_transit <= 0) & (self.resale <= 0)
+        for prices in (self.od, self.res, self.spot):
+            prices[empty] = NAN
 
     # ------------------------------------------------------------------ the month, part 1
     def receive(self, t: int) -> None:
@@ -255,12 +259,6 @@ class Provider(mesa.Agent):
         self.c_acc[idx] -= acc
         self.c_units[idx] -= gone
         self.keep_cohorts(self.c_units > 1e-9)
-        # a generation the provider no longer has on hand or coming is no longer priced
-        empty = np.zeros(G, dtype=bool)
-        empty[gen[gone > 0]] = True
-        empty &= (self.installed <= 0) & (self.in_transit <= 0)
-        for prices in (self.od, self.res, self.spot):
-            prices[empty] = NAN
         m.news("retirement", [self.name], "{} retires {:,.0f} GPUs at the end of their useful life "
                "(${:.2f}B of book value written off)", self.name, total, left / 1e9, gpus=total, written_off=left)
         return total
