@@ -334,7 +334,8 @@ class Exchange:
         queue = m.nvidia.backlog[g] + unordered + gpus
         if cat.launch[g] > t:
             sp = m.nvidia.spec
-            queue = queue + sp.rest_of_world_share * sp.rest_of_world_backlog_months * cat.output_list(int(cat.launch[g]))[g]
+            at_launch = cat.output_list(int(cat.launch[g]))[g]
+            queue = queue + sp.rest_of_world_share * sp.rest_of_world_backlog_months * at_launch
         wait = allocation.delivery_wait(queue, cat.output_ahead(t, DELIVERY_HORIZON)[:, g])
         return t + wait + 1 + m.nvidia.spec.lead_time_months
 
@@ -363,7 +364,8 @@ class Exchange:
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
                                  self.model.cat.power_kw)
         provs = self.model.providers
-        have = [provs[i].ready_mw(b) for i, b in zip(rows.tolist(), np.broadcast_to(by, rows.shape).tolist(), strict=True)]
+        months = np.broadcast_to(by, rows.shape).tolist()
+        have = [provs[i].ready_mw(b) for i, b in zip(rows.tolist(), months, strict=True)]
         return np.array(have) * 1000.0 - kw
 
     def reservation_price(self, rows: np.ndarray, g: int, term: int) -> np.ndarray:
@@ -427,8 +429,8 @@ class Exchange:
         request over the offers by their scores (:meth:`quotes`, ``negotiation.award``) and
         negotiates each share by the concession rule (``negotiation.negotiate``) from the seller's
         ask and reservation price; a share that fails is split again, the same month, over the
-        offers not yet tried, and what none takes stays on the request for a later month. A human player's
-        answer stands where the AI's ask and reservation do: its price is the ask and its floor the
+        offers not yet tried, and what none takes stays on the request for a later month. A human
+        player's answer stands where the AI's ask and reservation do: its price is the ask and its floor the
         reservation; an answer without a floor is a firm price, which the buyer takes if it is at
         most its ceiling. The offers are kept for :meth:`offers_on`."""
         m = self.model
@@ -518,8 +520,8 @@ class Exchange:
         """The offers made on a request when it was last negotiated, best score first: month,
         seller, GPUs, start month, opening ask, the seller's own reservation price (private to it),
         whether the offer was firm, the buyer's score, whether it signed (None: the buyer put no
-        share of the request to it; then ``gpus`` is what the seller offered, else its share), the price, the reason of a walk-away and the rounds
-        it took (empty if not negotiated yet)."""
+        share of the request to it; then ``gpus`` is what the seller offered, else its share), the
+        price, the reason of a walk-away and the rounds it took (empty if not negotiated yet)."""
         return list(self.quoted.get(request_id, ()))
 
     def quotes(self, r: Request, rows: np.ndarray, qty: np.ndarray, t: int,

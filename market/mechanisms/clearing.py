@@ -137,7 +137,8 @@ def turned_away(asked: np.ndarray, capacity: np.ndarray) -> np.ndarray:
 def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity: np.ndarray,
           rounds: int = 10, asked_first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Match ``demand`` (per buyer) to ``capacity`` (per offer). ``offer_idx`` (buyers x K) names
-    the offers each buyer considers (-1: none) and ``score`` (buyers x K) how much it likes each. Each round, every buyer still wanting asks its offers
+    the offers each buyer considers (-1: none) and ``score`` (buyers x K) how much it likes each.
+    Each round, every buyer still wanting asks its offers
     with capacity left for its unmet demand split by the logit shares of its scores; an offer
     asked for more than it has fills every request in the same proportion. Returns ``served``
     (buyers x K, units bought from each considered offer) and ``capacity_left`` (per offer);
