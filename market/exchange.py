@@ -430,9 +430,9 @@ class Exchange:
         negotiates each share by the concession rule (``negotiation.negotiate``) from the seller's
         ask and reservation price; a share that fails is split again, the same month, over the
         offers not yet tried, and what none takes stays on the request for a later month. A human
-        player's answer stands where the AI's ask and reservation do: its price is the ask and its floor the
-        reservation; an answer without a floor is a firm price, which the buyer takes if it is at
-        most its ceiling. The offers are kept for :meth:`offers_on`."""
+        player's answer stands where the AI's ask and reservation do: its price is the ask and its
+        floor the reservation; an answer without a floor is a firm price, which the buyer takes if
+        it is at most its ceiling. The offers are kept for :meth:`offers_on`."""
         m = self.model
         neg = m.scn.negotiation
         quotes = []  # (seller, GPUs it may offer)
