@@ -228,8 +228,10 @@ class Exchange:
         if quoted is not None:
             return quoted
         cat = m.cat
+        neg = m.scn.negotiation  # (a builder's costs, as a buyer building in-house counts them)
         full = pricing.full_cost_per_hour(cat.capex(g, m.nvidia.price[g]), 72.0, m.base_rate + 0.045,
-                                          cat.power_kw[g], 1.3, 0.07, 0.25, m.hours)
+                                          cat.power_kw[g], neg.build_pue, neg.build_power_price_kwh,
+                                          neg.build_opex_per_gpu_hour, m.hours, neg.build_site_per_kw_month)
         return full * 1.6 * 0.8
 
     # ------------------------------------------------------------------ requests and negotiation
@@ -268,7 +270,8 @@ class Exchange:
             capex = cat.capex(g, m.nvidia.price[g] if cat.nvidia[g] else cat.list_price[g])
             own = float(pricing.full_cost_per_hour(capex, float(cat.useful_life[g]), spec.cost_of_capital,
                                                    cat.power_kw[g], neg.build_pue, neg.build_power_price_kwh,
-                                                   neg.build_opex_per_gpu_hour, m.hours))
+                                                   neg.build_opex_per_gpu_hour, m.hours,
+                                                   neg.build_site_per_kw_month))
         perf = cat.train if purpose == "training" else cat.inf
         later = np.flatnonzero(cat.nvidia & (cat.launch > max(t, int(cat.launch[g]))) & (perf > perf[g]))
         wait, months = math.inf, 0.0
@@ -373,7 +376,10 @@ class Exchange:
         term, at most the GPU's economic life (its generation's ``useful_life_months`` and the
         market's ``economic_life_months``, never the accounting life): today's capex less the
         discounted market value the GPU keeps at the end, assuming one newer generation by then;
-        plus power and site costs; times 1 + its contract margin."""
+        plus power and site operations; times 1 + its contract margin. Not the data centre: its
+        sites are leased or built ahead by the capacity plan and owed whether or not this deal
+        signs, so a walk-away price counts only what signing adds (list prices carry the site,
+        ``ProviderBook.site_per_kw_month``)."""
         m = self.model
         cat = m.cat
         pb = m.pbook
@@ -387,7 +393,7 @@ class Exchange:
             capex, np.full(1, months), mk.economic_life_months, mk.residual_value, 1, mk.obsolescence))
         recover = capex - left / (1.0 + rate / 12.0) ** life
         full = pricing.full_cost_per_hour(recover, life, rate, cat.power_kw[g], pb.pue[rows], pb.kwh_price[rows],
-                                          pb.opex_rate[rows], m.hours)
+                                          pb.opex_rate[rows], m.hours, 0.0)
         return full * (1.0 + pb.contract_margin[rows])
 
     def tightness(self) -> float:

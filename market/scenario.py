@@ -153,6 +153,7 @@ class NegotiationSpec(Spec):
     build_pue: Annotated[float, Field(ge=1.0, le=5.0)] = Field(1.3, description="PUE of a buyer's own data centre (building in-house)")
     build_power_price_kwh: Annotated[float, Field(ge=0.0, le=100.0)] = Field(0.07, description="$ per kWh a buyer building in-house pays")
     build_opex_per_gpu_hour: Annotated[float, Field(ge=0.0, le=1e3)] = Field(0.25, description="site operations per GPU-hour of a buyer building in-house")
+    build_site_per_kw_month: Annotated[float, Field(ge=0.0, le=1e4)] = Field(130.0, description="the data centre a buyer building in-house needs, $ per kW of GPUs a month (a shell's capital recovery or colocation; DOMAIN.md: colocation $130-250)")
 
 
 class BackstopSpec(Spec):

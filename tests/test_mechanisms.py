@@ -319,11 +319,21 @@ class TestCosts:
     def test_full_cost_per_hour(self):
         # capex 36,000 over 48 months at 0%: 750 a month / 750 hours = 1.00;
         # power 1 kW x 1.5 x 0.10 = 0.15; operations 0.25 -> 1.40
-        assert pricing.full_cost_per_hour(36_000, 48, 0.0, 1.0, 1.5, 0.10, 0.25, 750) == pytest.approx(1.40)
+        assert pricing.full_cost_per_hour(36_000, 48, 0.0, 1.0, 1.5, 0.10, 0.25, 750, 0.0) == pytest.approx(1.40)
+
+    def test_full_cost_carries_the_lease_but_the_cash_cost_does_not(self):
+        # a 1.3 kW GPU in colocation at $250 per kW a month: 325 a month / 730 h = 0.4452 an hour;
+        # over 750 hours 0.4333, added to the full cost (as above, with the GPU's 1.3 kW: power
+        # 1.3 x 1.5 x 0.10 = 0.195, so 1.00 + 0.195 + 0.25 + 0.4333 = 1.8783) and not to the cash
+        # cost (0.195 + 0.25 = 0.445)
+        assert pricing.site_cost_per_hour(1.3, 250.0, 730.0) == pytest.approx(325 / 730)
+        assert pricing.full_cost_per_hour(36_000, 48, 0.0, 1.3, 1.5, 0.10, 0.25, 750, 250.0) == pytest.approx(
+            1.00 + 0.195 + 0.25 + 325 / 750)
+        assert pricing.cash_cost_per_hour(1.3, 1.5, 0.10, 0.25) == pytest.approx(0.445)
 
     def test_full_cost_with_interest(self):
         # at 12% a year (1% a month) over 12 months: 12,000 -> annuity 1066.19 a month, / 730 h = 1.46053
-        got = pricing.full_cost_per_hour(12_000, 12, 0.12, 0.0 + 1e-12, 1.0, 0.0, 0.0, 730)
+        got = pricing.full_cost_per_hour(12_000, 12, 0.12, 0.0 + 1e-12, 1.0, 0.0, 0.0, 730, 0.0)
         assert got == pytest.approx(12_000 * 0.01 / (1 - 1.01**-12) / 730)
         assert got == pytest.approx(1.46053, abs=1e-5)
 

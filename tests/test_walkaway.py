@@ -42,9 +42,10 @@ def test_no_outside_option_is_infinite():
 
 def test_in_house_cost_is_the_pricing_annuity_plus_running_costs():
     # $50,000 over 60 months at 0% is 50000/60 per month = 833.33; / 730 h = 1.1416; power
-    # 1 kW x 1.25 x $0.08 = 0.10; opex 0.20 -> 1.4416 $/GPU-hour
-    own = float(pricing.full_cost_per_hour(50_000.0, 60.0, 0.0, 1.0, 1.25, 0.08, 0.20, 730.0))
-    assert math.isclose(own, 50_000 / 60 / 730 + 0.10 + 0.20)
+    # 1 kW x 1.25 x $0.08 = 0.10; opex 0.20; a shell at $146 per kW a month: 1 kW x 146 / 730 =
+    # 0.20 -> 1.6416 $/GPU-hour
+    own = float(pricing.full_cost_per_hour(50_000.0, 60.0, 0.0, 1.0, 1.25, 0.08, 0.20, 730.0, 146.0))
+    assert math.isclose(own, 50_000 / 60 / 730 + 0.10 + 0.20 + 0.20)
 
 
 # ------------------------------------------------------------------ walk-aways in negotiate

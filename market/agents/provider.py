@@ -547,6 +547,7 @@ class ProviderBook:
         self.sga_share = np.array([p.spec.sga_share for p in providers])
         self.sbc_share = np.array([p.spec.sbc_share for p in providers])
         self.lease_kw = np.array([p.spec.lease_per_kw_month for p in providers])
+        self.infra_months = np.array([p.spec.power_infra_years * 12.0 for p in providers])
         for name in self.FIELDS:
             mat = np.zeros((self.n, n_generations))
             for i, p in enumerate(providers):
@@ -624,6 +625,14 @@ class ProviderBook:
         extra = np.array([p.spread_extra for p in self.providers])[rows]
         return np.maximum(0.0, self.model.base_rate + self.spreads(rows) + extra)  # (never below zero)
 
+    def site_per_kw_month(self, rows, rate: np.ndarray) -> np.ndarray:
+        """What a kW of data centre costs each provider ``rows`` a month, at its borrowing ``rate``:
+        its lease or colocation fee (``lease_per_kw_month``) plus the capital it puts into the site
+        itself (``mw_build_cost`` per kW, recovered over ``power_infra_years``). Part of full cost:
+        prices and contracts must pay for the building as well as the GPUs."""
+        build = np.array([p.mw_cost for p in self.providers])[rows] / 1000.0
+        return self.lease_kw[rows] + pricing.annuity(build, rate / 12.0, self.infra_months[rows])
+
     def set_prices(self, t: int, nv_price: np.ndarray) -> None:
         """Every trading provider's on-demand, reserved and spot prices for the month by its
         strategy (``pricing.on_demand``; a human player's company takes those of its turn), for
@@ -684,7 +693,10 @@ class ProviderBook:
                           where=self.installed > 0)
         # (capital recovered over the GPU's economic life, its generation's useful life in service,
         # not over the accounting life: how a company books depreciation does not set its prices)
-        full = pricing.annuity(capex, self.rates()[:, None] / 12.0, cat.useful_life[None, :]) / m.hours + self.cash_cost
+        rate = self.rates()
+        full = pricing.full_cost_per_hour(capex, cat.useful_life[None, :], rate[:, None], cat.power_kw,
+                                          self.pue[:, None], self.kwh_price[:, None], self.opex_rate[:, None], m.hours,
+                                          self.site_per_kw_month(slice(None), rate)[:, None])
         by_row = {k: v[:, None] for k, v in self.price_terms.items()}  # (each provider's terms, across its generations)
         # scarcity: the market's unmet share of demand last month, or the demand its own offers
         # turned away (the larger), and each generation's use

@@ -121,15 +121,27 @@ def reserved_and_spot(od, reserved_discount, spot_discount, idle_share, idle_sen
     return reserved, np.maximum(spot, cash_cost)
 
 
-def full_cost_per_hour(capex_per_gpu, life_months, annual_rate, power_kw, pue, kwh_price, opex_per_hour, hours):
+def full_cost_per_hour(capex_per_gpu, life_months, annual_rate, power_kw, pue, kwh_price, opex_per_hour, hours,
+                       site_per_kw_month):
     """Cost of one GPU-hour: capital recovered as an annuity over ``life_months`` at
-    ``annual_rate``, plus power at the wall x PUE x $/kWh, plus site operations."""
+    ``annual_rate``, plus power at the wall x PUE x $/kWh, plus site operations (the cash cost),
+    plus the data centre that houses it (:func:`site_cost_per_hour`)."""
     capital = annuity(capex_per_gpu, annual_rate / 12.0, life_months) / hours
-    return capital + cash_cost_per_hour(power_kw, pue, kwh_price, opex_per_hour)
+    return (capital + cash_cost_per_hour(power_kw, pue, kwh_price, opex_per_hour)
+            + site_cost_per_hour(power_kw, site_per_kw_month, hours))
 
 
 def cash_cost_per_hour(power_kw, pue, kwh_price, opex_per_hour):
+    """What running one GPU for an hour costs in cash: power at the wall x PUE x $/kWh, plus site
+    operations. The floor of every price (:func:`floor_price`, the spot price)."""
     return power_kw * pue * kwh_price + opex_per_hour
+
+
+def site_cost_per_hour(power_kw, per_kw_month, hours):
+    """The data centre one GPU occupies, per hour: its kW at the wall x a lease or colocation fee
+    (or a builder's shell) per kW a month, over the month's hours. A fixed cost, owed busy or idle:
+    in full cost, not in the cash cost that floors a price."""
+    return power_kw * per_kw_month / hours
 
 
 def annuity(principal, monthly_rate, months):
