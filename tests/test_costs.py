@@ -170,3 +170,68 @@ def test_nebius_converts_falling_due_are_refinanced_in_the_run(baseline):
     assert len(ev) == 1 and ev[0]["month"] == 2
     assert np.isnan(neb.loans.coupon).all()  # no fixed coupon is left: what was rolled floats
     assert "refinances $" in ev[0]["text"] and not any(math.isclose(r, 0.025) for r in neb.loans.rates(m.base_rate, 0.0))
+
+
+# ---------------------------------------------------------------- the data centre in full cost
+
+
+def test_site_cost_is_the_lease_plus_the_build_cost_recovered_over_the_infrastructure_life(baseline):
+    """Lambda: $220 a kW a month of colocation, plus $12M a MW ($12,000 a kW) recovered over 20
+    years (240 months) at its borrowing rate r: 12,000 x i / (1 - (1 + i)^-240), i = r / 12. A
+    hyperscaler leases nothing: its site cost is the annuity alone."""
+    m = MarketModel(baseline, seed=0)
+    m.step()
+    pb = m.pbook
+    for name, lease, per_kw in (("Lambda", 220.0, 12_000.0), ("AWS", 0.0, 13_000.0)):
+        row = m.provider_by_name[name].row
+        assert m.provider_by_name[name].spec.lease_per_kw_month == lease
+        assert m.provider_by_name[name].spec.mw_build_cost == per_kw * 1000
+        r = float(pb.rates()[row])
+        i = r / 12.0
+        by_hand = lease + per_kw * i / (1.0 - (1.0 + i) ** -240)
+        got = float(pb.site_per_kw_month(np.array([row]), np.array([r]))[0])
+        assert got == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_the_site_is_in_list_prices_not_in_the_contract_walk_away_price(baseline):
+    """Doubling Lambda's colocation fee raises its cost-plus B200 list price (its newest, so no
+    newer generation caps it) by 1 + markup, times 1 + its scarcity markup, times the extra fee
+    per GPU-hour (1.55 x 1.04 x 1.6 kW x $220 / 730 h = $0.78), and leaves the reservation price it
+    quotes contracts at the same: the site is owed whether or not a deal signs. (Its lenders'
+    leverage penalty is set to 0 in both runs, so that the dearer books do not move its rate and
+    with it the capital part of its cost.)"""
+    cheap = baseline.model_copy(deep=True)
+    next(p for p in cheap.providers if p.name == "Lambda").finance.leverage_penalty = 0.0
+    dear = cheap.model_copy(deep=True)
+    lam_spec = next(p for p in dear.providers if p.name == "Lambda")
+    lam_spec.lease_per_kw_month *= 2
+    runs = [MarketModel(s, seed=0) for s in (cheap, dear)]
+    rows = [m.provider_by_name["Lambda"].row for m in runs]
+    g = runs[0].cat.index["B200"]
+    res = [float(m.exchange.reservation_price(np.array([row]), g, 24)[0]) for m, row in zip(runs, rows, strict=True)]
+    assert res[0] == pytest.approx(res[1], rel=1e-12)
+    # month 1 is the first that the strategy sets (month 0 posts the scenario's initial prices)
+    for m in runs:
+        m.step()
+        m.step()
+    scarcity = [float(m.pbook.scarcity[row, g]) for m, row in zip(runs, rows, strict=True)]
+    assert scarcity[0] == pytest.approx(scarcity[1], rel=1e-9)  # (the same full market in both)
+    od = [float(m.pbook.od[row, g]) for m, row in zip(runs, rows, strict=True)]
+    extra = (1 + lam_spec.pricing.markup) * (1 + scarcity[0]) * float(runs[0].cat.power_kw[g]) * 220.0 / runs[0].hours
+    assert od[1] - od[0] == pytest.approx(extra, rel=1e-9)
+
+
+def test_building_in_house_counts_a_site(baseline):
+    """Meta AI's ceiling for GB300s to train on, set by building in-house (cheaper than spot or
+    waiting), is (in-house cost) x (1 + its ceiling markup of 0.35): a $95-a-kW site adds 1.35 x
+    the GPU's kW x 95 / 730 h ($0.35 at GB300's 2.0 kW)."""
+    free = baseline.model_copy(deep=True)
+    free.negotiation.build_site_per_kw_month = 0.0
+    ceilings = []
+    for s in (baseline, free):
+        m = MarketModel(s, seed=0)
+        g = m.cat.index["GB300"]
+        ceilings.append(m.exchange.buyer_ceiling("Meta AI", g, "training", 0))
+    assert [c[1] for c in ceilings] == ["in-house", "in-house"]
+    kw = float(m.cat.power_kw[g])
+    assert ceilings[0][0] - ceilings[1][0] == pytest.approx(1.35 * kw * 95 / 730, rel=1e-9)
