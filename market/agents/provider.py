@@ -622,7 +622,8 @@ class ProviderBook:
     def rates(self, rows=slice(None)) -> np.ndarray:
         """The marginal borrowing rates of the providers ``rows`` now: the base rate, the spread
         and any extra spread the lenders charge (a rate shock, a breach)."""
-        extra = np.array([p.spread_extra for p in self.providers])[rows]
+        provs = self.providers
+        extra = np.array([provs[i].spread_extra for i in np.arange(self.n)[rows].tolist()], dtype=float)
         return np.maximum(0.0, self.model.base_rate + self.spreads(rows) + extra)  # (never below zero)
 
     def site_per_kw_month(self, rows, rate: np.ndarray) -> np.ndarray:
