@@ -275,8 +275,9 @@ def test_demand_bust_lowers_neocloud_utilisation_and_revenue(seed):
 
     r0, r1 = revenue(base), revenue(bust)
     assert r1.sum() < 0.9 * r0.sum(), (r0.sum(), r1.sum())
-    # every neocloud loses but the cheapest (Lambda), which keeps its customers: at most 2% more
-    assert (r1[r1.index != "Lambda"] < r0[r0.index != "Lambda"]).all() and r1["Lambda"] <= 1.02 * r0["Lambda"], (r0, r1)
+    # every neocloud loses (Lambda was let gain up to 2% while it was the cheapest and kept its
+    # customers; since list prices carry the data centre, Crusoe is the cheapest, and loses too)
+    assert (r1 < r0).all(), (r0, r1)
     # nothing differs before the event
     a0, a1 = base.agents.to_pandas(), bust.agents.to_pandas()
     assert a0[a0.month < t].revenue.to_numpy() == pytest.approx(a1[a1.month < t].revenue.to_numpy())
