@@ -279,12 +279,14 @@ def test_openai_walks_from_coreweave(base):
     assert (bl.loc[t:] < bl0.loc[t:]).all()
     # it books the termination fees in the month, and its share price falls
     assert s.agent("CoreWeave", "net_income").loc[t] > base.agent("CoreWeave", "net_income").loc[t] + 5e9
-    # (the loss is news, market.contract_loss_news, at most contract_loss_cap = 0.2 of sentiment;
-    # the fees it is paid, about a tenth of its value, come into its cash: so it falls in the month
-    # by less than the news alone: 6.5% on seed 0, 10.4% before list prices carried the data
-    # centre and raised what its freed capacity resells for)
+    # (the loss is news, market.contract_loss_news, and so is the work OpenAI takes home; the fees
+    # it is paid, about a tenth of its value, come into its cash: 22% down on seed 0)
     value, value0 = s.agent("CoreWeave", "market_value"), base.agent("CoreWeave", "market_value")
-    assert value.loc[t] < 0.95 * value0.loc[t]
+    assert value.loc[t] < 0.9 * value0.loc[t]
+    # OpenAI brings half its work home, so the freed GPUs resell into less demand: CoreWeave's
+    # revenue over the rest of the run is lower than the baseline's (11% on seed 0)
+    rev, rev0 = s.agent("CoreWeave", "revenue"), base.agent("CoreWeave", "revenue")
+    assert rev.loc[t + 1:].sum() < 0.95 * rev0.loc[t + 1:].sum()
     assert any(e["kind"] == "event:customer_cancel" and e["month"] == t for e in s.events)
 
 
