@@ -120,16 +120,10 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
         served.append(got)
     served_od, served_sp = served
     safe = s.safe
-    # demand was capped by cash at the market's average price; a buyer whose offers cost more
-    # buys only what its cash pays for (each purchase in the same proportion)
-    cost = (served_od * p_od[safe] + served_sp * p_spot[safe]).sum(axis=1)
-    cash = np.maximum(0.0, s.cash)
-    afford = np.divide(cash, cost, out=np.ones(cost.size), where=cost > cash)[:, None]
-    served_od, served_sp = served_od * afford, served_sp * afford
-    pay = served_od * p_od[safe] + served_sp * p_spot[safe]  # (nothing is served where a buyer has no offer)
+    pay, spend = _afford(served_od, served_sp, np.take(p_od, safe), np.take(p_spot, safe), np.maximum(0.0, s.cash))
     bought_k = served_od + served_sp
     sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=prow.size)
-    bought = bought_k.sum(axis=1)
+    bought = row_sums(bought_k)
     # physical GPU-hours by provider and generation: each offer's sales split over its mix
     phys = np.zeros_like(idle)
     np.add.at(phys, prow, sold_eq[:, None] * w / s.inf)
@@ -143,8 +137,26 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
                                  where=s.demand_eq > 0), 0.0, 1.0)
     return SimpleNamespace(
         p_od=p_od, p_spot=p_spot, served_od=served_od, served_sp=served_sp, cap_left=cap_left, pay=pay,
-        spend=pay.sum(axis=1), sold_eq=sold_eq, gap=np.maximum(0.0, od_dem + spot_dem - bought), phys=phys,
+        spend=spend, sold_eq=sold_eq, gap=np.maximum(0.0, od_dem + spot_dem - bought), phys=phys,
         own_phys=own_phys, st_eq_p=st_eq_p, inference_bought=float(np.dot(bought, inf_frac)), excess=excess)
+
+
+def _afford(served_od: np.ndarray, served_sp: np.ndarray, od_k: np.ndarray, spot_k: np.ndarray,
+            cash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What each buyer pays each offer (buyers x K, at its on-demand and spot prices ``od_k``,
+    ``spot_k``) and in all. Demand was capped by cash at the market's average price; a buyer whose
+    offers cost more than its ``cash`` buys only what its cash pays for (each purchase in the same
+    proportion: ``served_od`` and ``served_sp`` are cut in place on those rows alone)."""
+    pay = served_od * od_k + served_sp * spot_k  # (nothing is served where a buyer has no offer)
+    spend = row_sums(pay)
+    short = np.flatnonzero(spend > cash)
+    if short.size:
+        afford = (cash[short] / spend[short])[:, None]
+        served_od[short] *= afford
+        served_sp[short] *= afford
+        pay[short] = served_od[short] * od_k[short] + served_sp[short] * spot_k[short]
+        spend[short] = row_sums(pay[short])
+    return pay, spend
 
 
 def _offers(s: SimpleNamespace) -> tuple[np.ndarray, ...]:
