@@ -91,10 +91,9 @@ class Exchange:
 
     def _live_terms(self) -> tuple[np.ndarray, np.ndarray]:
         """The live contracts' terms (rows of ``_iterms``) and remaining value (fee x months left)."""
-        n = self.book.n
-        live = self.book.status[:n] <= _ACTIVE
-        it = self._iterms[:, :n][:, live]
-        return it, self._fterms[1, :n][live] * (it[8] - self.book.billed[:n][live])
+        cols = np.flatnonzero(self.book.status[: self.book.n] <= _ACTIVE)
+        it = np.take(self._iterms, cols, axis=1)
+        return it, np.take(self._fterms[1], cols) * (it[8] - np.take(self.book.billed, cols))
 
     def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every seller's (investment-grade backlog, total backlog), the remaining value of its
@@ -352,7 +351,7 @@ class Exchange:
         m = self.model
         cat = m.cat
         gpu_ready = self.gpus_ready(g, gpus, t)
-        lead = np.array([m.providers[i].mw_lead for i in rows])
+        lead = np.array([m.providers[i].mw_lead for i in rows.tolist()])
         power_ready = np.where(self.spare_kw(rows, t, gpu_ready) >= gpus * cat.power_kw[g], t, t + lead)
         return np.maximum(gpu_ready, power_ready)
 
@@ -364,7 +363,7 @@ class Exchange:
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
                                  self.model.cat.power_kw)
         provs = self.model.providers
-        months = np.broadcast_to(by, rows.shape).tolist()
+        months = (by if np.shape(by) == rows.shape else np.broadcast_to(by, rows.shape)).tolist()
         have = [provs[i].ready_mw(b) for i, b in zip(rows.tolist(), months, strict=True)]
         return np.array(have) * 1000.0 - kw
 

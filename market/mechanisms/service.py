@@ -67,7 +67,7 @@ def credit_backlogs(seller: np.ndarray, value: np.ndarray, ig: np.ndarray, n_sel
     """Every seller's backlog from its live contracts' ``seller`` rows, remaining ``value`` and
     whether the buyer is investment grade (``ig``, or the share of it that counts, 0..1): rows
     investment-grade and total backlog."""
-    return np.stack([np.bincount(seller, weights=value * ig, minlength=n_sellers),
+    return np.array([np.bincount(seller, weights=value * ig, minlength=n_sellers),
                      np.bincount(seller, weights=value, minlength=n_sellers)])
 
 
