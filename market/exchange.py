@@ -57,7 +57,8 @@ class Exchange:
         self._plan: SimpleNamespace | None = None  # see _serve_plan
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
-        self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
+        self._payers = self._payees = np.zeros(0, dtype=np.int64)
+        self._consider: SimpleNamespace | None = None  # (clearing.consideration)
         self._credit: np.ndarray | None = None  # every seller's credit backlog (see credit_backlogs)
         self.player_answers: dict[int, tuple[str, float, float | None]] = {}  # request id -> (action, price, floor)
         self.quoted: dict[int, list[dict]] = {}  # request id -> the offers when last negotiated (offers_on)
@@ -823,14 +824,14 @@ class Exchange:
         idx = m.consider
         if self._consider_key is not idx:  # drawn once a run: its index arrays are kept
             self._consider_key = idx
-            self._safe = np.where(idx >= 0, idx, 0)
+            self._consider = clearing.consideration(idx, self.offer_custom, self.offer_trust)
             self._payers = np.repeat(book.eids, idx.shape[1])
-            self._payees = self.offer_eid[self._safe].ravel()
+            self._payees = self.offer_eid[self._consider.safe].ravel()
         mk = m.scn.market
         s = SimpleNamespace(
             running=pb.running, committed=pb.committed, resale=pb.resale, od=pb.od, spot=pb.spot, live=pb.live(),
-            prow=self.offer_provider, custom=self.offer_custom, trust=self.offer_trust, nvidia=cat.nvidia,
-            inf=cat.inf, hours=m.hours, idx=idx, safe=self._safe, demand_eq=book.demand_eq,
+            prow=self.offer_provider, custom=self.offer_custom, nvidia=cat.nvidia,
+            inf=cat.inf, hours=m.hours, consider=self._consider, demand_eq=book.demand_eq,
             contract_eq=book.contract_eq, cash=m.ledger.balances[book.eids, Acct.CASH], price=max(m.market_price, 1e-6),
             spot_frac=book.spot_frac, switching=book.switching,
             # trust's value in $ per GPU-hour, as a share of the price in the score

@@ -45,19 +45,26 @@ def row_sums(a: np.ndarray) -> np.ndarray:
     return s
 
 
-def offer_terms(offer_idx: np.ndarray, offer_custom: np.ndarray, offer_trust: np.ndarray, switching: np.ndarray,
-                trust_value: np.ndarray) -> SimpleNamespace:
-    """What :func:`price_scores` needs of each buyer and offer it considers (buyers x K, with
-    ``offer_idx``, -1: none) whatever the prices: the offers (``safe``: 0 for none), ``valid``,
+def consideration(offer_idx: np.ndarray, offer_custom: np.ndarray, offer_trust: np.ndarray) -> SimpleNamespace:
+    """The buyers' consideration sets (buyers x K, ``idx``: the offers, -1: none) as
+    :func:`offer_terms` reads them: ``safe`` (0 for none), ``valid``, and each offer's custom
+    silicon flag and provider trust (from ``offer_custom``, ``offer_trust``), per buyer and offer.
+    They change only with the sets: kept for a run (``Exchange.clear_short_term``)."""
+    safe = np.maximum(offer_idx, 0)
+    return SimpleNamespace(idx=offer_idx, safe=safe, valid=offer_idx >= 0, custom=np.take(offer_custom, safe),
+                           trust=np.take(offer_trust, safe))
+
+
+def offer_terms(consider: SimpleNamespace, switching: np.ndarray, trust_value: np.ndarray) -> SimpleNamespace:
+    """What :func:`price_scores` needs of each buyer and offer it considers (``consider``, from
+    :func:`consideration`) whatever the prices: the offers (``idx``, ``safe``, ``valid``),
     1 + the buyer's switching cost on custom silicon, ln(1 + switching) on custom silicon, and
     trust value x the provider's trust."""
-    valid = offer_idx >= 0
-    safe = np.maximum(offer_idx, 0)
-    custom = np.take(offer_custom, safe)
+    custom = consider.custom
     # (x 1 and + 0 where the offer is not custom silicon: masks multiplied in, faster than np.where)
-    return SimpleNamespace(idx=offer_idx, safe=safe, valid=valid, markup=1.0 + switching[:, None] * custom,
-                           log_markup=np.log(1.0 + switching)[:, None] * custom,
-                           trust=trust_value[:, None] * np.take(offer_trust, safe))
+    return SimpleNamespace(idx=consider.idx, safe=consider.safe, valid=consider.valid,
+                           markup=1.0 + switching[:, None] * custom, log_markup=np.log(1.0 + switching)[:, None] * custom,
+                           trust=trust_value[:, None] * consider.trust)
 
 
 def price_scores(terms: SimpleNamespace, price: np.ndarray, max_price: np.ndarray,
@@ -70,7 +77,7 @@ def price_scores(terms: SimpleNamespace, price: np.ndarray, max_price: np.ndarra
     log_pr = np.take(np.log(base), safe) + terms.log_markup
     score = beta * (terms.trust / pr - log_pr)
     ok = terms.valid & np.take(price > 0, safe) & (pr <= max_price[:, None])
-    return np.where(ok, terms.idx, -1), score * terms.valid
+    return np.where(ok, terms.idx, -1), score
 
 
 def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndarray, offer_trust: np.ndarray,
@@ -80,18 +87,18 @@ def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndar
     -beta x ln(p~) + beta x trust value x provider trust / p~, where p~ is the offer's price (at
     least 1e-6) times 1 + the buyer's switching cost on custom silicon. Returns (index of the
     offers it may buy from: offers without a price, or with p~ above the buyer's maximum, are
-    dropped as -1; score). (:func:`offer_terms`, then :func:`price_scores`: the terms that do not
-    depend on the prices can be kept for a second set of prices.)"""
-    return price_scores(offer_terms(offer_idx, offer_custom, offer_trust, switching, trust_value), price,
-                        max_price, beta)
+    dropped as -1; score, which means nothing where the index is -1). (:func:`consideration`,
+    :func:`offer_terms`, then :func:`price_scores`: what does not depend on the prices can be kept.)"""
+    terms = offer_terms(consideration(offer_idx, offer_custom, offer_trust), switching, trust_value)
+    return price_scores(terms, price, max_price, beta)
 
 
 def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: np.ndarray) -> SimpleNamespace:
     """The month's short-term market. ``s`` holds the providers' running, committed and resold
     GPUs and their on-demand and spot prices (providers x generations), which providers trade
-    (``live``), the offers (provider row ``prow``, custom silicon or not, trust), the generations
+    (``live``), the offers (provider row ``prow``, custom silicon or not), the generations
     (NVIDIA or not, inference throughput ``inf``, ``hours`` a month), and the buyers' consideration
-    sets (``idx``, -1: none; ``safe``: the same with 0 there), demand, contracted hours, cash, the
+    sets (``consider``: :func:`consideration`), demand, contracted hours, cash, the
     market price, spot share, switching cost, trust value, maximum price, the logit ``beta`` and
     the clearing ``rounds``.
 
@@ -111,7 +118,7 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
     served = []
     cap_left = cap
     excess = np.zeros(cap.size)
-    terms = offer_terms(s.idx, s.custom, s.trust, s.switching, s.trust_value)  # (the same for both prices)
+    terms = offer_terms(s.consider, s.switching, s.trust_value)  # (the same for both prices)
     for price, dem in ((p_od, od_dem), (p_spot, spot_dem)):
         ok_idx, score = price_scores(terms, price, s.max_price, s.beta)
         asked, open_cap = np.zeros(cap.size), cap_left
@@ -119,7 +126,7 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
         excess += turned_away(asked, open_cap)
         served.append(got)
     served_od, served_sp = served
-    safe = s.safe
+    safe = s.consider.safe
     pay, spend = _afford(served_od, served_sp, np.take(p_od, safe), np.take(p_spot, safe), np.maximum(0.0, s.cash))
     bought_k = served_od + served_sp
     sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=prow.size)
