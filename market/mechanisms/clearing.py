@@ -29,10 +29,11 @@ def logit_weights(score: np.ndarray, available: np.ndarray) -> np.ndarray:
 
 def row_sums(a: np.ndarray) -> np.ndarray:
     """``a.sum(axis=1)``, bit for bit, taken column by column (about 3x faster on rows of 12): numpy
-    sums a row of n <= 128 pairwise (eight running sums over blocks of eight, added as a tree, then
-    the rest one by one; under eight, one by one from 0), then adds it to 0."""
+    sums each row of a C-ordered array of n <= 128 columns pairwise (eight running sums over blocks
+    of eight, added as a tree, then the rest one by one; under eight, one by one from 0), then adds
+    it to 0. (Other arrays, whose rows numpy may sum in another order, are left to numpy.)"""
     n = a.shape[1]
-    if n > 128 or a.shape[0] == 0:
+    if n > 128 or a.shape[0] == 0 or not a.flags.c_contiguous:
         return a.sum(axis=1)
     c = [a[:, j] for j in range(n)]
     if n < 8:
@@ -63,7 +64,8 @@ def offer_terms(consider: SimpleNamespace, switching: np.ndarray, trust_value: n
     custom = consider.custom
     # (x 1 and + 0 where the offer is not custom silicon: masks multiplied in, faster than np.where)
     return SimpleNamespace(idx=consider.idx, safe=consider.safe, valid=consider.valid,
-                           markup=1.0 + switching[:, None] * custom, log_markup=np.log(1.0 + switching)[:, None] * custom,
+                           markup=1.0 + switching[:, None] * custom,
+                           log_markup=np.log(1.0 + switching)[:, None] * custom,
                            trust=trust_value[:, None] * consider.trust)
 
 
@@ -96,9 +98,10 @@ def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndar
 def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: np.ndarray) -> SimpleNamespace:
     """The month's short-term market. ``s`` holds the providers' running, committed and resold
     GPUs and their on-demand and spot prices (providers x generations), which providers trade
-    (``live``), the offers (provider row ``prow``, custom silicon or not), the generations
+    (``live``), the offers (provider row ``prow``, custom silicon or not, trust), the generations
     (NVIDIA or not, inference throughput ``inf``, ``hours`` a month), and the buyers' consideration
-    sets (``consider``: :func:`consideration`), demand, contracted hours, cash, the
+    sets (``idx``, -1: none; ``safe``: the same with 0 there; ``consider``, if there, the same as
+    :func:`consideration` gives them, kept by the caller), demand, contracted hours, cash, the
     market price, spot share, switching cost, trust value, maximum price, the logit ``beta`` and
     the clearing ``rounds``.
 
@@ -118,7 +121,8 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
     served = []
     cap_left = cap
     excess = np.zeros(cap.size)
-    terms = offer_terms(s.consider, s.switching, s.trust_value)  # (the same for both prices)
+    consider = getattr(s, "consider", None) or consideration(s.idx, s.custom, s.trust)
+    terms = offer_terms(consider, s.switching, s.trust_value)  # (the same for both prices)
     for price, dem in ((p_od, od_dem), (p_spot, spot_dem)):
         ok_idx, score = price_scores(terms, price, s.max_price, s.beta)
         asked, open_cap = np.zeros(cap.size), cap_left
@@ -126,7 +130,7 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
         excess += turned_away(asked, open_cap)
         served.append(got)
     served_od, served_sp = served
-    safe = s.consider.safe
+    safe = s.safe
     pay, spend = _afford(served_od, served_sp, np.take(p_od, safe), np.take(p_spot, safe), np.maximum(0.0, s.cash))
     bought_k = served_od + served_sp
     sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=prow.size)
@@ -204,7 +208,7 @@ def clear(demand: np.ndarray, offer_idx: np.ndarray, score: np.ndarray, capacity
     The rounds work on the rows of the buyers still in the market (``rows``), cut down only when
     a quarter of them have left: a buyer served in full, or with no offer open, asks nothing
     meanwhile. "No offer" is an extra offer ``n_offers`` that is always closed. A round's weights
-    and gathers are written into two buffers made once (fresh arrays each round cost page faults)."""
+    and gathers are written into two buffers made once a call, not into fresh arrays each round."""
     n_offers = capacity.shape[0]
     valid = offer_idx >= 0
     weight = logit_weights(score, valid)
