@@ -91,3 +91,23 @@ def test_delivery_wait_within_the_horizon_is_the_first_month_that_ships_the_queu
     assert allocation.delivery_wait(np.array([0.0, 5.0, 5.1, 30.0]), cum).tolist() == [1, 1, 2, 4]
     assert allocation.delivery_wait(np.array([5.1, 31.0]), cum).tolist() == [2, 5]  # (one past: at the last rate)
     assert allocation.delivery_wait(np.array([5.1, 30.0]), cum).dtype == np.int64
+
+
+def test_top_buyer_shares_sum_each_pair_in_contract_order():
+    from market.mechanisms import service
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        n, n_sellers = int(rng.integers(0, 200)), int(rng.integers(1, 12))
+        seller, buyer = rng.integers(0, n_sellers, n), rng.integers(-3, 40, n) * 7
+        value = rng.random(n) * 1e9 * (rng.random(n) < 0.8)
+        pair, total = {}, [0.0] * n_sellers
+        for s, b, v in zip(seller.tolist(), buyer.tolist(), value.tolist(), strict=True):
+            if v > 0:
+                pair[s, b] = pair.get((s, b), 0.0) + v
+                total[s] += v
+        top = [0.0] * n_sellers
+        for (s, _), v in pair.items():
+            top[s] = max(top[s], v)
+        expect = np.array([t / tot if tot > 0 else 0.0 for t, tot in zip(top, total, strict=True)])
+        assert _same(service.top_buyer_shares(seller, buyer, value, n_sellers), expect)
