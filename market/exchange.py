@@ -443,9 +443,10 @@ class Exchange:
         if not quotes:
             return
         rows = np.array([p.row for p, _ in quotes])
-        start, res, ask, _ = self.quotes(r, rows, np.array([q for _, q in quotes]), t, tight)
+        start, res, ask, score = self.quotes(r, rows, np.array([q for _, q in quotes]), t, tight)
         firm = np.zeros(len(quotes), dtype=bool)
         taking = np.ones(len(quotes), dtype=bool)
+        answered = False  # (a human player's price: the offers are scored again)
         for i, (p, _) in enumerate(quotes):
             if p.player:
                 ans = self.player_answers.get(r.request_id)
@@ -456,7 +457,9 @@ class Exchange:
                     ask[i], floor = ans[1], ans[2]
                     firm[i] = floor is None
                     res[i] = ask[i] if floor is None else floor
-        score = self.offer_scores(r, rows, ask, start)
+                    answered = True
+        if answered:
+            score = self.offer_scores(r, rows, ask, start)
         offers = sorted((o for o, keep in zip(zip(score.tolist(), [p for p, _ in quotes], [q for _, q in quotes],
                                                  start.tolist(), res.tolist(), ask.tolist(), firm.tolist(),
                                                  strict=True), taking, strict=True) if keep),
