@@ -57,7 +57,8 @@ class Exchange:
         self._plan: SimpleNamespace | None = None  # see _serve_plan
         # the consideration sets' index arrays for the short-term market, kept for the run
         self._consider_key: np.ndarray | None = None
-        self._safe = self._payers = self._payees = np.zeros(0, dtype=np.int64)
+        self._payers = self._payees = np.zeros(0, dtype=np.int64)
+        self._consider: SimpleNamespace | None = None  # (clearing.consideration)
         self._credit: np.ndarray | None = None  # every seller's credit backlog (see credit_backlogs)
         self.player_answers: dict[int, tuple[str, float, float | None]] = {}  # request id -> (action, price, floor)
         self.quoted: dict[int, list[dict]] = {}  # request id -> the offers when last negotiated (offers_on)
@@ -91,10 +92,9 @@ class Exchange:
 
     def _live_terms(self) -> tuple[np.ndarray, np.ndarray]:
         """The live contracts' terms (rows of ``_iterms``) and remaining value (fee x months left)."""
-        n = self.book.n
-        live = self.book.status[:n] <= _ACTIVE
-        it = self._iterms[:, :n][:, live]
-        return it, self._fterms[1, :n][live] * (it[8] - self.book.billed[:n][live])
+        cols = np.flatnonzero(self.book.status[: self.book.n] <= _ACTIVE)
+        it = np.take(self._iterms, cols, axis=1)
+        return it, np.take(self._fterms[1], cols) * (it[8] - np.take(self.book.billed, cols))
 
     def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every seller's (investment-grade backlog, total backlog), the remaining value of its
@@ -355,7 +355,7 @@ class Exchange:
         m = self.model
         cat = m.cat
         gpu_ready = self.gpus_ready(g, gpus, t)
-        lead = np.array([m.providers[i].mw_lead for i in rows])
+        lead = np.array([m.providers[i].mw_lead for i in rows.tolist()])
         power_ready = np.where(self.spare_kw(rows, t, gpu_ready) >= gpus * cat.power_kw[g], t, t + lead)
         return np.maximum(gpu_ready, power_ready)
 
@@ -367,7 +367,7 @@ class Exchange:
         kw = service.promised_kw(rows, pb.installed, pb.in_transit, pb.on_order, self._sched, t, PROMISE_HORIZON,
                                  self.model.cat.power_kw)
         provs = self.model.providers
-        months = np.broadcast_to(by, rows.shape).tolist()
+        months = (by if np.shape(by) == rows.shape else np.broadcast_to(by, rows.shape)).tolist()
         have = [provs[i].ready_mw(b) for i, b in zip(rows.tolist(), months, strict=True)]
         return np.array(have) * 1000.0 - kw
 
@@ -449,9 +449,10 @@ class Exchange:
         if not quotes:
             return
         rows = np.array([p.row for p, _ in quotes])
-        start, res, ask, _ = self.quotes(r, rows, np.array([q for _, q in quotes]), t, tight)
+        start, res, ask, score = self.quotes(r, rows, np.array([q for _, q in quotes]), t, tight)
         firm = np.zeros(len(quotes), dtype=bool)
         taking = np.ones(len(quotes), dtype=bool)
+        answered = False  # (a human player's price: the offers are scored again)
         for i, (p, _) in enumerate(quotes):
             if p.player:
                 ans = self.player_answers.get(r.request_id)
@@ -462,7 +463,9 @@ class Exchange:
                     ask[i], floor = ans[1], ans[2]
                     firm[i] = floor is None
                     res[i] = ask[i] if floor is None else floor
-        score = self.offer_scores(r, rows, ask, start)
+                    answered = True
+        if answered:
+            score = self.offer_scores(r, rows, ask, start)
         offers = sorted((o for o, keep in zip(zip(score.tolist(), [p for p, _ in quotes], [q for _, q in quotes],
                                                  start.tolist(), res.tolist(), ask.tolist(), firm.tolist(),
                                                  strict=True), taking, strict=True) if keep),
@@ -830,15 +833,16 @@ class Exchange:
         idx = m.consider
         if self._consider_key is not idx:  # drawn once a run: its index arrays are kept
             self._consider_key = idx
-            self._safe = np.where(idx >= 0, idx, 0)
+            self._consider = clearing.consideration(idx, self.offer_custom, self.offer_trust)
             self._payers = np.repeat(book.eids, idx.shape[1])
-            self._payees = self.offer_eid[self._safe].ravel()
+            self._payees = self.offer_eid[self._consider.safe].ravel()
         mk = m.scn.market
         s = SimpleNamespace(
             running=pb.running, committed=pb.committed, resale=pb.resale, od=pb.od, spot=pb.spot, live=pb.live(),
             prow=self.offer_provider, custom=self.offer_custom, trust=self.offer_trust, nvidia=cat.nvidia,
-            inf=cat.inf, hours=m.hours, idx=idx, safe=self._safe, demand_eq=book.demand_eq,
-            contract_eq=book.contract_eq, cash=m.ledger.balances[book.eids, Acct.CASH], price=max(m.market_price, 1e-6),
+            inf=cat.inf, hours=m.hours, idx=idx, safe=self._consider.safe, consider=self._consider,
+            demand_eq=book.demand_eq, contract_eq=book.contract_eq, cash=m.ledger.balances[book.eids, Acct.CASH],
+            price=max(m.market_price, 1e-6),
             spot_frac=book.spot_frac, switching=book.switching,
             # trust's value in $ per GPU-hour, as a share of the price in the score
             trust_value=mk.trust_scale * mk.trust_price * book.trust_weight, max_price=book.max_price,

@@ -117,6 +117,8 @@ def delivery_wait(queue: np.ndarray, cum_output: np.ndarray) -> np.ndarray:
     queue = np.asarray(queue, dtype=float)
     h = cum_output.size
     k = np.searchsorted(cum_output, queue, side="left") + 1
+    if (k <= h).all():  # (every queue ships within the horizon)
+        return np.maximum(1, k).astype(np.int64)
     last = cum_output[-1] - cum_output[-2] if h > 1 else cum_output[-1]
     with np.errstate(over="ignore"):  # (a last month's output near 0: the rest waits the year's cap)
         more = np.minimum(np.ceil(np.divide(queue - cum_output[-1], last, out=np.full(queue.shape, 12.0),

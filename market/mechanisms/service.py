@@ -67,7 +67,7 @@ def credit_backlogs(seller: np.ndarray, value: np.ndarray, ig: np.ndarray, n_sel
     """Every seller's backlog from its live contracts' ``seller`` rows, remaining ``value`` and
     whether the buyer is investment grade (``ig``, or the share of it that counts, 0..1): rows
     investment-grade and total backlog."""
-    return np.stack([np.bincount(seller, weights=value * ig, minlength=n_sellers),
+    return np.array([np.bincount(seller, weights=value * ig, minlength=n_sellers),
                      np.bincount(seller, weights=value, minlength=n_sellers)])
 
 
@@ -76,9 +76,12 @@ def top_buyer_shares(seller: np.ndarray, buyer: np.ndarray, value: np.ndarray, n
     left = value > 0
     total = np.bincount(seller[left], weights=value[left], minlength=n_sellers)
     top = np.zeros(n_sellers)
-    if left.any():
-        pairs, which = np.unique(np.stack([seller[left], buyer[left]]), axis=1, return_inverse=True)
-        np.maximum.at(top, pairs[0], np.bincount(which.ravel(), weights=value[left]))
+    if left.any():  # (each seller and buyer pair as one key: a 1-d unique, much faster than over pairs' columns)
+        s, b = seller[left].astype(np.int64), buyer[left].astype(np.int64)
+        b -= b.min()
+        span = int(b.max()) + 1
+        keys, which = np.unique(s * span + b, return_inverse=True)
+        np.maximum.at(top, keys // span, np.bincount(which.ravel(), weights=value[left]))
     return np.divide(top, total, out=np.zeros(n_sellers), where=total > 0)
 
 
