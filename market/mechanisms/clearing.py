@@ -28,23 +28,13 @@ def logit_weights(score: np.ndarray, available: np.ndarray) -> np.ndarray:
 
 
 def row_sums(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=1)``, bit for bit, taken column by column (about 3x faster on rows of 12): numpy
-    sums each row of a C-ordered array of n <= 128 columns pairwise (eight running sums over blocks
-    of eight, added as a tree, then the rest one by one; under eight, one by one from 0), then adds
-    it to 0. (Other arrays, whose rows numpy may sum in another order, and arrays of fewer than 500
-    rows, where numpy's own call is quicker, are left to numpy.)"""
+    """The sum of each row, column after column: on ten thousand rows of a dozen offers about 3x
+    faster than numpy's ``sum(axis=1)`` (which loops over each short row); small or wide arrays
+    are left to numpy. The two can differ in the last bit: a sum's order is not part of any rule."""
     n = a.shape[1]
-    if n > 128 or a.shape[0] < 500 or not a.flags.c_contiguous:
+    if n > 128 or n == 0 or a.shape[0] < 500:
         return a.sum(axis=1)
-    c = [a[:, j] for j in range(n)]
-    if n < 8:
-        return functools.reduce(np.add, c, 0.0)
-    r = c[:8]
-    for i in range(8, n - n % 8, 8):
-        r = [r[j] + c[i + j] for j in range(8)]
-    s = functools.reduce(np.add, c[n - n % 8:], ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])))
-    s += 0.0  # (-0 to 0, as numpy's)
-    return s
+    return functools.reduce(np.add, [a[:, j] for j in range(1, n)], a[:, 0].copy())
 
 
 def consideration(offer_idx: np.ndarray, offer_custom: np.ndarray, offer_trust: np.ndarray) -> SimpleNamespace:
