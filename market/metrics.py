@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from market.ledger import FLOWS, month_figures
+from market.ledger import FLOWS, month_figures, statement
 
 if TYPE_CHECKING:
     from market.model import MarketModel
@@ -71,9 +71,8 @@ class Recorder:
         m = self.model
         n = m.n_agents
         L = m.ledger
-        figures = month_figures(opening, L.balances, n)
-        if month_flows is not None:
-            figures.update((k, month_flows[k]) for k in FLOWS)
+        figures = (month_figures(opening, L.balances, n) if month_flows is None
+                   else statement(L.balances[:n]) | {k: month_flows[k] for k in FLOWS})
         P = self.prov_rows
         # the providers' columns (zero, or empty for market value, for NVIDIA and the buyers)
         cols = np.zeros((9, n))
