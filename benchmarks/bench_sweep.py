@@ -7,7 +7,8 @@
 Each measurement runs in a fresh subprocess (so its peak RSS is its own): one design point,
 ``--runs`` seeds, with 1 and with 2 workers; then the parent's peak RSS for each of
 ``--rss-runs`` (reusing a timing measurement of the same size). Peak RSS is the parent's
-``ru_maxrss`` (RUSAGE_SELF): the spawned workers are not counted.
+``ru_maxrss`` (RUSAGE_SELF): the spawned workers are not counted. CPU time is the workers' (their
+start-up included, RUSAGE_CHILDREN) per run, and the parent's.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def measure(scenario: str, runs: int, months: int, workers: int) -> dict[str, fl
         start = time.perf_counter()
         res = run_sweep(cfg)
         wall = time.perf_counter() - start
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"wall_s": wall, "rss_mb": rss_kb / 1024, "ok": res.ok, "failed": res.failed}
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    rss_kb = own.ru_maxrss  # KiB on Linux
+    # the workers' CPU time: the pool's processes have ended and been waited for
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall_s": wall, "rss_mb": rss_kb / 1024, "ok": res.ok, "failed": res.failed,
+            "parent_cpu_s": own.ru_utime + own.ru_stime, "workers_cpu_s": workers.ru_utime + workers.ru_stime}
 
 
 def in_subprocess(scenario: str, runs: int, months: int, workers: int) -> dict[str, float]:
@@ -84,7 +89,8 @@ def main() -> None:
         print(
             f"  {args.runs} runs, {workers} worker(s): {r['wall_s']:.1f} s, "
             f"{args.runs / r['wall_s']:.2f} runs/s, parent peak RSS {r['rss_mb']:.0f} MB"
-            f" ({r['ok']} ok, {r['failed']} failed)"
+            f" ({r['ok']} ok, {r['failed']} failed); CPU {r['workers_cpu_s'] / args.runs:.3f} s a run in the"
+            f" workers (start-up included), {r['parent_cpu_s']:.1f} s in the parent"
         )
     if 1 in timing and 2 in timing:
         print(f"  speed-up with 2 workers: {timing[1]['wall_s'] / timing[2]['wall_s']:.2f}×")

@@ -47,6 +47,8 @@ class Catalogue:
         self._sched_key = -1  # plan_version of _sched, the output schedules as plain numbers
         self._sched: list[tuple] = []
         self._ahead_key: tuple | None = None
+        self._rows_key: tuple | None = None  # (plan_version, output multipliers) of _rows
+        self._rows: dict[int, list[float]] = {}  # output_list by month (output_ahead)
         self._ahead = np.zeros((0, self.n))
         self.reorder()
 
@@ -88,10 +90,19 @@ class Catalogue:
 
     def output_ahead(self, t: int, months: int) -> np.ndarray:
         """Cumulative output of each generation over months ``t+1 .. t+months`` (months x
-        generations), kept for the month, the launch plan and the output multipliers."""
-        key = (t, months, self.plan_version, self.output_multiplier.tobytes())
+        generations), kept for the month, the launch plan and the output multipliers; each month's
+        :meth:`output_list` is kept while the launch plan and the multipliers stay the same (the
+        next month's window shares all but one of its months)."""
+        plan = (self.plan_version, self.output_multiplier.tobytes())
+        key = (t, months, *plan)
         if self._ahead_key != key:
-            self._ahead = np.cumsum([self.output_list(s) for s in range(t + 1, t + 1 + months)], axis=0)
+            if self._rows_key != plan:
+                self._rows, self._rows_key = {}, plan
+            rows = self._rows
+            for s in range(t + 1, t + 1 + months):
+                if s not in rows:
+                    rows[s] = self.output_list(s)
+            self._ahead = np.cumsum([rows[s] for s in range(t + 1, t + 1 + months)], axis=0)
             self._ahead_key = key
         return self._ahead
 

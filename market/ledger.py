@@ -143,9 +143,13 @@ class Ledger:
             bad = amounts[~((amounts >= 0.0) & np.isfinite(amounts))][0]
             raise ValueError(f"transfer {kind}: amounts must be non-negative finite numbers, got {bad}")
         dr, cr, code = _TRANSFER_CODES[kind]
-        flat = self.balances.reshape(-1)
-        for who, acct, sign in self._legs(np.asarray(payers), np.asarray(payees), dr, cr):
-            np.add.at(flat, who * N_ACCTS + acct, sign * amounts)
+        payers, payees = np.asarray(payers), np.asarray(payees)
+        if payers.shape != amounts.shape or payees.shape != amounts.shape:
+            payers, payees = np.broadcast_to(payers, amounts.shape), np.broadcast_to(payees, amounts.shape)
+        legs = self._legs(payers, payees, dr, cr)
+        # (the four legs in one call, in order: each balance takes the same additions in the same order)
+        np.add.at(self.balances.reshape(-1), np.concatenate([who * N_ACCTS + acct for who, acct, _ in legs]),
+                  np.concatenate([amounts if sign > 0 else -amounts for _, _, sign in legs]))
         if kind in CAPEX_KINDS:
             np.add.at(self.capex, payers, amounts)
         if self.keep:
@@ -170,12 +174,12 @@ class Ledger:
         if not np.isfinite(amounts).all():
             raise ValueError(f"posting {memo}: amounts must be finite numbers")
         entities = np.asarray(entities, dtype=np.int64)
-        debit = np.broadcast_to(np.asarray(debit, dtype=np.int64), amounts.shape)
-        credit = np.broadcast_to(np.asarray(credit, dtype=np.int64), amounts.shape)
+        debit, credit = np.asarray(debit, dtype=np.int64), np.asarray(credit, dtype=np.int64)
         flat = self.balances.reshape(-1)
         np.add.at(flat, entities * N_ACCTS + debit, amounts)
         np.add.at(flat, entities * N_ACCTS + credit, -amounts)
         if self.keep:
+            debit, credit = np.broadcast_to(debit, amounts.shape), np.broadcast_to(credit, amounts.shape)
             keep = amounts != 0.0
             self._batches.append((self.month, entities[keep], debit[keep], credit[keep], amounts[keep],
                                   MEMO_CODE[memo], np.full(int(keep.sum()), -1)))

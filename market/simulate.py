@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -21,30 +21,75 @@ CONTRACT_COLUMNS = ["contract_id", "buyer", "seller", "generation", "gpus", "sig
                     "remaining_value"]
 
 
-@dataclass
 class RunResult:
-    """Everything one run produced, as Arrow tables and plain objects."""
+    """Everything one run produced, as Arrow tables and plain objects, each built from the stepped
+    model when first read: a sweep reads only ``model`` and ``agents``. Read what you need before
+    stepping the model further (the tables show the model as it is when they are read)."""
 
-    scenario: str
-    seed: int
-    months: int
-    model: pa.Table
-    agents: pa.Table
-    prices: pa.Table
-    contracts: pa.Table
-    events: list[dict]
-    summary: dict
-    ledger: pa.Table | None = None
-    extra: dict = field(default_factory=dict)
+    def __init__(self, model: MarketModel) -> None:
+        self.market = model
+        self.scenario: str = model.scn.name
+        self.seed: int = model.seed
+        self.months: int = model.month
+        self.extra: dict = {}
+
+    @cached_property
+    def model(self) -> pa.Table:
+        return pa.table(self.market.recorder.model_table())
+
+    @cached_property
+    def agents(self) -> pa.Table:
+        cols = self.market.recorder.agent_table()
+        mv = np.asarray(cols["market_value"], dtype=float)
+        # market value is empty (null), not NaN, for companies that are not public
+        cols["market_value"] = pa.array(mv, mask=np.isnan(mv), type=pa.float64())
+        return pa.table(cols)
+
+    @cached_property
+    def prices(self) -> pa.Table:
+        return pa.table(self.market.recorder.price_table(), schema=pa.schema([
+            ("month", pa.int64()), ("agent", pa.string()), ("generation", pa.string()), ("on_demand", pa.float64()),
+            ("reserved", pa.float64()), ("spot", pa.float64())]))
+
+    @cached_property
+    def contracts(self) -> pa.Table:
+        return contracts_table(self.market)
+
+    @cached_property
+    def events(self) -> list[dict]:
+        return self.market.events_log
+
+    @cached_property
+    def summary(self) -> dict:
+        model, rec = self.market, self.market.recorder
+        scn = model.scn
+        return {
+            "scenario": scn.name,
+            "title": scn.title,
+            "seed": model.seed,
+            "months": model.month,
+            "start": scn.market.start,
+            "version": market.__version__,
+            "final_month": model.month - 1,
+            "final_date": model.label(model.month - 1) if model.month else None,
+            "market": rec.model_rows[-1] if rec.model_rows else {},
+            "agents": rec.last(),
+        }
+
+    @cached_property
+    def ledger(self) -> pa.Table | None:
+        """The postings, when the model kept them (``ledger=True``)."""
+        return ledger_table(self.market) if self.market.ledger.keep else None
 
 
 def simulate(scenario: Scenario, seed: int, months: int | None = None, ledger: bool = False,
-             progress=None) -> RunResult:
-    """Run ``scenario`` with ``seed`` for ``months`` (default: the scenario's length)."""
+             progress=None, top_customers: bool = True) -> RunResult:
+    """Run ``scenario`` with ``seed`` for ``months`` (default: the scenario's length);
+    ``top_customers=False`` leaves ``top_customer_share`` out of the agents table (``Recorder``)."""
     n = scenario.months if months is None else months
     if n <= 0:
         raise UserError(f"--months {n}: expected a whole number of months above zero")
-    model = MarketModel(scenario, seed=seed, keep_ledger=ledger)
+    model = MarketModel(scenario, seed=seed, keep_ledger=ledger, top_customers=top_customers)
     for i in range(n):
         model.step()
         if progress is not None:
@@ -53,34 +98,8 @@ def simulate(scenario: Scenario, seed: int, months: int | None = None, ledger: b
 
 
 def collect(model: MarketModel) -> RunResult:
-    """The tables of a model that has been stepped."""
-    rec = model.recorder
-    scn = model.scn
-    model_tbl = pa.table(rec.model_table())
-    cols = rec.agent_table()
-    mv = np.asarray(cols["market_value"], dtype=float)
-    # market value is empty (null), not NaN, for companies that are not public
-    cols["market_value"] = pa.array(mv, mask=np.isnan(mv), type=pa.float64())
-    agents_tbl = pa.table(cols)
-    prices_tbl = pa.table(rec.price_table(), schema=pa.schema([
-        ("month", pa.int64()), ("agent", pa.string()), ("generation", pa.string()), ("on_demand", pa.float64()),
-        ("reserved", pa.float64()), ("spot", pa.float64())]))
-    contracts_tbl = contracts_table(model)
-    summary = {
-        "scenario": scn.name,
-        "title": scn.title,
-        "seed": model.seed,
-        "months": model.month,
-        "start": scn.market.start,
-        "version": market.__version__,
-        "final_month": model.month - 1,
-        "final_date": model.label(model.month - 1) if model.month else None,
-        "market": rec.model_rows[-1] if rec.model_rows else {},
-        "agents": rec.last(),
-    }
-    led = ledger_table(model) if model.ledger.keep else None
-    return RunResult(scn.name, model.seed, model.month, model_tbl, agents_tbl, prices_tbl, contracts_tbl,
-                     model.events_log, summary, led)
+    """The tables of a model that has been stepped (built as they are read: :class:`RunResult`)."""
+    return RunResult(model)
 
 
 def contracts_table(model: MarketModel) -> pa.Table:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Agents whose final figures become columns.
 PROVIDER_KINDS = ("neocloud", "hyperscaler")
@@ -86,12 +87,13 @@ def extract(model: pa.Table, agents: pa.Table) -> dict[str, Any]:
             if name in names:
                 out[name] = _float(model.column(name)[last].as_py())
     wanted = [c for c in ("month", "agent", "kind", *AGENT_FIELDS) if c in agents.column_names]
-    rows = agents.select(wanted).to_pylist()
+    rows = []
+    if "kind" in agents.column_names:  # the providers' rows, picked in Arrow (most rows are buyers')
+        providers = agents.filter(pc.is_in(agents.column("kind"), value_set=pa.array(PROVIDER_KINDS)))
+        rows = providers.select(wanted).to_pylist()
     last_row: dict[str, Mapping[str, Any]] = {}
     first_default: dict[str, int] = {}
     for row in rows:
-        if row.get("kind") not in PROVIDER_KINDS:
-            continue
         name = str(row["agent"])
         if name not in last_row or row["month"] >= last_row[name]["month"]:
             last_row[name] = row

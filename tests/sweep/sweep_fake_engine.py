@@ -54,7 +54,8 @@ class Result:
         self.model, self.agents = model, agents
 
 
-def simulate(scenario: Scenario, seed: int, months: int | None = None, ledger: bool = False):
+def simulate(scenario: Scenario, seed: int, months: int | None = None, ledger: bool = False,
+             top_customers: bool = True):
     if scenario.boom:
         raise RuntimeError("boom at month 3")
     if scenario.die:
