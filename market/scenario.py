@@ -332,7 +332,7 @@ class ProviderSpec(Spec):
     sga_per_month: Money = 3e7
     sga_share: Share = Field(0.0, description="SG&A that grows with the company: share of the month's revenue, on top of sga_per_month")
     sbc_share: Share = Field(0.0, description="stock-based compensation, share of the month's revenue (paid in new shares: no cash)")
-    lease_per_kw_month: Annotated[float, Field(ge=0.0, le=1e4)] = Field(0.0, description="data-centre lease or colocation, $ per kW of powered capacity a month: owed whether the GPUs are busy or idle")
+    lease_per_kw_month: Annotated[float, Field(ge=0.0, le=1e4)] = Field(0.0, description="data-centre lease or colocation, $ per kW of powered capacity a month: owed whether the GPUs are busy or idle, and part of the full cost its list prices recover")
     tax_losses: Money = Field(0.0, description="tax losses carried forward at the start, $")
     depreciation_years: Years = Field(6.0, description="book life of its GPUs (straight-line depreciation); an accounting choice: it moves earnings, book value and valuation, not prices, which recover capital over the generation's useful_life_months")
     power_infra_years: Years = 20.0

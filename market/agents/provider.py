@@ -629,8 +629,9 @@ class ProviderBook:
     def site_per_kw_month(self, rows, rate: np.ndarray) -> np.ndarray:
         """What a kW of data centre costs each provider ``rows`` a month, at its borrowing ``rate``:
         its lease or colocation fee (``lease_per_kw_month``) plus the capital it puts into the site
-        itself (``mw_build_cost`` per kW, recovered over ``power_infra_years``). Part of full cost:
-        prices and contracts must pay for the building as well as the GPUs."""
+        itself (``mw_build_cost`` per kW, recovered over ``power_infra_years``). Part of the full
+        cost that list prices recover (a contract's walk-away price leaves it out, as sunk:
+        ``Exchange.reservation_price``)."""
         build = np.array([p.mw_cost for p in self.providers])[rows] / 1000.0
         return self.lease_kw[rows] + pricing.annuity(build, rate / 12.0, self.infra_months[rows])
 
