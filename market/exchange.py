@@ -839,9 +839,8 @@ class Exchange:
         mk = m.scn.market
         s = SimpleNamespace(
             running=pb.running, committed=pb.committed, resale=pb.resale, od=pb.od, spot=pb.spot, live=pb.live(),
-            prow=self.offer_provider, custom=self.offer_custom, trust=self.offer_trust, nvidia=cat.nvidia,
-            inf=cat.inf, hours=m.hours, idx=idx, safe=self._consider.safe, consider=self._consider,
-            demand_eq=book.demand_eq, contract_eq=book.contract_eq, cash=m.ledger.balances[book.eids, Acct.CASH],
+            prow=self.offer_provider, custom=self.offer_custom, nvidia=cat.nvidia, inf=cat.inf, hours=m.hours,
+            consider=self._consider, demand_eq=book.demand_eq, contract_eq=book.contract_eq, cash=m.ledger.balances[book.eids, Acct.CASH],
             price=max(m.market_price, 1e-6),
             spot_frac=book.spot_frac, switching=book.switching,
             # trust's value in $ per GPU-hour, as a share of the price in the score

@@ -28,28 +28,21 @@ def test_row_sums_are_each_rows_sum(k):
     assert clearing.row_sums(np.ones((600, 12))[:, ::3]).tolist() == [4.0] * 600  # (a strided view)
 
 
-def test_a_score_by_hand_and_from_the_kept_terms():
+def test_a_score_by_hand():
     """One buyer, two offers, beta 2, trust value 0.5: a GPU offer at $2 with trust 0.8 scores
     2 x (0.5 x 0.8 / 2 - ln 2) = -0.98629; custom silicon at $1 with trust 0.6 for a buyer with
     a switching cost of 0.25 is priced at 1.25, so 2 x (0.5 x 0.6 / 1.25 - ln 1.25) = 0.033713.
-    An offer above the buyer's maximum price ($2.2 here, against 1.25 x $2 = $2.5) is dropped.
-    ``offer_scores`` in one call is ``price_scores`` of ``offer_terms`` of ``consideration``."""
+    An offer above the buyer's maximum price ($2.2 here, against 1.25 x $2 = $2.5) is dropped. The
+    terms kept for a run (``consideration``, ``offer_terms``) serve any prices."""
     idx = np.array([[0, 1]])
     custom, trust = np.array([False, True]), np.array([0.8, 0.6])
-    switching, trust_value = np.array([0.25]), np.array([0.5])
-    ok, score = clearing.offer_scores(idx, np.array([2.0, 1.0]), custom, trust, switching, trust_value,
-                                      np.array([10.0]), 2.0)
+    kept = clearing.offer_terms(clearing.consideration(idx, custom, trust), np.array([0.25]), np.array([0.5]))
+    ok, score = clearing.price_scores(kept, np.array([2.0, 1.0]), np.array([10.0]), 2.0)
     assert ok.tolist() == [[0, 1]]
     assert score[0, 0] == pytest.approx(2 * (0.5 * 0.8 / 2 - math.log(2)))
     assert score[0, 1] == pytest.approx(2 * (0.5 * 0.6 / 1.25 - math.log(1.25)))
-    ok, _ = clearing.offer_scores(idx, np.array([2.0, 2.0]), custom, trust, switching, trust_value,
-                                  np.array([2.2]), 2.0)
+    ok, _ = clearing.price_scores(kept, np.array([2.0, 2.0]), np.array([2.2]), 2.0)
     assert ok.tolist() == [[0, -1]]
-    kept = clearing.offer_terms(clearing.consideration(idx, custom, trust), switching, trust_value)
-    ok2, score2 = clearing.price_scores(kept, np.array([2.0, 1.0]), np.array([10.0]), 2.0)
-    ok1, score1 = clearing.offer_scores(idx, np.array([2.0, 1.0]), custom, trust, switching, trust_value,
-                                        np.array([10.0]), 2.0)
-    assert ok2.tolist() == ok1.tolist() and score2[ok2 >= 0].tolist() == score1[ok1 >= 0].tolist()
 
 
 def test_payments_cut_only_where_cash_falls_short():

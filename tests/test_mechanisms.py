@@ -460,7 +460,8 @@ class TestOfferScores:
         switching = np.array([0.2, 0.0])
         trust_value = np.array([0.3, 0.0])
         max_price = np.array([10.0, 1.9])
-        ok, score = clearing.offer_scores(idx, price, custom, trust, switching, trust_value, max_price, 4.0)
+        terms = clearing.offer_terms(clearing.consideration(idx, custom, trust), switching, trust_value)
+        ok, score = clearing.price_scores(terms, price, max_price, 4.0)
         # buyer 0: offer 1 costs 1.5 x 1.2 = 1.8 with its switching cost; offer 2 has no price
         assert_allclose(score[0, 0], -4 * math.log(2.0) + 4 * 0.3 / 2.0)
         assert_allclose(score[0, 1], -4 * math.log(1.8) + 4 * 0.15 / 1.8)

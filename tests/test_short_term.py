@@ -22,8 +22,9 @@ def market(**over) -> SimpleNamespace:
         running=np.array([[10.0, 0.0], [20.0, 0.0]]), committed=np.zeros((2, 2)), resale=np.zeros((2, 2)),
         od=np.array([[2.0, NAN], [3.0, NAN]]), spot=np.array([[1.0, NAN], [1.5, NAN]]),
         live=np.array([True, True]), prow=np.array([0, 0, 1]), custom=np.array([False, True, False]),
-        trust=np.zeros(3), nvidia=np.array([True, False]), inf=np.array([1.0, 0.5]), hours=100.0,
-        idx=np.array([[0, 1, 2]]), safe=np.array([[0, 1, 2]]), demand_eq=np.array([500.0]),
+        nvidia=np.array([True, False]), inf=np.array([1.0, 0.5]), hours=100.0,
+        consider=clearing.consideration(np.array([[0, 1, 2]]), np.array([False, True, False]), np.zeros(3)),
+        demand_eq=np.array([500.0]),
         contract_eq=np.zeros(1), cash=np.array([1e9]), price=2.5, spot_frac=np.zeros(1), switching=np.zeros(1),
         trust_value=np.zeros(1), max_price=np.array([100.0]), beta=1.0, rounds=10, inference_eq=np.array([500.0]))
     for k, v in over.items():
@@ -91,8 +92,8 @@ def months(draw):
     return SimpleNamespace(
         running=mat(P, G), committed=mat(P, G), resale=mat(P, G) / 10.0, od=od, spot=od * 0.5,
         live=np.array(draw(st.lists(st.booleans(), min_size=P, max_size=P))), prow=np.array(prow),
-        custom=np.array(custom), trust=mat(1, n_offers, st.floats(0.0, 1.0))[0], nvidia=nvidia,
-        inf=mat(1, G, st.floats(0.3, 5.0))[0], hours=730.0, idx=idx, safe=np.where(idx >= 0, idx, 0),
+        custom=np.array(custom), nvidia=nvidia, inf=mat(1, G, st.floats(0.3, 5.0))[0], hours=730.0,
+        consider=clearing.consideration(idx, np.array(custom), mat(1, n_offers, st.floats(0.0, 1.0))[0]),
         demand_eq=demand, contract_eq=mat(1, n)[0], cash=mat(1, n, st.floats(-1e5, 1e6))[0],
         price=draw(st.floats(0.5, 5.0)), spot_frac=mat(1, n, st.floats(0.0, 0.5))[0],
         switching=mat(1, n, st.floats(0.0, 0.6))[0], trust_value=mat(1, n, st.floats(0.0, 0.5))[0],

@@ -62,7 +62,12 @@ def offer_terms(consider: SimpleNamespace, switching: np.ndarray, trust_value: n
 
 def price_scores(terms: SimpleNamespace, price: np.ndarray, max_price: np.ndarray,
                  beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`offer_scores` at ``price`` (per offer), the buyer-offer ``terms`` from :func:`offer_terms`."""
+    """Each buyer's score for each offer it considers (buyers x K; ``terms`` from
+    :func:`offer_terms`, whatever the prices): -beta x ln(p~) + beta x trust value x provider
+    trust / p~, where p~ is the offer's ``price`` (at least 1e-6) times 1 + the buyer's switching
+    cost on custom silicon. Returns (index of the offers it may buy from: offers without a price,
+    or with p~ above the buyer's maximum, are dropped as -1; score, which means nothing where the
+    index is -1)."""
     safe = terms.safe
     base = np.maximum(price, 1e-6)
     pr = np.take(base, safe) * terms.markup
@@ -73,26 +78,12 @@ def price_scores(terms: SimpleNamespace, price: np.ndarray, max_price: np.ndarra
     return np.where(ok, terms.idx, -1), score
 
 
-def offer_scores(offer_idx: np.ndarray, price: np.ndarray, offer_custom: np.ndarray, offer_trust: np.ndarray,
-                 switching: np.ndarray, trust_value: np.ndarray, max_price: np.ndarray,
-                 beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each buyer's score for each offer it considers (buyers x K, with ``offer_idx``):
-    -beta x ln(p~) + beta x trust value x provider trust / p~, where p~ is the offer's price (at
-    least 1e-6) times 1 + the buyer's switching cost on custom silicon. Returns (index of the
-    offers it may buy from: offers without a price, or with p~ above the buyer's maximum, are
-    dropped as -1; score, which means nothing where the index is -1). (:func:`consideration`,
-    :func:`offer_terms`, then :func:`price_scores`: what does not depend on the prices can be kept.)"""
-    terms = offer_terms(consideration(offer_idx, offer_custom, offer_trust), switching, trust_value)
-    return price_scores(terms, price, max_price, beta)
-
-
 def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: np.ndarray) -> SimpleNamespace:
     """The month's short-term market. ``s`` holds the providers' running, committed and resold
     GPUs and their on-demand and spot prices (providers x generations), which providers trade
-    (``live``), the offers (provider row ``prow``, custom silicon or not, trust), the generations
+    (``live``), the offers (provider row ``prow``, custom silicon or not), the generations
     (NVIDIA or not, inference throughput ``inf``, ``hours`` a month), and the buyers' consideration
-    sets (``idx``, -1: none; ``safe``: the same with 0 there; ``consider``, if there, the same as
-    :func:`consideration` gives them, kept by the caller), demand, contracted hours, cash, the
+    sets (``consider``, from :func:`consideration`, kept by the caller), demand, contracted hours, cash, the
     market price, spot share, switching cost, trust value, maximum price, the logit ``beta`` and
     the clearing ``rounds``.
 
@@ -100,7 +91,7 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
     resells) as one product and its custom silicon as another, priced per H100-equivalent hour at
     the capacity-weighted mean of its generations' prices. Buyers' demand left after contracts,
     capped by their cash at the market price, is split into on-demand and spot; on-demand clears
-    first (:func:`offer_scores`, :func:`clear`), then spot on the capacity left. Sellers' physical
+    first (:func:`price_scores`, :func:`clear`), then spot on the capacity left. Sellers' physical
     hours sold are added to ``sold_hours_g`` and, for their own fleet's share, ``own_sold_hours_g``."""
     idle, own_share, w, cap, p_od, p_spot = _offers(s)
     prow = s.prow
@@ -112,8 +103,7 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
     served = []
     cap_left = cap
     excess = np.zeros(cap.size)
-    consider = getattr(s, "consider", None) or consideration(s.idx, s.custom, s.trust)
-    terms = offer_terms(consider, s.switching, s.trust_value)  # (the same for both prices)
+    terms = offer_terms(s.consider, s.switching, s.trust_value)  # (the same for both prices)
     for price, dem in ((p_od, od_dem), (p_spot, spot_dem)):
         ok_idx, score = price_scores(terms, price, s.max_price, s.beta)
         asked, open_cap = np.zeros(cap.size), cap_left
@@ -121,7 +111,7 @@ def short_term(s: SimpleNamespace, sold_hours_g: np.ndarray, own_sold_hours_g: n
         excess += turned_away(asked, open_cap)
         served.append(got)
     served_od, served_sp = served
-    safe = s.safe
+    safe = s.consider.safe
     pay, spend = _afford(served_od, served_sp, np.take(p_od, safe), np.take(p_spot, safe), np.maximum(0.0, s.cash))
     bought_k = served_od + served_sp
     sold_eq = np.bincount(safe.ravel(), weights=bought_k.ravel(), minlength=prow.size)
