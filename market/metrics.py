@@ -32,16 +32,10 @@ MODEL_COLUMNS = [
 
 class Recorder:
     """Keeps each month's figures as arrays; :meth:`agent_table`, :meth:`model_table` and
-    :meth:`price_table` turn them into columns.
+    :meth:`price_table` turn them into columns."""
 
-    ``top_customers=False`` leaves out ``top_customer_share``, the one costly figure of the month
-    (each seller's buyers ranked by backlog), for runs whose readers do not need it: a sweep's
-    outcomes and model table do not read it, and its runs skip it."""
-
-    def __init__(self, model: MarketModel, top_customers: bool = True) -> None:
+    def __init__(self, model: MarketModel) -> None:
         self.model = model
-        self.top_customers = top_customers
-        self.columns = [c for c in AGENT_COLUMNS if top_customers or c != "top_customer_share"]
         m = model
         n = m.n_agents
         self.names = m.ledger.names[:n]
@@ -87,9 +81,7 @@ class Recorder:
         sold[P] = pb.sold_hours_g.sum(axis=1)
         mw[P] = [p.powered_mw for p in provs]
         util[P] = [p.utilisation for p in provs]
-        backlog[P] = m.exchange.credit_backlogs()[1]
-        if self.top_customers:
-            top[P] = m.exchange.top_customer_shares()
+        backlog[P], top[P] = m.exchange.credit_backlogs()[1], m.exchange.top_customer_shares()
         value[P] = [p.market_value if p.spec.public else np.nan for p in provs]
         defaulted[P] = [p.defaulted for p in provs]
         status[P] = [p.status for p in provs]
@@ -105,8 +97,6 @@ class Recorder:
             "gpus_unpowered": dark,
         }
         row.update(self._circular(n))
-        if not self.top_customers:
-            del row["top_customer_share"]
         self.agent_months.append(row)
         self.model_rows.append(self._model_row(t, figures, row))
 
@@ -168,13 +158,13 @@ class Recorder:
         months = self.agent_months
         n = len(self.names)
         if not months:
-            return {c: [] for c in self.columns}
+            return {c: [] for c in AGENT_COLUMNS}
         out: dict[str, np.ndarray] = {
             "month": np.repeat([r["month"] for r in months], n),
             "agent": np.tile(np.array(self.names, dtype=object), len(months)),
             "kind": np.tile(self.kinds, len(months)),
         }
-        for c in self.columns[3:]:
+        for c in AGENT_COLUMNS[3:]:
             out[c] = np.concatenate([r[c] for r in months])
         # market value is empty for non-public companies
         out["market_value"] = np.where(np.tile(self.public, len(months)), out["market_value"], np.nan)
@@ -228,7 +218,7 @@ class Recorder:
         out = {}
         for i, name in enumerate(self.names):
             d = {"kind": str(self.kinds[i])}
-            for c in self.columns[3:]:
+            for c in AGENT_COLUMNS[3:]:
                 v = r[c][i]
                 if c == "market_value" and not self.public[i]:
                     v = None

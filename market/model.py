@@ -67,8 +67,7 @@ def expand(specs, rng: np.random.Generator) -> list[tuple[object, str, float]]:
 class MarketModel(mesa.Model):
     """The AI compute market, one month per step."""
 
-    def __init__(self, scenario: Scenario, seed: int = 0, keep_ledger: bool = False,
-                 top_customers: bool = True) -> None:
+    def __init__(self, scenario: Scenario, seed: int = 0, keep_ledger: bool = False) -> None:
         super().__init__(rng=seed)
         self.scn = scenario
         self.seed = seed
@@ -126,7 +125,7 @@ class MarketModel(mesa.Model):
         self.utilisation = 0.85
         self.market_price = self._initial_price()
         self.before_month = None  # a callable run once at the start of the next month (a player's turn)
-        self.recorder = Recorder(self, top_customers)  # (top_customers: see Recorder)
+        self.recorder = Recorder(self)
 
     # ------------------------------------------------------------------ set-up
     def _open_books(self) -> None:

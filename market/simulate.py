@@ -83,13 +83,12 @@ class RunResult:
 
 
 def simulate(scenario: Scenario, seed: int, months: int | None = None, ledger: bool = False,
-             progress=None, top_customers: bool = True) -> RunResult:
-    """Run ``scenario`` with ``seed`` for ``months`` (default: the scenario's length);
-    ``top_customers=False`` leaves ``top_customer_share`` out of the agents table (``Recorder``)."""
+             progress=None) -> RunResult:
+    """Run ``scenario`` with ``seed`` for ``months`` (default: the scenario's length)."""
     n = scenario.months if months is None else months
     if n <= 0:
         raise UserError(f"--months {n}: expected a whole number of months above zero")
-    model = MarketModel(scenario, seed=seed, keep_ledger=ledger, top_customers=top_customers)
+    model = MarketModel(scenario, seed=seed, keep_ledger=ledger)
     for i in range(n):
         model.step()
         if progress is not None:

@@ -90,7 +90,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 task.scenarios[point], context={"allow_large": task.allow_large}
             )
             # (the outcomes and the model table do not read the top customers' shares, a costly figure)
-            result = simulate(scenario, seed, months=task.months, top_customers=False)
+            result = simulate(scenario, seed, months=task.months)
             row = extract(result.model, result.agents)
             model = result.model
             tables.append(

@@ -54,8 +54,7 @@ class Result:
         self.model, self.agents = model, agents
 
 
-def simulate(scenario: Scenario, seed: int, months: int | None = None, ledger: bool = False,
-             top_customers: bool = True):
+def simulate(scenario: Scenario, seed: int, months: int | None = None, ledger: bool = False):
     if scenario.boom:
         raise RuntimeError("boom at month 3")
     if scenario.die:
