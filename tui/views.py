@@ -349,11 +349,12 @@ def _status(p) -> str:
 
 
 # ---------------------------------------------------------------------- the player's seat
-CASH_FLOW_LINES = ("net_income", "depreciation", "working_capital", "operating", "capex", "investing",
+CASH_FLOW_LINES = ("net_income", "depreciation", "sbc", "working_capital", "operating", "capex", "investing",
                    "borrowing", "equity", "financing", "change")
 CASH_FLOW_LABELS = {
     "net_income": "Net income",
     "depreciation": "+ Depreciation (not cash)",
+    "sbc": "+ Stock comp. (not cash)",
     "working_capital": "+ Prepayments, fees, other",
     "operating": "Cash from operations",
     "capex": "GPUs and power bought",
@@ -379,9 +380,10 @@ def _opening(m: MarketModel, opening: dict | None, e: int, t: int) -> tuple[floa
 
 def cash_flow(m: MarketModel, e: int, opening: dict | None = None) -> dict[str, dict[str, float]]:
     """A cash-flow statement (indirect method) for an agent row, month, quarter and year to
-    date: net income plus depreciation plus what the other lines leave (prepayments received,
-    fees, working capital) is cash from operations; GPUs and power bought are investing; loans
-    and equity are financing; the three add up to the change in cash."""
+    date: net income plus depreciation and stock compensation (paid in new shares, not cash) plus
+    what the other lines leave (prepayments received, fees, working capital) is cash from
+    operations; GPUs and power bought are investing; loans and equity raised for cash are
+    financing; the three add up to the change in cash."""
     am = m.recorder.agent_months
     out: dict[str, dict[str, float]] = {k: {} for k in CASH_FLOW_LINES}
     for period in ("month", "quarter", "year"):
@@ -395,12 +397,13 @@ def cash_flow(m: MarketModel, e: int, opening: dict | None = None) -> dict[str, 
             ni = float(r["net_income"][e])
             change = float(r["cash"][e]) - cash0
             borrowing = float(r["debt"][e]) - debt0
-            equity = float(r["equity_book"][e]) - eq0 - ni
+            sbc = float(r["sbc_expense"][e])
+            equity = float(r["equity_book"][e]) - eq0 - ni - sbc  # (new shares for cash, not for pay)
             capex = -float(r["capex"][e])
             financing = borrowing + equity
             operating = change - capex - financing
             dep = float(r["depreciation"][e])
-            vals = {"net_income": ni, "depreciation": dep, "working_capital": operating - ni - dep,
+            vals = {"net_income": ni, "depreciation": dep, "sbc": sbc, "working_capital": operating - ni - dep - sbc,
                     "operating": operating, "capex": capex, "investing": capex, "borrowing": borrowing,
                     "equity": equity, "financing": financing, "change": change}
             for k, v in vals.items():

@@ -143,9 +143,13 @@ def test_cash_flow_adds_up_to_the_change_in_cash():
         assert cf["change"][period] == pytest.approx(float(am[-1]["cash"][e] - start), rel=1e-9, abs=1.0)
         assert cf["operating"][period] + cf["investing"][period] + cf["financing"][period] == pytest.approx(
             cf["change"][period], abs=1.0)
-        assert cf["net_income"][period] + cf["depreciation"][period] + cf["working_capital"][period] == \
-            pytest.approx(cf["operating"][period], abs=1.0)
+        assert cf["net_income"][period] + cf["depreciation"][period] + cf["sbc"][period] + \
+            cf["working_capital"][period] == pytest.approx(cf["operating"][period], abs=1.0)
     assert cf["borrowing"]["year"] > 0  # the billion borrowed in the first month (less repayments)
+    # stock compensation is paid in new shares: added back in operations, and no equity raised for
+    # cash (CoreWeave borrows, it sells no shares in these two months)
+    assert cf["sbc"]["year"] == pytest.approx(float(sum(r["sbc_expense"][e] for r in am)), rel=1e-9)
+    assert cf["sbc"]["year"] > 0 and cf["equity"]["year"] == pytest.approx(0.0, abs=1.0)
 
 
 def test_the_report_and_obligations_read_the_players_month():
