@@ -292,6 +292,7 @@ class CapacitySpec(Spec):
     growth_target: Annotated[float, Field(ge=0.0, le=1.0)] = Field(0.03, description="monthly growth of short-term capacity it plans for")
     target_utilisation: Share = 0.85
     max_order_share: Share = Field(0.3, description="orders per month at most this share of the fleet")
+    short_term_share: Share = Field(1.0, description="growth orders keep the GPUs without a contract within this share of the fleet coming (1: no limit; a contract-first provider builds for its backlog)")
     mw_buffer: Annotated[float, Field(ge=0.0, le=10.0)] = Field(0.1, description="spare powered MW kept ahead of the fleet")
     generation: str = Field("newest", description="'newest' or a catalogue name")
     order_ahead_months: PosMonths = Field(10, description="orders GPUs for contracts starting within this many months")

@@ -78,15 +78,29 @@ def test_the_rule_is_one_row_per_provider():
 def test_growth_gpus_by_hand():
     # 1,000 eq-hours sold, 10% a month for 2 months, at 50%: 1,000 x 1.21 / 0.5 = 2,420 eq-hours;
     # free: (10 - 4) GPUs x 1 eq x 10 hours = 60; (2,420 - 60) / (2 eq x 10 hours) = 118 GPUs
-    got = capacity.growth_gpus(np.array([1000.0]), np.array([0.1]), np.array([2]), np.array([0.5]),
+    got = capacity.growth_gpus(np.array([1000.0]), np.array([0.1]), np.array([2]), np.array([0.5]), np.array([1.0]),
                                np.array([[4.0, 0.0]]), np.array([[10.0, 0.0]]), np.array([1.0, 2.0]),
                                np.array([2.0]), 10.0)
     assert got.tolist() == [pytest.approx(118.0)]
     # more free capacity than the target: no growth
-    got = capacity.growth_gpus(np.array([10.0]), np.array([0.1]), np.array([2]), np.array([0.5]),
+    got = capacity.growth_gpus(np.array([10.0]), np.array([0.1]), np.array([2]), np.array([0.5]), np.array([1.0]),
                                np.array([[4.0, 0.0]]), np.array([[10.0, 0.0]]), np.array([1.0, 2.0]),
                                np.array([2.0]), 10.0)
     assert got.tolist() == [0.0]
+
+
+def test_growth_stops_where_the_capacity_without_a_contract_reaches_its_share():
+    # as above, 118 GPUs wanted; the fleet coming is 10 GPUs x 1 eq x 10 hours = 100 eq-hours, of
+    # which 60 free. At a short-term share of 0.5: G <= (0.5 x 100 - 60) / 0.5 < 0, no growth; at
+    # 0.8: G <= (80 - 60) / 0.2 = 100 eq-hours = 5 GPUs of 2 eq (then 160 free of 200: 0.8)
+    def growth(share):
+        return capacity.growth_gpus(np.array([1000.0]), np.array([0.1]), np.array([2]), np.array([0.5]),
+                                    np.array([share]), np.array([[4.0, 0.0]]), np.array([[10.0, 0.0]]),
+                                    np.array([1.0, 2.0]), np.array([2.0]), 10.0).tolist()
+
+    assert growth(0.5) == [0.0]
+    assert growth(0.8) == [pytest.approx(5.0)]
+    assert growth(0.999) == [pytest.approx(118.0)]  # (the room, 40 / 0.001 eq-hours, is more than wanted)
 
 
 def test_mw_wanted_by_hand():
@@ -120,10 +134,12 @@ def test_baseline_plans_leave_no_gpu_dark(make_model):
 
 
 def test_overbooking_makes_dark_gpus_that_show_in_the_outputs(make_model, agents_frame):
-    # a CoreWeave that plans for fast short-term growth (5% a month: the baseline's is 3%) and lets
-    # its growth orders run 30% beyond the power ready for them
+    # a CoreWeave that plans for fast short-term growth (5% a month: the baseline's is 3%, with no
+    # limit on its capacity without a contract: the baseline's is a fifth) and lets its growth
+    # orders run 30% beyond the power ready for them
     m = make_model({"providers.CoreWeave.capacity.power_overbook": 0.3,
-                    "providers.CoreWeave.capacity.growth_target": 0.05}, months=24)
+                    "providers.CoreWeave.capacity.growth_target": 0.05,
+                    "providers.CoreWeave.capacity.short_term_share": 1.0}, months=24)
     a = agents_frame(m)
     cw = a[a.agent == "CoreWeave"].set_index("month")
     # the choice is visible: news each month the orders went beyond the ready power, and dark GPUs

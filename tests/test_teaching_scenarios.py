@@ -32,14 +32,16 @@ class Run:
     def __init__(self, name: str, months: int = MONTHS) -> None:
         self.scn = load_scenario(name)
         self.model = MarketModel(self.scn, seed=0)
-        self.builds: list[tuple[int, int, float]] = []  # CoreWeave MW builds: (month started, ready, mw)
+        # every provider's MW builds: (month started, ready, mw)
+        self.builds: dict[str, list[tuple[int, int, float]]] = {p.name: [] for p in self.model.providers}
         self.cohorts: list[tuple[int, str, float]] = []  # CoreWeave cohorts: (month installed, generation, unit cost)
         cw = self.model.provider_by_name["CoreWeave"]
         for t in range(months):
-            before = list(cw.builds)
+            before = {p.name: list(p.builds) for p in self.model.providers}
             n_cohorts = cw.c_units.size
             self.model.step()
-            self.builds += [(t, ready, mw) for ready, mw in cw.builds if (ready, mw) not in before]
+            for p in self.model.providers:
+                self.builds[p.name] += [(t, ready, mw) for ready, mw in p.builds if (ready, mw) not in before[p.name]]
             self.cohorts += [(int(cw.c_month[i]), self.model.cat.names[cw.c_gen[i]], float(cw.c_cost[i]))
                              for i in range(n_cohorts, cw.c_units.size)]
         res = collect(self.model)
@@ -219,21 +221,26 @@ def test_tpu_price_cut_cuts_custom_prices_and_hyperscaler_revenue(base):
 def test_power_crunch_makes_new_power_slower_and_dearer(base):
     s = run("power-crunch")
     t = event_month("power-crunch", "power_shortage")
-    spec = next(p for p in load_scenario(BASELINE).providers if p.name == "CoreWeave")
-    assert s.builds and base.builds
-    for started, ready, _ in s.builds:
-        assert ready - started == spec.mw_lead_months + (12 if started >= t else 0)
-    for started, ready, _ in base.builds:
-        assert ready - started == spec.mw_lead_months
-    assert s.model.provider_by_name["CoreWeave"].mw_cost == pytest.approx(spec.mw_build_cost * 1.5)
-    # the power CoreWeave will have by mid-2028 falls short of the baseline's
+    lead = {p.name: p.mw_lead_months for p in load_scenario(BASELINE).providers}
+    assert any(s.builds.values()) and any(base.builds.values())
+    for name in lead:
+        for started, ready, _ in s.builds[name]:
+            assert ready - started == lead[name] + (12 if started >= t else 0), name
+        for started, ready, _ in base.builds[name]:
+            assert ready - started == lead[name], name
+        assert s.model.provider_by_name[name].mw_cost == pytest.approx(base.model.provider_by_name[name].mw_cost * 1.5)
+    # the power the neoclouds will have by mid-2028 falls short of the baseline's: Nebius's,
+    # Crusoe's and Lambda's, whose new sites were still to be built (CoreWeave's contracts are
+    # powered by the pipeline it started before the crunch, so its power does not move)
     horizon = s.month("2028-06")
 
-    def due(r: Run) -> float:
-        p = r.model.provider_by_name["CoreWeave"]
+    def due(r: Run, name: str) -> float:
+        p = r.model.provider_by_name[name]
         return p.powered_mw + sum(mw for ready, mw in p.builds if ready <= horizon)
 
-    assert due(s) < due(base) - 50  # (90 MW, 5%, on seed 0: CoreWeave builds mostly for contracts)
+    assert sum(due(s, n) for n in NEOCLOUDS) < sum(due(base, n) for n in NEOCLOUDS) - 50
+    assert all(due(s, n) < due(base, n) for n in ("Nebius", "Crusoe", "Lambda")), \
+        {n: (due(s, n), due(base, n)) for n in NEOCLOUDS}
 
 
 def test_component_shock_raises_capex_per_gpu(base):

@@ -584,7 +584,7 @@ class ProviderBook:
         # capacity plans' terms, and the generation each plans in (-1: the newest)
         self.plan_terms = {k: np.array([getattr(s.capacity, k) for s in specs], dtype=float)
                            for k in ("order_ahead_months", "growth_target", "target_utilisation", "max_order_share",
-                                     "mw_buffer", "power_overbook")}
+                                     "short_term_share", "mw_buffer", "power_overbook")}
         self.plan_gen = np.array([-1 if s.capacity.generation == "newest" else cat.index[s.capacity.generation]
                                   for s in specs])
 
@@ -739,7 +739,8 @@ class ProviderBook:
         supply = self.installed + self.in_transit + self.on_order
         gp = np.where(self.plan_gen >= 0, self.plan_gen, cat.newest(t))
         st_prev = np.array([p.st_sold_eq_prev for p in self.providers])
-        growth = np.minimum(capacity.growth_gpus(st_prev, q["growth_target"], horizon, q["target_utilisation"], need,
+        growth = np.minimum(capacity.growth_gpus(st_prev, q["growth_target"], horizon, q["target_utilisation"],
+                                                 q["short_term_share"], need,
                                                  supply, cat.inf, cat.inf[gp], m.hours),
                             q["max_order_share"] * np.maximum(self.installed.sum(axis=1), 500.0))
         # the power pipeline: MW powered, under construction, and ready by the GPUs' arrival
@@ -752,7 +753,7 @@ class ProviderBook:
         later = np.maximum(np.array([p.mw_lead for p in self.providers], dtype=np.int64), horizon)
         need_later = m.exchange.committed_within(t, later)
         growth_later = capacity.growth_gpus(st_prev, q["growth_target"], later, q["target_utilisation"],
-                                            need_later, supply, cat.inf, cat.inf[gp], m.hours)
+                                            q["short_term_share"], need_later, supply, cat.inf, cat.inf[gp], m.hours)
         mw_wanted = capacity.mw_wanted(need_later, supply, growth_later, gp, cat.power_kw, q["mw_buffer"], powered,
                                        building)
         # funding

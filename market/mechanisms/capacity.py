@@ -13,17 +13,23 @@ import numpy as np
 
 
 def growth_gpus(st_sold_eq: np.ndarray, growth_target: np.ndarray, horizon: np.ndarray,
-                target_utilisation: np.ndarray, need: np.ndarray, supply: np.ndarray, inf: np.ndarray,
-                inf_planned: np.ndarray, hours: float) -> np.ndarray:
+                target_utilisation: np.ndarray, short_term_share: np.ndarray, need: np.ndarray, supply: np.ndarray,
+                inf: np.ndarray, inf_planned: np.ndarray, hours: float) -> np.ndarray:
     """GPUs of the planned generation that expected short-term demand needs ``horizon`` months
     ahead beyond the fleet coming: last month's short-term sales (H100-equivalent hours) grown at
     ``growth_target`` a month over the horizon and held at ``target_utilisation``, less the
     equivalent hours of the supply (``supply``, GPUs by generation) that contracts do not need
     (``need``), in GPUs of the planned generation (``inf_planned`` equivalent hours an hour each).
-    Never below zero."""
+    At most what keeps the capacity without a contract within ``short_term_share`` of the whole
+    fleet coming, growth included (a contract-first provider builds for its backlog: with free
+    capacity F, fleet S and share s, growth G satisfies F + G <= s (S + G), so G <= (s S - F) /
+    (1 - s); a share of 1 sets no limit). Never below zero."""
     target = st_sold_eq * (1.0 + growth_target) ** horizon / np.maximum(target_utilisation, 0.05)
     free = (np.maximum(0.0, supply - need) * inf).sum(axis=1) * hours
-    return np.maximum(0.0, target - free) / (inf_planned * hours)
+    fleet = (supply * inf).sum(axis=1) * hours
+    room = np.divide(short_term_share * fleet - free, 1.0 - short_term_share, out=np.full(free.size, np.inf),
+                     where=short_term_share < 1.0)
+    return np.maximum(0.0, np.minimum(target - free, room)) / (inf_planned * hours)
 
 
 class Plan(NamedTuple):
