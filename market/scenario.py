@@ -255,6 +255,7 @@ class PricingSpec(Spec):
     sticky_band: Share = Field(0.25, description="sticky: reprice only when the target moved this much")
     premium: Factor = Field(0.5, description="premium: the list's premium over the cheapest rival's price (trust, integration)")
     adjust: Share = Field(0.15, description="premium: share of the gap to that target the list closes each month")
+    max_cut: Share = Field(1.0, description="the on-demand list falls at most this share in a month, whatever its strategy and caps (1: no limit)")
     max_markup: Factor = Field(2.5, description="no on-demand price above full cost x (1 + max_markup), whatever the strategy")
     scarcity_speed: Factor = Field(0.0, description="monthly move of the scarcity markup on the strategy's price per unit of the market's unmet share of demand (at or above target utilisation) or of the utilisation gap (below it)")
     scarcity_cap: Factor = Field(0.3, description="highest scarcity markup")

@@ -250,6 +250,25 @@ class TestOnDemand:
             pricing.on_demand("auction", inputs(), self.terms)
 
 
+class TestNoFasterFall:
+    def test_a_list_falls_at_most_max_cut_a_month(self):
+        # last month 3.00, at most 10% down: 2.70; a target of 2.00 waits, 2.80 and a rise pass
+        got = pricing.no_faster_fall(np.array([2.0, 2.8, 3.5]), np.array([3.0, 3.0, 3.0]), 0.1)
+        assert_allclose(got, [2.7, 2.8, 3.5])
+        # one limit per provider; 1 is no limit
+        assert_allclose(pricing.no_faster_fall(np.array([1.0, 1.0]), np.array([2.0, 2.0]), np.array([0.25, 1.0])),
+                        [1.5, 1.0])
+
+    def test_a_price_never_set_sets_no_limit(self):
+        assert_allclose(pricing.no_faster_fall(np.array([2.0, 2.0]), np.array([np.nan, 0.0]), 0.1), [2.0, 2.0])
+
+    @given(st.floats(0.01, 100), st.floats(0.01, 100), st.floats(0, 1))
+    def test_never_below_the_limit_nor_the_target(self, price, previous, cut):
+        got = float(pricing.no_faster_fall(price, previous, cut))
+        assert got >= price and got >= previous * (1 - cut) - 1e-12
+        assert got == pytest.approx(max(price, previous * (1 - cut)))
+
+
 class TestScarcity:
     def test_the_markup_moves_with_the_demand_turned_away_or_the_idle_gap(self):
         # sold out (0.9 >= 0.85) with 40% turned away: +0.1 x 0.4; idle (0.65): -0.1 x 0.2

@@ -641,7 +641,8 @@ class ProviderBook:
         every generation it has on hand, resells or has coming. Generations are priced newest
         first: an older one is capped at ``second_life_premium`` times the provider's cheapest
         newer generation per unit of inference work (old GPUs are priced by the work they still
-        do); custom silicon last, at least ``price_discount`` below its cheapest GPU per unit of
+        do), and no list falls more than ``max_cut`` below last month's (``pricing.no_faster_fall``);
+        custom silicon last, at least ``price_discount`` below its cheapest GPU per unit of
         inference work, then times any scenario price cut."""
         m = self.model
         cat = m.cat
@@ -673,6 +674,10 @@ class ProviderBook:
                 cs_inf = cat.inf[np.maximum(self.cs_gen, 0)]
                 od = np.where((self.cs_gen >= 0) & np.isfinite(gpu_eq),
                               np.fmin(od, gpu_eq * cs_inf * (1.0 - self.cs_discount)), od)
+            # (last month's list before any scenario price cut, which applies in full at once)
+            previous = self.od[:, g] if cat.nvidia[g] else self.custom_uncut[:, g]
+            od = np.where(first[:, g], od, pricing.no_faster_fall(od, previous, q["max_cut"]))
+            if not cat.nvidia[g]:
                 self.custom_uncut[:, g] = np.where(sel, od, self.custom_uncut[:, g])
                 od = od * cpf
             idle = np.maximum(0.0, 1.0 - self.util_g[:, g])

@@ -113,6 +113,13 @@ def within_bounds(price, cap, floor):
     return np.fmax(np.fmin(price, cap), floor)
 
 
+def no_faster_fall(price, previous, max_cut):
+    """``price``, but no lower than ``(1 - max_cut)`` times last month's ``previous`` price: a
+    list falls at most ``max_cut`` of itself in a month, however far its strategy or its caps
+    moved (a price never set before, NaN or 0, sets no limit). ``max_cut`` 1 is no limit."""
+    return np.fmax(price, np.asarray(previous) * (1.0 - np.asarray(max_cut)))
+
+
 def reserved_and_spot(od, reserved_discount, spot_discount, idle_share, idle_sensitivity, cash_cost):
     """Reserved = on-demand x (1 - reserved discount). Spot = on-demand x (1 - spot discount -
     sensitivity x idle share), no lower than cash cost and below the reserved price."""
