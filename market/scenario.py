@@ -190,6 +190,7 @@ class NvidiaSpec(Spec):
     name: Name = "NVIDIA"
     allocation: Literal["pro_rata", "partner_priority", "no_rival_silicon"] = "pro_rata"
     partner_weight: PosFactor = Field(2.0, description="weight multiplier of favoured buyers")
+    seniority_weight: Annotated[float, Field(ge=0.0, le=1000.0)] = Field(0.0, description="an order's weight in the allocation grows by this for each month it has waited (0: every open order alike, pro rata; higher: nearer first come, first served)")
     partners: list[str] = Field(default_factory=list)
     lead_time_months: Months = Field(3, description="months from shipment to installation")
     price_sensitivity: Factor = Field(0.05, description="price change per month of backlog above target")

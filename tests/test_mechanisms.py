@@ -61,6 +61,23 @@ class TestAllocate:
             assert got.sum() == pytest.approx(min(out, req.sum()), rel=1e-9, abs=1e-6)
 
 
+class TestSeniority:
+    def test_weights_grow_with_the_months_waited(self):
+        # policy weights 1 and 1.5; waited 0, 1 and 3 months at seniority 4: x1, x5, x13
+        got = allocation.seniority_weights(np.array([1.0, 1.5, 1.0]), np.array([0, 1, 3]), 4.0)
+        assert_allclose(got, [1.0, 7.5, 13.0])
+        assert_allclose(allocation.seniority_weights(np.array([1.0, 1.5]), np.array([0, 5]), 0.0), [1.0, 1.5])
+
+    def test_an_earlier_order_is_not_diluted_by_a_later_one(self):
+        # 100 units, two orders of 100: pro rata (seniority 0) 50 / 50; the one that has waited a
+        # month at seniority 4 claims 5 x 100 against 100: 83.33 / 16.67
+        req = np.array([100.0, 100.0])
+        assert_allclose(allocation.allocate(100.0, req, allocation.seniority_weights(np.ones(2), [1, 0], 0.0)),
+                        [50.0, 50.0])
+        assert_allclose(allocation.allocate(100.0, req, allocation.seniority_weights(np.ones(2), [1, 0], 4.0)),
+                        [500 / 6, 100 / 6])
+
+
 class TestAllocateMany:
     def test_rounding_leftovers_go_to_the_largest_remainders(self):
         # 3 units among four orders of 1: 0.75 each, rounded down to 0; the 3 units rounding left

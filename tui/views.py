@@ -172,7 +172,7 @@ def nvidia_book(m: MarketModel) -> list[dict]:
         if not cat.nvidia[g]:
             continue
         by: dict[str, float] = {}
-        for who, units in nv.book[g]:
+        for who, units, _ in nv.book[g]:
             if units > 1e-9:
                 k = who.name if who is not None else "rest of world"
                 by[k] = by.get(k, 0.0) + float(units)

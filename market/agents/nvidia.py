@@ -107,21 +107,26 @@ class Nvidia(mesa.Agent):
             if not (p.spec.public and p.market_value == p.market_value):
                 continue
             change = share * max(0.0, p.market_value) - self.stake_value[name]
-            if change != 0.0:
+            if change > 0.0:  # a gain: the stake up, the reserve with it; a loss the other way
                 m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.REVALUATION, change, "mark_to_market")
+            elif change < 0.0:
+                m.ledger.post(self.eid, Acct.REVALUATION, Acct.INVESTMENTS, -change, "mark_to_market")
+            if change != 0.0:
                 self.stake_value[name] += change
             marked += self.stake_value[name]
         return marked
 
     def book_order(self, provider: Provider | None, g: int, units: float) -> None:
-        """Add to the provider's open order for the generation (one open order per buyer and
-        generation; its place in the book is that of its first units; None: the rest of the world)."""
+        """Add to the provider's order for the generation booked this month (an order per buyer,
+        generation and month, [buyer, units, month booked], in the book in the order booked;
+        None: the rest of the world)."""
+        t = self.model.month
         for o in self.book[g]:
-            if o[0] is provider:
+            if o[0] is provider and o[2] == t:
                 o[1] += units
                 break
         else:
-            self.book[g].append([provider, units])
+            self.book[g].append([provider, units, t])
         self.backlog[g] += units
 
     def cancel_orders(self, provider: Provider) -> None:
@@ -147,7 +152,7 @@ class Nvidia(mesa.Agent):
         # every generation's output allocated among its open orders (a shipment changes only its
         # own generation's orders), then shipped
         weight = self._policy_weights()
-        gens, starts, req, w = [], [0], [], []
+        gens, starts, req, w, waited = [], [0], [], [], []
         for g in range(cat.n):
             orders = [o for o in self.book[g] if o[1] > 1e-9]
             self.book[g] = orders
@@ -156,11 +161,13 @@ class Nvidia(mesa.Agent):
             gens.append(g)
             req += [o[1] for o in orders]
             w += [weight[o[0]] if o[0] in weight else self._policy_weight(o[0]) for o in orders]
+            waited += [t - o[2] for o in orders]
             starts.append(len(req))
         shipped = [0.0] * cat.n
         rest_backlog = self.rest_backlog.tolist()
         if gens:
-            allocated = allocation.allocate_many(np.array([out_l[g] for g in gens]), np.array(req), np.array(w),
+            w = allocation.seniority_weights(np.array(w), np.array(waited), sp.seniority_weight)
+            allocated = allocation.allocate_many(np.array([out_l[g] for g in gens]), np.array(req), w,
                                                  np.array(starts)).tolist()
             self._ship(t, gens, starts, allocated, self.price.tolist(), sp.lead_time_months, cat.unit_cost.tolist(),
                        shipped, rest_backlog)

@@ -35,6 +35,14 @@ def allocate(output: float, requested: np.ndarray, weights: np.ndarray | None = 
     return alloc
 
 
+def seniority_weights(weights: np.ndarray, waited: np.ndarray, seniority: float) -> np.ndarray:
+    """Allocation weights that grow with the months an order has ``waited``: ``weights`` x
+    (1 + ``seniority`` x months). At 0 every open order shares alike (by its policy weight), so
+    orders placed later dilute earlier ones; the higher, the nearer to first come, first served,
+    so that a start date quoted from the queue holds."""
+    return np.asarray(weights, dtype=float) * (1.0 + seniority * np.asarray(waited, dtype=float))
+
+
 def allocate_many(outputs: np.ndarray, requested: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """:func:`allocate` of several outputs, in whole units: output ``k`` is split among the orders
     ``starts[k]:starts[k + 1]`` of ``requested`` and ``weights``, each order's share rounded down,
