@@ -178,10 +178,11 @@ class Ledger:
         flat = self.balances.reshape(-1)
         np.add.at(flat, entities * N_ACCTS + debit, amounts)
         np.add.at(flat, entities * N_ACCTS + credit, -amounts)
-        if self.keep:
+        if self.keep:  # (a negative amount is kept as the reverse posting: the journal's amounts are positive)
             debit, credit = np.broadcast_to(debit, amounts.shape), np.broadcast_to(credit, amounts.shape)
-            keep = amounts != 0.0
-            self._batches.append((self.month, entities[keep], debit[keep], credit[keep], amounts[keep],
+            keep, neg = amounts != 0.0, amounts < 0.0
+            dr, cr = np.where(neg, credit, debit), np.where(neg, debit, credit)
+            self._batches.append((self.month, entities[keep], dr[keep], cr[keep], np.abs(amounts[keep]),
                                   MEMO_CODE[memo], np.full(int(keep.sum()), -1)))
 
     # -- reading ------------------------------------------------------------------------------

@@ -72,6 +72,17 @@ class TestPostings:
         assert L.postings()["amount"].size == 0
 
 
+    def test_a_negative_posting_is_kept_as_the_reverse_one(self):
+        # a loss of 5 on a stake: investments down 5, the reserve down 5; the journal shows it as
+        # 5 debited to the reserve and credited to investments, as an accountant would write it
+        L = Ledger(NAMES, keep=True)
+        L.post(0, Acct.INVESTMENTS, Acct.REVALUATION, -5.0, "mark_to_market")
+        assert L.balances[0, Acct.INVESTMENTS] == -5.0 and L.balances[0, Acct.REVALUATION] == 5.0
+        p = L.postings()
+        assert (p["debit"].tolist(), p["credit"].tolist(), p["amount"].tolist()) == (
+            [int(Acct.REVALUATION)], [int(Acct.INVESTMENTS)], [5.0])
+
+
 class TestTransfers:
     def test_transfer_books_both_sides(self):
         L = Ledger(NAMES)

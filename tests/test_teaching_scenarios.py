@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from market.mechanisms import finance
 from market.model import MarketModel
 from market.scenario import bundled_paths, load_scenario, month_index
 from market.simulate import collect
@@ -180,9 +181,9 @@ def test_rates_up_300_brings_covenant_pressure_and_lower_values(base):
     def breaches(r):
         return sum(e["kind"] == "covenant_breach" for e in r.model.events_log)
 
-    def covers(r, name):  # each calendar quarter wholly after the rise
+    def covers(r, name):  # the covenant's cover (finance.dscr), each calendar quarter wholly after the rise
         hist = r.model.provider_by_name[name].hist  # (revenue, EBITDA, debt service) by month
-        return np.array([sum(h[1] for h in hist[q:q + 3]) / sum(h[2] for h in hist[q:q + 3])
+        return np.array([finance.dscr(sum(h[1] for h in hist[q:q + 3]), sum(h[2] for h in hist[q:q + 3]))
                          for q in range(t + 3 - t % 3, len(hist) - 2, 3)])
 
     assert breaches(s) >= breaches(base)

@@ -107,11 +107,8 @@ class Nvidia(mesa.Agent):
             if not (p.spec.public and p.market_value == p.market_value):
                 continue
             change = share * max(0.0, p.market_value) - self.stake_value[name]
-            if change > 0.0:  # a gain: the stake up, the reserve with it; a loss the other way
-                m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.REVALUATION, change, "mark_to_market")
-            elif change < 0.0:
-                m.ledger.post(self.eid, Acct.REVALUATION, Acct.INVESTMENTS, -change, "mark_to_market")
             if change != 0.0:
+                m.ledger.post(self.eid, Acct.INVESTMENTS, Acct.REVALUATION, change, "mark_to_market")
                 self.stake_value[name] += change
             marked += self.stake_value[name]
         return marked
