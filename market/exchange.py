@@ -344,8 +344,16 @@ class Exchange:
 
     def offer_size(self, r: Request, p: Provider) -> int:
         """GPUs a seller offers on request ``r``: what is left, at most the buyer's share per
-        provider and the seller's largest contract."""
-        return min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
+        provider, the seller's largest contract and what its concentration limit leaves for this
+        buyer (``negotiation.customer_room``: the buyer's live contracts with it that run into the
+        request's term, against its fleet installed, coming and on order)."""
+        size = min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
+        if p.spec.max_customer_share >= 1.0:
+            return size
+        held = sum(c.gpus for c in self._live_by_seller.get(p.name, ())
+                   if c.buyer == r.buyer and c.status in ("pending", "active") and c.end > r.start)
+        fleet = float(p.installed.sum() + p.in_transit.sum() + p.on_order.sum())
+        return min(size, negotiation.customer_room(held, fleet, p.spec.max_customer_share))
 
     def earliest_start(self, rows: np.ndarray, g: int, gpus: np.ndarray, t: int) -> np.ndarray:
         """The earliest month each seller (provider ``rows``) could serve ``gpus`` of generation

@@ -266,8 +266,8 @@ class Game:
     # ------------------------------------------------------------------ means and obligations
     def offer_size(self, r) -> int:
         """GPUs the player's company would commit by offering on request ``r`` (the exchange's
-        rule: what is left, at most the buyer's share per provider and the seller's largest
-        contract)."""
+        rule: what is left, at most the buyer's share per provider, the seller's largest
+        contract and what its concentration limit leaves for the buyer)."""
         return self.model.exchange.offer_size(r, self.company)
 
     def means(self, g: int, start: int, term: int, extra_orders: int = 0) -> dict[str, float]:

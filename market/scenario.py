@@ -348,6 +348,10 @@ class ProviderSpec(Spec):
     capacity: CapacitySpec = Field(default_factory=CapacitySpec)
     custom_silicon: CustomSiliconSpec | None = None
     max_contract_gpus: Annotated[float, Field(ge=0.0, le=1e9)] = Field(2e5, description="largest single contract it will take, GPUs")
+    max_customer_share: Share = Field(
+        1.0, description="most of its fleet (GPUs installed, coming and on order, with the offer's own) one buyer's "
+        "live contracts may hold: it offers a buyer no more than keeps it within this (negotiation.customer_room); "
+        "1: no limit")
     contract_margin: Factor | None = Field(None, description="reservation margin over full cost in negotiations (default: negotiation.min_margin)")
     purchases: list[OpeningContractSpec] = Field(default_factory=list, description="capacity it bought from other providers to resell")
     shares_outstanding: Annotated[float, Field(ge=1.0, le=1e13)] = 5e8

@@ -224,10 +224,12 @@ def test_money_has_one_format():
         "$1.23B", "$456M", "$45.6M", "$78.9k", "$120", "$0", "-$2.50B", "$58,000T", "$1.00B"]
 
 
-def test_an_offer_needs_gpus_the_company_has_or_can_order(game):
+def test_an_offer_needs_gpus_the_company_has_or_can_order():
     """The rule every seller follows: an offer needs free GPUs or GPUs NVIDIA sells, and starts
     when they can be running (``Exchange.earliest_start``); a generation NVIDIA no longer sells,
-    with none free, is refused and nothing changes."""
+    with none free, is refused and nothing changes. (Nebius without its concentration limit,
+    ``max_customer_share``, which would keep the offer within its free GPUs.)"""
+    game = Game.new("baseline-2026", 0, ("providers.Nebius.max_customer_share=1",), "Nebius")
     m = game.model
     buyer = m.agent_by_name["Mistral"]
     vr = m.cat.index["VR200"]

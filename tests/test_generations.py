@@ -315,13 +315,15 @@ def test_generation_delay_does_what_its_description_says(seed):
     late = slice(launch, launch + e.months - 1)
     ratio = (h1.loc[late] / h0.loc[late]).round(3)
     assert (ratio > 1.05).all() and (ratio.iloc[1:] >= 1.2).all(), ratio.tolist()
-    # 3. the work goes to Blackwell Ultra: many times the baseline's GB300 contracts signed while
-    #    Rubin is late, and no Rubin contract signed after the news starts before Rubin can arrive
+    # 3. the work goes to Blackwell Ultra: two and a half times the baseline's GB300 contracts signed
+    #    while Rubin is late (the baseline's are mostly the directed deals of OpenAI and Anthropic
+    #    with AWS and Azure), 200,000 GPUs more, and no Rubin contract signed after the news starts
+    #    before Rubin can arrive
     def signed(c: pd.DataFrame, gen: str) -> float:
         w = c[(c.signed_month >= t) & (c.signed_month < launch + e.months) & (c.generation == gen)]
         return float(w.gpus.sum())
 
-    assert signed(contracts1, "GB300") > 5 * signed(contracts0, "GB300")
+    assert signed(contracts1, "GB300") > max(2.5 * signed(contracts0, "GB300"), signed(contracts0, "GB300") + 200_000)
     after = contracts1[(contracts1.signed_month >= t) & (contracts1.generation == "VR200")]
     assert (after.start_month >= launch + e.months + lead).all()
     # 4. a Rubin contract signed before the news cannot start on time, and its buyer cancels it

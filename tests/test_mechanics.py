@@ -314,8 +314,10 @@ class TestEvents:
     def test_scaling_plateau_freezes_project_growth(self, make_model):
         # OpenAI plans its first new project (``training.gpus`` from 2026-08) in month 0 and the next
         # one 9 months later, ``growth`` times bigger, unless scaling plateaus (growth 1.0): then
-        # the next is the same size. (Growth pinned at 1.6 so the numbers do not follow recalibration.)
-        pin = {"buyers.OpenAI.training.growth": 1.6, "buyers.OpenAI.training.gpus": 100_000}
+        # the next is the same size. (Growth pinned at 1.6 so the numbers do not follow recalibration,
+        # and its budget unbound so that its commitments to the clouds do not cut the project.)
+        pin = {"buyers.OpenAI.training.growth": 1.6, "buyers.OpenAI.training.gpus": 100_000,
+               "buyers.OpenAI.training.budget_share": 100.0}
         ev = {"kind": "scaling_plateau", "month": "2026-01", "growth": 1.0}
         m = make_model({**pin, **with_events(ev)}, months=10)
         base = make_model(pin, months=10)

@@ -105,7 +105,7 @@ def test_a_request_above_every_reservation_is_retried_then_lapses(make_model):
 
 
 def test_walk_away_events_name_who_walked_in_the_baseline(make_model):
-    model = make_model({"market.months": 24}, months=24)
+    model = make_model({"market.months": 36}, months=36)
     walks = _walks(model)
     assert walks, "some negotiations fail in the baseline"
     assert {e["walked"] for e in walks} <= {"buyer", "seller"}

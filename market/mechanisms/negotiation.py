@@ -64,6 +64,17 @@ def award(score: np.ndarray, qty: np.ndarray, need: int, sensitivity: float, min
     return out
 
 
+def customer_room(held: float, fleet: float, share: float) -> int:
+    """GPUs a seller may still offer one buyer under its concentration limit: the buyer's live
+    contracts hold ``held`` GPUs, the seller's fleet is ``fleet`` GPUs (installed, coming and on
+    order) and no buyer may hold more than ``share`` of it, counting the offer's own GPUs on both
+    sides: the largest q with held + q <= share x (fleet + q), i.e. (share x fleet - held) / (1 - share),
+    never below 0. A share of 1 sets no limit (a large number)."""
+    if share >= 1.0:
+        return 2**62
+    return max(0, math.floor((share * fleet - held) / (1.0 - share) + 1e-9))
+
+
 def buyer_reservation(short_term: float, risk_premium: float, in_house: float, wait: float, wait_months: float,
                       delay_cost: float) -> tuple[float, str]:
     """The buyer's walk-away price per GPU-hour and the outside option that sets it: the cheapest of

@@ -308,8 +308,12 @@ async def test_a_price_typed_without_choosing_is_an_offer(make_app):
 
 async def test_an_offer_without_the_gpus_is_refused_with_the_reason(make_app):
     """H100 shipments end after month 5: in month 6 an offer of more H100s than Nebius has free
-    is refused with the reason, and nothing changes."""
-    app = make_app("Nebius")
+    is refused with the reason, and nothing changes. (Nebius without its concentration limit,
+    ``max_customer_share``, which would keep the offer within its free GPUs.)"""
+    from market.game import Game
+    from tui.app import GpuMarketApp
+
+    app = GpuMarketApp(Game.new("baseline-2026", 0, ("providers.Nebius.max_customer_share=1",), "Nebius"))
     async with app.run_test(size=SIZE) as pilot:
         g = app.session.game
         m = app.session.model
