@@ -232,7 +232,7 @@ class TestDistress:
 
 class TestFleetAggregates:
     """The fleet's market value and book depreciation come from running aggregates; they must
-    equal the cohort-by-cohort rules (``depreciation.market_value_per_gpu``, ``straight_line``)
+    equal the cohort-by-cohort rules (``depreciation.market_value_per_gpu``, ``accumulated``)
     in every month: as cohorts arrive, age past a life, and are sold in a fire sale."""
 
     @pytest.mark.parametrize("overrides", [

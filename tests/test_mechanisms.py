@@ -114,22 +114,25 @@ class TestAllocateMany:
 
 
 class TestPolicyWeights:
-    partner = np.array([True, False, False])
-    rival = np.array([False, True, False])
+    # three buyers: a partner building no rival silicon, a non-partner that builds it, and one that is neither
+    buyers = [(True, False), (False, True), (False, False)]
+
+    def weights(self, policy):
+        return [allocation.policy_weight(policy, p, r, 3.0) for p, r in self.buyers]
 
     def test_pro_rata(self):
-        assert_allclose(allocation.policy_weights("pro_rata", self.partner, self.rival, 3.0), [1, 1, 1])
+        assert self.weights("pro_rata") == [1, 1, 1]
 
     def test_partner_priority(self):
-        assert_allclose(allocation.policy_weights("partner_priority", self.partner, self.rival, 3.0), [3, 1, 1])
+        assert self.weights("partner_priority") == [3, 1, 1]
 
     def test_no_rival_silicon(self):
         # buyers building no competing silicon weigh 3x: the first and the third
-        assert_allclose(allocation.policy_weights("no_rival_silicon", self.partner, self.rival, 3.0), [3, 1, 3])
+        assert self.weights("no_rival_silicon") == [3, 1, 3]
 
     def test_unknown_policy(self):
         with pytest.raises(ValueError, match="allocation policy"):
-            allocation.policy_weights("lottery", self.partner, self.rival, 3.0)
+            allocation.policy_weight("lottery", True, False, 3.0)
 
 
 class TestNvidiaPrice:
@@ -617,9 +620,12 @@ class TestLoans:
 
 class TestDepreciation:
     def test_straight_line(self):
-        # 720 over 72 months: 10 a month while younger than 72 months, then nothing
-        got = depreciation.straight_line(np.array([720.0, 720.0, 720.0]), 72, np.array([0, 71, 72]))
-        assert_allclose(got, [10, 10, 0])
+        # 720 over 72 months: 10 a month once installed; the last 4 of a cohort with 716 booked;
+        # nothing once 720 is booked, nor before it is installed
+        got = depreciation.straight_line(np.full(4, 720.0), np.array([0.0, 700.0, 716.0, 720.0]), 72,
+                                         np.array([True, True, True, True]))
+        assert_allclose(got, [10, 10, 4, 0])
+        assert depreciation.straight_line(np.array([720.0]), np.array([0.0]), 72, np.array([False]))[0] == 0.0
 
     def test_accumulated(self):
         # not yet installed, half-way, beyond the life
@@ -627,8 +633,11 @@ class TestDepreciation:
         assert_allclose(got, [0, 360, 720])
 
     def test_straight_line_sums_to_accumulated(self):
-        monthly = sum(depreciation.straight_line(np.array([720.0]), 72, np.array([a]))[0] for a in range(40))
-        assert monthly == pytest.approx(depreciation.accumulated(np.array([720.0]), 72, np.array([40]))[0])
+        for months in (40, 72, 90):
+            booked = np.zeros(1)
+            for _ in range(months):
+                booked += depreciation.straight_line(np.array([720.0]), booked, 72, np.array([True]))
+            assert booked[0] == pytest.approx(depreciation.accumulated(np.array([720.0]), 72, np.array([months]))[0])
 
     def test_market_value(self):
         # age 24 of 48, residual 20%: 1 - 0.8 x 0.5 = 0.6 -> 600

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from market.agents import nvidia
-from market.mechanisms import allocation
 
 
 class TestIdleValue:
@@ -23,7 +22,9 @@ class TestIdleValue:
 
 class TestPolicyWeightsOfTheBook:
     def test_weights_follow_the_policy(self, make_model):
-        """The weights NVIDIA keeps per buyer are policy_weights of the book, after a switch too."""
+        """The weights NVIDIA keeps per buyer follow the policy of the moment, after a switch too:
+        under partner_priority its partners weigh partner_weight and the rest 1; under
+        no_rival_silicon the buyers building no rival silicon weigh partner_weight; pro rata, 1."""
         m = make_model(months=4)
         nv = m.nvidia
         pw = nv.spec.partner_weight
@@ -37,7 +38,9 @@ class TestPolicyWeightsOfTheBook:
                 got = [weights[o[0]] if o[0] in weights else nv._policy_weight(o[0]) for o in orders]
                 partner = np.array([o[0] is not None and o[0].name in nv.partners for o in orders])
                 rival = np.array([o[0] is None or o[0].spec.rival_silicon for o in orders])
-                assert got == allocation.policy_weights(policy, partner, rival, pw).tolist()
+                expected = {"pro_rata": np.ones(len(orders)), "partner_priority": np.where(partner, pw, 1.0),
+                            "no_rival_silicon": np.where(rival, 1.0, pw)}[policy]
+                assert got == expected.tolist()
                 seen += len(orders)
         assert seen > 0
 

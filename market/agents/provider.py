@@ -367,10 +367,9 @@ class Provider(mesa.Agent):
 
     # ------------------------------------------------------------------ the month, part 2
     def depreciation_due(self, t: int) -> float:
-        """This month's straight-line depreciation of the fleet: each installed cohort's cost over
-        the book life, until its book value is gone; booked on the cohorts."""
-        cost = self.c_units * self.c_cost
-        dep = np.where(self.c_month <= t, np.minimum(cost / self._book_life, np.maximum(0.0, cost - self.c_acc)), 0.0)
+        """This month's depreciation of the fleet (``depreciation.straight_line`` of each cohort over
+        the book life), booked on the cohorts."""
+        dep = depreciation.straight_line(self.c_units * self.c_cost, self.c_acc, self._book_life, self.c_month <= t)
         self.c_acc = self.c_acc + dep
         return float(dep.sum())
 

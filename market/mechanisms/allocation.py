@@ -64,24 +64,11 @@ def allocate_many(outputs: np.ndarray, requested: np.ndarray, weights: np.ndarra
     return alloc
 
 
-def policy_weights(policy: str, partner: np.ndarray, rival_silicon: np.ndarray, partner_weight: float) -> np.ndarray:
-    """Weights of the allocation policies.
-
-    ``pro_rata``: every order alike. ``partner_priority``: NVIDIA's partners (equity stakes,
-    backstops) weigh ``partner_weight`` times as much. ``no_rival_silicon``: buyers that build no
-    competing silicon weigh ``partner_weight`` times as much.
-    """
-    if policy == "pro_rata":
-        return np.ones(partner.shape)
-    if policy == "partner_priority":
-        return np.where(partner, partner_weight, 1.0)
-    if policy == "no_rival_silicon":
-        return np.where(rival_silicon, 1.0, partner_weight)
-    raise ValueError(f"unknown allocation policy {policy!r}")
-
-
 def policy_weight(policy: str, partner: bool, rival_silicon: bool, partner_weight: float) -> float:
-    """One order's entry of :func:`policy_weights` (as a float, like numpy's)."""
+    """The allocation weight of one buyer's orders under NVIDIA's policy. ``pro_rata``: every order
+    alike. ``partner_priority``: NVIDIA's partners (equity stakes, backstops) weigh
+    ``partner_weight`` times as much. ``no_rival_silicon``: buyers that build no competing silicon
+    weigh ``partner_weight`` times as much."""
     if policy == "pro_rata":
         return 1.0
     if policy == "partner_priority":

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def straight_line(cost: np.ndarray, life_months: float, age_months: np.ndarray) -> np.ndarray:
-    """This month's depreciation of assets of ``cost`` and ``age``: cost / life while age < life."""
-    return np.where(age_months < life_months, cost / life_months, 0.0)
+def straight_line(cost: np.ndarray, booked: np.ndarray, life_months: float, installed: np.ndarray) -> np.ndarray:
+    """This month's depreciation of each cohort of assets of ``cost`` with ``booked`` depreciation
+    to date: cost / life for an ``installed`` cohort, until its book value (cost - booked) is gone."""
+    return np.where(installed, np.minimum(cost / life_months, np.maximum(0.0, cost - booked)), 0.0)
 
 
 def accumulated(cost: np.ndarray, life_months: float, age_months: np.ndarray) -> np.ndarray:
