@@ -34,9 +34,6 @@ class Exchange:
         self.requests: list[Request] = []
         self.contracts: list[Contract] = []
         self.by_seller: dict[str, list[Contract]] = {}
-        # each seller's contracts that may still be live (those that ended are dropped when
-        # contracts are served; the backlog sums skip any that ended since)
-        self._live_by_seller: dict[str, list[Contract]] = {}
         self.by_buyer: dict[str, list[Contract]] = {}
         self._next_request = 0
         self._next_contract = 0
@@ -121,16 +118,15 @@ class Exchange:
         return service.top_buyer_shares(it[0], it[2], value, len(self._prow))
 
     def backlog(self, seller: str) -> tuple[float, float, list[tuple[str, float]]]:
-        """Remaining contracted value, the largest buyer's share of it, and buyers by value."""
-        per: dict[str, float] = {}
-        for c in self._live_by_seller.get(seller, ()):
-            v = c.remaining_value()
-            if v > 0:
-                per[c.buyer] = per.get(c.buyer, 0.0) + v
-        total = sum(per.values())
-        ranked = sorted(per.items(), key=lambda kv: -kv[1])
-        top = ranked[0][1] / total if total > 0 else 0.0
-        return total, top, ranked
+        """Remaining contracted value (:meth:`credit_backlogs`), the largest buyer's share of it
+        (:meth:`top_customer_shares`), and buyers by value, largest first."""
+        it, value = self._live_terms()
+        row = self._prow[seller]
+        mine = it[0] == row
+        per = np.bincount(it[2][mine], weights=value[mine], minlength=1)
+        names = self.model.ledger.names
+        ranked = sorted(((names[e], float(per[e])) for e in np.flatnonzero(per > 0).tolist()), key=lambda kv: -kv[1])
+        return float(self.credit_backlogs()[1][row]), float(self.top_customer_shares()[row]), ranked
 
     def _schedule(self, c: Contract, sign: float) -> None:
         """Add (``sign`` = 1) or remove (-1) a live contract's GPUs in the months it runs."""
@@ -155,11 +151,6 @@ class Exchange:
         """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs."""
         c.status = status
         self._schedule(c, -1.0)
-
-    @property
-    def live(self) -> list[Contract]:
-        """Pending and active contracts, in the order they were signed."""
-        return [self.contracts[i] for i in self.book.live().tolist()]
 
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
         """GPUs by generation that the seller's live contracts need at most over months
@@ -350,8 +341,8 @@ class Exchange:
         size = min(r.remaining, max(1, math.ceil(r.max_share * r.gpus)), int(p.spec.max_contract_gpus * p.scale))
         if p.spec.max_customer_share >= 1.0:
             return size
-        held = sum(c.gpus for c in self._live_by_seller.get(p.name, ())
-                   if c.buyer == r.buyer and c.status in ("pending", "active") and c.end > r.start)
+        held = sum(c.gpus for c in self.by_seller.get(p.name, ())
+                   if c.buyer == r.buyer and c.end > r.start and c.status in ("pending", "active"))
         fleet = float(p.installed.sum() + p.in_transit.sum() + p.on_order.sum())
         return min(size, negotiation.customer_room(held, fleet, p.spec.max_customer_share))
 
@@ -590,7 +581,6 @@ class Exchange:
     def add_contract(self, c: Contract) -> None:
         self.contracts.append(c)
         self.by_seller.setdefault(c.seller, []).append(c)
-        self._live_by_seller.setdefault(c.seller, []).append(c)
         self.by_buyer.setdefault(c.buyer, []).append(c)
         self._schedule(c, 1.0)
         n = self.book.add(c)  # (its state is read and set in the book from now on)
@@ -611,7 +601,6 @@ class Exchange:
         book.contract_eq[:] = 0.0
         self.contract_hours = 0.0
         self.contract_inference_hours = 0.0
-        ended = False  # did a contract end (commitments change)?
         # the live contracts that have started, in the order they were signed (their columns)
         n = self.book.n
         due = np.flatnonzero((self.book.status[:n] <= _ACTIVE) & (self.book.span[0, :n] <= t))
@@ -621,15 +610,10 @@ class Exchange:
                 c = self.contracts[col]
                 self.end_contract(c, "completed")
                 c.delivered = 0
-                ended = True
             due = due[~over]
         if due.size:
-            ended |= self._serve(due, t)
+            self._serve(due, t)
         self.touch()  # months were billed: backlog figures change
-        if ended:
-            self._live_by_seller = {}
-            for c in self.live:
-                self._live_by_seller.setdefault(c.seller, []).append(c)
 
     def _contract_terms(self, c: Contract) -> tuple[tuple, tuple]:
         """What serving a contract and its backlog need of it that never changes: (seller's
@@ -665,11 +649,11 @@ class Exchange:
             resold_inference=resale & (inference > 0))
         return self._plan
 
-    def _serve(self, cols: np.ndarray, t: int) -> bool:
+    def _serve(self, cols: np.ndarray, t: int) -> None:
         """Serve the contracts in columns ``cols`` (due this month, in the order they were
         signed) by ``service.serve``: sellers' sales and buyers' contracted hours are tallied, the
         bills go through the ledger, and the contracts' state moves on in their columns; those
-        billed to the end or late beyond the grace period end. Returns whether a contract ended."""
+        billed to the end or late beyond the grace period end."""
         m = self.model
         L = m.ledger
         neg = m.scn.negotiation
@@ -707,18 +691,14 @@ class Exchange:
         # then, in signing order, those billed to the end complete, and those late beyond the
         # grace period are cancelled
         done = billed >= plan.term
-        ended = False
         for i in np.flatnonzero(done | (late > neg.late_grace_months)).tolist():
             c = self.contracts[int(cols[i])]
             if done[i]:
                 self.end_contract(c, "completed")
-                ended = True
             elif c.status in ("pending", "active"):
                 self.cancel(c, t, "late delivery", fee_share=0.0)
         for eid in broke:  # buyers whose cash could not pay their bills default on them
             self.default_buyer(m.ledger.names[eid], t, "its cash cannot pay its bills")
-            ended = True
-        return ended
 
     def _payable(self, b_eid: np.ndarray, pay: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """The month's contract bills of buyers that are not providers, paid only as far as each

@@ -77,7 +77,7 @@ class TestContracts:
         m = make_model(months=3)
         ex = m.exchange
         t = m.month
-        due = [c for c in ex.live if c.status in ("pending", "active") and c.start <= t < c.end]
+        due = [c for c in ex.contracts if c.status in ("pending", "active") and c.start <= t < c.end]
         asked = defaultdict(float)
         for c in due:
             asked[c.seller, c.generation] += c.gpus
