@@ -229,3 +229,17 @@ def test_hyperscalers_keep_their_premium_for_the_same_generation_through_the_run
     assert ((by_year >= 1.2) & (by_year <= 1.6)).all(), by_year
     assert ratio.min() >= 1.1, ratio.sort_values().head()
 
+
+
+def test_nvidia_revenue_on_a_path_analysts_recognise(five_year_run):
+    """DOMAIN.md: NVIDIA's revenue was $130.5B in fiscal 2025 and about $216B in fiscal 2026 (to
+    January 2026), +66%. Calendar 2026 is at least fiscal 2026's figure and at most that again
+    grown by fiscal 2026's rate ($216-359B); each later year grows, by no more than that fastest
+    reported year (+66%). (The issue measured $667B in 2030 with demand compounding unchecked.)"""
+    a = five_year_run.agents.to_pandas()
+    nv = a[a.agent == "NVIDIA"]
+    by_year = nv.groupby(nv.month // 12).revenue.sum()
+    assert list(by_year.index) == [0, 1, 2, 3, 4]
+    assert 216e9 <= by_year.loc[0] <= 216e9 * (216 / 130.5), by_year.loc[0]
+    growth = by_year.pct_change().iloc[1:]
+    assert ((growth > 0) & (growth <= 216 / 130.5 - 1)).all(), growth
