@@ -28,6 +28,11 @@ class Request:
 
 
 #: a contract's states; the exchange keeps them as codes in this order (pending and active are live)
+def remaining_value(fee, term, billed):
+    """A live contract's remaining value: its monthly fee x the months of its term not yet billed."""
+    return fee * (term - billed)
+
+
 STATUSES = ("pending", "active", "completed", "cancelled", "reassigned", "defaulted")
 STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 
@@ -150,7 +155,7 @@ class Contract:
         return self.start + self.term
 
     def remaining_value(self) -> float:
-        """Contracted revenue not yet recognised."""
+        """Contracted revenue not yet recognised (:func:`remaining_value`; 0 once it has ended)."""
         if self.status in ("pending", "active"):
-            return self.fee * (self.term - self.months_billed)
+            return remaining_value(self.fee, self.term, self.months_billed)
         return 0.0

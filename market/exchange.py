@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from market.contracts import STATUS_CODE, Contract, ContractBook, Request
+from market.contracts import STATUS_CODE, Contract, ContractBook, Request, remaining_value
 from market.ledger import Acct
 from market.mechanisms import allocation, clearing, depreciation, funding, negotiation, pricing, service, valuation
 
@@ -88,10 +88,10 @@ class Exchange:
         self._credit = None
 
     def _live_terms(self) -> tuple[np.ndarray, np.ndarray]:
-        """The live contracts' terms (rows of ``_iterms``) and remaining value (fee x months left)."""
+        """The live contracts' terms (rows of ``_iterms``) and remaining value (``contracts.remaining_value``)."""
         cols = np.flatnonzero(self.book.status[: self.book.n] <= _ACTIVE)
         it = np.take(self._iterms, cols, axis=1)
-        return it, np.take(self._fterms[1], cols) * (it[8] - np.take(self.book.billed, cols))
+        return it, remaining_value(np.take(self._fterms[1], cols), it[8], np.take(self.book.billed, cols))
 
     def credit_backlogs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every seller's (investment-grade backlog, total backlog), the remaining value of its

@@ -189,9 +189,6 @@ class Ledger:
     def cash(self, entity: int) -> float:
         return float(self.balances[entity, _CASH])
 
-    def balance(self, entity: int, acct: int) -> float:
-        return float(self.balances[entity, acct])
-
     def book_equity(self, entity: int) -> float:
         """Book equity: paid-in capital, the revaluation reserve and retained earnings (every
         account from ``PAID_IN`` on), as a positive number."""

@@ -93,11 +93,11 @@ def test_a_buyer_that_cannot_pay_its_bill_defaults_and_the_sellers_revenue_stops
     (c,) = m.exchange.by_buyer["Lab"]
     assert c.status == "defaulted"
     assert m.ledger.cash(m.agent_by_name["Lab"].eid) == pytest.approx(0.0, abs=1e-6)
-    rev0 = m.ledger.balance(seller, Acct.REVENUE)
+    rev0 = m.ledger.balances[seller, Acct.REVENUE]
     assert -rev0 == pytest.approx(0.5 * BILL)  # it got what the buyer could pay, no more
     assert m.buyers.rescued == 0.0
     m.step()
-    assert m.ledger.balance(seller, Acct.REVENUE) == pytest.approx(rev0)  # nothing billed after the default
+    assert m.ledger.balances[seller, Acct.REVENUE] == pytest.approx(rev0)  # nothing billed after the default
     assert abs(m.ledger.balances.sum(axis=1)).max() < 1e-3  # each entity: debits = credits
     assert any(e["kind"] == "buyer_default" and e["month"] == 0 for e in m.events_log)
 

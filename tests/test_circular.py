@@ -112,7 +112,7 @@ def test_the_stake_is_the_share_of_the_providers_market_value_every_month():
     assert a["nvidia_stake_value"][rows] == pytest.approx(share * a["market_value"][rows])
     # NVIDIA's row: its stakes together, as its books carry them
     last = (a["agent"] == "NVIDIA") & (a["month"] == t0 + 3)
-    assert a["nvidia_stake_value"][last][0] == pytest.approx(m.ledger.balance(m.nvidia.eid, Acct.INVESTMENTS))
+    assert a["nvidia_stake_value"][last][0] == pytest.approx(m.ledger.balances[m.nvidia.eid, Acct.INVESTMENTS])
     assert a["nvidia_stake_value"][last][0] == pytest.approx(sum(m.nvidia.stake_value.values()))
     invested = a["nvidia_invested"]
     assert invested[(a["agent"] == inv.provider) & (a["month"] == t0)].tolist() == [inv.amount]
@@ -131,10 +131,10 @@ def test_the_mark_to_market_changes_neither_taxes_nor_capital_returned(monkeypat
     assert np.abs(a["equity_book"][nv] - b["equity_book"][nv]).max() > 1e8
     # ...held in the revaluation reserve, which is the stakes' value less what they cost
     eid = marked.nvidia.eid
-    gain = marked.ledger.balance(eid, Acct.INVESTMENTS) - plain.ledger.balance(eid, Acct.INVESTMENTS)
-    assert -marked.ledger.balance(eid, Acct.REVALUATION) == pytest.approx(gain)
-    assert plain.ledger.balance(eid, Acct.REVALUATION) == 0
-    assert marked.ledger.balance(eid, Acct.PAID_IN) == pytest.approx(plain.ledger.balance(eid, Acct.PAID_IN))
+    gain = marked.ledger.balances[eid, Acct.INVESTMENTS] - plain.ledger.balances[eid, Acct.INVESTMENTS]
+    assert -marked.ledger.balances[eid, Acct.REVALUATION] == pytest.approx(gain)
+    assert plain.ledger.balances[eid, Acct.REVALUATION] == 0
+    assert marked.ledger.balances[eid, Acct.PAID_IN] == pytest.approx(plain.ledger.balances[eid, Acct.PAID_IN])
     # ...but not its income, its tax or anything it paid out
     for col in ("net_income", "income_tax", "cash"):
         assert a[col] == pytest.approx(b[col]), col

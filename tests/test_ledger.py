@@ -55,8 +55,8 @@ class TestPostings:
     def test_post_moves_two_accounts_of_one_entity(self):
         L = Ledger(NAMES)
         L.post(1, Acct.DEPRECIATION, Acct.ACCUM_DEP, 50.0, "depreciation")
-        assert L.balance(1, Acct.DEPRECIATION) == 50.0
-        assert L.balance(1, Acct.ACCUM_DEP) == -50.0
+        assert L.balances[1, Acct.DEPRECIATION] == 50.0
+        assert L.balances[1, Acct.ACCUM_DEP] == -50.0
         assert np.count_nonzero(L.balances) == 2
 
     def test_every_entity_sums_to_zero(self):
@@ -88,10 +88,10 @@ class TestTransfers:
         L = Ledger(NAMES)
         L.transfer(0, 1, 250.0, "compute")
         # payer: compute expense up, cash down; payee: cash up, revenue (credit) up
-        assert L.balance(0, Acct.COMPUTE) == 250.0
+        assert L.balances[0, Acct.COMPUTE] == 250.0
         assert L.cash(0) == -250.0
         assert L.cash(1) == 250.0
-        assert L.balance(1, Acct.REVENUE) == -250.0
+        assert L.balances[1, Acct.REVENUE] == -250.0
 
     @pytest.mark.parametrize("kind", sorted(TRANSFERS))
     def test_every_kind_conserves_cash(self, kind):
