@@ -27,12 +27,12 @@ class Request:
     open: bool = True
 
 
-#: a contract's states; the exchange keeps them as codes in this order (pending and active are live)
 def remaining_value(fee, term, billed):
     """A live contract's remaining value: its monthly fee x the months of its term not yet billed."""
     return fee * (term - billed)
 
 
+#: a contract's states; the exchange keeps them as codes in this order (pending and active are live)
 STATUSES = ("pending", "active", "completed", "cancelled", "reassigned", "defaulted")
 STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 

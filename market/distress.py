@@ -180,7 +180,6 @@ class Distress:
             if idle >= c.gpus and idle > spare:
                 best, spare = q, idle
         ex.end_contract(c, "reassigned")
-        ex.touch()
         if best is None:
             m.news("cancelled", [c.buyer, c.seller], f"{c.buyer}'s contract with {c.seller} is cancelled in "
                    f"the default", contract_id=c.contract_id)

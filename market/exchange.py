@@ -57,6 +57,7 @@ class Exchange:
         self._payers = self._payees = np.zeros(0, dtype=np.int64)
         self._consider: SimpleNamespace | None = None  # (clearing.consideration)
         self._credit: np.ndarray | None = None  # every seller's credit backlog (see credit_backlogs)
+        self._top: np.ndarray | None = None  # every seller's largest buyer's share (see top_customer_shares)
         self.player_answers: dict[int, tuple[str, float, float | None]] = {}  # request id -> (action, price, floor)
         self.quoted: dict[int, list[dict]] = {}  # request id -> the offers when last negotiated (offers_on)
         self.exclusions: dict[tuple[str, str], int] = {}  # (buyer, seller) -> month it ends
@@ -85,7 +86,7 @@ class Exchange:
     def touch(self) -> None:
         """Contracts changed (or a month was billed): the backlog figures are worked out again
         when next asked for."""
-        self._credit = None
+        self._credit = self._top = None
 
     def _live_terms(self) -> tuple[np.ndarray, np.ndarray]:
         """The live contracts' terms (rows of ``_iterms``) and remaining value (``contracts.remaining_value``)."""
@@ -113,9 +114,12 @@ class Exchange:
         return float(ig[i]), float(total[i])
 
     def top_customer_shares(self) -> np.ndarray:
-        """Every seller's largest buyer's share of its backlog, in the providers' order."""
-        it, value = self._live_terms()
-        return service.top_buyer_shares(it[0], it[2], value, len(self._prow))
+        """Every seller's largest buyer's share of its backlog, in the providers' order (kept, like
+        :meth:`credit_backlogs`, until contracts change or a month is billed; not to be written to)."""
+        if self._top is None:
+            it, value = self._live_terms()
+            self._top = service.top_buyer_shares(it[0], it[2], value, len(self._prow))
+        return self._top
 
     def backlog(self, seller: str) -> tuple[float, float, list[tuple[str, float]]]:
         """Remaining contracted value (:meth:`credit_backlogs`), the largest buyer's share of it
@@ -148,9 +152,11 @@ class Exchange:
         b[c.generation, lo:hi] += sign * c.gpus
 
     def end_contract(self, c: Contract, status: str) -> None:
-        """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs."""
+        """A live contract ends (completed, cancelled or reassigned): it no longer commits GPUs, and
+        the backlog figures are worked out again (:meth:`touch`)."""
         c.status = status
         self._schedule(c, -1.0)
+        self.touch()
 
     def committed_ahead(self, seller: str, t: int, horizon: int) -> np.ndarray:
         """GPUs by generation that the seller's live contracts need at most over months
@@ -767,7 +773,6 @@ class Exchange:
                contract_id=c.contract_id)
         mk = m.scn.market  # the news: the value the contract had left (the fee is booked as it is paid)
         seller.shock -= valuation.contract_news(left, seller.market_value, mk.contract_loss_news, mk.contract_loss_cap)
-        self.touch()
         return fee, from_prepaid + from_cash
 
     # ------------------------------------------------------------------ the short-term market
